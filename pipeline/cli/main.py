@@ -1,0 +1,320 @@
+"""``idc``: the command-line interface (thin: parses arguments, calls :mod:`pipeline.tasks`)."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.settings import ConfigError, Settings, load_settings
+
+CONFIG_HELP = "TOML configuration file (default: $IDC_CONFIG or config/default.toml)."
+
+
+def _fmt_time(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    from obspy import UTCDateTime
+
+    return UTCDateTime(epoch).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4]
+
+
+def with_settings(func):
+    """Add ``--config`` to a command and pass the loaded :class:`Settings` as first argument."""
+
+    @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help=CONFIG_HELP)
+    @click.pass_context
+    @functools.wraps(func)
+    def wrapper(ctx: click.Context, *args, config_file=None, **kwargs):
+        chosen = config_file or (ctx.find_root().params.get("config_file"))
+        try:
+            settings = load_settings(chosen)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        return func(settings, *args, **kwargs)
+
+    return wrapper
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(f"{type(exc).__name__}: {exc}" if not isinstance(exc, (ValueError, FileNotFoundError)) else str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help=CONFIG_HELP)
+@click.version_option(package_name="idc-pipeline", prog_name="idc")
+def cli(config_file):
+    """idc-pipeline: an International Data Centre in a box.
+
+    Every command reads its configuration from --config FILE (or $IDC_CONFIG); $IDC_HOME
+    (default ./var) holds the store, the SDS archive, the quarantine and the products.
+    """
+
+
+# ---------------------------------------------------------------- config
+@cli.group("config")
+def config_group():
+    """Show the effective configuration."""
+
+
+@config_group.command("show")
+@with_settings
+def config_show(settings: Settings):
+    """Print the effective configuration (after files and environment overrides) as JSON."""
+    from pipeline.tasks import _redact
+
+    data = settings.model_dump(mode="json")
+    data["database_url"] = _redact(settings.database_url)
+    data["store"]["database_url"] = _redact(data["store"]["database_url"]) if data["store"]["database_url"] else ""
+    click.echo(json.dumps(data, indent=2))
+
+
+# ---------------------------------------------------------------- db
+@cli.group("db")
+def db_group():
+    """Store administration (migrations)."""
+
+
+@db_group.command("upgrade")
+@with_settings
+def db_upgrade(settings: Settings):
+    """Create or migrate the store schema to the newest revision."""
+    from pipeline import tasks
+
+    try:
+        res = tasks.db_upgrade(settings)
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"store {res['database']}: revision {res['from'] or '(empty)'} -> {res['to']}")
+
+
+@db_group.command("current")
+@with_settings
+def db_current(settings: Settings):
+    """Print the schema revision of the store and the newest one this software knows."""
+    from pipeline.store import db
+    from pipeline.tasks import _redact
+
+    click.echo(f"store {_redact(settings.database_url)}: revision {db.current_revision(settings.database_url)} "
+               f"(newest: {db.head_revision()})")
+
+
+# ---------------------------------------------------------------- stations
+@cli.group("stations")
+def stations_group():
+    """Station metadata: load StationXML / station CSV into site/sitechan, list, build."""
+
+
+@stations_group.command("load")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@with_settings
+def stations_load(settings: Settings, paths):
+    """Load station files (default: everything in stations.paths, i.e. stations/)."""
+    from pipeline import tasks
+    from pipeline.stations.inventory import StationFileError
+
+    try:
+        res = tasks.load_stations(settings, paths)
+    except (StationFileError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for f in res["per_file"]:
+        skipped = f", {f['skipped_rows']} rows without code/coordinates skipped" if f["skipped_rows"] else ""
+        click.echo(f"{f['file']}: {f['sites_new']} new / {f['sites_updated']} updated stations, "
+                   f"{f['channels_new']} new / {f['channels_updated']} updated channels{skipped}")
+    click.echo(f"{res['files']} files: {res['sites_new']} new stations, {res['channels_new']} new channels")
+
+
+@stations_group.command("list")
+@click.option("--network", "-n", default="*", help="Network code pattern (fnmatch).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@with_settings
+def stations_list(settings: Settings, network, as_json):
+    """List stations and their channels from the store."""
+    import fnmatch
+
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.stations import list_sites
+
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        rows = [(site, chans) for site, chans in list_sites(s) if fnmatch.fnmatch(site.net, network)]
+        out = [{"network": site.net, "station": site.sta, "latitude": site.lat, "longitude": site.lon,
+                "elevation_m": round(site.elev_km * 1000, 1), "name": site.staname,
+                "start": _fmt_time(site.ondate), "end": _fmt_time(site.offdate),
+                "channels": [{"location": c.loc, "channel": c.chan, "sample_rate": c.samprate,
+                              "response": c.response} for c in chans
+                             if c.ondate < (site.offdate or float("inf")) and (c.offdate or float("inf")) > site.ondate]}
+               for site, chans in rows]
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+        return
+    click.echo(f"{'NET':<4} {'STA':<7} {'LAT':>9} {'LON':>10} {'ELEV m':>7}  {'START':<10} {'END':<10}  CHANNELS")
+    for r in out:
+        chans = " ".join(f"{c['location'] + '.' if c['location'] else ''}{c['channel']}"
+                         + ("*" if c["response"] == "placeholder" else "") for c in r["channels"])
+        click.echo(f"{r['network']:<4} {r['station']:<7} {r['latitude']:>9.4f} {r['longitude']:>10.4f} "
+                   f"{r['elevation_m']:>7.0f}  {r['start'][:10]:<10} {r['end'][:10]:<10}  {chans or '-'}")
+    nch = sum(len(r["channels"]) for r in out)
+    click.echo(f"{len(out)} station epochs, {nch} channel epochs (* = placeholder response)")
+
+
+@stations_group.command("build-xml")
+@click.argument("table", type=click.Path(exists=True, dir_okay=False))
+@click.option("--network", required=True, help="Network code.")
+@click.option("--channels", required=True, help="Comma-separated channel codes, e.g. HHZ,HHN,HHE.")
+@click.option("--sample-rate", type=float, required=True, help="Sampling rate, Hz.")
+@click.option("--gain", type=float, required=True, help="Overall gain of the placeholder response, counts/(m/s).")
+@click.option("--start", required=True, help="Start of the station epochs (ISO 8601).")
+@click.option("--end", default=None, help="End of the station epochs (ISO 8601).")
+@click.option("--note", default="", help="Text explaining where the placeholder gain comes from.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+def stations_build_xml(table, network, channels, sample_rate, gain, start, end, note, output):
+    """Write StationXML for a station table with a documented PLACEHOLDER response."""
+    from obspy import UTCDateTime
+
+    from pipeline.stations.build import build_inventory
+
+    inv = build_inventory(table, network, [c.strip() for c in channels.split(",") if c.strip()], sample_rate,
+                          gain, UTCDateTime(start), UTCDateTime(end) if end else None, note=note)
+    inv.write(output, format="STATIONXML", validate=True)
+    click.echo(f"{output}: {sum(len(n) for n in inv)} stations, "
+               f"{sum(len(s) for n in inv for s in n)} channels (placeholder responses)")
+
+
+# ---------------------------------------------------------------- ingest
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--seedlink", metavar="HOST:PORT", help="Fetch --start..--end from a SeedLink server.")
+@click.option("--fdsn", metavar="URL", help="Fetch from an FDSN dataselect service (base or query URL).")
+@click.option("--stream", "streams", multiple=True, metavar="'NET STA LOC CHA'",
+              help="Stream selector for --seedlink/--fdsn (repeatable; ? and * wildcards).")
+@click.option("--start", help="Start time (ISO 8601) for --seedlink/--fdsn.")
+@click.option("--end", help="End time (ISO 8601) for --seedlink/--fdsn.")
+@click.option("--force", is_flag=True, help="Re-process files already ingested (by content hash).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@with_settings
+def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force, progress, as_json):
+    """Archive waveforms (miniSEED, SAC, GSE2/IMS1.0, CSS3.0 wfdisc) into the SDS archive.
+
+    Bad inputs are reported on one line each, copied to $IDC_HOME/quarantine and recorded in
+    the ingest_error table; the rest of the batch continues. Re-ingesting is a no-op.
+    """
+    from pipeline import tasks
+
+    if not (paths or seedlink or fdsn):
+        raise click.UsageError("give files/folders, --seedlink HOST:PORT or --fdsn URL")
+    results = []
+    try:
+        if paths:
+            results.append(tasks.ingest_files(settings, paths, progress=progress, force=force))
+        if seedlink:
+            if not (streams and start and end):
+                raise click.UsageError("--seedlink needs --stream, --start and --end")
+            results.append(tasks.ingest_seedlink(settings, seedlink, list(streams), start, end))
+        if fdsn:
+            results.append(tasks.ingest_fdsn(settings, fdsn, list(streams) or None, start, end))
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except click.UsageError:
+        raise
+    except Exception as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(results if len(results) > 1 else results[0], indent=1))
+    else:
+        for r in results:
+            mb = r.get("bytes_read", 0) / 1e6
+            click.echo(f"accepted {r.get('accepted', 0)}, already ingested {r.get('already_ingested', 0)}, "
+                       f"rejected {r.get('rejected', 0)}; {r.get('traces', 0)} traces, "
+                       f"{r.get('new_samples', 0)} new samples ({mb:.1f} MB read), "
+                       f"{r.get('day_files_written', 0)} day files written, {r.get('overlaps', 0)} overlaps")
+        if any(r.get("rejected") for r in results):
+            click.echo(f"rejected inputs are in {settings.quarantine_dir} (see `idc quarantine list`)")
+    if any(r.get("rejected") for r in results):
+        sys.exit(3)
+
+
+@cli.command("availability")
+@click.option("--start", help="Window start (ISO 8601); coverage is relative to the window.")
+@click.option("--end", help="Window end (ISO 8601).")
+@click.option("--select", "pattern", default="*", help="NET.STA.LOC.CHA pattern (fnmatch).")
+@click.option("--gaps", "show_gaps", is_flag=True, help="List every gap.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@with_settings
+def availability_cmd(settings: Settings, start, end, pattern, show_gaps, as_json):
+    """Per-channel coverage of the archive: first/last sample, coverage %, gaps, overlaps."""
+    from pipeline import tasks
+    from pipeline.store.availability import channel_coverage  # noqa: F401 (for gap listing)
+
+    res = tasks.availability(settings, start, end, pattern)
+    if as_json:
+        click.echo(json.dumps(res, indent=1))
+        return
+    rows = res["channels"]
+    if not rows:
+        click.echo("no data in the archive" + (" for this window" if start or end else ""))
+        return
+    click.echo(f"{'CHANNEL':<18} {'Hz':>6} {'FIRST':<22} {'LAST':<22} {'COVER':>7} {'GAPS':>5} {'GAP s':>8} {'OVERLAPS':>8}")
+    for r in rows:
+        click.echo(f"{r['nslc']:<18} {r['samprate']:>6g} {_fmt_time(r['first']):<22} {_fmt_time(r['last']):<22} "
+                   f"{100 * r['coverage']:>6.2f}% {r['gaps']:>5} {r['gap_s']:>8.2f} {r['overlaps']:>8}")
+    if show_gaps:
+        from pipeline.store.db import session_scope
+        from obspy import UTCDateTime
+
+        with session_scope(settings.database_url) as s:
+            t0 = float(UTCDateTime(start).timestamp) if start else None
+            t1 = float(UTCDateTime(end).timestamp) if end else None
+            for cov in channel_coverage(s, t0, t1, pattern):
+                for a, b in cov.gaps:
+                    click.echo(f"gap {cov.nslc} {_fmt_time(a)} – {_fmt_time(b)} ({b - a:.2f} s)")
+    click.echo(f"{len(rows)} channels")
+
+
+@cli.group("quarantine")
+def quarantine_group():
+    """Rejected inputs (ingest errors)."""
+
+
+@quarantine_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include inputs resolved by a later ingest.")
+@with_settings
+def quarantine_list(settings: Settings, show_all):
+    """List rejected inputs: when, what kind of error, the message and the quarantined copy."""
+    from sqlalchemy import select
+
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.models import IngestError
+
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        q = select(IngestError).order_by(IngestError.created)
+        if not show_all:
+            q = q.where(IngestError.resolved.is_(False))
+        rows = list(s.scalars(q))
+        for r in rows:
+            click.echo(f"{r.created:%Y-%m-%d %H:%M:%S} {r.kind:<17} {r.message}\n    -> {r.quarantine_path or '(no copy)'}")
+        click.echo(f"{len(rows)} rejected inputs")
+
+
+@cli.command("demo")
+@with_settings
+def demo(settings: Settings):
+    """Run the demo end to end on the bundled Iceland data and print a summary."""
+    from pipeline.demo import run_demo
+
+    try:
+        run_demo(settings, echo=click.echo)
+    except Exception as exc:
+        _fail(exc)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="idc")
+
+
+if __name__ == "__main__":
+    main()

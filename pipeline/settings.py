@@ -1,0 +1,252 @@
+"""Configuration loading: TOML files + environment overrides → frozen, typed settings.
+
+The only module of the library that reads files, the environment or the clock for
+configuration purposes (DESIGN.md, convention 2).
+
+Resolution order (later wins):
+
+1. ``config/default.toml`` (always loaded: it documents every key and its default);
+2. the selected file (``--config FILE`` or ``IDC_CONFIG``), deep-merged on top;
+3. environment overrides: ``IDC_HOME``, ``IDC_DATABASE_URL``, ``IDC_DASK_SCHEDULER`` and the
+   generic form ``IDC__SECTION__KEY=value`` (value parsed as a TOML literal when it is one,
+   otherwise taken as a string), e.g. ``IDC__INGEST__ON_CONFLICT=keep_archive``.
+
+A bad value raises :class:`ConfigError` naming the key and the file (or variable) it came from.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
+
+#: environment variables with a dedicated meaning (besides the generic IDC__SECTION__KEY form)
+ENV_SHORTCUTS = {
+    "IDC_HOME": ("home",),
+    "IDC_DATABASE_URL": ("store", "database_url"),
+    "IDC_DASK_SCHEDULER": ("dask", "scheduler"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names key and source."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StoreConfig(_Frozen):
+    #: SQLAlchemy URL; empty means the embedded SQLite file ``$IDC_HOME/idc.sqlite``
+    database_url: str = ""
+    #: log every SQL statement (debugging)
+    echo: bool = False
+
+
+class StationsConfig(_Frozen):
+    #: StationXML / station CSV files or folders loaded by ``idc stations load`` without arguments;
+    #: relative paths are relative to the project root
+    paths: tuple[str, ...] = ("stations",)
+    #: network code given to data without one (GSE2, CSS3.0) whose station code is not unique in
+    #: the metadata; empty = such data is rejected with a clear error
+    default_network: str = ""
+
+
+class IngestConfig(_Frozen):
+    #: folder scanned by the ingest DAG (empty = none)
+    drop_dir: str = ""
+    #: SDS data type letter (D = waveform data)
+    sds_type: str = Field("D", min_length=1, max_length=1)
+    #: miniSEED record length written to the archive, bytes
+    record_length: Literal[512, 1024, 2048, 4096, 8192] = 4096
+    #: encoding for integer samples; float samples keep FLOAT32/FLOAT64
+    integer_encoding: Literal["STEIM2", "STEIM1", "INT32"] = "STEIM2"
+    #: reject channels that are not in the station metadata (site/sitechan)
+    require_metadata: bool = True
+    #: what to do when new samples overlap archived samples with different values:
+    #: quarantine the file (default), keep the archived samples, or replace them with the new ones
+    on_conflict: Literal["quarantine", "keep_archive", "replace"] = "quarantine"
+    #: relative tolerance when comparing sampling rates (same channel, same day)
+    samplerate_tolerance: float = Field(1e-4, gt=0, lt=0.1)
+    #: glob patterns skipped when a folder is ingested
+    ignore_patterns: tuple[str, ...] = ("*.txt", "*.csv", "*.md", "*.xml", "*.json", ".*")
+    #: SeedLink server host:port for the ingest DAG (empty = none)
+    seedlink_server: str = ""
+    #: SeedLink stream selectors "NET STA LOC CHA"
+    seedlink_streams: tuple[str, ...] = ()
+    #: FDSN dataselect base URL for the ingest DAG (empty = none)
+    fdsn_url: str = ""
+
+    @field_validator("sds_type")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        if v not in "DELTCRO":
+            raise ValueError("SDS type must be one of D, E, L, T, C, R, O")
+        return v
+
+
+class DaskConfig(_Frozen):
+    #: address of an external Dask scheduler (tcp://host:8786); empty = local threads
+    scheduler: str = ""
+    #: threads for the local (in-process) executor
+    threads: int = Field(2, ge=1, le=256)
+
+
+class Settings(_Frozen):
+    """All configuration of one run. Build it with :func:`load_settings`."""
+
+    #: environment name (informational, e.g. "default", "demo-iceland")
+    name: str = "default"
+    #: working folder holding the store, archive, quarantine, caches and products
+    home: Path = Path("var")
+    store: StoreConfig = StoreConfig()
+    stations: StationsConfig = StationsConfig()
+    ingest: IngestConfig = IngestConfig()
+    dask: DaskConfig = DaskConfig()
+    #: the files the values came from (informational)
+    sources: tuple[str, ...] = ()
+
+    # -- derived locations -------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        return self.store.database_url or f"sqlite:///{(self.home / 'idc.sqlite').as_posix()}"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def products_dir(self) -> Path:
+        return self.home / "products"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def station_paths(self) -> list[Path]:
+        return [_resolve(p, PROJECT_ROOT) for p in self.stations.paths]
+
+    def config_hash(self, *sections: str) -> str:
+        """SHA-256 (16 hex) of the named sections (all when none), for product provenance."""
+        data = self.model_dump(mode="json", exclude={"sources", "home", "store"})
+        if sections:
+            data = {k: data[k] for k in sections}
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _resolve(p: str | Path, base: Path) -> Path:
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(base: dict, extra: Mapping, origin: dict, source: str, prefix: tuple = ()) -> None:
+    """Deep-merge ``extra`` into ``base`` and remember which source set each leaf key."""
+    for key, value in extra.items():
+        path = prefix + (key,)
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, origin, source, path)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+            origin[path] = source
+            if isinstance(value, Mapping):
+                for sub in value:
+                    origin[path + (sub,)] = source
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _set(data: dict, path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data.setdefault(key, {})
+        if not isinstance(data, dict):
+            raise ConfigError(f"{'.'.join(path)}: {key} is not a table")
+    data[path[-1]] = value
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load and validate the configuration.
+
+    :param config_file: TOML file selected by the user (``--config``); defaults to ``IDC_CONFIG``
+        or only ``config/default.toml``.
+    :param env: environment mapping (defaults to ``os.environ``).
+    :param overrides: dotted-key overrides applied last (``{"ingest.on_conflict": "replace"}``),
+        for tests and programmatic use.
+    :raises ConfigError: naming the key and the file or variable that gave the bad value.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    origin: dict[tuple, str] = {}
+    sources = [DEFAULT_CONFIG]
+    selected = config_file or env.get("IDC_CONFIG") or None
+    if selected:
+        sel = Path(selected).expanduser()
+        if not sel.is_absolute() and not sel.exists() and (PROJECT_ROOT / sel).exists():
+            sel = PROJECT_ROOT / sel
+        if sel.resolve() != DEFAULT_CONFIG.resolve():
+            sources.append(sel)
+    for src in sources:
+        _merge(data, _read_toml(src), origin, str(src))
+    for var, path in ENV_SHORTCUTS.items():
+        if env.get(var):
+            _set(data, path, env[var])
+            origin[path] = f"environment variable {var}"
+    for var, raw in env.items():
+        if var.startswith("IDC__"):
+            path = tuple(part.lower() for part in var[5:].split("__") if part)
+            if path:
+                _set(data, path, _parse_env_value(raw))
+                origin[path] = f"environment variable {var}"
+    for dotted, value in (overrides or {}).items():
+        path = tuple(dotted.split("."))
+        _set(data, path, value)
+        origin[path] = "override"
+    data["sources"] = tuple(str(s) for s in sources)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(str(x) for x in err["loc"])
+            where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin),
+                         str(sources[-1]))
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (typo? see config/default.toml for the valid keys)"
+            lines.append(f"{where}: {'.'.join(loc)}: {msg}")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    home = settings.home.expanduser()
+    if not home.is_absolute():
+        home = Path.cwd() / home
+    return settings.model_copy(update={"home": home})

@@ -1,0 +1,181 @@
+"""Station metadata: read StationXML and station tables into an obspy ``Inventory``.
+
+Everything goes through obspy's Inventory model so that later stages (response removal,
+distances, FDSN station service) have one representation. Supported inputs:
+
+* StationXML (any file obspy's ``read_inventory`` reads: StationXML, SEED RESP, SC3ML, ...);
+* station CSV ``station,latitude,longitude,elevation_m`` with optional ``network``, ``location``,
+  ``channel`` (one row per channel) or ``channels`` (space/semicolon separated),
+  ``sample_rate``, ``site_name``, ``start``, ``end`` columns (the ``idc associate`` contract);
+* QuakeMigrate station files ``Latitude,Longitude,Elevation,Name`` (elevation in km);
+* the IMS station table (``treaty_id,code,technology,kind,...``; network ``IM``, rows without a
+  code or coordinates are skipped and counted).
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from obspy import Inventory, UTCDateTime, read_inventory
+from obspy.core.inventory import Channel, Network, Site, Station
+
+#: start date given to stations whose metadata has none
+OPEN_START = UTCDateTime(1970, 1, 1)
+
+#: marker put in the description of channels whose response is a documented placeholder
+PLACEHOLDER_MARK = "PLACEHOLDER RESPONSE"
+
+
+class StationFileError(ValueError):
+    """A station file cannot be read; the message names file, line and field."""
+
+
+@dataclass
+class StationTable:
+    """Result of reading one station file."""
+
+    inventory: Inventory
+    source: Path
+    skipped: list[str] = field(default_factory=list)
+
+
+def _orientation(chan: str) -> tuple[float, float]:
+    """(azimuth, dip) for a channel code from its last letter (SEED convention)."""
+    comp = chan[-1:].upper()
+    return {"Z": (0.0, -90.0), "N": (0.0, 0.0), "1": (0.0, 0.0), "E": (90.0, 0.0),
+            "2": (90.0, 0.0)}.get(comp, (0.0, 0.0))
+
+
+def _float(row: dict, key: str, path: Path, lineno: int, default: float | None = None) -> float:
+    raw = (row.get(key) or "").strip()
+    if raw == "":
+        if default is not None:
+            return default
+        raise StationFileError(f"{path}:{lineno}: field '{key}' is empty")
+    try:
+        return float(raw)
+    except ValueError:
+        raise StationFileError(f"{path}:{lineno}: field '{key}' is not a number: {raw!r}") from None
+
+
+def _check_coords(lat: float, lon: float, path: Path, lineno: int) -> None:
+    if not -90 <= lat <= 90:
+        raise StationFileError(f"{path}:{lineno}: field 'latitude' out of range: {lat}")
+    if not -180 <= lon <= 360:
+        raise StationFileError(f"{path}:{lineno}: field 'longitude' out of range: {lon}")
+
+
+def _sniff_kind(header: list[str]) -> str:
+    low = [h.strip().lower() for h in header]
+    if "treaty_id" in low and "code" in low:
+        return "ims"
+    if {"latitude", "longitude", "elevation", "name"} <= set(low) and "station" not in low:
+        return "quakemigrate"
+    if {"station", "latitude", "longitude"} <= set(low):
+        return "stations"
+    raise StationFileError(
+        "unrecognised station CSV header: expected 'station,latitude,longitude,elevation_m[,network,...]', "
+        f"QuakeMigrate 'Latitude,Longitude,Elevation,Name' or the IMS table; got {','.join(header)}")
+
+
+def read_station_csv(path: str | Path, default_network: str = "XX") -> StationTable:
+    """Read a station CSV (any of the layouts in the module docstring) into an Inventory."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames:
+            raise StationFileError(f"{path}: empty station file")
+        try:
+            kind = _sniff_kind(reader.fieldnames)
+        except StationFileError as exc:
+            raise StationFileError(f"{path}: {exc}") from None
+        rows = [{(k or "").strip().lower(): (v or "") for k, v in r.items()} for r in reader]
+    networks: dict[str, Network] = {}
+    stations: dict[tuple[str, str], Station] = {}
+    skipped: list[str] = []
+    for lineno, row in enumerate(rows, start=2):
+        if kind == "ims":
+            code = row.get("code", "").strip()
+            if not code or not row.get("latitude", "").strip():
+                skipped.append(f"line {lineno} ({row.get('treaty_id', '?')}): no code or coordinates")
+                continue
+            net, sta = "IM", code.split(";")[0].strip()
+            lat = _float(row, "latitude", path, lineno)
+            lon = _float(row, "longitude", path, lineno)
+            elev_m = _float(row, "elevation_m", path, lineno, default=0.0)
+            site_name = ", ".join(x for x in (row.get("location", "").strip(), row.get("state", "").strip()) if x)
+            desc = f"{row.get('treaty_id', '')} {row.get('technology', '')} {row.get('kind', '')}".strip()
+            chans: list[str] = []
+        elif kind == "quakemigrate":
+            net, sta = default_network, row["name"].strip()
+            lat = _float(row, "latitude", path, lineno)
+            lon = _float(row, "longitude", path, lineno)
+            elev_m = 1000.0 * _float(row, "elevation", path, lineno, default=0.0)
+            site_name, desc, chans = sta, "", []
+        else:
+            sta = row.get("station", "").strip()
+            if not sta:
+                raise StationFileError(f"{path}:{lineno}: field 'station' is empty")
+            net = (row.get("network") or "").strip() or default_network
+            lat = _float(row, "latitude", path, lineno)
+            lon = _float(row, "longitude", path, lineno)
+            elev_m = _float(row, "elevation_m", path, lineno, default=0.0)
+            site_name = (row.get("site_name") or "").strip() or sta
+            desc = ""
+            chans = [c for c in (row.get("channel") or "").replace(";", " ").split() if c]
+            chans += [c for c in (row.get("channels") or "").replace(";", " ").split() if c]
+        _check_coords(lat, lon, path, lineno)
+        start = UTCDateTime((row.get("start") or "").strip()) if (row.get("start") or "").strip() else OPEN_START
+        end = UTCDateTime(row["end"].strip()) if (row.get("end") or "").strip() else None
+        key = (net, sta)
+        station = stations.get(key)
+        if station is None:
+            station = Station(code=sta, latitude=lat, longitude=lon, elevation=elev_m,
+                              site=Site(name=site_name), start_date=start, end_date=end,
+                              description=desc or None)
+            stations[key] = station
+            networks.setdefault(net, Network(code=net, stations=[])).stations.append(station)
+        loc = (row.get("location") or "").strip()
+        if loc == "--":
+            loc = ""
+        rate_raw = (row.get("sample_rate") or "").strip()
+        rate = _float(row, "sample_rate", path, lineno) if rate_raw else None
+        for chan in chans:
+            az, dip = _orientation(chan)
+            station.channels.append(Channel(code=chan, location_code=loc, latitude=lat, longitude=lon,
+                                            elevation=elev_m, depth=0.0, azimuth=az, dip=dip,
+                                            sample_rate=rate, start_date=start, end_date=end))
+    inv = Inventory(networks=list(networks.values()), source=f"idc-pipeline from {path.name}")
+    return StationTable(inventory=inv, source=path, skipped=skipped)
+
+
+def read_station_file(path: str | Path, default_network: str = "XX") -> StationTable:
+    """Read one station file (StationXML or CSV, by content)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StationFileError(f"{path}: no such station file")
+    head = path.read_bytes()[:512].lstrip()
+    if path.suffix.lower() == ".csv" or (head[:1] not in (b"<",) and b"," in head.split(b"\n")[0]):
+        return read_station_csv(path, default_network=default_network)
+    try:
+        inv = read_inventory(str(path))
+    except Exception as exc:  # obspy raises TypeError/ValueError/XMLSyntaxError variously
+        raise StationFileError(f"{path}: not a station file obspy can read ({type(exc).__name__}: {exc})") from None
+    return StationTable(inventory=inv, source=path)
+
+
+def iter_station_files(paths: list[Path]) -> list[Path]:
+    """Expand folders into their *.xml / *.csv files (sorted); files are kept as given."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out += sorted(x for x in p.rglob("*") if x.is_file() and x.suffix.lower() in (".xml", ".csv"))
+        else:
+            out.append(p)
+    return out
+
+
+def has_placeholder_response(channel: Channel) -> bool:
+    return PLACEHOLDER_MARK in (channel.description or "")

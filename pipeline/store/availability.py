@@ -1,0 +1,107 @@
+"""Per-channel waveform coverage from the ``wfavail`` rows."""
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.store.models import WfAvail
+
+
+@dataclass
+class ChannelCoverage:
+    nslc: str
+    samprate: float
+    first: float
+    last: float
+    samples: int
+    segments: int
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    overlaps: int = 0
+    conflicts: int = 0
+    window: tuple[float, float] | None = None
+
+    @property
+    def span_s(self) -> float:
+        a, b = self.window if self.window else (self.first, self.last + 1.0 / self.samprate)
+        return max(b - a, 0.0)
+
+    @property
+    def covered_s(self) -> float:
+        return self.samples / self.samprate if self.samprate else 0.0
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the span (or requested window) that has data, 0–1."""
+        return min(self.covered_s / self.span_s, 1.0) if self.span_s > 0 else 0.0
+
+    @property
+    def gap_s(self) -> float:
+        return sum(b - a for a, b in self.gaps)
+
+    def as_dict(self) -> dict:
+        return {"nslc": self.nslc, "samprate": self.samprate, "first": self.first, "last": self.last,
+                "segments": self.segments, "samples": self.samples, "coverage": round(self.coverage, 6),
+                "gaps": len(self.gaps), "gap_s": round(self.gap_s, 6), "overlaps": self.overlaps,
+                "conflicts": self.conflicts}
+
+
+def channel_coverage(session: Session, start: float | None = None, end: float | None = None,
+                     pattern: str = "*") -> list[ChannelCoverage]:
+    """Coverage of every channel matching ``pattern`` (fnmatch on NET.STA.LOC.CHA).
+
+    With ``start``/``end`` the segments are clipped to the window and coverage is relative to it;
+    leading/trailing missing data inside the window count as gaps.
+    """
+    q = select(WfAvail).order_by(WfAvail.net, WfAvail.sta, WfAvail.loc, WfAvail.chan, WfAvail.starttime)
+    if start is not None:
+        q = q.where(WfAvail.endtime >= start)
+    if end is not None:
+        q = q.where(WfAvail.starttime < end)
+    groups: dict[str, list[WfAvail]] = defaultdict(list)
+    for row in session.scalars(q):
+        nslc = f"{row.net}.{row.sta}.{row.loc}.{row.chan}"
+        if fnmatch.fnmatch(nslc, pattern):
+            groups[nslc].append(row)
+    out = []
+    for nslc, rows in groups.items():
+        segs = [r for r in rows if r.kind == "segment"]
+        ovs = [r for r in rows if r.kind == "overlap"]
+        if not segs:
+            continue
+        fs = segs[0].samprate
+        dt = 1.0 / fs
+        gaps: list[tuple[float, float]] = []
+        samples = 0
+        prev_end = None
+        for r in sorted(segs, key=lambda r: r.starttime):
+            a, b, n = r.starttime, r.endtime, r.nsamp
+            if start is not None and a < start:
+                skip = int(round((start - a) * fs + 0.4999))
+                n -= skip
+                a = a + skip * dt
+            if end is not None and b >= end:
+                cut = int(round((b - end) * fs + 0.5))
+                n -= cut
+                b = b - cut * dt
+            if n <= 0:
+                continue
+            if prev_end is not None and a - prev_end > 1.5 * dt:
+                gaps.append((prev_end + dt, a))
+            elif prev_end is None and start is not None and a - start > 0.5 * dt:
+                gaps.append((start, a))
+            samples += n
+            prev_end = b if prev_end is None else max(prev_end, b)
+        if prev_end is None:
+            continue
+        if end is not None and end - (prev_end + dt) > 0.5 * dt:
+            gaps.append((prev_end + dt, end))
+        out.append(ChannelCoverage(
+            nslc=nslc, samprate=fs, first=max(segs[0].starttime, start) if start is not None else segs[0].starttime,
+            last=prev_end, samples=samples, segments=len(segs), gaps=gaps,
+            overlaps=len(ovs), conflicts=sum(1 for o in ovs if o.detail.startswith("conflict")),
+            window=(start, end) if start is not None and end is not None else None))
+    return out

@@ -1,0 +1,347 @@
+"""SQLAlchemy 2 models of the store, in the spirit of CSS3.0 (NNSA KB Core variant).
+
+Times of data (arrival, origin, segment start/end, on/off dates) are **epoch seconds (UTC) as
+double precision**, as in CSS3.0 (``time f17.5``): exact to the microsecond for modern dates and
+identical on SQLite and PostgreSQL. Bookkeeping times (``lddate``, ``created``) are timezone-aware
+datetimes. Distances in degrees (``delta``), depths and elevations in km, as in CSS3.0.
+
+Event-side tables (arrival, origin, origerr, assoc, netmag, stamag, event) belong to a
+:class:`Product` (``product_id``, cascade delete) so that a re-run of a window replaces its rows.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _lddate() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+# --------------------------------------------------------------------------- station metadata
+class Site(Base):
+    """One station epoch (CSS3.0 ``site``)."""
+
+    __tablename__ = "site"
+    __table_args__ = (UniqueConstraint("net", "sta", "ondate", name="uq_site_epoch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    net: Mapped[str] = mapped_column(String(8), nullable=False)
+    sta: Mapped[str] = mapped_column(String(8), nullable=False, index=True)
+    ondate: Mapped[float] = mapped_column(Float, nullable=False)
+    offdate: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    elev_km: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    staname: Mapped[str] = mapped_column(String(100), default="")
+    #: ss (single station) or ar (array element / array)
+    statype: Mapped[str] = mapped_column(String(4), default="ss")
+    refsta: Mapped[str] = mapped_column(String(8), default="")
+    dnorth_km: Mapped[float] = mapped_column(Float, default=0.0)
+    deast_km: Mapped[float] = mapped_column(Float, default=0.0)
+    #: file the row was loaded from
+    source: Mapped[str] = mapped_column(Text, default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class Sitechan(Base):
+    """One channel epoch (CSS3.0 ``sitechan``); ``id`` is the chanid."""
+
+    __tablename__ = "sitechan"
+    __table_args__ = (
+        UniqueConstraint("net", "sta", "loc", "chan", "ondate", name="uq_sitechan_epoch"),
+        Index("ix_sitechan_nslc", "net", "sta", "loc", "chan"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    net: Mapped[str] = mapped_column(String(8), nullable=False)
+    sta: Mapped[str] = mapped_column(String(8), nullable=False)
+    loc: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    chan: Mapped[str] = mapped_column(String(8), nullable=False)
+    ondate: Mapped[float] = mapped_column(Float, nullable=False)
+    offdate: Mapped[float | None] = mapped_column(Float)
+    #: n (normal), b (beam), i (instrument)
+    ctype: Mapped[str] = mapped_column(String(4), default="n")
+    edepth_km: Mapped[float] = mapped_column(Float, default=0.0)
+    hang: Mapped[float | None] = mapped_column(Float)
+    vang: Mapped[float | None] = mapped_column(Float)
+    samprate: Mapped[float | None] = mapped_column(Float)
+    descrip: Mapped[str] = mapped_column(String(100), default="")
+    #: "real", "placeholder" (documented stand-in) or "none"
+    response: Mapped[str] = mapped_column(String(16), default="none")
+    source: Mapped[str] = mapped_column(Text, default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+# --------------------------------------------------------------------------- waveforms
+class WfAvail(Base):
+    """Waveform availability of one SDS day file: contiguous segments, gaps and overlaps.
+
+    ``kind`` is ``segment`` (data present), ``gap`` (between two segments of the same file) or
+    ``overlap`` (data received more than once for this span; ``detail`` says ``duplicate`` when
+    the samples were identical or ``conflict:<policy>`` when they differed).
+    """
+
+    __tablename__ = "wfavail"
+    __table_args__ = (
+        Index("ix_wfavail_nslc_time", "net", "sta", "loc", "chan", "starttime"),
+        Index("ix_wfavail_path", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    net: Mapped[str] = mapped_column(String(8), nullable=False)
+    sta: Mapped[str] = mapped_column(String(8), nullable=False)
+    loc: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    chan: Mapped[str] = mapped_column(String(8), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False, default="segment")
+    starttime: Mapped[float] = mapped_column(Float, nullable=False)
+    endtime: Mapped[float] = mapped_column(Float, nullable=False)
+    samprate: Mapped[float] = mapped_column(Float, nullable=False)
+    nsamp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: SDS path relative to the archive root
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class IngestedFile(Base):
+    """A file (or stream chunk) accepted into the archive, by content hash (idempotent ingest)."""
+
+    __tablename__ = "ingested_file"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    format: Mapped[str] = mapped_column(String(32), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    ntraces: Mapped[int] = mapped_column(Integer, default=0)
+    nsamples: Mapped[int] = mapped_column(BigInteger, default=0)
+    lddate: Mapped[datetime] = _lddate()
+
+
+class IngestError(Base):
+    """A rejected input: what, why, and where the quarantined copy is."""
+
+    __tablename__ = "ingest_error"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    #: unknown_format | corrupt | unknown_channel | no_network | samplerate_change | conflict |
+    #: dtype_mismatch | read_error
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    quarantine_path: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="", index=True)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --------------------------------------------------------------------------- products
+class Product(Base):
+    """One version of a product (SEL1/SEL2/SEL3/REB/SEB/SSEB) for one time window."""
+
+    __tablename__ = "product"
+    __table_args__ = (
+        UniqueConstraint("type", "window_start", "window_end", "version", name="uq_product_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    window_start: Mapped[float] = mapped_column(Float, nullable=False)
+    window_end: Mapped[float] = mapped_column(Float, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    config_hash: Mapped[str] = mapped_column(String(64), default="")
+    software_version: Mapped[str] = mapped_column(String(32), default="")
+    input_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: number of times this version was re-written by an identical re-run
+    runs: Mapped[int] = mapped_column(Integer, default=1)
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    events: Mapped[list["Event"]] = relationship(back_populates="product", cascade="all, delete-orphan",
+                                                 passive_deletes=True)
+
+
+def _product_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("product.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    evid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    evname: Mapped[str] = mapped_column(String(64), default="")
+    prefor: Mapped[int | None] = mapped_column(Integer)
+    #: public identifier (QuakeML resource id)
+    public_id: Mapped[str] = mapped_column(String(200), default="")
+    auth: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+    product: Mapped[Product] = relationship(back_populates="events")
+
+
+class Origin(Base):
+    __tablename__ = "origin"
+
+    orid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    evid: Mapped[int | None] = mapped_column(ForeignKey("event.evid", ondelete="CASCADE"), index=True)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    depth: Mapped[float] = mapped_column(Float, nullable=False)
+    time: Mapped[float] = mapped_column(Float, nullable=False, index=True)
+    nass: Mapped[int] = mapped_column(Integer, default=0)
+    ndef: Mapped[int] = mapped_column(Integer, default=0)
+    ndp: Mapped[int] = mapped_column(Integer, default=0)
+    grn: Mapped[int | None] = mapped_column(Integer)
+    srn: Mapped[int | None] = mapped_column(Integer)
+    etype: Mapped[str] = mapped_column(String(8), default="")
+    depdp: Mapped[float | None] = mapped_column(Float)
+    dtype: Mapped[str] = mapped_column(String(1), default="")
+    mb: Mapped[float | None] = mapped_column(Float)
+    ms: Mapped[float | None] = mapped_column(Float)
+    ml: Mapped[float | None] = mapped_column(Float)
+    algorithm: Mapped[str] = mapped_column(String(32), default="")
+    auth: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class Origerr(Base):
+    __tablename__ = "origerr"
+
+    orid: Mapped[int] = mapped_column(ForeignKey("origin.orid", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    sxx: Mapped[float | None] = mapped_column(Float)
+    syy: Mapped[float | None] = mapped_column(Float)
+    szz: Mapped[float | None] = mapped_column(Float)
+    stt: Mapped[float | None] = mapped_column(Float)
+    sxy: Mapped[float | None] = mapped_column(Float)
+    sxz: Mapped[float | None] = mapped_column(Float)
+    syz: Mapped[float | None] = mapped_column(Float)
+    stx: Mapped[float | None] = mapped_column(Float)
+    sty: Mapped[float | None] = mapped_column(Float)
+    stz: Mapped[float | None] = mapped_column(Float)
+    sdobs: Mapped[float | None] = mapped_column(Float)
+    smajax: Mapped[float | None] = mapped_column(Float)
+    sminax: Mapped[float | None] = mapped_column(Float)
+    strike: Mapped[float | None] = mapped_column(Float)
+    sdepth: Mapped[float | None] = mapped_column(Float)
+    stime: Mapped[float | None] = mapped_column(Float)
+    conf: Mapped[float] = mapped_column(Float, default=0.9)
+    lddate: Mapped[datetime] = _lddate()
+
+
+class Arrival(Base):
+    __tablename__ = "arrival"
+    __table_args__ = (Index("ix_arrival_sta_time", "sta", "time"),)
+
+    arid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    net: Mapped[str] = mapped_column(String(8), default="")
+    sta: Mapped[str] = mapped_column(String(8), nullable=False)
+    time: Mapped[float] = mapped_column(Float, nullable=False)
+    chanid: Mapped[int | None] = mapped_column(Integer)
+    chan: Mapped[str] = mapped_column(String(8), default="")
+    iphase: Mapped[str] = mapped_column(String(8), default="")
+    stype: Mapped[str] = mapped_column(String(1), default="")
+    deltim: Mapped[float | None] = mapped_column(Float)
+    azimuth: Mapped[float | None] = mapped_column(Float)
+    delaz: Mapped[float | None] = mapped_column(Float)
+    slow: Mapped[float | None] = mapped_column(Float)
+    delslo: Mapped[float | None] = mapped_column(Float)
+    ema: Mapped[float | None] = mapped_column(Float)
+    rect: Mapped[float | None] = mapped_column(Float)
+    amp: Mapped[float | None] = mapped_column(Float)
+    per: Mapped[float | None] = mapped_column(Float)
+    logat: Mapped[float | None] = mapped_column(Float)
+    clip: Mapped[str] = mapped_column(String(1), default="")
+    fm: Mapped[str] = mapped_column(String(2), default="")
+    snr: Mapped[float | None] = mapped_column(Float)
+    qual: Mapped[str] = mapped_column(String(1), default="")
+    auth: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class Assoc(Base):
+    __tablename__ = "assoc"
+
+    arid: Mapped[int] = mapped_column(ForeignKey("arrival.arid", ondelete="CASCADE"), primary_key=True)
+    orid: Mapped[int] = mapped_column(ForeignKey("origin.orid", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    sta: Mapped[str] = mapped_column(String(8), default="")
+    phase: Mapped[str] = mapped_column(String(8), default="")
+    belief: Mapped[float | None] = mapped_column(Float)
+    delta: Mapped[float | None] = mapped_column(Float)
+    seaz: Mapped[float | None] = mapped_column(Float)
+    esaz: Mapped[float | None] = mapped_column(Float)
+    timeres: Mapped[float | None] = mapped_column(Float)
+    timedef: Mapped[str] = mapped_column(String(1), default="n")
+    azres: Mapped[float | None] = mapped_column(Float)
+    azdef: Mapped[str] = mapped_column(String(1), default="n")
+    slores: Mapped[float | None] = mapped_column(Float)
+    slodef: Mapped[str] = mapped_column(String(1), default="n")
+    emares: Mapped[float | None] = mapped_column(Float)
+    wgt: Mapped[float | None] = mapped_column(Float)
+    vmodel: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class Netmag(Base):
+    __tablename__ = "netmag"
+
+    magid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    net: Mapped[str] = mapped_column(String(8), default="")
+    orid: Mapped[int] = mapped_column(ForeignKey("origin.orid", ondelete="CASCADE"), index=True)
+    evid: Mapped[int | None] = mapped_column(Integer)
+    magtype: Mapped[str] = mapped_column(String(8), nullable=False)
+    nsta: Mapped[int] = mapped_column(Integer, default=0)
+    magnitude: Mapped[float] = mapped_column(Float, nullable=False)
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    auth: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class Stamag(Base):
+    __tablename__ = "stamag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    magid: Mapped[int] = mapped_column(ForeignKey("netmag.magid", ondelete="CASCADE"), index=True)
+    ampid: Mapped[int | None] = mapped_column(Integer)
+    sta: Mapped[str] = mapped_column(String(8), nullable=False)
+    arid: Mapped[int | None] = mapped_column(Integer)
+    orid: Mapped[int] = mapped_column(Integer, nullable=False)
+    evid: Mapped[int | None] = mapped_column(Integer)
+    phase: Mapped[str] = mapped_column(String(8), default="")
+    delta: Mapped[float | None] = mapped_column(Float)
+    magtype: Mapped[str] = mapped_column(String(8), nullable=False)
+    magnitude: Mapped[float] = mapped_column(Float, nullable=False)
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    magres: Mapped[float | None] = mapped_column(Float)
+    magdef: Mapped[str] = mapped_column(String(1), default="d")
+    mmodel: Mapped[str] = mapped_column(String(32), default="")
+    auth: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()

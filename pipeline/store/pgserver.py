@@ -1,0 +1,95 @@
+"""A throwaway PostgreSQL server for tests and benchmarks (never for production).
+
+Uses the PostgreSQL server binaries of the machine (``initdb``, ``pg_ctl``; Debian puts them in
+``/usr/lib/postgresql/<major>/bin``), a private data folder, trust authentication and a free port
+on 127.0.0.1 only. When running as root, the server runs as the ``postgres`` user (PostgreSQL
+refuses to run as root).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def find_bindir() -> Path | None:
+    """Folder holding ``initdb`` and ``pg_ctl`` (env ``IDC_PG_BINDIR`` first), or None."""
+    cands = [os.environ.get("IDC_PG_BINDIR", "")]
+    cands += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    which = shutil.which("initdb")
+    if which:
+        cands.append(str(Path(which).parent))
+    for c in cands:
+        if c and (Path(c) / "initdb").exists() and (Path(c) / "pg_ctl").exists():
+            return Path(c)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThrowawayPostgres:
+    """``with ThrowawayPostgres() as pg: url = pg.url("mydb")``."""
+
+    def __init__(self, bindir: Path | None = None):
+        self.bindir = bindir or find_bindir()
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        self.port = _free_port()
+        self.tmp = Path(tempfile.mkdtemp(prefix="idc-pg-"))
+        self.datadir = self.tmp / "data"
+        self._as_postgres = os.geteuid() == 0
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = list(args)
+        if self._as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> "ThrowawayPostgres":
+        if self._as_postgres:
+            shutil.chown(self.tmp, "postgres", "postgres")
+        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-locale", "--no-sync")
+        opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.tmp} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts, "-w", "-t", "60",
+                  "-l", str(self.tmp / "server.log"), "start")
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+        except Exception:
+            pass
+        for _ in range(20):
+            try:
+                shutil.rmtree(self.tmp)
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def __enter__(self) -> "ThrowawayPostgres":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

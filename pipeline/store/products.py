@@ -1,0 +1,94 @@
+"""Product versions keyed by (type, window): a re-run replaces, changed inputs make a new version.
+
+Rule (used by every stage that writes a product):
+
+* no version yet for (type, window) → version 1;
+* the newest version has the same input fingerprint and config hash → its rows are deleted and
+  re-written in place (same version number, ``runs`` incremented): a re-run never duplicates;
+* otherwise → a new version (newest + 1); earlier versions stay retrievable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from pipeline.store.models import (
+    Arrival,
+    Assoc,
+    Event,
+    Netmag,
+    Origerr,
+    Origin,
+    Product,
+    Stamag,
+    utcnow,
+)
+
+PRODUCT_TYPES = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
+#: child tables in delete order (children first)
+_CHILDREN = (Stamag, Netmag, Assoc, Origerr, Arrival, Origin, Event)
+
+
+@dataclass(frozen=True)
+class ProductKey:
+    type: str
+    window_start: float
+    window_end: float
+
+    def __post_init__(self):
+        if self.type not in PRODUCT_TYPES:
+            raise ValueError(f"product type {self.type!r}: expected one of {', '.join(PRODUCT_TYPES)}")
+        if not self.window_end > self.window_start:
+            raise ValueError(f"product window: end {self.window_end} must be after start {self.window_start}")
+
+
+def latest_version(session: Session, key: ProductKey) -> Product | None:
+    return session.scalar(select(Product).where(
+        Product.type == key.type, Product.window_start == key.window_start,
+        Product.window_end == key.window_end).order_by(Product.version.desc()).limit(1))
+
+
+def versions(session: Session, key: ProductKey) -> list[Product]:
+    return list(session.scalars(select(Product).where(
+        Product.type == key.type, Product.window_start == key.window_start,
+        Product.window_end == key.window_end).order_by(Product.version)))
+
+
+def clear_rows(session: Session, product_id: int) -> None:
+    for model in _CHILDREN:
+        session.execute(delete(model).where(model.product_id == product_id))
+
+
+def write_product(session: Session, key: ProductKey, *, input_fingerprint: str, config_hash: str,
+                  software_version: str, fill: Callable[[Session, Product], dict] | None = None,
+                  force_new_version: bool = False) -> tuple[Product, bool]:
+    """Create or replace the product for ``key``; ``fill`` adds its rows and returns a summary.
+
+    :returns: ``(product, is_new_version)``.
+    """
+    current = latest_version(session, key)
+    same = (current is not None and current.input_fingerprint == input_fingerprint
+            and current.config_hash == config_hash and not force_new_version)
+    if same:
+        clear_rows(session, current.id)
+        current.runs = (current.runs or 1) + 1
+        current.created = utcnow()
+        current.software_version = software_version
+        product, new = current, False
+    else:
+        nxt = (session.scalar(select(func.max(Product.version)).where(
+            Product.type == key.type, Product.window_start == key.window_start,
+            Product.window_end == key.window_end)) or 0) + 1
+        product = Product(type=key.type, window_start=key.window_start, window_end=key.window_end,
+                          version=nxt, config_hash=config_hash, software_version=software_version,
+                          input_fingerprint=input_fingerprint, runs=1, summary={})
+        session.add(product)
+        new = True
+    session.flush()
+    if fill is not None:
+        product.summary = fill(session, product) or {}
+    session.flush()
+    return product, new

@@ -1,0 +1,57 @@
+"""Shared fixtures: per-test IDC home, settings for SQLite and for a throwaway PostgreSQL."""
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
+
+DATA = PROJECT_ROOT / "tests" / "data"
+TEST_CONFIG = PROJECT_ROOT / "config" / "test.toml"
+_db_counter = itertools.count()
+
+
+def pytest_report_header(config):
+    b = find_bindir()
+    return f"PostgreSQL server binaries: {b or 'NOT FOUND (postgres tests will be skipped)'}"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL server per test session (skipped with a reason when absent)."""
+    if find_bindir() is None:
+        pytest.skip("PostgreSQL server binaries (initdb/pg_ctl) not found on this machine")
+    with ThrowawayPostgres() as pg:
+        yield pg
+
+
+def make_settings(home: Path, database_url: str = "", **overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
+    env["IDC_HOME"] = str(home)
+    if database_url:
+        env["IDC_DATABASE_URL"] = database_url
+    return load_settings(TEST_CONFIG, env=env, overrides=overrides)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def settings(tmp_path, backend, request):
+    """Settings with a fresh home (and a fresh database on the selected backend)."""
+    url = ""
+    if backend == "postgresql":
+        pg = request.getfixturevalue("pg_server")
+        url = pg.create_database(f"t{next(_db_counter)}_{os.getpid()}")
+    return make_settings(tmp_path / "home", url)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path):
+    return make_settings(tmp_path / "home")
