@@ -78,6 +78,9 @@ class IngestConfig(_Frozen):
     samplerate_tolerance: float = Field(1e-4, gt=0, lt=0.1)
     #: glob patterns skipped when a folder is ingested
     ignore_patterns: tuple[str, ...] = ("*.txt", "*.csv", "*.md", "*.xml", "*.json", ".*")
+    #: station code renames applied before anything else ({"TESTbe" = "TESTB"}); miniSEED 2 (and
+    #: so the SDS archive) holds at most 5-character station codes, CSS3.0 allows 6
+    station_aliases: dict[str, str] = {}
     #: SeedLink server host:port for the ingest DAG (empty = none)
     seedlink_server: str = ""
     #: SeedLink stream selectors "NET STA LOC CHA"

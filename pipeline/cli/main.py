@@ -170,7 +170,8 @@ def stations_list(settings: Settings, network, as_json):
 @click.option("--end", default=None, help="End of the station epochs (ISO 8601).")
 @click.option("--note", default="", help="Text explaining where the placeholder gain comes from.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
-def stations_build_xml(table, network, channels, sample_rate, gain, start, end, note, output):
+@with_settings
+def stations_build_xml(settings: Settings, table, network, channels, sample_rate, gain, start, end, note, output):
     """Write StationXML for a station table with a documented PLACEHOLDER response."""
     from obspy import UTCDateTime
 

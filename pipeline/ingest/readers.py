@@ -19,7 +19,7 @@ from obspy import Stream, read
 
 #: obspy warnings that mean data was skipped
 _CORRUPT_PATTERNS = re.compile(
-    r"(corrupt|not a seed record|will skip|not enough to constitute|truncat|invalid|checksum)", re.I)
+    r"(corrupt|not a seed record|will skip|not enough to constitute|truncat|invalid|checksum|integrity check)", re.I)
 
 
 class IngestRejected(Exception):

@@ -105,12 +105,13 @@ def split_by_day(tr: Trace) -> Iterator[tuple[DayKey, Trace]]:
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) index pairs of the True runs of a boolean array."""
-    if mask.size == 0:
+    n = mask.size
+    if n == 0:
         return []
-    d = np.diff(np.concatenate(([0], mask.view(np.int8), [0])))
-    starts = np.flatnonzero(d == 1)
-    stops = np.flatnonzero(d == -1)
-    return list(zip(starts.tolist(), stops.tolist()))
+    if mask.all():
+        return [(0, n)]
+    edges = np.concatenate(([0], np.flatnonzero(mask[1:] != mask[:-1]) + 1, [n]))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if mask[a]]
 
 
 def merge_day(key: DayKey, existing: Stream, new: list[Trace], policy: str, tolerance: float,
@@ -170,9 +171,13 @@ def merge_day(key: DayKey, existing: Stream, new: list[Trace], policy: str, tole
                         f"differ from the archived ones (policy on_conflict=quarantine)")
                 if policy == "replace":
                     write = write | diff
-        new_samples += int((write & ~ov).sum())
-        buf[sl][write] = data[write]
-        have[sl] |= True
+        if not ov.any():
+            new_samples += data.size
+            buf[sl] = data
+        else:
+            new_samples += int((write & ~ov).sum())
+            buf[sl][write] = data[write]
+        have[sl] = True
     out = Stream()
     segments = []
     for a, b in _runs(have):

@@ -20,7 +20,6 @@ from typing import Callable, Iterable
 
 from obspy import Stream
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from pipeline.ingest.readers import IngestRejected, read_waveforms
 from pipeline.ingest.sds import DayKey, DayPlan, SDSArchive, merge_day, split_by_day
@@ -135,6 +134,15 @@ class Ingestor:
             s.location, s.channel = s.location.strip(), s.channel.strip()
             if s.location == "--":
                 s.location = ""
+            s.station = self.cfg.station_aliases.get(s.station, s.station)
+            for name, code, limit in (("network", s.network, 2), ("station", s.station, 5),
+                                      ("location", s.location, 2), ("channel", s.channel, 3)):
+                if len(code) > limit:
+                    raise IngestRejected(
+                        "bad_code",
+                        f"{source}: {tr.id}: {name} code {code!r} is longer than {limit} characters and "
+                        "cannot be stored in miniSEED 2 / SDS without truncation; map it with "
+                        "ingest.station_aliases")
             if not s.station or not s.channel:
                 raise IngestRejected("corrupt", f"{source}: trace without station or channel code ({tr.id!r})")
             if s.sampling_rate <= 0:
@@ -165,7 +173,7 @@ class Ingestor:
                         f"metadata says {ep.samprate:g} Hz")
         return st
 
-    def _plan(self, st: Stream, source: str) -> list[DayPlan]:
+    def _plan(self, st: Stream, source: str, batch: "_Batch") -> list[DayPlan]:
         pieces: dict[DayKey, list] = defaultdict(list)
         for tr in st:
             if tr.stats.npts == 0:
@@ -175,17 +183,21 @@ class Ingestor:
                     pieces[key].append(piece)
         plans = []
         for key in sorted(pieces, key=lambda k: (k.nslc, k.year, k.doy)):
-            existing = self.archive.read_day(key)
-            plans.append(merge_day(key, existing, pieces[key], self.cfg.on_conflict,
+            if key not in batch.days:
+                batch.days[key] = self.archive.read_day(key)
+            plans.append(merge_day(key, batch.days[key], pieces[key], self.cfg.on_conflict,
                                    self.cfg.samplerate_tolerance, source))
         return plans
 
     # ------------------------------------------------------------------ bookkeeping
-    def _record(self, s: Session, plans: list[DayPlan], source: str) -> None:
-        for plan in plans:
-            rel = plan.key.relpath(self.cfg.sds_type)
-            k = plan.key
-            if plan.changed:
+    def _flush(self, batch: "_Batch", report: IngestReport) -> None:
+        """Write every changed day file once, then record availability and accepted inputs."""
+        for plan in batch.dirty.values():
+            self.archive.write_day(plan)
+        with session_scope(self.settings.database_url) as s:
+            for plan in batch.dirty.values():
+                k = plan.key
+                rel = k.relpath(self.cfg.sds_type)
                 s.execute(delete(WfAvail).where(WfAvail.path == rel, WfAvail.kind.in_(("segment", "gap"))))
                 prev = None
                 for seg in plan.segments:
@@ -197,11 +209,19 @@ class Ingestor:
                                   starttime=float(seg.start.timestamp), endtime=float(seg.end.timestamp),
                                   samprate=seg.samprate, nsamp=seg.npts, path=rel))
                     prev = seg
-            for ov in plan.overlaps:
+            for k, ov, fs, source in batch.overlaps:
                 s.add(WfAvail(net=k.net, sta=k.sta, loc=k.loc, chan=k.chan, kind="overlap",
                               starttime=float(ov.start.timestamp), endtime=float(ov.end.timestamp),
-                              samprate=plan.segments[0].samprate if plan.segments else 0.0,
-                              nsamp=ov.nsamp, path=rel, detail=f"{ov.detail} from {source}"))
+                              samprate=fs, nsamp=ov.nsamp, path=k.relpath(self.cfg.sds_type),
+                              detail=f"{ov.detail} from {source}"))
+            for row in batch.files:
+                s.merge(IngestedFile(**row))
+            if batch.files:  # a previously rejected copy of an input is now resolved
+                shas = [row["sha256"] for row in batch.files]
+                for err in s.scalars(select(IngestError).where(IngestError.sha256.in_(shas))):
+                    err.resolved = True
+        report.day_files_written += len(batch.dirty)
+        batch.reset()
 
     def _quarantine(self, source: str, kind: str, message: str, sha: str,
                     payload: Path | bytes | None) -> Rejection:
@@ -230,35 +250,43 @@ class Ingestor:
 
     # ------------------------------------------------------------------ entry points
     def ingest_stream(self, st: Stream, source: str, fmt: str, sha: str, size: int,
-                      report: IngestReport, payload: Path | bytes | None) -> None:
+                      report: IngestReport, payload: Path | bytes | None, batch: "_Batch") -> None:
+        """Validate and merge one input into ``batch`` (written by :meth:`_flush`)."""
         try:
             st = self._prepare(st, source)
-            with self.archive.lock():
-                plans = self._plan(st, source)
-                for plan in plans:
-                    if plan.changed:
-                        self.archive.write_day(plan)
-                with session_scope(self.settings.database_url) as s:
-                    self._record(s, plans, source)
-                    s.merge(IngestedFile(sha256=sha, source=source, format=fmt, size_bytes=size,
-                                         ntraces=len(st), nsamples=sum(t.stats.npts for t in st)))
-                    # a previously rejected copy of this input is now resolved
-                    for row in s.scalars(select(IngestError).where(IngestError.sha256 == sha)):
-                        row.resolved = True
+            plans = self._plan(st, source, batch)
         except IngestRejected as exc:
             report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, payload))
             return
+        for plan in plans:  # the input is accepted as a whole: commit its plans to the batch
+            batch.days[plan.key] = plan.stream
+            if plan.changed:
+                batch.dirty[plan.key] = plan
+            fs = plan.segments[0].samprate if plan.segments else 0.0
+            batch.overlaps += [(plan.key, ov, fs, source) for ov in plan.overlaps]
+        batch.files.append(dict(sha256=sha, source=source, format=fmt, size_bytes=size, ntraces=len(st),
+                                nsamples=sum(t.stats.npts for t in st)))
+        batch.samples += sum(t.stats.npts for t in st)
         report.accepted += 1
         report.traces += len(st)
         report.bytes_read += size
         report.new_samples += sum(p.new_samples for p in plans)
-        report.day_files_written += sum(1 for p in plans if p.changed)
         report.overlaps += sum(len(p.overlaps) for p in plans)
         report.channels.update(t.id for t in st)
+        if batch.samples >= self.BATCH_SAMPLES or len(batch.days) >= self.BATCH_DAYS:
+            self._flush(batch, report)
+
+    #: a batch is written out when it holds this many new samples or day files
+    BATCH_SAMPLES = 50_000_000
+    BATCH_DAYS = 2000
 
     def ingest_files(self, paths: Iterable[str | Path], progress: bool | None = None,
                      force: bool = False) -> IngestReport:
-        """Ingest files and folders. ``force`` re-processes inputs already ingested."""
+        """Ingest files and folders. ``force`` re-processes inputs already ingested.
+
+        Day files touched by several inputs of the batch (e.g. hourly files) are merged in memory
+        and written once; inputs are recorded as ingested only after their data is on disk.
+        """
         from tqdm import tqdm
 
         files = expand_inputs(paths, self.cfg.ignore_patterns)
@@ -268,25 +296,33 @@ class Ingestor:
                    file=sys.stderr, dynamic_ncols=True)
         old_echo = self.echo
         self.echo = lambda m: bar.write(m, file=sys.stderr) if show else old_echo(m)
+        batch = _Batch()
+        seen: set[str] = set()
         try:
-            for path in bar:
-                source = str(path)
-                if not path.exists():
-                    report.rejected.append(self._quarantine(source, "read_error",
-                                                            f"{source}: no such file", "-" * 64, None))
-                    continue
-                sha = _sha256_file(path)
-                if not force:
-                    with session_scope(self.settings.database_url) as s:
-                        if s.get(IngestedFile, sha) is not None:
+            with self.archive.lock():
+                for path in bar:
+                    source = str(path)
+                    if not path.exists():
+                        report.rejected.append(self._quarantine(source, "read_error",
+                                                                f"{source}: no such file", "-" * 64, None))
+                        continue
+                    sha = _sha256_file(path)
+                    if not force:
+                        if sha in seen:
                             report.already_ingested += 1
                             continue
-                try:
-                    st, fmt = read_waveforms(path)
-                except IngestRejected as exc:
-                    report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, path))
-                    continue
-                self.ingest_stream(st, source, fmt, sha, path.stat().st_size, report, path)
+                        with session_scope(self.settings.database_url) as s:
+                            if s.get(IngestedFile, sha) is not None:
+                                report.already_ingested += 1
+                                continue
+                    seen.add(sha)
+                    try:
+                        st, fmt = read_waveforms(path)
+                    except IngestRejected as exc:
+                        report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, path))
+                        continue
+                    self.ingest_stream(st, source, fmt, sha, path.stat().st_size, report, path, batch)
+                self._flush(batch, report)
         finally:
             bar.close()
             self.echo = old_echo
@@ -294,6 +330,7 @@ class Ingestor:
 
     def ingest_memory(self, st: Stream, source: str, fmt: str = "MSEED") -> IngestReport:
         """Ingest an in-memory stream (SeedLink/FDSN chunk); quarantined as miniSEED if rejected."""
+        st = st.copy().split()
         buf = io.BytesIO()
         st.write(buf, format="MSEED")
         raw = buf.getvalue()
@@ -303,5 +340,26 @@ class Ingestor:
             if s.get(IngestedFile, sha) is not None:
                 report.already_ingested += 1
                 return report
-        self.ingest_stream(st, source, fmt, sha, len(raw), report, raw)
+        batch = _Batch()
+        with self.archive.lock():
+            self.ingest_stream(st, source, fmt, sha, len(raw), report, raw, batch)
+            self._flush(batch, report)
         return report
+
+
+@dataclass
+class _Batch:
+    """Merged day files and bookkeeping of accepted inputs not yet written."""
+
+    days: dict = field(default_factory=dict)
+    dirty: dict = field(default_factory=dict)
+    overlaps: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+    samples: int = 0
+
+    def reset(self) -> None:
+        self.days.clear()
+        self.dirty.clear()
+        self.overlaps.clear()
+        self.files.clear()
+        self.samples = 0

@@ -52,18 +52,18 @@ def _float(row: dict, key: str, path: Path, lineno: int, default: float | None =
     if raw == "":
         if default is not None:
             return default
-        raise StationFileError(f"{path}:{lineno}: field '{key}' is empty")
+        raise StationFileError(f"{path}: line {lineno}: field '{key}' is empty")
     try:
         return float(raw)
     except ValueError:
-        raise StationFileError(f"{path}:{lineno}: field '{key}' is not a number: {raw!r}") from None
+        raise StationFileError(f"{path}: line {lineno}: field '{key}' is not a number: {raw!r}") from None
 
 
 def _check_coords(lat: float, lon: float, path: Path, lineno: int) -> None:
     if not -90 <= lat <= 90:
-        raise StationFileError(f"{path}:{lineno}: field 'latitude' out of range: {lat}")
+        raise StationFileError(f"{path}: line {lineno}: field 'latitude' out of range: {lat}")
     if not -180 <= lon <= 360:
-        raise StationFileError(f"{path}:{lineno}: field 'longitude' out of range: {lon}")
+        raise StationFileError(f"{path}: line {lineno}: field 'longitude' out of range: {lon}")
 
 
 def _sniff_kind(header: list[str]) -> str:
@@ -116,7 +116,7 @@ def read_station_csv(path: str | Path, default_network: str = "XX") -> StationTa
         else:
             sta = row.get("station", "").strip()
             if not sta:
-                raise StationFileError(f"{path}:{lineno}: field 'station' is empty")
+                raise StationFileError(f"{path}: line {lineno}: field 'station' is empty")
             net = (row.get("network") or "").strip() or default_network
             lat = _float(row, "latitude", path, lineno)
             lon = _float(row, "longitude", path, lineno)

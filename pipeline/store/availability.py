@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -79,12 +80,12 @@ def channel_coverage(session: Session, start: float | None = None, end: float | 
         prev_end = None
         for r in sorted(segs, key=lambda r: r.starttime):
             a, b, n = r.starttime, r.endtime, r.nsamp
-            if start is not None and a < start:
-                skip = int(round((start - a) * fs + 0.4999))
+            if start is not None and a < start:  # samples before the window
+                skip = int(math.ceil((start - a) * fs - 1e-3))
                 n -= skip
                 a = a + skip * dt
-            if end is not None and b >= end:
-                cut = int(round((b - end) * fs + 0.5))
+            if end is not None and b > end - 1e-3 * dt:  # samples at or after the (open) window end
+                cut = int(math.floor((b - end) * fs + 1e-3)) + 1
                 n -= cut
                 b = b - cut * dt
             if n <= 0:

@@ -148,7 +148,7 @@ class IngestError(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(Text, nullable=False)
     #: unknown_format | corrupt | unknown_channel | no_network | samplerate_change | conflict |
-    #: dtype_mismatch | read_error
+    #: dtype_mismatch | bad_code | read_error
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     message: Mapped[str] = mapped_column(Text, nullable=False)
     quarantine_path: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,74 @@
+"""The `idc` command line: help for every command, and a smoke run through the subprocess."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli.main import cli
+from pipeline.settings import PROJECT_ROOT
+
+IDC = Path(sys.executable).parent / "idc"
+
+
+def _commands(group, prefix=()):
+    for name, cmd in group.commands.items():
+        yield prefix + (name,), cmd
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, prefix + (name,))
+
+
+def test_top_level_help_lists_subcommands_with_one_line_help():
+    res = CliRunner().invoke(cli, ["--help"])
+    assert res.exit_code == 0
+    for name, cmd in cli.commands.items():
+        assert name in res.output
+        assert cmd.get_short_help_str(), f"{name} has no one-line help"
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands(cli)], ids=lambda p: " ".join(p))
+def test_every_subcommand_has_help(path):
+    res = CliRunner().invoke(cli, [*path, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "--config" in res.output or hasattr(dict(_commands(cli))[path], "commands")
+
+
+def _run(args, home, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
+    env["IDC_HOME"] = str(home)
+    return subprocess.run([str(IDC), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT,
+                          timeout=300, **kw)
+
+
+def test_cli_end_to_end(tmp_path):
+    home = tmp_path / "home"
+    r = _run(["db", "upgrade"], home)
+    assert r.returncode == 0 and "revision" in r.stdout, r.stderr
+    r = _run(["stations", "load", "stations/Z7.xml"], home)
+    assert r.returncode == 0 and "12 new stations, 36 new channels" in r.stdout, r.stderr
+    r = _run(["stations", "list", "--network", "Z7"], home)
+    assert r.returncode == 0 and "DYJN" in r.stdout and "12 station epochs, 36 channel epochs" in r.stdout
+    bad = tmp_path / "junk.mseed"
+    bad.write_bytes(b"garbage" * 100)
+    files = sorted((PROJECT_ROOT / "tests/data/iceland/waveforms").glob("*.m"))[:2]
+    r = _run(["ingest", str(bad), *map(str, files)], home)
+    assert r.returncode == 3, r.stdout + r.stderr  # some inputs rejected
+    assert f"REJECTED {bad}: unknown_format" in r.stderr
+    assert "accepted 2, already ingested 0, rejected 1" in r.stdout
+    r = _run(["quarantine", "list"], home)
+    assert "unknown_format" in r.stdout and "1 rejected inputs" in r.stdout
+    r = _run(["availability", "--json"], home)
+    data = json.loads(r.stdout)
+    assert len(data["channels"]) == 36
+    r = _run(["--config", str(tmp_path / "missing.toml"), "availability"], home)
+    assert r.returncode != 0 and "missing.toml: configuration file not found" in r.stderr
+
+
+def test_config_option_on_subcommand_and_bad_config(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[dask]\nthreads = -1\n")
+    r = _run(["config", "show", "--config", str(cfg)], tmp_path / "h")
+    assert r.returncode != 0 and f"{cfg}: dask.threads" in r.stderr
