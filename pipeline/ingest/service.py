@@ -329,20 +329,28 @@ class Ingestor:
         return report
 
     def ingest_memory(self, st: Stream, source: str, fmt: str = "MSEED") -> IngestReport:
-        """Ingest an in-memory stream (SeedLink/FDSN chunk); quarantined as miniSEED if rejected."""
-        st = st.copy().split()
-        buf = io.BytesIO()
-        st.write(buf, format="MSEED")
-        raw = buf.getvalue()
-        sha = hashlib.sha256(raw).hexdigest()
+        """Ingest an in-memory stream (SeedLink/FDSN answer).
+
+        Each channel is its own input (accepted, or quarantined as miniSEED, on its own), so one
+        channel without metadata does not hold back the others of the same request.
+        """
         report = IngestReport()
-        with session_scope(self.settings.database_url) as s:
-            if s.get(IngestedFile, sha) is not None:
-                report.already_ingested += 1
-                return report
         batch = _Batch()
+        groups: dict[str, Stream] = defaultdict(Stream)
+        for tr in st.copy().split():
+            groups[tr.id].append(tr)
         with self.archive.lock():
-            self.ingest_stream(st, source, fmt, sha, len(raw), report, raw, batch)
+            for tid in sorted(groups):
+                part = groups[tid]
+                buf = io.BytesIO()
+                part.write(buf, format="MSEED")
+                raw = buf.getvalue()
+                sha = hashlib.sha256(raw).hexdigest()
+                with session_scope(self.settings.database_url) as s:
+                    if s.get(IngestedFile, sha) is not None:
+                        report.already_ingested += 1
+                        continue
+                self.ingest_stream(part, f"{source} [{tid}]", fmt, sha, len(raw), report, raw, batch)
             self._flush(batch, report)
         return report
 
