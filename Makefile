@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-export IDC_HOME ?= $(CURDIR)/var
 
 .PHONY: venv demo test bench airflow clean
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Callable
 
 from pipeline.settings import Settings
@@ -50,7 +51,14 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> dict:
     echo(f"   quarantine  : {settings.quarantine_dir}")
     if figure:
         echo(f"   figure      : {figure}")
-    echo(f"   try         : idc --config {settings.sources[-1]} availability --gaps")
+    cfg = settings.sources[-1]
+    try:
+        from pipeline.settings import PROJECT_ROOT
+
+        cfg = str(Path(cfg).relative_to(PROJECT_ROOT))
+    except ValueError:
+        pass
+    echo(f"   try         : .venv/bin/idc --config {cfg} availability --gaps")
     echo(f"demo finished in {time.perf_counter() - t0:.1f} s")
     return {"stations": st, "ingest": ing, "availability": av}
 
