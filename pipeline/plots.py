@@ -47,7 +47,7 @@ def plot_record_section(stream: Stream, inventory: Inventory, origin_time: UTCDa
         dist_km = gps2dist_azimuth(latitude, longitude, *c)[0] / 1000.0
         rows.append((dist_km, tr))
     rows.sort(key=lambda r: r[0])
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=110, layout="constrained")
     if rows:
         span = max(r[0] for r in rows) - min(r[0] for r in rows)
         scale = max(span, 10.0) / max(len(rows), 1) * 0.9
@@ -75,7 +75,6 @@ def plot_record_section(stream: Stream, inventory: Inventory, origin_time: UTCDa
     ax.set_ylabel("epicentral distance (km)")
     ax.set_title(title or "record section", fontsize=10)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

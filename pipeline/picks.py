@@ -1,0 +1,144 @@
+"""Pick and station tables: the documented DataFrame schemas shared by detection, association,
+location and magnitudes, and their CSV form (the ``idc detect`` / ``idc associate`` contract).
+
+Picks DataFrame (one row per detection; times are **epoch seconds UTC, float64**)::
+
+    network        str   network code ("" if unknown)
+    station        str   station code (required)
+    location       str   location code ("")
+    channel        str   channel the onset was measured on ("")
+    phase          str   phase name or hint: P, S, Pn, Pg, Sn, Lg, PKP, ... ("" = unknown)
+    time           float onset time, epoch s (required)
+    time_uncertainty float  1-sigma onset uncertainty, s (NaN = unknown)
+    amplitude      float amplitude for body-wave magnitude, nm: IDC "A5/2" (half peak-to-trough of
+                         ground displacement, 0.8-4.5 Hz, vertical) (NaN = none)
+    period         float period of that amplitude, s
+    amp_wa         float Wood-Anderson amplitude for ML, nm, max of the horizontal components,
+                         zero-to-peak, static magnification 1 (NaN = none)
+    amp_wa_period  float period of the WA amplitude, s
+    snr            float signal-to-noise ratio (STA/LTA peak or amplitude ratio)
+    backazimuth    float degrees from north, station to source (NaN = not measured)
+    backazimuth_uncertainty float deg
+    slowness       float horizontal slowness, s/deg (NaN = not measured)
+    slowness_uncertainty    float s/deg
+    incidence      float apparent incidence angle, deg from vertical (3-C polarisation)
+    rectilinearity float 0-1 (3-C polarisation)
+    pick_id        str   unique id (filled by :func:`normalise_picks` when empty)
+
+Stations DataFrame::
+
+    network str, station str, latitude float deg, longitude float deg, elevation_m float
+
+picks.csv: the same columns with ``time`` as ISO-8601 UTC; only ``station,phase,time`` are required.
+stations.csv: ``station,latitude,longitude,elevation_m`` (``network`` optional).
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from obspy import Inventory, UTCDateTime
+
+PICK_COLUMNS: dict[str, str] = {
+    "network": "str", "station": "str", "location": "str", "channel": "str", "phase": "str",
+    "time": "float64", "time_uncertainty": "float64", "amplitude": "float64", "period": "float64",
+    "amp_wa": "float64", "amp_wa_period": "float64", "snr": "float64", "backazimuth": "float64",
+    "backazimuth_uncertainty": "float64", "slowness": "float64", "slowness_uncertainty": "float64",
+    "incidence": "float64", "rectilinearity": "float64", "pick_id": "str",
+}
+STATION_COLUMNS: dict[str, str] = {"network": "str", "station": "str", "latitude": "float64",
+                                   "longitude": "float64", "elevation_m": "float64"}
+
+
+class TableError(ValueError):
+    """A pick or station table is malformed; the message names file, row and column."""
+
+
+def empty_picks() -> pd.DataFrame:
+    return normalise_picks(pd.DataFrame({c: [] for c in PICK_COLUMNS}))
+
+
+def normalise_picks(df: pd.DataFrame, source: str = "picks") -> pd.DataFrame:
+    """Add missing optional columns, coerce types, fill ``pick_id``; sorted by time."""
+    df = df.copy()
+    for col in ("station", "time"):
+        if col not in df.columns:
+            raise TableError(f"{source}: required column '{col}' missing")
+    for col, kind in PICK_COLUMNS.items():
+        if col not in df.columns:
+            df[col] = "" if kind == "str" else np.nan
+        if kind == "str":
+            df[col] = df[col].fillna("").astype(str).str.strip()
+        else:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    if df["station"].eq("").any():
+        row = int(np.flatnonzero(df["station"].eq("").to_numpy())[0])
+        raise TableError(f"{source}: row {row + 1}: column 'station' is empty")
+    missing = df["pick_id"].eq("")
+    if missing.any():
+        df.loc[missing, "pick_id"] = [uuid.uuid4().hex[:16] for _ in range(int(missing.sum()))]
+    return df.sort_values("time", kind="stable").reset_index(drop=True)[list(PICK_COLUMNS)]
+
+
+def _parse_time(value: str, path: Path, row: int) -> float:
+    try:
+        return float(UTCDateTime(str(value).strip()).timestamp)
+    except Exception:
+        raise TableError(f"{path}: row {row}: column 'time' is not an ISO-8601 time: {value!r}") from None
+
+
+def read_picks_csv(path: str | Path) -> pd.DataFrame:
+    """Read picks.csv (``station,phase,time`` required) into a normalised picks DataFrame."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise TableError(f"{path}: no such pick file") from None
+    except Exception as exc:
+        raise TableError(f"{path}: not a CSV file ({exc})") from None
+    raw.columns = [c.strip().lower() for c in raw.columns]
+    for col in ("station", "phase", "time"):
+        if col not in raw.columns:
+            raise TableError(f"{path}: required column '{col}' missing (have: {', '.join(raw.columns)})")
+    unknown = [c for c in raw.columns if c not in PICK_COLUMNS]
+    if unknown:
+        raise TableError(f"{path}: unknown column(s) {', '.join(unknown)}; known: {', '.join(PICK_COLUMNS)}")
+    raw["time"] = [_parse_time(v, path, i + 2) for i, v in enumerate(raw["time"])]
+    for col, kind in PICK_COLUMNS.items():
+        if kind == "float64" and col in raw.columns and col != "time":
+            vals = pd.to_numeric(raw[col].replace("", np.nan), errors="coerce")
+            bad = vals.isna() & raw[col].ne("") & raw[col].str.lower().ne("nan")
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise TableError(f"{path}: row {i + 2}: column '{col}' is not a number: {raw[col].iloc[i]!r}")
+            raw[col] = vals
+    return normalise_picks(raw, str(path))
+
+
+def write_picks_csv(picks: pd.DataFrame, path: str | Path) -> Path:
+    """Write a picks DataFrame as picks.csv (ISO-8601 times, empty cells for NaN)."""
+    df = normalise_picks(picks)
+    out = df.copy()
+    out["time"] = [UTCDateTime(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in df["time"]]
+    keep = [c for c in PICK_COLUMNS if c in ("station", "phase", "time", "network", "channel", "location")
+            or df[c].replace("", np.nan).notna().any()]
+    path = Path(path)
+    out[keep].to_csv(path, index=False, float_format="%.6g", na_rep="")
+    return path
+
+
+def read_stations_csv(path: str | Path) -> pd.DataFrame:
+    """Read stations.csv (``station,latitude,longitude,elevation_m`` [+ ``network``])."""
+    from pipeline.stations.inventory import read_station_file
+
+    return stations_from_inventory(read_station_file(path, default_network="").inventory)
+
+
+def stations_from_inventory(inv: Inventory) -> pd.DataFrame:
+    rows = [(net.code, sta.code, sta.latitude, sta.longitude, sta.elevation or 0.0)
+            for net in inv for sta in net]
+    df = pd.DataFrame(rows, columns=list(STATION_COLUMNS))
+    # one row per (network, station): the newest epoch wins
+    return df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)
