@@ -1,0 +1,303 @@
+"""obspy ``Catalog`` ⇄ CSS3.0-style rows (event, origin, origerr, arrival, assoc, netmag, stamag).
+
+Conventions of the mapping (CSS3.0 / NNSA KB Core, see REFERENCE.md §10.2):
+
+* ``arrival`` holds the pick: time, iphase (phase hint), azimuth = measured **backazimuth**
+  (deg), slow = horizontal slowness (s/deg), amp (nm, instrument corrected) and per (s) of the
+  body-wave amplitude, snr, deltim = time uncertainty (s).
+* ``assoc`` holds the arrival's role in an origin: phase, delta (deg), esaz (event→station
+  azimuth, deg), seaz (station→event azimuth), timeres/azres/slores residuals and the defining
+  flags timedef/azdef/slodef ("d"/"n") taken from obspy's ``time_weight`` /
+  ``backazimuth_weight`` / ``horizontal_slowness_weight`` (> 0 = defining).
+* ``origerr``: smajax/sminax (km) and strike (deg) of the 90 % ellipse, sdepth (km), stime (s),
+  sdobs (RMS, s), conf (0.9).
+* ``netmag``/``stamag``: network and station magnitudes; the station magnitude's arid links it
+  to the arrival whose amplitude it used.
+
+obspy keeps depth in metres and amplitudes in SI units (m); the store keeps km and nm.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from obspy import UTCDateTime
+from obspy.core.event import (
+    Amplitude,
+    Arrival,
+    Catalog,
+    CreationInfo,
+    Event,
+    EventDescription,
+    Magnitude,
+    Origin,
+    OriginQuality,
+    OriginUncertainty,
+    Pick,
+    QuantityError,
+    ResourceIdentifier,
+    StationMagnitude,
+    StationMagnitudeContribution,
+    WaveformStreamID,
+)
+from obspy.geodetics import gps2dist_azimuth
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.store import models as m
+
+AUTH = "idc-pipeline"
+
+
+def _f(x) -> float | None:
+    return None if x is None else float(x)
+
+
+def _err(q) -> float | None:
+    return None if q is None or q.uncertainty is None else float(q.uncertainty)
+
+
+def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dict:
+    """Write ``catalog`` as rows of ``product`` (which the caller created or cleared)."""
+    n_arr = n_mag = 0
+    for ev in catalog:
+        origin = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
+        if origin is None:
+            continue
+        row_ev = m.Event(product_id=product.id, public_id=str(ev.resource_id), auth=AUTH,
+                         evname=(ev.event_descriptions[0].text if ev.event_descriptions else "")[:64])
+        session.add(row_ev)
+        session.flush()
+        q = origin.quality or OriginQuality()
+        row_or = m.Origin(product_id=product.id, evid=row_ev.evid, lat=origin.latitude, lon=origin.longitude,
+                          depth=(origin.depth or 0.0) / 1000.0, time=float(origin.time.timestamp),
+                          nass=q.associated_phase_count or len(origin.arrivals),
+                          ndef=q.used_phase_count or 0,
+                          dtype={"operator assigned": "G", "from location": "f", "constrained by depth phases": "D",
+                                 "from moment tensor inversion": "f", "from modeling": "f",
+                                 "other": "A"}.get(origin.depth_type or "", "f" if origin.depth_type else ""),
+                          etype="", algorithm=(str(origin.method_id).split("/")[-1] if origin.method_id else "")[:32],
+                          auth=AUTH)
+        session.add(row_or)
+        session.flush()
+        row_ev.prefor = row_or.orid
+        ou = origin.origin_uncertainty
+        session.add(m.Origerr(
+            orid=row_or.orid, product_id=product.id,
+            smajax=_f(ou.max_horizontal_uncertainty / 1000.0) if ou and ou.max_horizontal_uncertainty is not None else None,
+            sminax=_f(ou.min_horizontal_uncertainty / 1000.0) if ou and ou.min_horizontal_uncertainty is not None else None,
+            strike=_f(ou.azimuth_max_horizontal_uncertainty) if ou else None,
+            sdepth=_f(origin.depth_errors.uncertainty / 1000.0) if origin.depth_errors.uncertainty is not None else None,
+            stime=_err(origin.time_errors), sdobs=_f(q.standard_error),
+            conf=(ou.confidence_level / 100.0) if ou and ou.confidence_level else 0.9))
+        picks = {str(p.resource_id): p for p in ev.picks}
+        amps_by_pick = defaultdict(list)
+        for a in ev.amplitudes:
+            if a.pick_id is not None:
+                amps_by_pick[str(a.pick_id)].append(a)
+        arid_of_pick: dict[str, int] = {}
+        for arr in origin.arrivals:
+            pick = picks.get(str(arr.pick_id))
+            if pick is None:
+                continue
+            wid = pick.waveform_id or WaveformStreamID()
+            mb_amp = next((a for a in amps_by_pick.get(str(pick.resource_id), [])
+                           if (a.type or "").upper() in ("A5/2", "AMB", "A")), None)
+            row_ar = m.Arrival(product_id=product.id, net=wid.network_code or "", sta=wid.station_code or "",
+                               chan=wid.channel_code or "", time=float(pick.time.timestamp),
+                               iphase=(pick.phase_hint or arr.phase or "")[:8], stype="",
+                               deltim=_err(pick.time_errors), azimuth=_f(pick.backazimuth),
+                               delaz=_err(pick.backazimuth_errors), slow=_f(pick.horizontal_slowness),
+                               delslo=_err(pick.horizontal_slowness_errors),
+                               amp=(mb_amp.generic_amplitude * 1e9) if mb_amp and mb_amp.generic_amplitude else None,
+                               per=_f(mb_amp.period) if mb_amp else None,
+                               snr=_f(mb_amp.snr) if mb_amp else None,
+                               fm=(pick.polarity or "")[:1].replace("u", "c").replace("p", "c"),
+                               qual={"impulsive": "i", "emergent": "e", "questionable": "q"}.get(pick.onset or "", ""),
+                               auth=AUTH)
+            session.add(row_ar)
+            session.flush()
+            arid_of_pick[str(pick.resource_id)] = row_ar.arid
+            seaz = None
+            if arr.azimuth is not None:
+                seaz = (arr.azimuth + 180.0) % 360.0
+            session.add(m.Assoc(arid=row_ar.arid, orid=row_or.orid, product_id=product.id, sta=row_ar.sta,
+                                phase=(arr.phase or "")[:8], delta=_f(arr.distance), esaz=_f(arr.azimuth),
+                                seaz=seaz, timeres=_f(arr.time_residual),
+                                timedef="d" if (arr.time_weight or 0) > 0 else "n",
+                                azres=_f(arr.backazimuth_residual),
+                                azdef="d" if (arr.backazimuth_weight or 0) > 0 else "n",
+                                slores=_f(arr.horizontal_slowness_residual),
+                                slodef="d" if (arr.horizontal_slowness_weight or 0) > 0 else "n",
+                                wgt=_f(arr.time_weight), vmodel=(str(origin.earth_model_id).split("/")[-1]
+                                                                 if origin.earth_model_id else "")[:32]))
+            n_arr += 1
+        stamags = {str(sm.resource_id): sm for sm in ev.station_magnitudes}
+        amps = {str(a.resource_id): a for a in ev.amplitudes}
+        for mag in ev.magnitudes:
+            row_nm = m.Netmag(product_id=product.id, orid=row_or.orid, evid=row_ev.evid,
+                              magtype=(mag.magnitude_type or "")[:8], nsta=mag.station_count or 0,
+                              magnitude=mag.mag, uncertainty=_err(mag.mag_errors), auth=AUTH)
+            session.add(row_nm)
+            session.flush()
+            n_mag += 1
+            mt = (mag.magnitude_type or "").lower()
+            if mt == "mb":
+                row_or.mb = mag.mag
+            elif mt.startswith("ms"):
+                row_or.ms = mag.mag
+            elif mt.startswith("ml"):
+                row_or.ml = mag.mag
+            for contrib in mag.station_magnitude_contributions:
+                sm = stamags.get(str(contrib.station_magnitude_id))
+                if sm is None:
+                    continue
+                amp = amps.get(str(sm.amplitude_id)) if sm.amplitude_id else None
+                arid = arid_of_pick.get(str(amp.pick_id)) if amp is not None and amp.pick_id else None
+                wid = sm.waveform_id or WaveformStreamID()
+                session.add(m.Stamag(product_id=product.id, magid=row_nm.magid, ampid=None,
+                                     sta=wid.station_code or "", arid=arid, orid=row_or.orid, evid=row_ev.evid,
+                                     phase="", magtype=(sm.station_magnitude_type or mag.magnitude_type or "")[:8],
+                                     magnitude=sm.mag, uncertainty=_err(sm.mag_errors), magres=contrib.residual,
+                                     magdef="d" if (contrib.weight is None or contrib.weight > 0) else "n",
+                                     auth=AUTH))
+    session.flush()
+    return {"events": len(catalog), "arrivals": n_arr, "magnitudes": n_mag}
+
+
+def load_catalog(session: Session, product: m.Product) -> Catalog:
+    """Rebuild an obspy Catalog from the rows of ``product`` (inverse of :func:`store_catalog`)."""
+    prefix = f"smi:idc-pipeline/{product.type}/v{product.version}"
+    mode = "manual" if product.type in ("REB", "SEB", "SSEB") else "automatic"
+    cat = Catalog(resource_id=ResourceIdentifier(f"{prefix}/catalog"))
+    cat.creation_info = CreationInfo(agency_id="IDC", author=AUTH,
+                                     creation_time=UTCDateTime(product.created.timestamp()))
+    origins = {o.orid: o for o in session.scalars(select(m.Origin).where(m.Origin.product_id == product.id))}
+    errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.product_id == product.id))}
+    arrivals = {a.arid: a for a in session.scalars(select(m.Arrival).where(m.Arrival.product_id == product.id))}
+    assocs = defaultdict(list)
+    for a in session.scalars(select(m.Assoc).where(m.Assoc.product_id == product.id).order_by(m.Assoc.arid)):
+        assocs[a.orid].append(a)
+    netmags = defaultdict(list)
+    for n in session.scalars(select(m.Netmag).where(m.Netmag.product_id == product.id).order_by(m.Netmag.magid)):
+        netmags[n.orid].append(n)
+    stamags = defaultdict(list)
+    for s in session.scalars(select(m.Stamag).where(m.Stamag.product_id == product.id).order_by(m.Stamag.id)):
+        stamags[s.magid].append(s)
+    for row_ev in session.scalars(select(m.Event).where(m.Event.product_id == product.id).order_by(m.Event.evid)):
+        o = origins.get(row_ev.prefor)
+        if o is None:
+            continue
+        ev = Event(resource_id=ResourceIdentifier(row_ev.public_id or f"{prefix}/event/{row_ev.evid}"))
+        if row_ev.evname:
+            ev.event_descriptions.append(EventDescription(text=row_ev.evname, type="region name"))
+        org = Origin(resource_id=ResourceIdentifier(f"{prefix}/origin/{o.orid}"), time=UTCDateTime(o.time),
+                     latitude=o.lat, longitude=o.lon, depth=o.depth * 1000.0, evaluation_mode=mode,
+                     evaluation_status="reviewed" if mode == "manual" else "preliminary",
+                     creation_info=CreationInfo(agency_id="IDC", author=AUTH))
+        if o.algorithm:
+            org.method_id = ResourceIdentifier(f"smi:idc-pipeline/method/{o.algorithm}")
+        if o.dtype == "G":
+            org.depth_type = "operator assigned"
+        elif o.dtype:
+            org.depth_type = "from location"
+        e = errs.get(o.orid)
+        if e is not None:
+            if e.stime is not None:
+                org.time_errors = QuantityError(uncertainty=e.stime)
+            if e.sdepth is not None:
+                org.depth_errors = QuantityError(uncertainty=e.sdepth * 1000.0)
+            if e.smajax is not None:
+                org.origin_uncertainty = OriginUncertainty(
+                    max_horizontal_uncertainty=e.smajax * 1000.0, min_horizontal_uncertainty=e.sminax * 1000.0,
+                    azimuth_max_horizontal_uncertainty=e.strike, confidence_level=(e.conf or 0.9) * 100.0,
+                    preferred_description="uncertainty ellipse")
+        stations_used = set()
+        pick_of_arid: dict[int, Pick] = {}
+        dists = []
+        esazs = []
+        for a in assocs.get(o.orid, []):
+            ar = arrivals.get(a.arid)
+            if ar is None:
+                continue
+            pick = Pick(resource_id=ResourceIdentifier(f"{prefix}/pick/{ar.arid}"), time=UTCDateTime(ar.time),
+                        waveform_id=WaveformStreamID(ar.net or None, ar.sta, None, ar.chan or None),
+                        phase_hint=ar.iphase or None, evaluation_mode=mode,
+                        backazimuth=ar.azimuth, horizontal_slowness=ar.slow,
+                        creation_info=CreationInfo(agency_id="IDC", author=AUTH))
+            if ar.deltim is not None:
+                pick.time_errors = QuantityError(uncertainty=ar.deltim)
+            if ar.delaz is not None:
+                pick.backazimuth_errors = QuantityError(uncertainty=ar.delaz)
+            if ar.delslo is not None:
+                pick.horizontal_slowness_errors = QuantityError(uncertainty=ar.delslo)
+            if ar.qual:
+                pick.onset = {"i": "impulsive", "e": "emergent", "q": "questionable"}.get(ar.qual)
+            ev.picks.append(pick)
+            pick_of_arid[ar.arid] = pick
+            if ar.amp is not None:
+                ev.amplitudes.append(Amplitude(
+                    resource_id=ResourceIdentifier(f"{prefix}/amplitude/{ar.arid}"), generic_amplitude=ar.amp * 1e-9,
+                    type="A5/2", unit="m", period=ar.per, snr=ar.snr, pick_id=pick.resource_id,
+                    waveform_id=pick.waveform_id, magnitude_hint="mb"))
+            org.arrivals.append(Arrival(
+                resource_id=ResourceIdentifier(f"{prefix}/arrival/{o.orid}/{ar.arid}"), pick_id=pick.resource_id,
+                phase=a.phase or ar.iphase, distance=a.delta, azimuth=a.esaz, time_residual=a.timeres,
+                time_weight=1.0 if a.timedef == "d" else 0.0, backazimuth_residual=a.azres,
+                backazimuth_weight=1.0 if a.azdef == "d" else 0.0, horizontal_slowness_residual=a.slores,
+                horizontal_slowness_weight=1.0 if a.slodef == "d" else 0.0))
+            if a.timedef == "d":
+                stations_used.add(ar.sta)
+            if a.delta is not None:
+                dists.append(a.delta)
+            if a.esaz is not None:
+                esazs.append(a.esaz)
+        org.quality = OriginQuality(associated_phase_count=o.nass, used_phase_count=o.ndef,
+                                    associated_station_count=len({arrivals[a.arid].sta for a in assocs.get(o.orid, [])
+                                                                  if a.arid in arrivals}),
+                                    used_station_count=len(stations_used),
+                                    standard_error=e.sdobs if e is not None else None,
+                                    minimum_distance=min(dists) if dists else None,
+                                    maximum_distance=max(dists) if dists else None,
+                                    azimuthal_gap=azimuthal_gap(esazs))
+        ev.origins.append(org)
+        ev.preferred_origin_id = org.resource_id
+        for n in netmags.get(o.orid, []):
+            mag = Magnitude(resource_id=ResourceIdentifier(f"{prefix}/magnitude/{n.magid}"), mag=n.magnitude,
+                            magnitude_type=n.magtype, station_count=n.nsta, origin_id=org.resource_id,
+                            evaluation_mode=mode, creation_info=CreationInfo(agency_id="IDC", author=AUTH))
+            if n.uncertainty is not None:
+                mag.mag_errors = QuantityError(uncertainty=n.uncertainty)
+            for s in stamags.get(n.magid, []):
+                pick = pick_of_arid.get(s.arid) if s.arid else None
+                sm = StationMagnitude(resource_id=ResourceIdentifier(f"{prefix}/stamag/{s.id}"), mag=s.magnitude,
+                                      station_magnitude_type=s.magtype, origin_id=org.resource_id,
+                                      waveform_id=pick.waveform_id if pick else WaveformStreamID(station_code=s.sta))
+                if pick is not None:
+                    amp = next((a for a in ev.amplitudes if a.pick_id == pick.resource_id), None)
+                    if amp is not None:
+                        sm.amplitude_id = amp.resource_id
+                if s.uncertainty is not None:
+                    sm.mag_errors = QuantityError(uncertainty=s.uncertainty)
+                ev.station_magnitudes.append(sm)
+                mag.station_magnitude_contributions.append(StationMagnitudeContribution(
+                    station_magnitude_id=sm.resource_id, residual=s.magres, weight=1.0 if s.magdef == "d" else 0.0))
+            ev.magnitudes.append(mag)
+        if ev.magnitudes:
+            ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
+        cat.append(ev)
+    return cat
+
+
+def azimuthal_gap(azimuths: list[float]) -> float | None:
+    """Largest gap (deg) between consecutive event→station azimuths."""
+    if not azimuths:
+        return None
+    a = sorted(x % 360.0 for x in azimuths)
+    gaps = [b - c for c, b in zip(a, a[1:])] + [a[0] + 360.0 - a[-1]]
+    return float(max(gaps))
+
+
+def distance_azimuth(lat1: float, lon1: float, lat2: float, lon2: float) -> tuple[float, float, float]:
+    """(distance_km, azimuth 1→2 deg, backazimuth deg) on the WGS84 ellipsoid."""
+    d, az, baz = gps2dist_azimuth(lat1, lon1, lat2, lon2)
+    return d / 1000.0, az, baz

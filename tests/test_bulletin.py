@@ -1,0 +1,85 @@
+"""Catalog ⇄ store rows, and the IMS1.0 writer read back by obspy (real IDC/IPEC bulletins)."""
+import obspy
+import pytest
+
+from pipeline.bulletin.ims1 import write_ims1
+from pipeline.bulletin.read import BulletinError, read_bulletin
+from pipeline.store import db
+from pipeline.store.catalog import load_catalog, store_catalog
+from pipeline.store.products import ProductKey, write_product
+from tests.conftest import DATA
+
+REB = DATA / "bulletins" / "reb_1995_gse2.txt"
+REB2 = DATA / "bulletins" / "reb_1995_2events_gse2.txt"
+IPEC = DATA / "bulletins" / "ipec_202409_ims1.txt"
+
+
+def _compare(a: obspy.core.event.Event, b: obspy.core.event.Event):
+    oa, ob = a.preferred_origin() or a.origins[0], b.preferred_origin() or b.origins[0]
+    assert abs(oa.time - ob.time) < 1e-3
+    assert (oa.latitude, oa.longitude) == pytest.approx((ob.latitude, ob.longitude), abs=1e-4)
+    assert (oa.depth is None and ob.depth is None) or oa.depth == pytest.approx(ob.depth, abs=1.0)
+    assert len(oa.arrivals) == len(ob.arrivals)
+    pa = {str(x.resource_id): x for x in a.picks}
+    pb = {str(x.resource_id): x for x in b.picks}
+    rows_a = sorted((pa[str(r.pick_id)].waveform_id.station_code, round(float(pa[str(r.pick_id)].time.timestamp), 3),
+                     r.phase, r.time_residual, r.backazimuth_residual, r.horizontal_slowness_residual,
+                     (r.time_weight or 0) > 0, pa[str(r.pick_id)].backazimuth,
+                     pa[str(r.pick_id)].horizontal_slowness) for r in oa.arrivals)
+    rows_b = sorted((pb[str(r.pick_id)].waveform_id.station_code, round(float(pb[str(r.pick_id)].time.timestamp), 3),
+                     r.phase, r.time_residual, r.backazimuth_residual, r.horizontal_slowness_residual,
+                     (r.time_weight or 0) > 0, pb[str(r.pick_id)].backazimuth,
+                     pb[str(r.pick_id)].horizontal_slowness) for r in ob.arrivals)
+    assert rows_a == rows_b
+    assert sorted((m.magnitude_type, m.mag) for m in a.magnitudes) == sorted((m.magnitude_type, m.mag)
+                                                                          for m in b.magnitudes)
+    amps_a = sorted(round(x.generic_amplitude * 1e9, 3) for x in a.amplitudes)
+    amps_b = sorted(round(x.generic_amplitude * 1e9, 3) for x in b.amplitudes)
+    assert amps_a == amps_b
+
+
+def test_read_normalises_gse2_amplitudes_to_metres():
+    cat, fmt = read_bulletin(REB)
+    assert fmt == "GSE2" and len(cat) == 1
+    fines = next(a for a in cat[0].amplitudes if a.waveform_id.station_code == "FINES")
+    assert fines.generic_amplitude == pytest.approx(4.5e-9) and fines.unit == "m" and fines.period == 0.8
+
+
+def test_unreadable_bulletin_names_the_file(tmp_path):
+    bad = tmp_path / "junk.txt"
+    bad.write_text("hello\n")
+    with pytest.raises(BulletinError, match="junk.txt: not a bulletin"):
+        read_bulletin(bad)
+
+
+@pytest.mark.parametrize("path", [REB, REB2])
+def test_catalog_store_round_trip(settings, path):
+    cat, _ = read_bulletin(path)
+    db.upgrade(settings.database_url)
+    o = cat[0].origins[0]
+    key = ProductKey("REB", float(o.time.timestamp) - 3600, float(o.time.timestamp) + 3600)
+    with db.session_scope(settings.database_url) as s:
+        product, _ = write_product(s, key, input_fingerprint="x", config_hash="c", software_version="t",
+                                   fill=lambda s, p: store_catalog(s, p, cat))
+    with db.session_scope(settings.database_url) as s:
+        from pipeline.store.products import latest_version
+
+        back = load_catalog(s, latest_version(s, key))
+    assert len(back) == len(cat)
+    for a, b in zip(cat, back):
+        _compare(a, b)
+    assert back[0].origins[0].origin_uncertainty.max_horizontal_uncertainty == pytest.approx(93.6e3)
+    assert back[0].origins[0].quality.azimuthal_gap is not None
+
+
+@pytest.mark.parametrize("path", [REB, REB2, IPEC])
+def test_ims1_writer_is_read_back_by_obspy(tmp_path, path):
+    cat, _ = read_bulletin(path)
+    out = tmp_path / "out.ims"
+    with open(out, "w") as fh:
+        write_ims1(cat, fh, title="round trip")
+    back = obspy.read_events(str(out), format="IMS10BULLETIN")
+    with_origin = [e for e in cat if e.origins]
+    assert len(back) == len(with_origin)
+    for a, b in zip(with_origin, back):
+        _compare(a, b)
