@@ -1,0 +1,158 @@
+"""Amplitude and period measurements of a detection (IDC mb "A5/2" and Wood-Anderson for ML).
+
+Both work on a short window of *raw* samples (counts) around the onset that carries its
+channel response in ``trace.stats.response``; the response is removed with obspy's
+:meth:`~obspy.core.trace.Trace.remove_response`. No response = no amplitude: callers pass NaN
+on, a gain is never invented. Windows are local to the onset, so a measurement does not depend
+on how the data were chunked.
+
+Units: returned amplitudes are nanometres (ground displacement for mb; Wood-Anderson
+displacement with static magnification 1 for ML), periods seconds.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from obspy import Trace, UTCDateTime
+from obspy.core.inventory import Response
+from obspy.signal.invsim import WOODANDERSON
+
+from pipeline.detection.config import AmplitudeConfig
+from pipeline.detection.stalta import bandpass
+
+#: obspy's Wood-Anderson poles and zeros (velocity input) with static magnification 1
+#: instead of 2080, so the simulated record is in metres of ground-equivalent displacement
+WOODANDERSON_MAG1 = {**WOODANDERSON, "sensitivity": 1.0}
+
+NM_PER_M = 1e9
+
+
+def _pre_filt(cfg: AmplitudeConfig, fs: float) -> tuple[float, float, float, float]:
+    nyq = fs / 2.0
+    return (cfg.pre_filt_low_hz[0], cfg.pre_filt_low_hz[1],
+            cfg.pre_filt_high_nyquist[0] * nyq, cfg.pre_filt_high_nyquist[1] * nyq)
+
+
+class CachedResponse(Response):
+    """An obspy :class:`~obspy.core.inventory.response.Response` that memoises
+    :meth:`get_evalresp_response`: every measurement window of a channel has the same length,
+    so ``Trace.remove_response`` would otherwise evaluate the same response hundreds of times.
+    Returns copies (obspy inverts the spectrum in place)."""
+
+    @classmethod
+    def wrap(cls, response: Response) -> "CachedResponse":
+        obj = cls.__new__(cls)
+        obj.__dict__.update(response.__dict__)
+        obj._evalresp_cache = {}
+        return obj
+
+    def get_evalresp_response(self, t_samp, nfft, output="VEL", start_stage=None, end_stage=None,
+                              **kwargs):
+        key = (float(t_samp), int(nfft), output, start_stage, end_stage, tuple(sorted(kwargs.items())))
+        hit = self._evalresp_cache.get(key)
+        if hit is None:
+            hit = super().get_evalresp_response(t_samp, nfft, output=output, start_stage=start_stage,
+                                                end_stage=end_stage, **kwargs)
+            self._evalresp_cache[key] = hit
+        return hit[0].copy(), hit[1].copy()
+
+    def __deepcopy__(self, memo):  # Trace.copy() must not duplicate the cache
+        return self
+
+
+def _corrected(tr: Trace, output: str, cfg: AmplitudeConfig) -> Trace:
+    """Remove the response of ``tr`` (in place; ``tr.stats.response`` must be set)."""
+    out = tr
+    out.data = out.data.astype(np.float64)
+    out.remove_response(output=output, pre_filt=_pre_filt(cfg, out.stats.sampling_rate),
+                        water_level=cfg.water_level_db, zero_mean=True, taper=True,
+                        taper_fraction=0.05)
+    return out
+
+
+def _extrema(x: np.ndarray) -> np.ndarray:
+    """Indices of the local extrema (sign changes of the first difference) of ``x``."""
+    d = np.sign(np.diff(x))
+    # carry plateaus forward so a flat top counts once
+    nz = np.flatnonzero(d)
+    if nz.size < 2:
+        return np.empty(0, dtype=int)
+    dd = d[nz]
+    turn = np.flatnonzero(dd[1:] != dd[:-1])
+    return nz[turn + 1]
+
+
+def half_peak_to_trough(x: np.ndarray, fs: float) -> tuple[float, float]:
+    """Half of the largest difference between two consecutive extrema of ``x`` and its period.
+
+    :returns: ``(amplitude, period_s)`` with amplitude in the unit of ``x`` and
+        ``period = 2 x (time between that peak and trough)``; NaNs when ``x`` has < 2 extrema
+    """
+    idx = _extrema(x)
+    if idx.size < 2:
+        return math.nan, math.nan
+    jumps = np.abs(np.diff(x[idx]))
+    k = int(np.argmax(jumps))
+    return float(jumps[k] / 2.0), float(2.0 * (idx[k + 1] - idx[k]) / fs)
+
+
+def _window(tr: Trace, t0: UTCDateTime, t1: UTCDateTime) -> np.ndarray:
+    s = tr.stats
+    i0 = max(0, int(round((t0 - s.starttime) * s.sampling_rate)))
+    i1 = min(s.npts, int(round((t1 - s.starttime) * s.sampling_rate)) + 1)
+    return tr.data[i0:i1]
+
+
+def mb_amplitude(raw_z: Trace, onset: UTCDateTime, cfg: AmplitudeConfig) -> tuple[float, float]:
+    """IDC "A5/2" amplitude of a vertical: half the largest peak-to-trough of ground
+    displacement, band-passed :attr:`~AmplitudeConfig.mb_band_hz`, inside
+    :attr:`~AmplitudeConfig.mb_window_s` after ``onset``.
+
+    :param raw_z: raw vertical samples (counts) with ``stats.response``, covering the window
+        plus :attr:`~AmplitudeConfig.margin_s` on both sides (modified in place)
+    :returns: ``(amplitude_nm, period_s)``
+    """
+    disp = _corrected(raw_z, "DISP", cfg)
+    fs = disp.stats.sampling_rate
+    lo, hi = cfg.mb_band_hz
+    if hi >= 0.95 * fs / 2.0:
+        return math.nan, math.nan
+    disp.data = bandpass(disp.data, lo, hi, fs, cfg.mb_corners)
+    x = _window(disp, onset + cfg.mb_window_s[0], onset + cfg.mb_window_s[1])
+    amp, period = half_peak_to_trough(x, fs)
+    return amp * NM_PER_M, period
+
+
+def wa_amplitude(raw_horizontals: list[Trace], t0: UTCDateTime, t1: UTCDateTime,
+                 cfg: AmplitudeConfig) -> tuple[float, float]:
+    """Wood-Anderson amplitude: largest zero-to-peak value in ``[t0, t1]`` over the given
+    horizontals after response removal (``output="VEL"``) and simulation of obspy's
+    ``WOODANDERSON`` with static magnification 1.
+
+    :param raw_horizontals: raw horizontal traces (counts) with ``stats.response`` (modified
+        in place)
+    :returns: ``(amplitude_nm, period_s)``; the period is twice the time between the maximum
+        and the neighbouring extremum of opposite sign that gives the larger swing
+    """
+    best = (math.nan, math.nan)
+    for raw in raw_horizontals:
+        vel = _corrected(raw, "VEL", cfg)
+        vel.simulate(paz_remove=None, paz_simulate=WOODANDERSON_MAG1)
+        x = _window(vel, t0, t1)
+        if x.size < 3:
+            continue
+        m = int(np.argmax(np.abs(x)))
+        amp = float(abs(x[m])) * NM_PER_M
+        if not (amp > best[0]) and not math.isnan(best[0]):
+            continue
+        idx = _extrema(x)
+        period = math.nan
+        if idx.size:
+            pos = int(np.searchsorted(idx, m))
+            cands = [j for j in (pos - 1, pos + 1, pos) if 0 <= j < idx.size and idx[j] != m]
+            if cands:
+                j = max(cands, key=lambda j: abs(x[m] - x[idx[j]]))
+                period = 2.0 * abs(idx[j] - m) / vel.stats.sampling_rate
+        best = (amp, period)
+    return best
