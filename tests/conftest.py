@@ -55,3 +55,9 @@ def settings(tmp_path, backend, request):
 @pytest.fixture
 def sqlite_settings(tmp_path):
     return make_settings(tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def tt_cache(tmp_path_factory):
+    """One travel-time table cache per test session (tables take seconds to build)."""
+    return tmp_path_factory.mktemp("traveltime")

@@ -70,8 +70,8 @@ def _epicentral_error_km(r, lat, lon):
 
 # -- fixtures --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("location-traveltime")
+def cache_dir(tt_cache):
+    return tt_cache
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,10 @@ Algorithm (greedy, probabilistic score in the NET-VISA spirit):
 3. **Scoring.** ``score = Σ_assoc log(p_d · N(r; σ) / λ_s) + Σ_missed log(1 − p_d)``: each
    associated pick compares the likelihood of being the event's arrival (detection probability
    ``p_d`` times the Gaussian residual density) with being a false pick at that station (rate
-   ``λ_s`` per second, estimated from the station's own pick rate); each station in range
-   without a P pick costs ``log(1 − p_d)`` (local scale only: at teleseismic distances small
-   events are routinely missed). The hypothesis is accepted when the score, the number of
+   ``λ_s`` per second, estimated from the station's own pick rate); each live station (one
+   that reported picks within ``live_window_s``) nearer to the source than most detecting
+   stations but without a P pick costs ``log(1 − p_d)`` — this is what stops random
+   coincidences over a large search volume from becoming events. The hypothesis is accepted when the score, the number of
    defining stations (``min_stations``, the IDC minimum rule) and of picks pass the config.
 4. Accepted picks are removed and the search repeats; rejected candidates are blocked.
 
@@ -452,7 +453,7 @@ class Associator:
         dens = np.exp(-0.5 * (r / sig) ** 2) / (sig * math.sqrt(2 * math.pi))
         lam = self._false_rate[hyp.picks["_sidx"].to_numpy()]
         score = float(np.sum(np.log(cfg.p_detect * dens / lam)))
-        if g.scale == "local":
+        if True:
             # a station misses the P only if it was live (it reported picks around the event)
             # and it is nearer than the stations that did detect it
             all_idx = np.arange(len(self._active))
