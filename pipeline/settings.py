@@ -24,6 +24,11 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+# stage configurations live with their stages (small pydantic modules)
+from pipeline.association.config import AssociatorConfig
+from pipeline.location.config import LocatorConfig
+from pipeline.magnitude.config import MagnitudeConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
@@ -96,6 +101,39 @@ class IngestConfig(_Frozen):
         return v
 
 
+class DetectionSettings(_Frozen):
+    """``[detection]``: a preset of :class:`pipeline.detection.DetectionConfig` plus overrides."""
+
+    #: "default" (regional/teleseismic IDC data) or "local" (dense local networks, 100 Hz)
+    preset: Literal["default", "local"] = "default"
+    #: any DetectionConfig field, e.g. {trigger_on = 4.5, chunk_s = 1800}
+    overrides: dict[str, Any] = {}
+
+    def build(self):
+        from pipeline.detection import DetectionConfig
+
+        if self.preset == "local":
+            return DetectionConfig.local(**self.overrides)
+        return DetectionConfig(**self.overrides)
+
+
+class TravelTimeSettings(_Frozen):
+    """``[traveltime]``: the Earth model the chain uses."""
+
+    #: obspy built-in model ("ak135", "iasp91") or a Depth,Vp,Vs velocity file (relative paths
+    #: are relative to the project root)
+    model: str = "ak135"
+    #: phases tabulated (names of pipeline.traveltime PHASE_GROUPS)
+    phases: tuple[str, ...] = ("P", "S")
+    #: largest distance of a local (velocity-file) table, deg
+    local_max_distance_deg: float = Field(2.0, gt=0, le=20)
+
+    def model_path(self) -> str:
+        if self.model.lower() in ("ak135", "iasp91", "prem", "jb"):
+            return self.model
+        return str(_resolve(self.model, PROJECT_ROOT))
+
+
 class DaskConfig(_Frozen):
     #: address of an external Dask scheduler (tcp://host:8786); empty = local threads
     scheduler: str = ""
@@ -114,6 +152,11 @@ class Settings(_Frozen):
     stations: StationsConfig = StationsConfig()
     ingest: IngestConfig = IngestConfig()
     dask: DaskConfig = DaskConfig()
+    detection: DetectionSettings = DetectionSettings()
+    traveltime: TravelTimeSettings = TravelTimeSettings()
+    association: AssociatorConfig = AssociatorConfig()
+    location: LocatorConfig = LocatorConfig()
+    magnitude: MagnitudeConfig = MagnitudeConfig()
     #: the files the values came from (informational)
     sources: tuple[str, ...] = ()
 
@@ -253,3 +296,4 @@ def load_settings(
     if not home.is_absolute():
         home = Path.cwd() / home
     return settings.model_copy(update={"home": home})
+

@@ -15,7 +15,8 @@ Algorithm (greedy, probabilistic score in the NET-VISA spirit):
 3. **Scoring.** ``score = Σ_assoc log(p_d · N(r; σ) / λ_s) + Σ_missed log(1 − p_d)``: each
    associated pick compares the likelihood of being the event's arrival (detection probability
    ``p_d`` times the Gaussian residual density) with being a false pick at that station (rate
-   ``λ_s`` per second, estimated from the station's own pick rate); each live station (one
+   ``λ_s`` per second: the prior fraction ``false_pick_fraction`` of the station's own pick
+   rate); each live station (one
    that reported picks within ``live_window_s``) nearer to the source than most detecting
    stations but without a P pick costs ``log(1 − p_d)`` — this is what stops random
    coincidences over a large search volume from becoming events. The hypothesis is accepted when the score, the number of
@@ -95,8 +96,10 @@ class Grid:
     lat: np.ndarray
     lon: np.ndarray
     depth: np.ndarray
-    #: phase → (nodes, stations) travel times, s (NaN = not predicted)
+    #: phase → (nodes, stations) travel times, s (NaN = not predicted), elevation-corrected
     tt: dict[str, np.ndarray]
+    #: phase → per-station elevation correction, s (added to table times)
+    corr: dict[str, np.ndarray]
     tol: dict[str, float]
     res: dict[str, float]
     spacing_km: float
@@ -124,6 +127,25 @@ def aperture_km(stations: pd.DataFrame) -> float:
     return float(d.max() * KM_PER_DEG)
 
 
+def station_corrections(stations: pd.DataFrame, tt, phases) -> dict[str, np.ndarray]:
+    """Seconds to add to table times for each station's elevation (tables put the receiver at
+    the model top). Evaluated for a steep ray (0.2 deg, 5 km): near-vertical in the shallow
+    layers where the correction accrues. Zero when the table has no elevation correction."""
+    elev = stations.get("elevation_m", pd.Series(np.zeros(len(stations)))).fillna(0.0).to_numpy() / 1000.0
+    out = {}
+    for ph in phases:
+        if hasattr(tt, "elevation_correction"):
+            try:
+                c = np.asarray(tt.elevation_correction(ph, np.full(len(elev), 0.2), np.full(len(elev), 5.0), elev),
+                               dtype=float)
+            except Exception:
+                c = np.zeros(len(elev))
+        else:
+            c = np.zeros(len(elev))
+        out[ph] = np.nan_to_num(c)
+    return out
+
+
 def build_grid(stations: pd.DataFrame, tt: TravelTimes, config: AssociatorConfig) -> Grid:
     """Source nodes and node→station travel times for the network in ``stations``."""
     scale = config.scale
@@ -148,11 +170,14 @@ def build_grid(stations: pd.DataFrame, tt: TravelTimes, config: AssociatorConfig
         t = np.asarray(tt.time(ph, d, np.broadcast_to(depth[:, None], d.shape)), dtype=np.float32)
         t[d > g.max_distance_deg] = np.nan
         tts[ph] = t
+    corr = station_corrections(stations, tt, config.phases)
+    for ph in config.phases:
+        tts[ph] += corr[ph][None, :].astype(np.float32)
     finite = [np.nanmax(t) for t in tts.values() if np.isfinite(t).any()]
     # half the node diagonal of travel-time misfit at ~6 / 3.5 km/s must fit in the vote
     tol_p = max(g.tolerance_p_s, 0.12 * spacing_km) if scale == "local" else g.tolerance_p_s
     tol_s = max(g.tolerance_s_s, 0.2 * spacing_km) if scale == "local" else g.tolerance_s_s
-    return Grid(scale=scale, lat=lat, lon=lon, depth=depth, tt=tts,
+    return Grid(scale=scale, lat=lat, lon=lon, depth=depth, tt=tts, corr=corr,
                 tol={"P": tol_p, "S": tol_s},
                 res={"P": g.residual_p_s, "S": g.residual_s_s},
                 spacing_km=spacing_km, window_s=g.window_s, max_tt=float(max(finite) if finite else 0.0))
@@ -201,7 +226,7 @@ class Associator:
     def _predict(self, phase: str, lat: float, lon: float, depth: float, sidx: np.ndarray) -> tuple:
         st = self.stations.iloc[self._active]
         d = distance_deg(lat, lon, st["latitude"].to_numpy()[sidx], st["longitude"].to_numpy()[sidx])
-        t = np.asarray(self.tt.time(phase, d, np.full(d.shape, depth)), dtype=float)
+        t = np.asarray(self.tt.time(phase, d, np.full(d.shape, depth)), dtype=float) + self.grid.corr[phase][sidx]
         lim = (self.config.local if self.grid.scale == "local" else self.config.global_).max_distance_deg
         t[d > lim] = np.nan
         return t, d
@@ -236,7 +261,7 @@ class Associator:
         # per-station false-pick rate, 1/s, from the stream itself (upper bound: every pick false)
         span = max(float(times.max() - times.min()) if len(times) else 0.0, self.grid.window_s)
         counts = np.bincount(picks["_sidx"][~unknown].to_numpy(), minlength=len(self._active))
-        self._false_rate = np.maximum(counts / span, cfg.false_rate_floor)
+        self._false_rate = np.maximum(cfg.false_pick_fraction * counts / span, cfg.false_rate_floor)
         events: list[Hypothesis] = []
         if len(times) == 0:
             return events, picks.assign(reason="")
@@ -407,7 +432,8 @@ class Associator:
         for ph in cfg.phases:
             m = gathered["assoc_phase"].to_numpy() == ph
             if m.any():
-                pred[:, m] = self.tt.time(ph, d[:, m], np.broadcast_to(zs[:, None], d[:, m].shape))
+                pred[:, m] = (self.tt.time(ph, d[:, m], np.broadcast_to(zs[:, None], d[:, m].shape))
+                              + g.corr[ph][sidx[m]][None, :])
         resid = tt_obs[None, :] - pred
         has = np.isfinite(resid).any(axis=1)
         if not has.any():

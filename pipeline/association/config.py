@@ -86,6 +86,9 @@ class AssociatorConfig(_Frozen):
     min_picks: int = Field(5, ge=1)
     #: detection probability of a station within range (NET-VISA-style score)
     p_detect: float = Field(0.7, gt=0, lt=1)
+    #: prior fraction of a station's picks that are false (the false-pick rate is this fraction
+    #: of the station's pick rate in the stream)
+    false_pick_fraction: float = Field(1.0, gt=0, le=1)
     #: floor of the per-station false-pick rate, 1/s (the rate is estimated from the pick stream)
     false_rate_floor: float = Field(1e-4, gt=0)
     #: a station counts as live (so a missing P costs score) when it has a pick within ± this, s

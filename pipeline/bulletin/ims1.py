@@ -115,6 +115,13 @@ def render(columns: list[Column], values: dict, right: Iterable[str] = ()) -> st
     for name, first, last, fmt in columns:
         text = fmt(values.get(name))
         n = last - first + 1
+        v = values.get(name)
+        if len(text) > n and isinstance(v, float):  # drop decimals before giving up
+            for d in range(3, -1, -1):
+                alt = f"{v:.{d}f}"
+                if len(alt) <= n:
+                    text = alt
+                    break
         if len(text) > n:
             if isinstance(values.get(name), (int, float)):
                 raise FormatError(f"IMS1.0 column {name} ({first}-{last}): value {values.get(name)!r} "

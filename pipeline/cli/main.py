@@ -301,6 +301,113 @@ def quarantine_list(settings: Settings, show_all):
         click.echo(f"{len(rows)} rejected inputs")
 
 
+# ---------------------------------------------------------------- the automatic chain
+@cli.command("detect")
+@click.argument("waveforms", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--stations", type=click.Path(exists=True, dir_okay=False),
+              help="StationXML with responses (amplitudes); default: the configured station files.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="picks.csv to write.")
+@with_settings
+def detect_cmd(settings: Settings, waveforms, stations, output):
+    """Station processing on waveform files (any format obspy reads) -> picks.csv."""
+    from pipeline import tasks
+
+    try:
+        res = tasks.detect_files(settings, waveforms, stations, output)
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"{res['picks']} picks ({', '.join(f'{k} {v}' for k, v in res['phases'].items())}) from "
+               f"{res['traces']} traces -> {output}")
+
+
+@cli.command("associate")
+@click.option("--picks", "picks_csv", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="picks.csv: station,phase,time (ISO 8601) [+ network,channel,amplitude,period,snr,backazimuth,slowness].")
+@click.option("--stations", type=click.Path(exists=True, dir_okay=False),
+              help="stations.csv (station,latitude,longitude,elevation_m[,network]) or StationXML; default: the store.")
+@click.option("--model", help="ak135 | iasp91 | a Depth,Vp,Vs velocity file (default: [traveltime] model).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="QuakeML to write.")
+@with_settings
+def associate_cmd(settings: Settings, picks_csv, stations, model, output):
+    """Associate a pick table into located events (QuakeML with origins, arrivals, picks, magnitudes)."""
+    from pipeline import tasks
+    from pipeline.picks import TableError
+
+    try:
+        res = tasks.associate_picks(settings, picks_csv, stations, output, model)
+    except (TableError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if res["stations_missing"]:
+        click.echo(f"warning: picks of stations not in the station table: {', '.join(res['stations_missing'])}",
+                   err=True)
+    click.echo(f"{res['events']} events, {res['unassociated_picks']} picks unassociated -> {output}")
+
+
+@cli.command("locate")
+@click.argument("bulletin", type=click.Path(exists=True, dir_okay=False))
+@click.option("--stations", type=click.Path(exists=True, dir_okay=False),
+              help="StationXML or stations.csv; default: the store's stations.")
+@click.option("--model", help="ak135 | iasp91 | velocity file (default: [traveltime] model).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="QuakeML to write.")
+@with_settings
+def locate_cmd(settings: Settings, bulletin, stations, model, output):
+    """Relocate every event of an IMS1.0/GSE2.0/QuakeML bulletin and recompute its magnitudes."""
+    from pipeline import tasks
+    from pipeline.bulletin.read import BulletinError
+
+    try:
+        res = tasks.locate_bulletin(settings, bulletin, stations, output, model)
+    except (BulletinError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if res["missing_stations"]:
+        click.echo(f"warning: stations not in the station metadata (their arrivals were not used): "
+                   f"{', '.join(res['missing_stations'])}", err=True)
+    for f in res["failed"]:
+        click.echo(f"warning: not relocated: {f}", err=True)
+    click.echo(f"{res['events']} events ({res['format']}) relocated -> {output}")
+
+
+PRODUCTS = click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"])
+
+
+@cli.command("process")
+@click.option("--product", type=PRODUCTS, required=True, help="Product to compute.")
+@click.option("--start", required=True, help="Window start (ISO 8601).")
+@click.option("--end", required=True, help="Window end (ISO 8601).")
+@with_settings
+def process_cmd(settings: Settings, product, start, end):
+    """Run the automatic chain on the archive for a window and store a product version."""
+    from pipeline import tasks
+
+    try:
+        res = tasks.process_window(settings, product, start, end)
+    except Exception as exc:
+        _fail(exc)
+    state = "new version" if res["new_version"] else "re-run replaced"
+    click.echo(f"{product} {res['start']} – {res['end']}: version {res['version']} ({state}), {res['events']} events, "
+               f"{res.get('picks', 0)} detections, {res.get('unassociated_arrivals', 0)} unassociated "
+               f"({res['seconds']} s) -> {res['file']}")
+
+
+@cli.command("export")
+@click.option("--product", type=PRODUCTS, required=True)
+@click.option("--start", required=True, help="Window start (ISO 8601).")
+@click.option("--end", required=True, help="Window end (ISO 8601).")
+@click.option("--format", "fmt", type=click.Choice(["quakeml", "ims1"]), default="quakeml", show_default=True)
+@click.option("--version", "version", type=int, default=None, help="Product version (default: newest).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@with_settings
+def export_cmd(settings: Settings, product, start, end, fmt, version, output):
+    """Write a stored product version as QuakeML or IMS1.0."""
+    from pipeline import tasks
+
+    try:
+        res = tasks.export_product(settings, product, start, end, fmt, output, version)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{product} version {res['version']}: {res['events']} events -> {output} ({fmt})")
+
+
 @cli.command("demo")
 @with_settings
 def demo(settings: Settings):

@@ -301,3 +301,29 @@ def distance_azimuth(lat1: float, lon1: float, lat2: float, lon2: float) -> tupl
     """(distance_km, azimuth 1→2 deg, backazimuth deg) on the WGS84 ellipsoid."""
     d, az, baz = gps2dist_azimuth(lat1, lon1, lat2, lon2)
     return d / 1000.0, az, baz
+
+
+def store_unassociated(session: Session, product: m.Product, picks) -> int:
+    """Unassociated detections as ``arrival`` rows of ``product`` (no assoc): nothing detected
+    is dropped from the store."""
+    if picks is None or not len(picks):
+        return 0
+    n = 0
+    for r in picks.itertuples():
+        amp = getattr(r, "amplitude", None)
+        session.add(m.Arrival(product_id=product.id, net=getattr(r, "network", "") or "", sta=r.station,
+                              chan=getattr(r, "channel", "") or "", time=float(r.time),
+                              iphase=(getattr(r, "phase", "") or "")[:8],
+                              deltim=_nan(getattr(r, "time_uncertainty", None)),
+                              azimuth=_nan(getattr(r, "backazimuth", None)), slow=_nan(getattr(r, "slowness", None)),
+                              amp=_nan(amp), per=_nan(getattr(r, "period", None)), snr=_nan(getattr(r, "snr", None)),
+                              auth=AUTH))
+        n += 1
+    session.flush()
+    return n
+
+
+def _nan(x):
+    import math
+
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)

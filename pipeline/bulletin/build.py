@@ -1,0 +1,216 @@
+"""The automatic chain after station processing: picks → association → location → magnitudes →
+obspy ``Catalog`` (what SEL1/SEL2/SEL3 hold), and relocation of existing bulletins.
+
+Used by ``idc associate``, ``idc locate``, ``idc process`` and the DAGs through
+:mod:`pipeline.tasks`; nothing here reads files or the clock.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from obspy import UTCDateTime
+from obspy.core.event import (
+    Catalog,
+    Comment,
+    CreationInfo,
+    Event,
+    EventDescription,
+    Magnitude,
+    QuantityError,
+    ResourceIdentifier,
+    StationMagnitude,
+    StationMagnitudeContribution,
+    WaveformStreamID,
+)
+from obspy.geodetics import FlinnEngdahl
+
+from pipeline.association.associator import Hypothesis, associate, distance_deg
+from pipeline.association.config import AssociatorConfig
+from pipeline.location import LocatorConfig, arrivals_from_event, locate, to_obspy_origin
+from pipeline.magnitude import MagnitudeConfig, compute_magnitudes
+
+AGENCY = "IDC"
+AUTHOR = "idc-pipeline"
+_FE = None
+
+
+def region_name(lat: float, lon: float) -> str:
+    """Flinn–Engdahl region name (obspy's table), upper case as in IDC bulletins."""
+    global _FE
+    if _FE is None:
+        _FE = FlinnEngdahl()
+    try:
+        return _FE.get_region(lon, lat).upper()
+    except Exception:
+        return ""
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    association: AssociatorConfig = AssociatorConfig()
+    location: LocatorConfig = LocatorConfig()
+    magnitude: MagnitudeConfig = MagnitudeConfig()
+
+
+@dataclass
+class ChainResult:
+    catalog: Catalog
+    unassociated: pd.DataFrame
+    not_located: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"events": len(self.catalog), "unassociated_picks": int(len(self.unassociated)),
+                "not_located": len(self.not_located)}
+
+
+def _locate_fn(tt, cfg: LocatorConfig):
+    """Adapter: association hypothesis → locator → refined hypothesis (None when it fails)."""
+
+    def fn(hyp: Hypothesis, stations: pd.DataFrame):
+        arr = _arrivals(hyp)
+        res = locate(arr, stations, tt, cfg, start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
+        if not res.converged or not math.isfinite(res.latitude):
+            return None
+        return Hypothesis(time=float(UTCDateTime(res.time).timestamp), latitude=res.latitude,
+                          longitude=res.longitude, depth_km=res.depth_km, picks=hyp.picks, score=hyp.score,
+                          located=True)
+
+    return fn
+
+
+def _arrivals(hyp: Hypothesis) -> pd.DataFrame:
+    arr = hyp.picks.copy()
+    arr["phase"] = arr["assoc_phase"]
+    return arr
+
+
+def _magnitudes(ev: Event, origin, arrivals: pd.DataFrame, res, cfg: MagnitudeConfig) -> None:
+    """Station and network magnitudes from the arrivals' amplitudes into ``ev``."""
+    if not len(arrivals):
+        return
+    a = arrivals.copy()
+    # the locator's residual table is indexed like its input arrivals
+    a["distance_deg"] = res.arrivals["distance_deg"].reindex(a.index).to_numpy()
+    a["distance_km"] = a["distance_deg"] * 111.19492664455873
+    stamags, nets = compute_magnitudes(a, res.depth_km, cfg)
+    if stamags is None or not len(stamags):
+        return
+    amp_ids = {str(x.resource_id): x for x in ev.amplitudes}
+    for magtype, net in nets.items():
+        if not math.isfinite(net.value):
+            continue
+        mag = Magnitude(mag=round(float(net.value), 3), magnitude_type=magtype, origin_id=origin.resource_id,
+                        station_count=int(net.n_used), method_id=ResourceIdentifier(f"smi:local/magnitude/{net.method}"),
+                        evaluation_mode="automatic", creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR))
+        if math.isfinite(net.uncertainty):
+            mag.mag_errors = QuantityError(uncertainty=float(net.uncertainty))
+        rows = stamags[(stamags["magtype"] == magtype) & stamags["value"].notna()]
+        for r in rows.itertuples():
+            amp_type = "A5/2" if magtype.lower() == "mb" else ("AML" if magtype.upper() == "ML" else "AMs")
+            amp_id = f"smi:local/amplitude/{r.pick_id}/{amp_type}"
+            sm = StationMagnitude(mag=round(float(r.value), 3), station_magnitude_type=magtype,
+                                  origin_id=origin.resource_id,
+                                  waveform_id=WaveformStreamID(r.network or None, r.station, None, r.channel or None),
+                                  creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR))
+            if amp_id in amp_ids:
+                sm.amplitude_id = ResourceIdentifier(amp_id)
+            ev.station_magnitudes.append(sm)
+            mag.station_magnitude_contributions.append(StationMagnitudeContribution(
+                station_magnitude_id=sm.resource_id,
+                residual=None if not np.isfinite(r.residual) else float(r.residual),
+                weight=1.0 if bool(r.used) else 0.0))
+        ev.magnitudes.append(mag)
+    if ev.magnitudes:
+        order = {t.lower(): i for i, t in enumerate(("mb", "Ms", "ML"))}
+        best = min(ev.magnitudes, key=lambda m: order.get(m.magnitude_type.lower(), 9))
+        ev.preferred_magnitude_id = best.resource_id
+
+
+def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig(),
+                      product: str = "SEL3") -> ChainResult:
+    """Associate, locate and measure magnitudes; returns obspy events (automatic)."""
+    from pipeline.detection.products import picks_to_obspy
+
+    hyps, rest = associate(picks, stations, tt, config.association, locate=_locate_fn(tt, config.location))
+    cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
+    not_located = []
+    for k, hyp in enumerate(hyps):
+        arr = _arrivals(hyp)
+        res = locate(arr, stations, tt, config.location,
+                     start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
+        if not math.isfinite(res.latitude):
+            not_located.append(f"hypothesis at {UTCDateTime(hyp.time)}: {res.message}")
+            continue
+        ev = Event(event_type="earthquake", event_type_certainty="suspected",
+                   creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR))
+        rows = picks.loc[hyp.picks.index] if set(hyp.picks.index) <= set(picks.index) else hyp.picks
+        obs_picks, amps = picks_to_obspy(rows.assign(phase=hyp.picks["assoc_phase"].to_numpy()))
+        ev.picks.extend(obs_picks)
+        ev.amplitudes.extend(amps)
+        origin = to_obspy_origin(res, arr, stations, pick_ids=list(arr["pick_id"]))
+        origin.creation_info = CreationInfo(agency_id=AGENCY, author=AUTHOR)
+        origin.comments.append(Comment(text=f"{product} association score {hyp.score:.1f}"))
+        ev.origins.append(origin)
+        ev.preferred_origin_id = origin.resource_id
+        region = region_name(res.latitude, res.longitude)
+        if region:
+            ev.event_descriptions.append(EventDescription(text=region, type="Flinn-Engdahl region"))
+        _magnitudes(ev, origin, arr, res, config.magnitude)
+        cat.append(ev)
+    return ChainResult(cat, rest, not_located)
+
+
+@dataclass
+class RelocationReport:
+    catalog: Catalog
+    missing_stations: list[str]
+    failed: list[str]
+
+
+def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig()) -> RelocationReport:
+    """Relocate every event of ``catalog`` from its own arrivals; recompute station and network
+    magnitudes from the amplitudes and periods it carries. The new origin becomes preferred; the
+    original origin and magnitudes stay in the event (provenance)."""
+    out = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
+    missing: set[str] = set()
+    failed = []
+    for ev in catalog:
+        orig = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
+        arr = arrivals_from_event(ev, orig, defining_only=True) if orig is not None else pd.DataFrame()
+        if not len(arr):
+            failed.append(f"{ev.resource_id}: no arrivals")
+            out.append(ev)
+            continue
+        res = locate(arr, stations, tt, config.location)
+        missing.update(res.missing_stations)
+        if not math.isfinite(res.latitude):
+            failed.append(f"{ev.resource_id}: {res.message}")
+            out.append(ev)
+            continue
+        new = to_obspy_origin(res, arr, stations, pick_ids=list(arr["pick_id"]) if "pick_id" in arr else None)
+        new.creation_info = CreationInfo(agency_id=AGENCY, author=AUTHOR)
+        ev.origins.append(new)
+        ev.preferred_origin_id = new.resource_id
+        # recompute magnitudes from the amplitudes on the picks
+        amps = {}
+        for a in ev.amplitudes:
+            if a.pick_id is not None and a.generic_amplitude is not None:
+                amps.setdefault(str(a.pick_id), a)
+        arr = arr.copy()
+        arr["amplitude"] = [amps[p].generic_amplitude * 1e9 if p in amps else np.nan for p in arr["pick_id"]]
+        arr["period"] = [amps[p].period if p in amps and amps[p].period else np.nan for p in arr["pick_id"]]
+        old_mags = list(ev.magnitudes)
+        old_stamags = list(ev.station_magnitudes)
+        ev.magnitudes, ev.station_magnitudes = [], []
+        _magnitudes(ev, new, arr, res, config.magnitude)
+        ev.magnitudes.extend(old_mags)
+        ev.station_magnitudes.extend(old_stamags)
+        out.append(ev)
+    return RelocationReport(out, sorted(missing), failed)
+
+
+def station_distances(lat: float, lon: float, stations: pd.DataFrame) -> np.ndarray:
+    return distance_deg(lat, lon, stations["latitude"].to_numpy(), stations["longitude"].to_numpy())
