@@ -47,7 +47,8 @@ def plot_record_section(stream: Stream, inventory: Inventory, origin_time: UTCDa
         dist_km = gps2dist_azimuth(latitude, longitude, *c)[0] / 1000.0
         rows.append((dist_km, tr))
     rows.sort(key=lambda r: r[0])
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=110, layout="constrained")
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=110)
+    fig.subplots_adjust(left=0.09, right=0.9, top=0.9, bottom=0.1)
     if rows:
         span = max(r[0] for r in rows) - min(r[0] for r in rows)
         scale = max(span, 10.0) / max(len(rows), 1) * 0.9
@@ -77,6 +78,6 @@ def plot_record_section(stream: Stream, inventory: Inventory, origin_time: UTCDa
     ax.grid(alpha=0.3)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
