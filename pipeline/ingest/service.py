@@ -27,6 +27,7 @@ from pipeline.settings import Settings
 from pipeline.store.db import ensure_schema, session_scope
 from pipeline.store.models import IngestedFile, IngestError, WfAvail
 from pipeline.store.stations import ChannelIndex
+from pipeline.util import sha256_file
 
 
 @dataclass
@@ -102,14 +103,6 @@ def _wfdisc_data_files(wfdiscs: Iterable[Path]) -> set[Path]:
                     for ext in (".gz",):
                         used.add(cand.with_name(cand.name + ext))
     return used
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Ingestor:
@@ -306,7 +299,7 @@ class Ingestor:
                         report.rejected.append(self._quarantine(source, "read_error",
                                                                 f"{source}: no such file", "-" * 64, None))
                         continue
-                    sha = _sha256_file(path)
+                    sha = sha256_file(path)
                     if not force:
                         if sha in seen:
                             report.already_ingested += 1

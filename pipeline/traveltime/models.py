@@ -55,6 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.util import sha256_file
+
 #: radius of the Earth at sea level used by ak135/iasp91, km
 EARTH_RADIUS_KM = 6371.0
 #: bump when the generated ``.nd`` content or the hashing scheme changes
@@ -74,14 +76,6 @@ def _obspy_taup_data_dir() -> Path:
 def builtin_model_names() -> tuple[str, ...]:
     """Names of the obspy TauP built-in models (``ak135``, ``iasp91``, ``prem``, ...)."""
     return tuple(sorted(p.stem for p in _obspy_taup_data_dir().glob("*.npz")))
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _gardner_density(vp_km_s: float) -> float:
@@ -179,7 +173,7 @@ class LayeredModel:
             "half_space_thickness_km": float(self.half_space_thickness_km),
             "moho_km": self.moho_depth_km,
             "base_model": self.base_model,
-            "base_model_sha256": _sha256_file(base),
+            "base_model_sha256": sha256_file(base),
         }
 
     @cached_property
@@ -510,7 +504,7 @@ def resolve_model(model, cache_dir: str | Path | None = None) -> ModelInfo:
         return model
     if isinstance(model, str) and model in builtin_model_names():
         npz = _obspy_taup_data_dir() / f"{model}.npz"
-        digest = _sha256_file(npz)
+        digest = sha256_file(npz)
         return ModelInfo(name=model, model_id=f"{model}-{digest[:16]}", taup_model=model,
                          top_km=0.0, sha256=digest)
     if isinstance(model, (str, Path)):
