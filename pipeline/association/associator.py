@@ -302,9 +302,22 @@ class Associator:
                 break
             accepted = None
             # the vote stays valid until picks are removed: walk its ranked candidates
+            # rank the first few acceptable candidates by their (unlocated) score: the vote
+            # maximum of a swarm often mixes picks of neighbouring events
+            quick: list[tuple[float, int, float]] = []
             for node, t0 in self._vote(picks, sel, a, b):
                 if any(self._near(node, t0, bl) for bl in blocked):
                     continue
+                if any(self._near(node, t0, (g.lat[n], g.lon[n], t)) for _, n, t in quick):
+                    continue
+                hyp = self._build(picks, sel, node, t0, locate=False)
+                if hyp is not None and a <= hyp.time < b and self._accept(hyp):
+                    quick.append((hyp.score, node, t0))
+                    if len(quick) >= cfg.ranked_candidates:
+                        break
+                    continue
+                blocked.append((g.lat[node], g.lon[node], t0))
+            for _, node, t0 in sorted(quick, key=lambda x: -x[0]):
                 hyp = self._build(picks, sel, node, t0)
                 if hyp is not None and a <= hyp.time < b and self._accept(hyp):
                     accepted = hyp
@@ -368,7 +381,8 @@ class Associator:
     def _near(self, node: int, t0: float, bl: tuple[float, float, float]) -> bool:
         g = self.grid
         d_km = distance_deg(g.lat[node], g.lon[node], bl[0], bl[1]) * KM_PER_DEG
-        return d_km <= 2.5 * g.spacing_km and abs(t0 - bl[2]) <= 2 * g.tol["S"]
+        # tight enough that a neighbouring event a few km / seconds away is not blocked
+        return d_km <= 1.25 * g.spacing_km and abs(t0 - bl[2]) <= g.tol["S"]
 
     def _gather(self, picks, sel, lat, lon, depth, t0, limits) -> pd.DataFrame:
         """Best P and S pick per station within ``limits`` (phase → |residual| s)."""
@@ -447,12 +461,12 @@ class Associator:
         k = int(np.argmin(cost))
         return float(lats[k]), float(lons[k]), float(zs[k]), float(t0s[k])
 
-    def _build(self, picks, sel, node, t0) -> Hypothesis | None:
+    def _build(self, picks, sel, node, t0, locate: bool = True) -> Hypothesis | None:
         g = self.grid
         lat, lon, z, t0 = self._refine(picks, sel, node, t0)
         hyp_picks = self._gather(picks, sel, lat, lon, z, t0, g.res)
         hyp = Hypothesis(time=t0, latitude=lat, longitude=lon, depth_km=z, picks=hyp_picks)
-        if self.locate is not None and hyp.n_stations >= 3:
+        if locate and self.locate is not None and hyp.n_stations >= 3:
             for _ in range(2):
                 located = self.locate(hyp, self.stations.iloc[self._active].reset_index(drop=True))
                 if located is None:

@@ -101,6 +101,9 @@ class AssociatorConfig(_Frozen):
     max_nodes_per_side: int = Field(80, ge=10)
     #: candidates examined per vote before giving up on a window
     candidates_per_vote: int = Field(64, ge=1)
+    #: acceptable candidates (distinct in space-time) compared by score before the best is
+    #: located and kept (1 = the first acceptable candidate of the vote)
+    ranked_candidates: int = Field(4, ge=1)
     #: maximum number of events per window (guards against runaway loops)
     max_events_per_window: int = Field(500, ge=1)
     local: LocalGrid = LocalGrid()
