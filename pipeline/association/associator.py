@@ -39,9 +39,10 @@ import pandas as pd
 from scipy.ndimage import convolve1d
 
 from pipeline.association.config import AssociatorConfig
+from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
 
-EARTH_RADIUS_KM = 6371.0
-KM_PER_DEG = math.pi * EARTH_RADIUS_KM / 180.0
+# one spherical geometry for the whole chain (haversine, sphere of the travel-time tables)
+distance_deg = great_circle_deg
 
 
 class TravelTimes(Protocol):
@@ -73,15 +74,6 @@ LocateFn = Callable[["Hypothesis", pd.DataFrame], "Hypothesis | None"]
 
 
 # ----------------------------------------------------------------------------- geometry
-def distance_deg(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance (haversine, spherical Earth), degrees; broadcasts."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
-
-
 def _fibonacci_sphere(spacing_deg: float) -> tuple[np.ndarray, np.ndarray]:
     n = max(int(4 * math.pi / math.radians(spacing_deg) ** 2), 12)
     i = np.arange(n) + 0.5

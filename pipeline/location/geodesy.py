@@ -34,6 +34,14 @@ def geographic_latitude(lat_deg):
     return np.degrees(np.arctan(np.tan(lat) / _E2_FACTOR))
 
 
+def great_circle_deg(lat1, lon1, lat2, lon2):
+    """Great-circle distance (haversine), degrees; arrays broadcast together."""
+    p1, p2 = np.radians(np.asarray(lat1, dtype=float)), np.radians(np.asarray(lat2, dtype=float))
+    dl = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
+    s = np.sin((p2 - p1) / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+    return np.degrees(2.0 * np.arcsin(np.sqrt(np.clip(s, 0.0, 1.0))))
+
+
 def distance_azimuth(lat1, lon1, lat2, lon2):
     """Great-circle distance and azimuths between points 1 and 2 (arrays broadcast together).
 
@@ -47,13 +55,11 @@ def distance_azimuth(lat1, lon1, lat2, lon2):
     """
     p1, l1, p2, l2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
     dl = l2 - l1
-    s = (np.sin((p2 - p1) / 2.0) ** 2
-         + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2)
-    dist = 2.0 * np.arcsin(np.sqrt(np.clip(s, 0.0, 1.0)))
+    dist = great_circle_deg(lat1, lon1, lat2, lon2)
     c1, s1, c2, s2 = np.cos(p1), np.sin(p1), np.cos(p2), np.sin(p2)
     az = np.arctan2(np.sin(dl) * c2, c1 * s2 - s1 * c2 * np.cos(dl))
     baz = np.arctan2(-np.sin(dl) * c1, c2 * s1 - s2 * c1 * np.cos(dl))
-    return np.degrees(dist), np.degrees(az) % 360.0, np.degrees(baz) % 360.0
+    return dist, np.degrees(az) % 360.0, np.degrees(baz) % 360.0
 
 
 def destination(lat_deg, lon_deg, azimuth_deg, distance_deg):
