@@ -345,3 +345,31 @@ class Stamag(Base):
     mmodel: Mapped[str] = mapped_column(String(32), default="")
     auth: Mapped[str] = mapped_column(String(32), default="")
     lddate: Mapped[datetime] = _lddate()
+
+
+# --------------------------------------------------------------------------- run log
+class ProductRun(Base):
+    """One run of a product stage for one window (CLI, Airflow task or demo): which version it
+    wrote and how late the product was stored after its data interval ended (latency)."""
+
+    __tablename__ = "product_run"
+    __table_args__ = (Index("ix_product_run_type_window", "type", "window_start", "window_end"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    window_start: Mapped[float] = mapped_column(Float, nullable=False)
+    window_end: Mapped[float] = mapped_column(Float, nullable=False)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id", ondelete="SET NULL"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    new_version: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    events: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    started: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    finished: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    #: seconds from the end of the data interval to the product being stored
+    latency_s: Mapped[float] = mapped_column(Float, nullable=False)
+    #: seconds the run itself took
+    duration_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    #: who ran it: "cli", "airflow", "demo", "api"
+    runner: Mapped[str] = mapped_column(String(16), nullable=False, default="cli")
+    #: the Airflow dag_id/run_id (or empty)
+    run_id: Mapped[str] = mapped_column(Text, nullable=False, default="")
