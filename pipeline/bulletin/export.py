@@ -1,25 +1,20 @@
-"""Write a Catalog in the formats users ask for (QuakeML via obspy, IMS1.0 short bulletin)."""
+"""Write a Catalog in the formats users ask for: thin wrapper over :mod:`pipeline.io`."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from obspy.core.event import Catalog
 
-EXPORT_FORMATS = ("quakeml", "ims1")
+from pipeline.io import FORMATS, UnknownFormatError
+from pipeline.io import write_catalog as _write
+
+#: formats of ``idc export --format`` (= :data:`pipeline.io.FORMATS`)
+EXPORT_FORMATS = FORMATS
 
 
-def write_catalog(catalog: Catalog, path: str | Path, fmt: str, title: str = "") -> Path:
-    """Write ``catalog`` to ``path`` as ``quakeml`` or ``ims1``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = fmt.lower()
-    if fmt == "quakeml":
-        catalog.write(str(path), format="QUAKEML")
-    elif fmt in ("ims1", "ims1.0"):
-        from pipeline.bulletin.ims1 import write_ims1
-
-        with open(path, "w", encoding="ascii", errors="replace") as fh:
-            write_ims1(catalog, fh, title=title)
-    else:
-        raise ValueError(f"export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")
-    return path
+def write_catalog(catalog: Catalog, path: str | Path, fmt: str, title: str = "", **options) -> Path:
+    """Write ``catalog`` to ``path`` as one of :data:`EXPORT_FORMATS` (see :func:`pipeline.io.write_catalog`)."""
+    try:
+        return _write(catalog, path, fmt, title=title or None, **options)
+    except UnknownFormatError as exc:
+        raise ValueError(f"export {exc}") from None

@@ -1,0 +1,78 @@
+"""QuakeML 1.2 through obspy, with the IDC-only attributes in our ``extra`` namespace.
+
+QuakeML has no place for the IMS1.0 defining flags as such (only weights), the product type and
+version of a bulletin, or the two-letter IMS event type; they are written as elements in
+:data:`pipeline.io.common.NAMESPACE` (allowed by the schema's ``##other`` wildcards, so the file stays
+valid against QuakeML-1.2.xsd — tested with lxml). Existing ``extra`` entries (e.g. screening
+values set by :mod:`pipeline.screening`) are written unchanged. The input catalog is not modified.
+"""
+from __future__ import annotations
+
+import copy
+import re
+
+from obspy import read_events
+from obspy.core.event import Catalog
+
+from pipeline.io.common import ETYPE, NAMESPACE, normalise_catalog, preferred_origin
+
+PRODUCT_RE = re.compile(r"/(SEL1|SEL2|SEL3|REB|SEB|SSEB|LEB)/v(\d+)(/|$)")
+
+
+def _put(obj, key: str, value) -> None:
+    if value is None:
+        return
+    extra = getattr(obj, "extra", None) or {}
+    extra[key] = {"value": str(value), "namespace": NAMESPACE}
+    obj.extra = extra
+
+
+def product_of(catalog: Catalog) -> tuple[str | None, int | None]:
+    """(product type, version) from ``extra`` or the store's catalog id ``…/<TYPE>/v<N>/catalog``."""
+    extra = getattr(catalog, "extra", None) or {}
+    if "productType" in extra:
+        v = extra.get("productVersion", {}).get("value")
+        return extra["productType"]["value"], int(v) if v else None
+    m = PRODUCT_RE.search(str(catalog.resource_id or ""))
+    return (m.group(1), int(m.group(2))) if m else (None, None)
+
+
+def with_idc_extra(catalog: Catalog, product: str | None = None, version: int | None = None) -> Catalog:
+    """A copy of ``catalog`` with IDC-only attributes in ``extra``: catalog productType/Version,
+    event imsEventType and region, arrival definingFlags (IMS1.0 ``TAS`` string)."""
+    cat = copy.deepcopy(catalog)
+    p, v = product_of(cat)
+    _put(cat, "productType", product or p)
+    _put(cat, "productVersion", version if version is not None else v)
+    for ev in cat:
+        # QuakeML requires networkCode; obspy writes none for None and reads "" back (not idempotent)
+        for obj in list(ev.picks) + list(ev.amplitudes) + list(ev.station_magnitudes):
+            if obj.waveform_id is not None and obj.waveform_id.network_code is None:
+                obj.waveform_id.network_code = ""
+        _put(ev, "imsEventType", ETYPE.get((ev.event_type, ev.event_type_certainty or "known"), "uk"))
+        for o in ev.origins:
+            for a in o.arrivals:
+                _put(a, "definingFlags", ("T" if (a.time_weight or 0) > 0 else "_")
+                     + ("A" if (a.backazimuth_weight or 0) > 0 else "_")
+                     + ("S" if (a.horizontal_slowness_weight or 0) > 0 else "_"))
+        o = preferred_origin(ev)
+        if o is not None and not ev.event_descriptions:
+            from pipeline.io.common import region_name
+            from obspy.core.event import EventDescription
+
+            r = region_name(o.latitude, o.longitude)
+            if r:
+                ev.event_descriptions.append(EventDescription(text=r, type="Flinn-Engdahl region"))
+    return cat
+
+
+def write_quakeml(catalog: Catalog, path, product: str | None = None, version: int | None = None,
+                  **kwargs) -> None:
+    """Write QuakeML 1.2 (obspy) with the IDC extras (:func:`with_idc_extra`)."""
+    with_idc_extra(catalog, product, version).write(str(path), format="QUAKEML",
+                                                    nsmap={"idc": NAMESPACE})
+
+
+def read_quakeml(path, **kwargs) -> Catalog:
+    """Read QuakeML through obspy (extras come back as ``extra`` dicts)."""
+    return normalise_catalog(read_events(str(path), format="QUAKEML"))
