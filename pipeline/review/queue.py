@@ -1,0 +1,488 @@
+"""The review queue in the store: SEL3 events → analyst actions (audited) → REB product versions.
+
+Library functions called by ``idc review …``, the DAG tasks and (later) the HTTP API. Every
+action is one transaction that updates the item's working copy (a one-event QuakeML document in
+``review_item.event_xml``) and appends a ``review_action`` row with who (analyst), when, the
+parameters and JSON snapshots of the event before and after (:func:`~pipeline.review.edits.
+event_snapshot`).
+
+Life of an item: ``pending`` → ``accepted`` or ``rejected`` (either can be changed again, each
+change audited); ``merged`` items gave their arrivals to another item and are closed. Edits
+(depth, arrivals, defining flags) mark the item ``needs_relocation`` until :func:`relocate`.
+An accepted item that was edited stays accepted; the Event Definition Criteria are checked
+again when the day is published. ``publish(day)`` freezes the accepted events of the UTC day
+[D, D + 1 day) into a **new** REB product version each time (published versions are never
+overwritten); rejected and merged events never enter the REB.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import TYPE_CHECKING, Iterable
+
+from obspy import Catalog, UTCDateTime
+from obspy.core.event import CreationInfo, ResourceIdentifier
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.review.edc import evaluate_edc
+from pipeline.review.edits import (
+    ReviewError,
+    add_arrival,
+    event_from_xml,
+    event_snapshot,
+    event_to_xml,
+    fix_depth,
+    merge_events,
+    preferred_origin,
+    relocate_event,
+    remove_arrival,
+    rename_arrival,
+    set_defining,
+    split_event,
+)
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+DAY_S = 86400.0
+STATUSES = ("pending", "accepted", "rejected", "merged")
+
+
+def utc_day(day) -> UTCDateTime:
+    """Midnight (UTC) of the day ``day`` (ISO date/time string, epoch or UTCDateTime) falls in."""
+    try:
+        t = UTCDateTime(day)
+    except Exception:
+        raise ReviewError(f"day {day!r}: expected an ISO 8601 date such as 1995-01-16") from None
+    return UTCDateTime(t.year, t.month, t.day)
+
+
+def _analyst(settings: Settings, analyst: str | None) -> str:
+    a = (analyst or settings.review.default_analyst).strip()
+    if not a or len(a) > 64:
+        raise ReviewError(f"analyst name {analyst!r}: expected 1-64 characters")
+    return a
+
+
+def _url(settings: Settings) -> str:
+    from pipeline.store.db import ensure_schema
+
+    ensure_schema(settings.database_url)
+    return settings.database_url
+
+
+def _item(s: Session, item_id: int, lock: bool = True):
+    from pipeline.store.models import ReviewItem
+
+    q = select(ReviewItem).where(ReviewItem.id == int(item_id))
+    if lock:
+        q = q.with_for_update()
+    it = s.scalar(q)
+    if it is None:
+        raise ReviewError(f"no review item {item_id} (see `idc review list`)")
+    return it
+
+
+def _sync(it, ev) -> None:
+    o = preferred_origin(ev)
+    it.origin_time = float(o.time.timestamp)
+    it.lat, it.lon, it.depth_km = float(o.latitude), float(o.longitude), (o.depth or 0.0) / 1000.0
+    it.event_xml = event_to_xml(ev)
+
+
+def _log(s: Session, it, action: str, analyst: str, detail: dict, before=None, after=None):
+    from pipeline.store.models import ReviewAction
+
+    row = ReviewAction(item_id=it.id, action=action, analyst=analyst, detail=detail, before=before, after=after)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def _editable(it) -> None:
+    if it.status == "merged":
+        raise ReviewError(f"review item {it.id} was merged into item {it.merged_into}; edit that one")
+
+
+# --------------------------------------------------------------------------- queue
+def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
+    """Queue the events of the newest SEL3 versions of every window overlapping [start, end)
+    whose origin time is in [start, end). Idempotent: an event already queued (same source
+    product and event, or an origin within ``review.match_time_s`` and
+    ``review.match_distance_km`` of a queued item) is skipped."""
+    from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
+    from pipeline.store.catalog import load_catalog
+    from pipeline.store.db import session_scope
+    from pipeline.store.models import Product, ReviewItem
+
+    t0, t1 = float(UTCDateTime(start).timestamp), float(UTCDateTime(end).timestamp)
+    if not t1 > t0:
+        raise ReviewError(f"window end {UTCDateTime(end)} must be after start {UTCDateTime(start)}")
+    cfg = settings.review
+    queued, skipped, products = [], 0, []
+    with session_scope(_url(settings)) as s:
+        prods = s.scalars(select(Product).where(Product.type == "SEL3", Product.window_start < t1,
+                                                Product.window_end > t0)
+                          .order_by(Product.window_start, Product.version)).all()
+        newest = {}
+        for p in prods:
+            newest[(p.window_start, p.window_end)] = p
+        existing = s.scalars(select(ReviewItem).where(ReviewItem.origin_time >= t0 - cfg.match_time_s - 1,
+                                                      ReviewItem.origin_time < t1 + cfg.match_time_s + 1,
+                                                      ReviewItem.status != "merged")).all()
+        for p in newest.values():
+            products.append({"window": [str(UTCDateTime(p.window_start)), str(UTCDateTime(p.window_end))],
+                             "version": p.version})
+            for ev in load_catalog(s, p):
+                o = preferred_origin(ev)
+                ot = float(o.time.timestamp)
+                if not t0 <= ot < t1:
+                    continue
+                pub = str(ev.resource_id)
+                dup = any((x.source_product_id == p.id and x.source_public_id == pub) or (
+                    abs(x.origin_time - ot) <= cfg.match_time_s
+                    and float(great_circle_deg(x.lat, x.lon, o.latitude, o.longitude)) * KM_PER_DEG
+                    <= cfg.match_distance_km) for x in existing)
+                if dup:
+                    skipped += 1
+                    continue
+                it = ReviewItem(status="pending", source_product_id=p.id, source_public_id=pub[:200],
+                                origin_time=ot, lat=o.latitude, lon=o.longitude, depth_km=(o.depth or 0) / 1000.0,
+                                needs_relocation=False, event_xml="")
+                s.add(it)
+                s.flush()
+                ev.resource_id = ResourceIdentifier(f"smi:idc-pipeline/review/{it.id}")
+                _sync(it, ev)
+                snap = event_snapshot(ev)
+                _log(s, it, "enqueue", analyst, {"source": f"SEL3 v{p.version}", "source_event": pub}, None, snap)
+                existing.append(it)
+                queued.append(it.id)
+    return {"queued": len(queued), "items": queued, "already_queued": skipped, "sel3": products}
+
+
+def list_queue(settings: Settings, status: str | Iterable[str] | None = None, start=None, end=None) -> list[dict]:
+    """Queue items (oldest origin first) with their hypocentre, mb, counts and EDC outcome."""
+    from pipeline.store.db import session_scope
+    from pipeline.store.models import ReviewItem
+
+    q = select(ReviewItem).order_by(ReviewItem.origin_time, ReviewItem.id)
+    if status:
+        sts = [status] if isinstance(status, str) else list(status)
+        bad = set(sts) - set(STATUSES)
+        if bad:
+            raise ReviewError(f"status {', '.join(sorted(bad))}: expected one of {', '.join(STATUSES)}")
+        q = q.where(ReviewItem.status.in_(sts))
+    if start is not None:
+        q = q.where(ReviewItem.origin_time >= float(UTCDateTime(start).timestamp))
+    if end is not None:
+        q = q.where(ReviewItem.origin_time < float(UTCDateTime(end).timestamp))
+    out = []
+    with session_scope(_url(settings)) as s:
+        for it in s.scalars(q):
+            ev = event_from_xml(it.event_xml)
+            edc = evaluate_edc(ev, settings.review.edc)
+            snap = event_snapshot(ev)
+            mb = next((m["value"] for m in snap["magnitudes"] if (m["type"] or "").lower() == "mb"), None)
+            out.append({"id": it.id, "status": it.status, "time": str(UTCDateTime(it.origin_time)),
+                        "latitude": round(it.lat, 4), "longitude": round(it.lon, 4),
+                        "depth_km": round(it.depth_km, 1), "depth_fixed": it.fixed_depth_km is not None,
+                        "mb": mb, "ndef": edc.values.get("defining_data"),
+                        "nsta": edc.values.get("defining_stations"), "edc_passed": edc.passed,
+                        "needs_relocation": it.needs_relocation, "published_version": it.published_version,
+                        "merged_into": it.merged_into})
+    return out
+
+
+def show(settings: Settings, item_id: int) -> dict:
+    """One item: status, the event snapshot, the EDC outcome (with reasons) and its audit trail."""
+    from pipeline.store.db import session_scope
+    from pipeline.store.models import ReviewAction
+
+    with session_scope(_url(settings)) as s:
+        it = _item(s, item_id, lock=False)
+        ev = event_from_xml(it.event_xml)
+        actions = [{"id": a.id, "action": a.action, "analyst": a.analyst, "time": a.created.isoformat(),
+                    "detail": a.detail, "before": a.before, "after": a.after}
+                   for a in s.scalars(select(ReviewAction).where(ReviewAction.item_id == it.id)
+                                      .order_by(ReviewAction.id))]
+        return {"id": it.id, "status": it.status, "fixed_depth_km": it.fixed_depth_km,
+                "needs_relocation": it.needs_relocation, "merged_into": it.merged_into,
+                "published_version": it.published_version, "source_event": it.source_public_id,
+                "event": event_snapshot(ev), "edc": evaluate_edc(ev, settings.review.edc).as_dict(),
+                "actions": actions}
+
+
+def event_of(settings: Settings, item_id: int):
+    """The working copy of an item as an obspy Event."""
+    from pipeline.store.db import session_scope
+
+    with session_scope(_url(settings)) as s:
+        return event_from_xml(_item(s, item_id, lock=False).event_xml)
+
+
+# --------------------------------------------------------------------------- decisions
+def accept(settings: Settings, item_id: int, analyst: str | None = None, comment: str = "") -> dict:
+    """Accept the event for the REB. :raises ReviewError: it fails the Event Definition Criteria
+    (the message lists every reason) or it was merged."""
+    from pipeline.store.db import session_scope
+
+    who = _analyst(settings, analyst)
+    with session_scope(_url(settings)) as s:
+        it = _item(s, item_id)
+        _editable(it)
+        ev = event_from_xml(it.event_xml)
+        edc = evaluate_edc(ev, settings.review.edc)
+        if not edc.passed:
+            raise ReviewError(f"review item {it.id} does not meet the Event Definition Criteria: {edc}")
+        old = it.status
+        it.status = "accepted"
+        _log(s, it, "accept", who, {"status": [old, "accepted"], "edc": edc.as_dict(), "comment": comment})
+        return {"id": it.id, "status": "accepted", "edc": edc.as_dict(), "needs_relocation": it.needs_relocation}
+
+
+def reject(settings: Settings, item_id: int, analyst: str | None = None, reason: str = "") -> dict:
+    """Reject the event: it will not enter the REB."""
+    from pipeline.store.db import session_scope
+
+    who = _analyst(settings, analyst)
+    with session_scope(_url(settings)) as s:
+        it = _item(s, item_id)
+        _editable(it)
+        old = it.status
+        it.status = "rejected"
+        _log(s, it, "reject", who, {"status": [old, "rejected"], "reason": reason})
+        return {"id": it.id, "status": "rejected"}
+
+
+def comment(settings: Settings, item_id: int, text: str, analyst: str | None = None) -> dict:
+    from pipeline.store.db import session_scope
+
+    if not text or not text.strip():
+        raise ReviewError("comment: empty text")
+    who = _analyst(settings, analyst)
+    with session_scope(_url(settings)) as s:
+        it = _item(s, item_id)
+        row = _log(s, it, "comment", who, {"text": text.strip()})
+        return {"id": it.id, "action_id": row.id}
+
+
+# --------------------------------------------------------------------------- edits
+def edit(settings: Settings, item_id: int, analyst: str | None = None, *, depth_km: float | str | None = None,
+         remove: Iterable[str] = (), add: Iterable[dict] = (), rename: dict[str, str] | None = None,
+         defining: dict[str, str] | None = None) -> dict:
+    """Edit the working copy, in this order: fix (a number, km) or free (``"free"``) the depth,
+    remove arrivals, rename arrival phases, set defining flags (``T``/``A``/``S``/``-``), add
+    arrivals (dicts, see :func:`~pipeline.review.edits.add_arrival`). All or nothing; one audited
+    action. The origin is not recomputed: :func:`relocate` next."""
+    from pipeline.store.db import session_scope
+
+    who = _analyst(settings, analyst)
+    remove, add = list(remove or ()), list(add or ())
+    rename, defining = dict(rename or {}), dict(defining or {})
+    if depth_km is None and not (remove or add or rename or defining):
+        raise ReviewError("edit: nothing to do (give a depth, arrivals to remove/add/rename or defining flags)")
+    with session_scope(_url(settings)) as s:
+        it = _item(s, item_id)
+        _editable(it)
+        ev = event_from_xml(it.event_xml)
+        before = event_snapshot(ev)
+        changes: list[dict] = []
+        if depth_km is not None:
+            if isinstance(depth_km, str) and depth_km.strip().lower() == "free":
+                changes.append({"depth": ["fixed" if it.fixed_depth_km is not None else "free", "free"]})
+                it.fixed_depth_km = None
+            else:
+                try:
+                    d = float(depth_km)
+                except (TypeError, ValueError):
+                    raise ReviewError(f"depth {depth_km!r}: expected a number of km or 'free'") from None
+                changes.append(fix_depth(ev, d))
+                it.fixed_depth_km = d
+        for r in remove:
+            changes.append(remove_arrival(ev, r))
+        for r, ph in rename.items():
+            changes.append(rename_arrival(ev, r, ph))
+        for r, fl in defining.items():
+            changes.append(set_defining(ev, r, fl))
+        for k, spec in enumerate(add):
+            n = sum(1 for p in ev.picks if "/review/" in str(p.resource_id)) + 1
+            changes.append(add_arrival(ev, {**spec, "analyst": who},
+                                       f"smi:idc-pipeline/review/{it.id}/pick/m{n}"))
+        if not preferred_origin(ev).arrivals:
+            raise ReviewError("edit would leave the event without arrivals; reject it instead")
+        it.needs_relocation = True
+        _sync(it, ev)
+        after = event_snapshot(ev)
+        _log(s, it, "edit", who, {"changes": changes}, before, after)
+        return {"id": it.id, "changes": changes, "needs_relocation": True}
+
+
+def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, stations=None, tt=None) -> dict:
+    """Re-run the locator (and the magnitudes) on the edited, defining arrivals; the depth stays
+    fixed when the analyst fixed it. ``stations`` (DataFrame) and ``tt`` (travel-time table)
+    default to the store's site table and the configured model."""
+    from pipeline import tasks
+    from pipeline.store.db import session_scope
+
+    who = _analyst(settings, analyst)
+    url = _url(settings)
+    with session_scope(url) as s:
+        it = _item(s, item_id, lock=False)
+        _editable(it)
+        xml0, fixed = it.event_xml, it.fixed_depth_km
+        ev = event_from_xml(xml0)
+    stations = tasks.station_table(settings) if stations is None else stations
+    tt = tasks.travel_times(settings) if tt is None else tt
+    t = time.perf_counter()
+    new, info = relocate_event(ev, stations, tt, tasks.chain_config(settings), fixed)
+    secs = time.perf_counter() - t
+    with session_scope(url) as s:
+        it = _item(s, item_id)
+        if it.event_xml != xml0:
+            raise ReviewError(f"review item {it.id} changed while relocating; relocate again")
+        before = event_snapshot(ev)
+        new.resource_id = ev.resource_id
+        it.needs_relocation = False
+        _sync(it, new)
+        after = event_snapshot(new)
+        _log(s, it, "relocate", who, {"fixed_depth_km": fixed, "seconds": round(secs, 2), **info}, before, after)
+        return {"id": it.id, "origin": after["origin"], "magnitudes": after["magnitudes"],
+                "edc": evaluate_edc(new, settings.review.edc).as_dict()}
+
+
+def merge(settings: Settings, item_id: int, other_id: int, analyst: str | None = None) -> dict:
+    """Move the arrivals of item ``other_id`` into item ``item_id``; ``other_id`` is closed
+    (``merged``) and never enters the REB. Relocate ``item_id`` next."""
+    from pipeline.store.db import session_scope
+
+    who = _analyst(settings, analyst)
+    if int(item_id) == int(other_id):
+        raise ReviewError("merge: an item cannot be merged with itself")
+    with session_scope(_url(settings)) as s:
+        a, b = _item(s, item_id), _item(s, other_id)
+        _editable(a)
+        _editable(b)
+        ea, eb = event_from_xml(a.event_xml), event_from_xml(b.event_xml)
+        before_a, before_b = event_snapshot(ea), event_snapshot(eb)
+        info = merge_events(ea, eb)
+        a.needs_relocation = True
+        _sync(a, ea)
+        old_b = b.status
+        b.status, b.merged_into = "merged", a.id
+        _log(s, a, "merge", who, {"merged_item": b.id, **info}, before_a, event_snapshot(ea))
+        _log(s, b, "merge", who, {"merged_into": a.id, "status": [old_b, "merged"]}, before_b, None)
+        return {"id": a.id, "merged_item": b.id, **info, "needs_relocation": True}
+
+
+def split(settings: Settings, item_id: int, arrivals: Iterable[str], analyst: str | None = None) -> dict:
+    """Move the named arrivals of an item into a new (pending) item; relocate both next."""
+    from pipeline.store.db import session_scope
+    from pipeline.store.models import ReviewItem
+
+    who = _analyst(settings, analyst)
+    with session_scope(_url(settings)) as s:
+        it = _item(s, item_id)
+        _editable(it)
+        ev = event_from_xml(it.event_xml)
+        before = event_snapshot(ev)
+        new_ev, info = split_event(ev, list(arrivals))
+        it.needs_relocation = True
+        _sync(it, ev)
+        o = preferred_origin(new_ev)
+        nit = ReviewItem(status="pending", source_product_id=it.source_product_id, source_public_id=it.source_public_id,
+                         origin_time=float(o.time.timestamp), lat=o.latitude, lon=o.longitude,
+                         depth_km=(o.depth or 0) / 1000.0, fixed_depth_km=it.fixed_depth_km,
+                         needs_relocation=True, event_xml="")
+        s.add(nit)
+        s.flush()
+        new_ev.resource_id = ResourceIdentifier(f"smi:idc-pipeline/review/{nit.id}")
+        _sync(nit, new_ev)
+        _log(s, it, "split", who, {"new_item": nit.id, **info}, before, event_snapshot(ev))
+        _log(s, nit, "split", who, {"split_from": it.id, **info}, None, event_snapshot(new_ev))
+        return {"id": it.id, "new_item": nit.id, **info, "needs_relocation": True}
+
+
+# --------------------------------------------------------------------------- publication
+def publish(settings: Settings, day, analyst: str | None = None, runner: str = "cli", run_id: str = "") -> dict:
+    """Freeze the accepted events of the UTC day into a new REB product version for [D, D+1 day).
+
+    Each publication is a new version (earlier versions stay readable); accepted events that no
+    longer meet the Event Definition Criteria are left out and reported with the reasons."""
+    from pipeline import __version__
+    from pipeline.store.catalog import store_catalog
+    from pipeline.store.db import session_scope
+    from pipeline.store.models import ReviewItem, utcnow
+    from pipeline.store.products import ProductKey, write_product
+
+    who = _analyst(settings, analyst)
+    d0 = utc_day(day)
+    t0 = float(d0.timestamp)
+    key = ProductKey("REB", t0, t0 + DAY_S)
+    started, tick = utcnow(), time.perf_counter()
+    url = _url(settings)
+    with session_scope(url) as s:
+        items = s.scalars(select(ReviewItem).where(ReviewItem.status == "accepted", ReviewItem.origin_time >= t0,
+                                                   ReviewItem.origin_time < t0 + DAY_S)
+                          .order_by(ReviewItem.origin_time, ReviewItem.id).with_for_update()).all()
+        cat = Catalog(creation_info=CreationInfo(agency_id="IDC", author=who, creation_time=UTCDateTime()))
+        included, excluded, snaps = [], [], []
+        for it in items:
+            ev = event_from_xml(it.event_xml)
+            edc = evaluate_edc(ev, settings.review.edc)
+            if not edc.passed:
+                excluded.append({"id": it.id, "reasons": list(edc.reasons)})
+                continue
+            o = preferred_origin(ev)
+            o.evaluation_mode, o.evaluation_status = "manual", "reviewed"
+            for m in ev.magnitudes:
+                m.evaluation_mode, m.evaluation_status = "manual", "reviewed"
+            cat.append(ev)
+            included.append(it)
+            snaps.append(event_snapshot(ev))
+        fingerprint = hashlib.sha256(json.dumps(snaps, sort_keys=True).encode()).hexdigest()
+        prod, new = write_product(s, key, input_fingerprint=fingerprint,
+                                  config_hash=settings.config_hash("review", "location", "magnitude"),
+                                  software_version=__version__,
+                                  fill=lambda ss, p: {**store_catalog(ss, p, cat), "analyst": who,
+                                                      "excluded": len(excluded)},
+                                  force_new_version=True)
+        version = prod.version
+        for it in included:
+            it.published_version = version
+            _log(s, it, "publish", who, {"product": "REB", "day": str(d0.date), "version": version, "included": True})
+        for x in excluded:
+            _log(s, _item(s, x["id"], lock=False), "publish", who,
+                 {"product": "REB", "day": str(d0.date), "version": version, "included": False,
+                  "reasons": x["reasons"]})
+        try:
+            from pipeline.store.products import record_run
+
+            record_run(s, prod, new, len(cat), started, time.perf_counter() - tick, runner, run_id)
+        except ImportError:  # older store without the run log
+            pass
+    out = settings.products_dir / "REB" / f"REB_{d0.strftime('%Y%m%d')}_v{version}.xml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cat.write(str(out), format="QUAKEML")
+    return {"product": "REB", "day": str(d0.date), "start": str(d0), "end": str(d0 + DAY_S),
+            "version": version, "events": len(cat),
+            "items": [it.id for it in included], "excluded": excluded, "file": str(out)}
+
+
+def load_reb(settings: Settings, day, version: int | None = None, product: str = "REB"):
+    """A stored REB (or SEB/SSEB) version of a day as ``(Catalog, version)``; newest by default."""
+    from pipeline.store.catalog import load_catalog
+    from pipeline.store.db import session_scope
+    from pipeline.store.products import ProductKey, versions
+
+    d0 = utc_day(day)
+    key = ProductKey(product, float(d0.timestamp), float(d0.timestamp) + DAY_S)
+    with session_scope(_url(settings)) as s:
+        vs = versions(s, key)
+        if not vs:
+            raise FileNotFoundError(f"no {product} for {d0.date} (run `idc review publish --day {d0.date}`)")
+        p = vs[-1] if version is None else next((v for v in vs if v.version == int(version)), None)
+        if p is None:
+            raise FileNotFoundError(f"{product} {d0.date}: no version {version} "
+                                    f"(have {', '.join(str(v.version) for v in vs)})")
+        return load_catalog(s, p), p.version
