@@ -1,0 +1,278 @@
+#!/usr/bin/env python
+"""fdsnws-event throughput and latency: ``idc serve`` on loopback, concurrent httpx clients.
+
+What it measures
+----------------
+Requests per second and latency percentiles (p50, p99, max) of fdsnws-event ``query``
+requests answered by a real ``idc serve`` process (uvicorn, one worker) on 127.0.0.1, with
+``--concurrency`` clients (httpx, asyncio) sending ``--requests`` requests after a warm-up. The
+issue's target is ≥ 500 req/s and p99 < 100 ms with 100 000 events in PostgreSQL
+(``--events 100000``); the benchmark prints the figures and never asserts on them.
+
+The store
+---------
+``--events`` events (default 2 000, small enough for ``make bench``) in daily REB products of
+``--per-product`` events (default 100, about the size of a real REB day), written with bulk
+inserts into the store's own tables (product, event, origin, netmag: one mb per event).
+Events are synthetic but shaped like a global bulletin (seeded, reproducible): epicentres
+uniform on the sphere, depths exponential (mean 35 km, at most 700 km), mb 3.0–6.5 following
+Gutenberg–Richter with b = 1, origin times uniform within each day.
+The store is a throwaway PostgreSQL (``pipeline.store.pgserver``) when the server binaries are
+installed, else SQLite (``--backend`` chooses).
+
+The request mix (one kind drawn at random per request, seeded)
+--------------------------------------------------------------
+``day_text``      one random day, ``format=text`` (≈ per-product events)
+``week_mag_xml``  7 days, ``minmagnitude=4.5``, QuakeML, ``limit=20``
+``box_mag_xml``   30 days in a 30°×30° box, ``orderby=magnitude``, ``limit=10``, QuakeML
+``radius_text``   30 days within 15° of a random point, text
+``eventid_xml``   one event by id, QuakeML
+
+Results are printed and written to ``bench/results/fdsn_event_throughput.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "fdsn_event_throughput.json"
+DAY = 86400.0
+T0 = 1577836800.0  # 2020-01-01T00:00:00Z
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fill_store(url: str, n_events: int, per_product: int, seed: int) -> list[str]:
+    """Bulk-insert the events; returns their event ids (as the service names them)."""
+    from sqlalchemy import insert
+
+    from pipeline.service.fdsn.event import event_id
+    from pipeline.store import db
+    from pipeline.store import models as m
+    from pipeline.store.models import utcnow
+
+    db.upgrade(url)
+    rng = random.Random(seed)
+    engine = db.get_engine(url)
+    n_products = math.ceil(n_events / per_product)
+    ids = []
+    now = utcnow()
+    evid = orid = 0
+    with engine.begin() as conn:
+        conn.execute(insert(m.Product), [dict(id=p + 1, type="REB", window_start=T0 + p * DAY,
+                                              window_end=T0 + (p + 1) * DAY, version=1, config_hash="bench",
+                                              software_version="bench", input_fingerprint="bench", created=now,
+                                              runs=1, summary={}) for p in range(n_products)])
+    batch_ev, batch_or, batch_mag = [], [], []
+
+    def flush():
+        with engine.begin() as conn:
+            if batch_ev:
+                conn.execute(insert(m.Event), batch_ev)
+                conn.execute(insert(m.Origin), batch_or)
+                conn.execute(insert(m.Netmag), batch_mag)
+        batch_ev.clear(), batch_or.clear(), batch_mag.clear()
+
+    for p in range(n_products):
+        k = min(per_product, n_events - p * per_product)
+        times = sorted(T0 + p * DAY + rng.random() * DAY for _ in range(k))
+        for rank, t in enumerate(times, start=1):
+            evid += 1
+            orid += 1
+            lat = math.degrees(math.asin(2 * rng.random() - 1))
+            lon = rng.uniform(-180, 180)
+            depth = min(700.0, rng.expovariate(1 / 35.0))
+            mb = round(3.0 - math.log10(1 - rng.random() * (1 - 10 ** -3.5)), 1)
+            batch_ev.append(dict(evid=evid, product_id=p + 1, prefor=orid, evname="", public_id="", auth="IDC",
+                                 lddate=now))
+            batch_or.append(dict(orid=orid, product_id=p + 1, evid=evid, lat=lat, lon=lon, depth=depth, time=t,
+                                 nass=10, ndef=8, ndp=0, etype="", dtype="f", mb=mb, algorithm="bench", auth="IDC",
+                                 lddate=now))
+            batch_mag.append(dict(magid=orid, product_id=p + 1, orid=orid, evid=evid, magtype="mb", nsta=5,
+                                  magnitude=mb, auth="IDC", lddate=now))
+            ids.append(event_id("REB", T0 + p * DAY, T0 + (p + 1) * DAY, rank))
+        if len(batch_ev) >= 5000:
+            flush()
+    flush()
+    if url.startswith("postgresql"):
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return ids
+
+
+def make_requests(n: int, n_days: int, ids: list[str], seed: int) -> list[tuple[str, dict]]:
+    from obspy import UTCDateTime
+
+    rng = random.Random(seed + 1)
+
+    def t(x):
+        return str(UTCDateTime(x))[:19]
+
+    out = []
+    for _ in range(n):
+        kind = rng.choice(["day_text", "week_mag_xml", "box_mag_xml", "radius_text", "eventid_xml"])
+        d0 = T0 + rng.randrange(max(1, n_days)) * DAY
+        if kind == "day_text":
+            q = {"starttime": t(d0), "endtime": t(d0 + DAY), "format": "text"}
+        elif kind == "week_mag_xml":
+            q = {"starttime": t(d0), "endtime": t(d0 + 7 * DAY), "minmagnitude": "4.5", "limit": "20"}
+        elif kind == "box_mag_xml":
+            la, lo = rng.uniform(-60, 30), rng.uniform(-180, 150)
+            q = {"starttime": t(d0), "endtime": t(d0 + 30 * DAY), "minlat": la, "maxlat": la + 30, "minlon": lo,
+                 "maxlon": lo + 30, "orderby": "magnitude", "limit": "10"}
+        elif kind == "radius_text":
+            q = {"starttime": t(d0), "endtime": t(d0 + 30 * DAY), "lat": round(rng.uniform(-60, 60), 2),
+                 "lon": round(rng.uniform(-180, 180), 2), "maxradius": "15", "format": "text"}
+        else:
+            q = {"eventid": rng.choice(ids)}
+        out.append((kind, q))
+    return out
+
+
+async def run_load(base: str, requests: list[tuple[str, dict]], concurrency: int):
+    import httpx
+
+    lat: dict[str, list[float]] = {}
+    errors = []
+    statuses: dict[int, int] = {}
+    queue = list(enumerate(requests))
+    pos = 0
+
+    async def worker(client):
+        nonlocal pos
+        while pos < len(queue):
+            _, (kind, q) = queue[pos]
+            pos += 1
+            t0 = time.perf_counter()
+            r = await client.get(f"{base}/fdsnws/event/1/query", params=q)
+            dt = time.perf_counter() - t0
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            if r.status_code not in (200, 204):
+                errors.append((r.status_code, r.text[:200]))
+            lat.setdefault(kind, []).append(dt)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker(client) for _ in range(concurrency)])
+        wall = time.perf_counter() - t0
+    return wall, lat, statuses, errors
+
+
+def pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, math.ceil(q / 100 * len(v)) - 1))] if v else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=2000, help="events in the store (issue figure: 100000)")
+    ap.add_argument("--per-product", type=int, default=100, help="events per daily REB product")
+    ap.add_argument("--requests", type=int, default=1000, help="requests measured (after the warm-up)")
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=1, help="idc serve --workers")
+    ap.add_argument("--backend", choices=["auto", "postgresql", "sqlite"], default="auto")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--output", type=Path, default=RESULTS)
+    args = ap.parse_args()
+
+    from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
+
+    backend = args.backend
+    if backend == "auto":
+        backend = "postgresql" if find_bindir() else "sqlite"
+    tmp = Path(tempfile.mkdtemp(prefix="idc-bench-fdsn-"))
+    pg = None
+    proc = None
+    try:
+        if backend == "postgresql":
+            pg = ThrowawayPostgres().start()
+            url = pg.create_database("bench")
+        else:
+            url = f"sqlite:///{tmp / 'idc.sqlite'}"
+        t0 = time.perf_counter()
+        ids = fill_store(url, args.events, args.per_product, args.seed)
+        fill_s = time.perf_counter() - t0
+        print(f"store: {backend}, {len(ids)} events in {math.ceil(args.events / args.per_product)} daily REB "
+              f"products, filled in {fill_s:.1f} s")
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
+        env.update(IDC_HOME=str(tmp), IDC_DATABASE_URL=url)
+        idc = shutil.which("idc", path=str(ROOT / ".venv" / "bin")) or "idc"
+        proc = subprocess.Popen([idc, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                                 "--workers", str(args.workers)],
+                                env=env, cwd=str(ROOT))
+        base = f"http://127.0.0.1:{port}"
+        import httpx
+
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/fdsnws/event/1/version", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("idc serve exited early")
+            time.sleep(0.1)
+        n_days = math.ceil(args.events / args.per_product)
+        warm = make_requests(args.warmup, n_days, ids, args.seed + 100)
+        asyncio.run(run_load(base, warm, args.concurrency))
+        reqs = make_requests(args.requests, n_days, ids, args.seed)
+        wall, lat, statuses, errors = asyncio.run(run_load(base, reqs, args.concurrency))
+        allv = [x for v in lat.values() for x in v]
+        res = {"backend": backend, "events": len(ids), "per_product": args.per_product,
+               "requests": len(allv), "concurrency": args.concurrency, "workers": args.workers,
+               "wall_s": round(wall, 2),
+               "req_per_s": round(len(allv) / wall, 1), "p50_ms": round(pct(allv, 50) * 1000, 1),
+               "p99_ms": round(pct(allv, 99) * 1000, 1), "max_ms": round(max(allv) * 1000, 1),
+               "statuses": {str(k): v for k, v in sorted(statuses.items())}, "errors": len(errors),
+               "by_kind": {k: {"n": len(v), "p50_ms": round(pct(v, 50) * 1000, 1),
+                               "p99_ms": round(pct(v, 99) * 1000, 1)} for k, v in sorted(lat.items())},
+               "cpu_count": os.cpu_count(), "fill_s": round(fill_s, 1)}
+        print(f"fdsnws-event on {backend}, {len(ids)} events, {args.concurrency} concurrent clients, "
+              f"{args.workers} server worker(s), "
+              f"{len(allv)} requests in {wall:.1f} s")
+        print(f"  throughput {res['req_per_s']} req/s   p50 {res['p50_ms']} ms   p99 {res['p99_ms']} ms   "
+              f"max {res['max_ms']} ms   (target: >= 500 req/s, p99 < 100 ms)")
+        for k, v in res["by_kind"].items():
+            print(f"  {k:14s} n={v['n']:5d}  p50 {v['p50_ms']:7.1f} ms  p99 {v['p99_ms']:7.1f} ms")
+        print(f"  statuses {res['statuses']}")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(res, indent=2) + "\n")
+        print(f"results written to {args.output}")
+        if errors:
+            print("unexpected answers:", errors[:3])
+            return 1
+        return 0
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

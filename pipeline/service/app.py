@@ -1,0 +1,151 @@
+"""The web application: ``create_app(settings)`` builds the FastAPI app that ``idc serve`` runs.
+
+One router per service (fdsnws-event, fdsnws-station, fdsnws-dataselect); later routers
+(accounts, subscriptions, IMS1.0 requests, alerts, web UI) are added in :func:`create_app` the
+same way. Every router reads the store through :class:`ServiceState` (``request.app.state.idc``)
+and takes the caller as the :func:`pipeline.service.auth.current_principal` dependency.
+
+Errors: an :class:`~pipeline.service.fdsn.params.FDSNError` (and FastAPI's own validation and
+routing errors) become FDSN error documents (text/plain, ``Error <code>: …``, REFERENCE.md
+§8.2); an unexpected exception is logged and answered with a 500 document — bad input never
+causes one, as every parameter is checked before use.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.service.fdsn.params import FDSNError, error_body
+from pipeline.settings import Settings
+
+log = logging.getLogger("pipeline.service")
+
+
+class ServiceState:
+    """What the routers share: settings, the store's session factory and cached metadata."""
+
+    def __init__(self, settings: Settings):
+        from sqlalchemy.orm import sessionmaker
+
+        from pipeline.store.db import ensure_schema, get_engine
+
+        self.settings = settings
+        ensure_schema(settings.database_url)
+        self.engine = get_engine(settings.database_url)
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.archive_dir = Path(settings.archive_dir)
+        self._inv_lock = threading.Lock()
+        self._inv = None
+        self._inv_key = None
+
+    def session(self):
+        return self.sessions()
+
+    def file_inventory(self):
+        """The StationXML of ``stations.paths`` merged (responses), cached until a file changes."""
+        from pipeline.stations.inventory import iter_station_files
+
+        files = [f for f in iter_station_files(self.settings.station_paths()) if f.suffix.lower() == ".xml"]
+        key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+        with self._inv_lock:
+            if self._inv is None or key != self._inv_key:
+                from pipeline.tasks import station_inventory
+
+                self._inv = station_inventory(self.settings)
+                self._inv_key = key
+            return self._inv
+
+
+def _service_of(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "fdsnws":
+        return parts[1]
+    return ""
+
+
+async def _request_text(request: Request) -> str:
+    text = str(request.url)
+    if request.method == "POST":
+        body = getattr(request.state, "body_text", None)
+        if body is None:
+            try:
+                body = (await request.body()).decode("utf-8", "replace")
+            except Exception:
+                body = ""
+        text += "\n" + body[:4000]
+    return text
+
+
+async def fdsn_error_response(request: Request, status: int, message: str) -> PlainTextResponse:
+    service = _service_of(request.url.path)
+    body = error_body(status, message, service, await _request_text(request), datetime.now(timezone.utc))
+    return PlainTextResponse(body, status_code=status)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app over ``settings.database_url`` and ``settings.archive_dir``."""
+    from pipeline import __version__
+    from pipeline.service.fdsn import dataselect, event, station
+
+    app = FastAPI(title="idc-pipeline web services", version=__version__,
+                  description="FDSN web services (fdsnws-event 1.2, fdsnws-station 1.1, fdsnws-dataselect 1.1) "
+                              "over the IDC store and SDS archive.")
+    app.state.idc = ServiceState(settings)
+    app.include_router(event.router, prefix="/fdsnws/event/1")
+    app.include_router(station.router, prefix="/fdsnws/station/1")
+    app.include_router(dataselect.router, prefix="/fdsnws/dataselect/1")
+
+    @app.exception_handler(FDSNError)
+    async def _fdsn_error(request: Request, exc: FDSNError):
+        return await fdsn_error_response(request, exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        msgs = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("query", "body"))
+            msgs.append(f"parameter '{loc}': {e.get('msg')}" if loc else str(e.get("msg")))
+        return await fdsn_error_response(request, 400, "; ".join(msgs) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        msg = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and msg == "Not Found":
+            msg = f"No such resource: {request.url.path}"
+        return await fdsn_error_response(request, exc.status_code, msg)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error serving %s", request.url)
+        return await fdsn_error_response(request, 500, f"Internal error ({type(exc).__name__}); the "
+                                                       "operators have been told in the service log.")
+
+    @app.get("/", response_class=PlainTextResponse, include_in_schema=False)
+    def index():
+        return ("idc-pipeline web services\n"
+                "  /fdsnws/event/1/      fdsnws-event 1.2 (query, version, application.wadl, catalogs, contributors)\n"
+                "  /fdsnws/station/1/    fdsnws-station 1.1 (query, version, application.wadl)\n"
+                "  /fdsnws/dataselect/1/ fdsnws-dataselect 1.1 (query GET/POST, version, application.wadl)\n")
+
+    return app
+
+
+def base_url(request: Request, service: str) -> str:
+    """``<public base>/fdsnws/<service>/1/`` (``[service] base_url`` or the request's own)."""
+    st: ServiceState = request.app.state.idc
+    root = st.settings.service.base_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return f"{root}/fdsnws/{service}/1/"
+
+
+def create_app_from_environment() -> FastAPI:
+    """App factory for uvicorn worker processes: settings from ``$IDC_CONFIG`` and the environment."""
+    from pipeline.settings import load_settings
+
+    return create_app(load_settings())

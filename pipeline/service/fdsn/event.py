@@ -1,0 +1,639 @@
+"""fdsnws-event 1.2 at ``/fdsnws/event/1/``: query, version, application.wadl, catalogs, contributors.
+
+What is served
+--------------
+* **Catalogs** are the product types in the store (SEL1, SEL2, SEL3, REB, SEB, SSEB). For each
+  (type, window) only the **newest version** is served; older versions stay in the store.
+* **Default catalog** (no ``catalog`` parameter): ``REB`` when the REB holds any event, else the
+  first of ``SEL3``, ``SEL2``, ``SEL1`` that holds events (the most complete automatic bulletin);
+  with ``eventid`` the catalog named in the id. ``catalog`` takes one type or a comma list.
+  The default is re-evaluated at most every :data:`DEFAULT_CATALOG_TTL_S` (5) seconds.
+* **Event ids** are ``<TYPE>-<window start>-<window end>-<n>``, e.g.
+  ``REB-19950116T000000-19950117T000000-1``: product type, window (UTC, ``YYYYMMDDTHHMMSS``) and
+  the event's rank by origin time within that product version. They do not use database keys,
+  so an identical re-run of a window (which rewrites its rows) keeps every id. The QuakeML
+  resource id of an event is ``smi:idc-pipeline/event/<id>``; ``eventid`` accepts either form.
+* One contributor: ``[service] agency_id`` (default ``IDC``).
+* The preferred magnitude is the first network magnitude of the preferred origin (as in
+  :func:`pipeline.store.catalog.load_catalog`); with ``magnitudetype`` the magnitude filters,
+  the ordering and the text output use the first magnitude of that type instead.
+
+Filtering happens in SQL (origin time is indexed: ``ix_origin_time``; the query goes from
+origin to event through ``origin.evid`` because ``event.prefor`` has no index); the radius search
+selects a bounding box in SQL and keeps the exact great-circle distance (sphere, degrees) in
+Python, so ``limit``/``offset`` are then applied in Python. More than
+``[service] event_max_results`` events without ``limit`` → HTTP 413. Parameters and aliases: FDSN spec 1.2 and REFERENCE.md §8.1.
+"""
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+import time
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+from obspy import UTCDateTime
+from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.orm import aliased
+
+from pipeline.service.auth import Principal, current_principal
+from pipeline.service.fdsn.params import (
+    SERVICE_VERSIONS,
+    FDSNError,
+    Param,
+    iso,
+    openapi_parameters,
+    parse_params,
+    simple_list_xml,
+    wadl,
+)
+from pipeline.store import models as m
+from pipeline.store.products import PRODUCT_TYPES
+
+router = APIRouter(tags=["fdsnws-event"])
+
+AUTOMATIC = ("SEL3", "SEL2", "SEL1")
+REVIEWED = ("REB", "SEB", "SSEB")
+RID_PREFIX = "smi:idc-pipeline/event/"
+
+#: IMS1.0 event type codes (REFERENCE.md §3.5) → QuakeML (type, certainty)
+ETYPE_QUAKEML = {
+    "uk": ("not reported", None), "ke": ("earthquake", "known"), "se": ("earthquake", "suspected"),
+    "kr": ("rock burst", "known"), "sr": ("rock burst", "suspected"), "ki": ("induced or triggered event", "known"),
+    "si": ("induced or triggered event", "suspected"), "km": ("mining explosion", "known"),
+    "sm": ("mining explosion", "suspected"), "kx": ("experimental explosion", "known"),
+    "sx": ("experimental explosion", "suspected"), "kn": ("nuclear explosion", "known"),
+    "sn": ("nuclear explosion", "suspected"), "ls": ("landslide", "known"), "kh": ("chemical explosion", "known"),
+    "sh": ("chemical explosion", "suspected"),
+}
+
+SPECS: list[Param] = [
+    Param("starttime", "time", ("start",), doc="Events on or after this origin time (UTC)."),
+    Param("endtime", "time", ("end",), doc="Events on or before this origin time (UTC)."),
+    Param("minlatitude", "float", ("minlat",), minimum=-90, maximum=90, doc="Southern bound, degrees."),
+    Param("maxlatitude", "float", ("maxlat",), minimum=-90, maximum=90, doc="Northern bound, degrees."),
+    Param("minlongitude", "float", ("minlon",), minimum=-180, maximum=180,
+          doc="Western bound, degrees (min > max crosses the antimeridian)."),
+    Param("maxlongitude", "float", ("maxlon",), minimum=-180, maximum=180, doc="Eastern bound, degrees."),
+    Param("latitude", "float", ("lat",), minimum=-90, maximum=90, doc="Centre of a radius search, degrees."),
+    Param("longitude", "float", ("lon",), minimum=-180, maximum=180, doc="Centre of a radius search, degrees."),
+    Param("minradius", "float", minimum=0, maximum=180, doc="Minimum distance from the centre, degrees."),
+    Param("maxradius", "float", minimum=0, maximum=180, doc="Maximum distance from the centre, degrees."),
+    Param("mindepth", "float", minimum=-10, maximum=7000, doc="Minimum depth, km."),
+    Param("maxdepth", "float", minimum=-10, maximum=7000, doc="Maximum depth, km."),
+    Param("minmagnitude", "float", ("minmag",), minimum=-12, maximum=12, doc="Minimum magnitude."),
+    Param("maxmagnitude", "float", ("maxmag",), minimum=-12, maximum=12, doc="Maximum magnitude."),
+    Param("magnitudetype", "str", ("magtype",), doc="Magnitude type the magnitude limits apply to (mb, Ms, ML)."),
+    Param("eventtype", "str", doc="Comma list of QuakeML event types ('not reported' for events without one)."),
+    Param("includeallorigins", "bool", default=False, doc="All origins of each event, not only the preferred."),
+    Param("includeallmagnitudes", "bool", default=False, doc="All magnitudes, not only the preferred."),
+    Param("includearrivals", "bool", default=False, doc="Picks, arrivals, amplitudes and station magnitudes."),
+    Param("eventid", "str", doc="Event id(s) as given by this service (comma list)."),
+    Param("limit", "int", minimum=1, maximum=2**31 - 1, doc="Return at most this many events."),
+    Param("offset", "int", minimum=1, maximum=2**31 - 1, default=1, doc="Index (1-based) of the first event returned."),
+    Param("orderby", "choice", choices=("time", "time-asc", "magnitude", "magnitude-asc"), default="time",
+          doc="Order of the events."),
+    Param("catalog", "str", doc="Product type(s): SEL1, SEL2, SEL3, REB, SEB, SSEB (comma list)."),
+    Param("contributor", "str", doc="Contributing agency."),
+    Param("updatedafter", "time", doc="Events of products (re)written after this time."),
+    Param("format", "choice", choices=("xml", "text"), default="xml", doc="QuakeML (xml) or FDSN text."),
+    Param("nodata", "choice", choices=("204", "404"), default="204", doc="Status code when nothing matches."),
+]
+
+TEXT_HEADER = ("#EventID|Time|Latitude|Longitude|Depth/km|Author|Catalog|Contributor|ContributorID|MagType|"
+               "Magnitude|MagAuthor|EventLocationName|EventType")
+
+
+# --------------------------------------------------------------------------- event ids
+@lru_cache(maxsize=4096)
+def _stamp(t: float) -> str:
+    u = UTCDateTime(t)
+    s = u.strftime("%Y%m%dT%H%M%S")
+    if u.microsecond:
+        s += f".{u.microsecond:06d}".rstrip("0")
+    return s
+
+
+def event_id(ptype: str, window_start: float, window_end: float, rank: int) -> str:
+    """Stable public event id (see the module docstring)."""
+    return f"{ptype}-{_stamp(window_start)}-{_stamp(window_end)}-{rank}"
+
+
+_ID_RE = re.compile(r"^(?P<type>[A-Z0-9]+)-(?P<ws>\d{8}T\d{6}(?:\.\d{1,6})?)-(?P<we>\d{8}T\d{6}(?:\.\d{1,6})?)"
+                    r"-(?P<n>\d{1,9})$")
+
+
+def parse_event_id(text: str) -> tuple[str, float, float, int]:
+    raw = text.strip()
+    if raw.startswith("smi:") or raw.startswith("quakeml:"):
+        raw = raw.rsplit("/", 1)[-1]
+    mt = _ID_RE.match(raw)
+    if not mt or mt["type"] not in PRODUCT_TYPES:
+        raise FDSNError(400, f"Invalid value for parameter 'eventid': {text!r} is not an event id of this service "
+                             "(TYPE-YYYYMMDDTHHMMSS-YYYYMMDDTHHMMSS-N, TYPE one of " + ", ".join(PRODUCT_TYPES) + ")")
+    try:
+        ws, we = UTCDateTime(mt["ws"]).timestamp, UTCDateTime(mt["we"]).timestamp
+    except Exception:
+        raise FDSNError(400, f"Invalid value for parameter 'eventid': {text!r} holds an invalid window time") from None
+    return mt["type"], float(ws), float(we), int(mt["n"])
+
+
+# --------------------------------------------------------------------------- SQL pieces
+def _newest_version(P):
+    P2 = aliased(m.Product)
+    return ~exists().where(P2.type == P.type, P2.window_start == P.window_start, P2.window_end == P.window_end,
+                           P2.version > P.version)
+
+
+def _pref_netmag(col, magtype: str | None):
+    q = select(col).where(m.Netmag.orid == m.Origin.orid)
+    if magtype:
+        q = q.where(func.lower(m.Netmag.magtype) == magtype.lower())
+    return q.order_by(m.Netmag.magid).limit(1).scalar_subquery()
+
+
+#: seconds the default catalog is remembered (it changes only when a first REB/SEL product appears)
+DEFAULT_CATALOG_TTL_S = 5.0
+_default_cache: dict[str, tuple[float, str]] = {}
+_default_lock = threading.Lock()
+
+
+def default_catalog(session) -> str:
+    """REB if it holds events, else the most complete automatic bulletin that does (SEL3, SEL2, SEL1);
+    remembered for :data:`DEFAULT_CATALOG_TTL_S` seconds per store."""
+    key = str(session.get_bind().url)
+    now = time.monotonic()
+    with _default_lock:
+        hit = _default_cache.get(key)
+    if hit is not None and now - hit[0] < DEFAULT_CATALOG_TTL_S:
+        return hit[1]
+    P = m.Product
+    found = "REB"
+    for t in ("REB",) + AUTOMATIC:
+        q = select(m.Event.evid).join(P, P.id == m.Event.product_id).where(P.type == t, _newest_version(P)).limit(1)
+        if session.execute(q).first() is not None:
+            found = t
+            break
+    with _default_lock:
+        _default_cache[key] = (now, found)
+    return found
+
+
+def _resolve_ids(session, ids: list[tuple[str, float, float, int]]) -> list[int]:
+    """Event ids → orids of the preferred origins (ids that match nothing are skipped)."""
+    P, E, O = m.Product, m.Event, m.Origin
+    out = []
+    for ptype, ws, we, n in ids:
+        pid = session.scalar(select(P.id).where(P.type == ptype, P.window_start.between(ws - 1e-4, ws + 1e-4),
+                                                P.window_end.between(we - 1e-4, we + 1e-4))
+                             .order_by(P.version.desc()).limit(1))
+        if pid is None or n < 1:
+            continue
+        orid = session.scalar(select(O.orid).join(E, E.prefor == O.orid).where(E.product_id == pid)
+                              .order_by(O.time, O.orid).offset(n - 1).limit(1))
+        if orid is not None:
+            out.append(orid)
+    return out
+
+
+def _ranks(session, rows) -> dict[int, int]:
+    """orid → 1-based rank by origin time within its product (for the event ids) of ``rows``."""
+    E, O = m.Event, m.Origin
+    pids = sorted({r.product_id for r in rows})
+    wanted = {r.orid for r in rows}
+    ranks: dict[int, int] = {}
+    for i in range(0, len(pids), 500):
+        rn = func.row_number().over(partition_by=E.product_id, order_by=(O.time, O.orid)).label("rn")
+        sub = (select(O.orid, rn).select_from(E).join(O, O.orid == E.prefor)
+               .where(E.product_id.in_(pids[i:i + 500])).subquery())
+        orids = sorted(wanted)
+        for j in range(0, len(orids), 500):
+            for orid, n in session.execute(select(sub.c.orid, sub.c.rn).where(sub.c.orid.in_(orids[j:j + 500]))):
+                ranks[orid] = n
+    return ranks
+
+
+def _distance_deg(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance on a sphere, degrees (FDSN radius parameters are in degrees)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl = math.radians(lon2 - lon1)
+    c = math.sin(p1) * math.sin(p2) + math.cos(p1) * math.cos(p2) * math.cos(dl)
+    return math.degrees(math.acos(max(-1.0, min(1.0, c))))
+
+
+def radius_box(lat: float, lon: float, maxr: float):
+    """(minlat, maxlat, lon ranges) bounding a spherical cap of radius ``maxr`` degrees."""
+    lo, hi = lat - maxr, lat + maxr
+    if lo <= -90 or hi >= 90 or maxr >= 90:
+        return max(lo, -90.0), min(hi, 90.0), None
+    dlon = math.degrees(math.asin(min(1.0, math.sin(math.radians(maxr)) / math.cos(math.radians(lat)))))
+    return lo, hi, (lon - dlon - 1e-9, lon + dlon + 1e-9)
+
+
+def lon_condition(col, lo: float, hi: float):
+    """``lo <= lon <= hi`` with wrap-around (lo > hi crosses the antimeridian)."""
+    def norm(x):
+        return ((x + 180.0) % 360.0) - 180.0 if (x < -180 or x > 180) else x
+    if hi - lo >= 360:
+        return None
+    lo, hi = norm(lo), norm(hi)
+    if lo <= hi:
+        return and_(col >= lo, col <= hi)
+    return or_(col >= lo, col <= hi)
+
+
+# --------------------------------------------------------------------------- the query
+class EventQuery:
+    """A parsed and validated fdsnws-event query, run against one session."""
+
+    def __init__(self, params: dict[str, Any], settings):
+        self.p = params
+        self.settings = settings
+        p = params
+        for a, b in (("minlatitude", "maxlatitude"), ("mindepth", "maxdepth"), ("minmagnitude", "maxmagnitude"),
+                     ("minradius", "maxradius"), ("starttime", "endtime")):
+            if p.get(a) is not None and p.get(b) is not None and p[a] > p[b]:
+                raise FDSNError(400, f"Invalid parameters: '{p['_given'].get(a, a)}' ({p[a]}) is greater than "
+                                     f"'{p['_given'].get(b, b)}' ({p[b]})")
+        self.radius = p.get("minradius") is not None or p.get("maxradius") is not None
+        if self.radius and (p.get("latitude") is None or p.get("longitude") is None):
+            raise FDSNError(400, "Parameters 'minradius'/'maxradius' need both 'latitude' and 'longitude'")
+        self.ids = [parse_event_id(x) for x in p["eventid"].split(",") if x.strip()] if p.get("eventid") else []
+        if p.get("eventid") is not None and not self.ids:
+            raise FDSNError(400, "Invalid value for parameter 'eventid': empty")
+        self.catalogs: list[str] | None = None
+        if p.get("catalog"):
+            cats = [c.strip().upper() for c in p["catalog"].split(",") if c.strip()]
+            bad = [c for c in cats if c not in PRODUCT_TYPES]
+            if bad or not cats:
+                raise FDSNError(400, f"Invalid value for parameter 'catalog': {p['catalog']!r} (catalogs: "
+                                     f"{', '.join(PRODUCT_TYPES)})")
+            self.catalogs = cats
+        self.eventtypes = None
+        if p.get("eventtype") and p["eventtype"].strip() != "*":
+            self.eventtypes = {x.strip().lower() for x in p["eventtype"].split(",") if x.strip()}
+
+    def run(self, session) -> list[dict]:
+        p = self.p
+        E, O, P = m.Event, m.Origin, m.Product
+        magtype = p.get("magnitudetype")
+        mag = _pref_netmag(m.Netmag.magnitude, magtype).label("mag")
+        magt = _pref_netmag(m.Netmag.magtype, magtype).label("magtype")
+        q = (select(E.evid, E.evname, E.product_id, O.orid, O.time, O.lat, O.lon, O.depth, O.auth, O.etype,
+                    P.type, P.window_start, P.window_end, P.version, P.created, mag, magt)
+             # from origin (indexed time) to event by its primary key: event.prefor has no index
+             .select_from(O).join(E, and_(E.evid == O.evid, E.prefor == O.orid)).join(P, P.id == E.product_id)
+             .where(_newest_version(P)))
+        if self.ids:
+            orids = _resolve_ids(session, self.ids)
+            q = q.where(O.orid.in_(orids) if orids else false())
+            types = self.catalogs or sorted({i[0] for i in self.ids})
+        else:
+            types = self.catalogs or [default_catalog(session)]
+        q = q.where(P.type.in_(types))
+        if p.get("starttime") is not None:
+            q = q.where(O.time >= p["starttime"].timestamp)
+        if p.get("endtime") is not None:
+            q = q.where(O.time <= p["endtime"].timestamp)
+        if p.get("minlatitude") is not None:
+            q = q.where(O.lat >= p["minlatitude"])
+        if p.get("maxlatitude") is not None:
+            q = q.where(O.lat <= p["maxlatitude"])
+        if p.get("minlongitude") is not None or p.get("maxlongitude") is not None:
+            cond = lon_condition(O.lon, p.get("minlongitude", -180.0), p.get("maxlongitude", 180.0))
+            if cond is not None:
+                q = q.where(cond)
+        if p.get("mindepth") is not None:
+            q = q.where(O.depth >= p["mindepth"])
+        if p.get("maxdepth") is not None:
+            q = q.where(O.depth <= p["maxdepth"])
+        if p.get("minmagnitude") is not None:
+            q = q.where(mag >= p["minmagnitude"])
+        if p.get("maxmagnitude") is not None:
+            q = q.where(mag <= p["maxmagnitude"])
+        if magtype and p.get("minmagnitude") is None and p.get("maxmagnitude") is None:
+            q = q.where(mag.is_not(None))
+        if p.get("updatedafter") is not None:
+            q = q.where(P.created > p["updatedafter"].datetime)
+        if p.get("contributor") is not None:
+            wanted = {c.strip().lower() for c in p["contributor"].split(",")}
+            if self.settings.service.agency_id.lower() not in wanted:
+                q = q.where(false())
+        if self.eventtypes is not None:
+            codes = [c for c, (t, _) in ETYPE_QUAKEML.items() if t in self.eventtypes]
+            conds = [O.etype.in_(codes)] if codes else []
+            if "not reported" in self.eventtypes:
+                conds.append(O.etype == "")
+            q = q.where(or_(*conds) if conds else false())
+        if self.radius:
+            lat0, lon0 = p["latitude"], p["longitude"]
+            lo, hi, lons = radius_box(lat0, lon0, p.get("maxradius", 180.0))
+            q = q.where(O.lat >= lo, O.lat <= hi)
+            if lons is not None:
+                cond = lon_condition(O.lon, *lons)
+                if cond is not None:
+                    q = q.where(cond)
+        order = p["orderby"]
+        if order == "time":
+            q = q.order_by(O.time.desc(), O.orid.desc())
+        elif order == "time-asc":
+            q = q.order_by(O.time.asc(), O.orid.asc())
+        elif order == "magnitude":
+            q = q.order_by(mag.desc().nulls_last(), O.time.desc(), O.orid.desc())
+        else:
+            q = q.order_by(mag.asc().nulls_last(), O.time.asc(), O.orid.asc())
+        cap = self.settings.service.event_max_results
+        limit = p.get("limit")
+        want = min(limit, cap) if limit is not None else cap + 1
+        offset = p["offset"] - 1
+        if not self.radius:
+            rows = session.execute(q.offset(offset).limit(want)).all()
+        else:
+            rmin, rmax = p.get("minradius", 0.0), p.get("maxradius", 180.0)
+            rows, skipped = [], 0
+            for r in session.execute(q).yield_per(1000):
+                d = _distance_deg(lat0, lon0, r.lat, r.lon)
+                if d < rmin or d > rmax:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                rows.append(r)
+                if len(rows) >= want:
+                    break
+        if limit is None and len(rows) > cap:
+            raise FDSNError(413, f"More than {cap} events match the request; use 'limit' and 'offset' or a "
+                                 "narrower selection")
+        ranks = _ranks(session, rows)
+        out = []
+        for r in rows:
+            d = r._asdict()
+            d["eventid"] = event_id(r.type, r.window_start, r.window_end, ranks.get(r.orid, 0))
+            out.append(d)
+        return out
+
+
+# --------------------------------------------------------------------------- output
+def to_text(rows: list[dict], agency: str) -> str:
+    lines = [TEXT_HEADER]
+    for r in rows:
+        etype = ETYPE_QUAKEML.get(r["etype"] or "", (None, None))[0] or ""
+        name = (r["evname"] or "").replace("|", " ")
+        mag = "" if r["mag"] is None else f"{r['mag']:.2f}"
+        lines.append("|".join([
+            r["eventid"], iso(r["time"]), f"{r['lat']:.4f}", f"{r['lon']:.4f}", f"{r['depth']:.1f}",
+            (r["auth"] or agency).replace("|", " "), r["type"], agency, r["eventid"], r["magtype"] or "", mag,
+            agency if r["mag"] is not None else "", name, etype]))
+    return "\n".join(lines) + "\n"
+
+
+def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: bool, arrivals: bool,
+               magtype: str | None, agency: str):
+    """obspy Catalog of the selected events, with the same mapping as
+    :func:`pipeline.store.catalog.load_catalog` (units: depth m, amplitudes m) and stable ids."""
+    from obspy.core.event import (
+        Amplitude,
+        Arrival,
+        Catalog,
+        CreationInfo,
+        Event,
+        EventDescription,
+        Magnitude,
+        Origin,
+        OriginQuality,
+        OriginUncertainty,
+        Pick,
+        QuantityError,
+        ResourceIdentifier,
+        StationMagnitude,
+        StationMagnitudeContribution,
+        WaveformStreamID,
+    )
+
+    from pipeline.store.catalog import AUTH, azimuthal_gap
+
+    O = m.Origin
+    cat = Catalog(resource_id=ResourceIdentifier("smi:idc-pipeline/fdsnws/event/1/query"))
+    cat.creation_info = CreationInfo(agency_id=agency, author=AUTH, creation_time=UTCDateTime())
+    if not rows:
+        return cat
+    evids = [r["evid"] for r in rows]
+    pref = {r["orid"] for r in rows}
+    if all_origins:
+        origins = list(session.scalars(select(O).where(O.evid.in_(evids)).order_by(O.orid)))
+    else:
+        origins = list(session.scalars(select(O).where(O.orid.in_(pref))))
+    by_ev = defaultdict(list)
+    for o in origins:
+        by_ev[o.evid].append(o)
+    orids = [o.orid for o in origins]
+    errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.orid.in_(orids)))}
+    netmags = defaultdict(list)
+    for n in session.scalars(select(m.Netmag).where(m.Netmag.orid.in_(orids)).order_by(m.Netmag.magid)):
+        netmags[n.orid].append(n)
+    assocs, arr_rows, stamags = defaultdict(list), {}, defaultdict(list)
+    # arrivals are needed for the quality figures of the origins, as in load_catalog
+    for a in session.scalars(select(m.Assoc).where(m.Assoc.orid.in_(orids)).order_by(m.Assoc.arid)):
+        assocs[a.orid].append(a)
+    arids = [a.arid for v in assocs.values() for a in v]
+    for i in range(0, len(arids), 500):
+        for ar in session.scalars(select(m.Arrival).where(m.Arrival.arid.in_(arids[i:i + 500]))):
+            arr_rows[ar.arid] = ar
+    if arrivals:
+        magids = [n.magid for v in netmags.values() for n in v]
+        for s in session.scalars(select(m.Stamag).where(m.Stamag.magid.in_(magids)).order_by(m.Stamag.id)):
+            stamags[s.magid].append(s)
+
+    for r in rows:
+        eid = r["eventid"]
+        prefix = RID_PREFIX + eid
+        mode = "manual" if r["type"] in REVIEWED else "automatic"
+        ev = Event(resource_id=ResourceIdentifier(prefix))
+        code = (r["etype"] or "").lower()
+        if code in ETYPE_QUAKEML and ETYPE_QUAKEML[code][0] != "not reported":
+            ev.event_type, ev.event_type_certainty = ETYPE_QUAKEML[code]
+        if r["evname"]:
+            ev.event_descriptions.append(EventDescription(text=r["evname"], type="region name"))
+        ev.creation_info = CreationInfo(agency_id=agency, author=AUTH)
+        ev_origins = sorted(by_ev.get(r["evid"], []), key=lambda o: (o.orid != r["orid"], o.orid)) or []
+        if not ev_origins:
+            ev_origins = [o for o in origins if o.orid == r["orid"]]
+        npick = 0
+        pick_of_arid: dict[int, Any] = {}
+        amp_of_arid: dict[int, Any] = {}
+        for k, o in enumerate(ev_origins, start=1):
+            org = Origin(resource_id=ResourceIdentifier(f"{prefix}/origin/{k}"), time=UTCDateTime(o.time),
+                         latitude=o.lat, longitude=o.lon, depth=o.depth * 1000.0, evaluation_mode=mode,
+                         evaluation_status="reviewed" if mode == "manual" else "preliminary",
+                         creation_info=CreationInfo(agency_id=agency, author=o.auth or AUTH))
+            if o.algorithm:
+                org.method_id = ResourceIdentifier(f"smi:idc-pipeline/method/{o.algorithm}")
+            if o.dtype == "G":
+                org.depth_type = "operator assigned"
+            elif o.dtype:
+                org.depth_type = "from location"
+            e = errs.get(o.orid)
+            if e is not None:
+                if e.stime is not None:
+                    org.time_errors = QuantityError(uncertainty=e.stime)
+                if e.sdepth is not None:
+                    org.depth_errors = QuantityError(uncertainty=e.sdepth * 1000.0)
+                if e.smajax is not None:
+                    org.origin_uncertainty = OriginUncertainty(
+                        max_horizontal_uncertainty=e.smajax * 1000.0,
+                        min_horizontal_uncertainty=(e.sminax or 0.0) * 1000.0,
+                        azimuth_max_horizontal_uncertainty=e.strike, confidence_level=(e.conf or 0.9) * 100.0,
+                        preferred_description="uncertainty ellipse")
+            used, dists, esazs, stas = set(), [], [], set()
+            for a in assocs.get(o.orid, []):
+                ar = arr_rows.get(a.arid)
+                if ar is None:
+                    continue
+                stas.add(ar.sta)
+                if a.timedef == "d":
+                    used.add(ar.sta)
+                if a.delta is not None:
+                    dists.append(a.delta)
+                if a.esaz is not None:
+                    esazs.append(a.esaz)
+                if not arrivals:
+                    continue
+                pick = pick_of_arid.get(ar.arid)
+                if pick is None:
+                    npick += 1
+                    pick = Pick(resource_id=ResourceIdentifier(f"{prefix}/pick/{npick}"), time=UTCDateTime(ar.time),
+                                waveform_id=WaveformStreamID(ar.net or None, ar.sta, None, ar.chan or None),
+                                phase_hint=ar.iphase or None, evaluation_mode=mode, backazimuth=ar.azimuth,
+                                horizontal_slowness=ar.slow, creation_info=CreationInfo(agency_id=agency, author=AUTH))
+                    if ar.deltim is not None:
+                        pick.time_errors = QuantityError(uncertainty=ar.deltim)
+                    if ar.delaz is not None:
+                        pick.backazimuth_errors = QuantityError(uncertainty=ar.delaz)
+                    if ar.delslo is not None:
+                        pick.horizontal_slowness_errors = QuantityError(uncertainty=ar.delslo)
+                    if ar.qual:
+                        pick.onset = {"i": "impulsive", "e": "emergent", "q": "questionable"}.get(ar.qual)
+                    ev.picks.append(pick)
+                    pick_of_arid[ar.arid] = pick
+                    if ar.amp is not None:
+                        amp = Amplitude(resource_id=ResourceIdentifier(f"{prefix}/amplitude/{npick}"),
+                                        generic_amplitude=ar.amp * 1e-9, type="A5/2", unit="m", period=ar.per,
+                                        snr=ar.snr, pick_id=pick.resource_id, waveform_id=pick.waveform_id,
+                                        magnitude_hint="mb")
+                        ev.amplitudes.append(amp)
+                        amp_of_arid[ar.arid] = amp
+                org.arrivals.append(Arrival(
+                    resource_id=ResourceIdentifier(f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}"),
+                    pick_id=pick.resource_id, phase=a.phase or ar.iphase, distance=a.delta, azimuth=a.esaz,
+                    time_residual=a.timeres, time_weight=1.0 if a.timedef == "d" else 0.0,
+                    backazimuth_residual=a.azres, backazimuth_weight=1.0 if a.azdef == "d" else 0.0,
+                    horizontal_slowness_residual=a.slores,
+                    horizontal_slowness_weight=1.0 if a.slodef == "d" else 0.0))
+            org.quality = OriginQuality(associated_phase_count=o.nass, used_phase_count=o.ndef,
+                                        associated_station_count=len(stas), used_station_count=len(used),
+                                        standard_error=e.sdobs if e is not None else None,
+                                        minimum_distance=min(dists) if dists else None,
+                                        maximum_distance=max(dists) if dists else None,
+                                        azimuthal_gap=azimuthal_gap(esazs))
+            ev.origins.append(org)
+            if o.orid == r["orid"]:
+                ev.preferred_origin_id = org.resource_id
+            nms = netmags.get(o.orid, [])
+            if not all_magnitudes:
+                if o.orid != r["orid"]:
+                    nms = []
+                else:
+                    typed = [n for n in nms if not magtype or n.magtype.lower() == magtype.lower()]
+                    nms = typed[:1]
+            for n in nms:
+                mag = Magnitude(resource_id=ResourceIdentifier(f"{prefix}/magnitude/{len(ev.magnitudes) + 1}"),
+                                mag=n.magnitude, magnitude_type=n.magtype, station_count=n.nsta,
+                                origin_id=org.resource_id, evaluation_mode=mode,
+                                creation_info=CreationInfo(agency_id=agency, author=n.auth or AUTH))
+                if n.uncertainty is not None:
+                    mag.mag_errors = QuantityError(uncertainty=n.uncertainty)
+                for s in stamags.get(n.magid, []):
+                    pick = pick_of_arid.get(s.arid) if s.arid else None
+                    sm = StationMagnitude(
+                        resource_id=ResourceIdentifier(f"{prefix}/stamag/{len(ev.station_magnitudes) + 1}"),
+                        mag=s.magnitude, station_magnitude_type=s.magtype, origin_id=org.resource_id,
+                        waveform_id=pick.waveform_id if pick else WaveformStreamID(station_code=s.sta))
+                    amp = amp_of_arid.get(s.arid) if s.arid else None
+                    if amp is not None:
+                        sm.amplitude_id = amp.resource_id
+                    if s.uncertainty is not None:
+                        sm.mag_errors = QuantityError(uncertainty=s.uncertainty)
+                    ev.station_magnitudes.append(sm)
+                    mag.station_magnitude_contributions.append(StationMagnitudeContribution(
+                        station_magnitude_id=sm.resource_id, residual=s.magres,
+                        weight=1.0 if s.magdef == "d" else 0.0))
+                ev.magnitudes.append(mag)
+                if o.orid == r["orid"] and ev.preferred_magnitude_id is None and (
+                        not magtype or n.magtype.lower() == magtype.lower()):
+                    ev.preferred_magnitude_id = mag.resource_id
+        if ev.preferred_magnitude_id is None and ev.magnitudes:
+            ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
+        cat.append(ev)
+    return cat
+
+
+# --------------------------------------------------------------------------- routes
+def _nodata(params) -> Response:
+    if params.get("nodata") == "404":
+        raise FDSNError(404, "No events match the selection")
+    return Response(status_code=204)
+
+
+@router.get("/query", openapi_extra=openapi_parameters(SPECS))
+def query(request: Request, principal: Principal = Depends(current_principal)):
+    st = request.app.state.idc
+    params = parse_params(request.query_params.multi_items(), SPECS)
+    eq = EventQuery(params, st.settings)
+    agency = st.settings.service.agency_id
+    with st.session() as session:
+        rows = eq.run(session)
+        rows = [r for r in rows if principal.may_read(r["type"])]
+        if not rows:
+            return _nodata(params)
+        if params["format"] == "text":
+            return PlainTextResponse(to_text(rows, agency))
+        cat = to_catalog(session, rows, all_origins=params["includeallorigins"],
+                         all_magnitudes=params["includeallmagnitudes"], arrivals=params["includearrivals"],
+                         magtype=params.get("magnitudetype"), agency=agency)
+    buf = io.BytesIO()
+    cat.write(buf, format="QUAKEML")
+    return Response(buf.getvalue(), media_type="application/xml")
+
+
+@router.get("/version", response_class=PlainTextResponse)
+def version():
+    return SERVICE_VERSIONS["event"]
+
+
+@router.get("/application.wadl")
+def application_wadl(request: Request):
+    from pipeline.service.app import base_url
+
+    return Response(wadl("event", base_url(request, "event"), SPECS, extra_resources=("catalogs", "contributors")),
+                    media_type="application/xml")
+
+
+@router.get("/catalogs")
+def catalogs(request: Request):
+    st = request.app.state.idc
+    with st.session() as session:
+        P = m.Product
+        present = {t for (t,) in session.execute(select(P.type).distinct())}
+    return Response(simple_list_xml("Catalog", [t for t in PRODUCT_TYPES if t in present]),
+                    media_type="application/xml")
+
+
+@router.get("/contributors")
+def contributors(request: Request):
+    return Response(simple_list_xml("Contributor", [request.app.state.idc.settings.service.agency_id]),
+                    media_type="application/xml")
