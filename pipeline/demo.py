@@ -1,6 +1,7 @@
 """`make demo`: the main job end to end on the bundled Iceland data (grows with each stage)."""
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -8,28 +9,70 @@ from typing import Callable
 from pipeline.settings import Settings
 
 
-def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> dict:
-    """Store → stations → ingest → availability summary. Returns the summaries of each step."""
-    from pipeline import tasks
+def run_demo(settings: Settings, echo: Callable[[str], None] = print, reset: bool = True) -> dict:
+    """The main job through the real DAGs (in-process ``dag.test()``): files arrive in the drop
+    folder in two deliveries; ``ingest`` → ``sel1`` sees the first, the late files reach ``sel2`` and
+    ``sel3``; ``distribute`` writes the outbox. Returns the summaries of each step."""
+    from obspy import UTCDateTime
+
+    from pipeline import orchestration, tasks
 
     t0 = time.perf_counter()
     echo(f"== idc-pipeline demo ({settings.name}); home: {settings.home}")
+    if reset:
+        _reset_home(settings)
     up = tasks.db_upgrade(settings)
     echo(f"store: {up['database']} (schema {up['to']})")
     st = tasks.load_stations(settings)
     echo(f"stations: {st['files']} files, {st['sites_new']} new stations, {st['channels_new']} new channels")
-    echo(f"ingest: {tasks.DEMO_WAVEFORMS}")
-    ing = tasks.ingest_files(settings, [tasks.DEMO_WAVEFORMS], echo=echo)
-    echo(f"  accepted {ing['accepted']} files, already ingested {ing['already_ingested']}, "
-         f"rejected {ing['rejected']}; {ing['new_samples']} new samples, {ing['overlaps']} overlapping "
-         f"(duplicate) spans merged")
+    ahome = orchestration.prepare(settings)
+    echo(f"airflow: DAGs {orchestration.DAGS_FOLDER}, metadata under {ahome} (in-process dag.test runs)")
+
+    files = sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())
+    half = len(files) // 2
+    drop = settings.home / (settings.ingest.drop_dir or "drop")
+    runs = []
+
+    def dag(dag_id: str, when: str) -> None:
+        t = time.perf_counter()
+        r = orchestration.run_dag(settings, dag_id, when)
+        runs.append(r)
+        echo(f"   dag {dag_id:<10} window {r.data_interval[0][11:16]}-{r.data_interval[1][11:16]}: {r.state} "
+             f"({', '.join(f'{k} {v}' for k, v in r.tasks.items())}) in {time.perf_counter() - t:.1f} s")
+
+    def deliver(batch, label):
+        drop.mkdir(parents=True, exist_ok=True)
+        for f in batch:
+            shutil.copy2(f, drop / f.name)
+        echo(f"{label}: {len(batch)} files ({UTCDateTime(batch[0].name[:14])} ... {batch[-1].name[8:14]}) "
+             f"delivered to {drop}")
+
+    echo("")
+    echo("== real time, first delivery (SEL1 runs before the late files arrive)")
+    deliver(files[:half], "delivery 1")
+    dag("ingest", "2014-08-24T00:10:00")
+    dag("sel1", DEMO_WINDOW[1])
+    echo("== the late files arrive; SEL2 and SEL3 of the same window include them")
+    deliver(files[half:], "delivery 2")
+    dag("ingest", "2014-08-24T00:20:00")
+    dag("sel2", DEMO_WINDOW[1])
+    dag("sel3", DEMO_WINDOW[1])
+    dag("distribute", DEMO_WINDOW[1])
+    history = tasks.product_history(settings, start=DEMO_WINDOW[0], end=DEMO_WINDOW[1])
+    echo("   product history of the window (one version each; a re-run replaces, never duplicates):")
+    for h in history:
+        echo(f"     {h['type']:<5} v{h['version']}  {h['events']:>3} events  {h['arrivals']:>4} arrivals  "
+             f"inputs {h['input_fingerprint']}  stored {h['created'][:19]}")
+    lat = tasks.latency_report(settings)["products"]
+    echo("   run durations: " + ", ".join(f"{k} {v['duration_s']['median']:.1f} s" for k, v in lat.items())
+         + "  (`idc latency` for latencies; these 2014 data are processed years late)")
+
     av = tasks.availability(settings)["channels"]
+    ing_total = len(files)
     stations = sorted({c["nslc"].split(".")[1] for c in av})
     ngaps = sum(c["gaps"] for c in av)
     echo("")
     echo(f"== archive: {len(stations)} stations, {len(av)} channels")
-    from obspy import UTCDateTime
-
     first = min(c["first"] for c in av) if av else None
     last = max(c["last"] for c in av) if av else None
     if av:
@@ -44,23 +87,18 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> dict:
             echo(f"     {sta:<6} {len(cs)} ch  coverage {100 * min(c['coverage'] for c in cs):6.2f}%  "
                  f"gaps {gaps}  ({max(c['gap_s'] for c in cs):.1f} s)")
     figure = _record_section(settings, echo)
-    echo("")
-    echo("== automatic chain: detection -> association -> location -> magnitudes -> SEL3")
-    sel = tasks.process_window(settings, "SEL3", DEMO_WINDOW[0], DEMO_WINDOW[1])
-    echo(f"   SEL3 version {sel['version']} ({'new' if sel['new_version'] else 're-run, replaced'}): "
-         f"{sel['events']} events from {sel.get('picks', 0)} detections in {sel['seconds']} s")
-    ims = settings.products_dir / "SEL3" / "SEL3_demo.ims1"
-    tasks.export_product(settings, "SEL3", DEMO_WINDOW[0], DEMO_WINDOW[1], "ims1", ims)
     comparison = compare_with_quakemigrate(settings, echo)
+    outbox = settings.products_dir / "outbox" / "SEL3"
     echo("")
     echo("== outputs")
     echo(f"   SDS archive : {settings.archive_dir}")
     echo(f"   store       : {up['database']}")
     echo(f"   quarantine  : {settings.quarantine_dir}")
+    echo(f"   airflow     : {ahome} (DAG run logs: {runs[-1].log})")
     if figure:
         echo(f"   figure      : {figure}")
-    echo(f"   SEL3        : {sel['file']}")
-    echo(f"                 {ims} (IMS1.0)")
+    for f in sorted(outbox.glob("*")):
+        echo(f"   SEL3        : {f}")
     cfg = settings.sources[-1]
     try:
         from pipeline.settings import PROJECT_ROOT
@@ -69,15 +107,33 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> dict:
     except ValueError:
         pass
     echo(f"   try         : .venv/bin/idc --config {cfg} availability --gaps")
+    echo(f"                 .venv/bin/idc --config {cfg} latency")
     echo(f"demo finished in {time.perf_counter() - t0:.1f} s")
-    return {"stations": st, "ingest": ing, "availability": av, "sel3": sel, "comparison": comparison}
+    sel3 = next(h for h in history if h["type"] == "SEL3")
+    return {"stations": st, "files": ing_total, "runs": runs, "history": history, "availability": av,
+            "sel3": sel3, "outbox": sorted(str(f) for f in outbox.glob("*")), "comparison": comparison}
 
 
-#: the demo's SEL window (the bundled record spans 00:01:00-00:10:07)
-DEMO_WINDOW = ("2014-08-24T00:01:00", "2014-08-24T00:10:00")
+def _reset_home(settings: Settings) -> None:
+    """The demo starts from an empty store, archive and Airflow (the travel-time cache is kept)."""
+    from pipeline.orchestration import airflow_home
+
+    home = settings.home
+    for name in ("archive", "products", "quarantine", "drop"):
+        shutil.rmtree(home / name, ignore_errors=True)
+    shutil.rmtree(airflow_home(settings), ignore_errors=True)
+    if settings.database_url.startswith("sqlite:///"):
+        db = Path(settings.database_url[len("sqlite:///"):])
+        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            f.unlink(missing_ok=True)
 
 
-def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None]) -> dict:
+#: the demo's SEL window: one 20-minute DAG interval (the bundled record spans 00:01:00-00:10:07)
+DEMO_WINDOW = ("2014-08-24T00:00:00", "2014-08-24T00:20:00")
+
+
+def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None], product: str = "SEL3",
+                              window: tuple[str, str] | None = None) -> dict:
     """Our SEL3 origins beside QuakeMigrate's solutions (the .event files): matched events
     (origin time within 2 s, epicentre within 5 km), median epicentre/depth/ML differences."""
     import csv
@@ -91,7 +147,8 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None]) -
     from pipeline.store.products import ProductKey, latest_version
     from pipeline.tasks import DEMO_WAVEFORMS
 
-    key = ProductKey("SEL3", float(UTCDateTime(DEMO_WINDOW[0]).timestamp), float(UTCDateTime(DEMO_WINDOW[1]).timestamp))
+    window = window or DEMO_WINDOW
+    key = ProductKey(product, float(UTCDateTime(window[0]).timestamp), float(UTCDateTime(window[1]).timestamp))
     with session_scope(settings.database_url) as s:
         cat = load_catalog(s, latest_version(s, key))
     qm = []
@@ -101,7 +158,7 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None]) -
     ours = [(e.preferred_origin(), next((m.mag for m in e.magnitudes if m.magnitude_type == "ML"), None)) for e in cat]
     used, rows = set(), []
     echo("")
-    echo(f"== SEL3 beside QuakeMigrate ({len(qm)} events; match: |dt| <= 2 s and epicentre <= 5 km)")
+    echo(f"== {product} beside QuakeMigrate ({len(qm)} events; match: |dt| <= 2 s and epicentre <= 5 km)")
     echo(f"   {'QuakeMigrate event':<20} {'dt s':>6} {'epi km':>7} {'our z':>6} {'QM z':>6} {'our ML':>7} {'QM ML':>6}")
     for q in qm:
         qt, qlat, qlon = UTCDateTime(q["DT"]), float(q["Y"]), float(q["X"])
@@ -130,7 +187,7 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None]) -
            "median_epicentre_km": float(np.median(epi)) if epi else None,
            "median_abs_depth_km": float(np.median(dz)) if dz else None,
            "median_abs_ml": float(np.median(dml)) if dml else None}
-    echo(f"   matched {len(rows)} of {len(qm)} QuakeMigrate events ({len(ours)} SEL3 events in all); "
+    echo(f"   matched {len(rows)} of {len(qm)} QuakeMigrate events ({len(ours)} {product} events in all); "
          f"median epicentre difference {out['median_epicentre_km'] or float('nan'):.2f} km, "
          f"median |depth difference| {out['median_abs_depth_km'] or float('nan'):.2f} km, "
          f"median |ML difference| {out['median_abs_ml'] or float('nan'):.2f}")

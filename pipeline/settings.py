@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.association.config import AssociatorConfig
 from pipeline.location.config import LocatorConfig
 from pipeline.magnitude.config import MagnitudeConfig
+from pipeline.review.config import ReviewConfig
+from pipeline.screening.config import ScreeningConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_ROOT / "config"
@@ -66,7 +68,7 @@ class StationsConfig(_Frozen):
 
 
 class IngestConfig(_Frozen):
-    #: folder scanned by the ingest DAG (empty = none)
+    #: folder scanned by the ingest DAG (empty = none; relative paths are under the IDC home)
     drop_dir: str = ""
     #: SDS data type letter (D = waveform data)
     sds_type: str = Field("D", min_length=1, max_length=1)
@@ -141,6 +143,48 @@ class DaskConfig(_Frozen):
     threads: int = Field(2, ge=1, le=256)
 
 
+class ServiceConfig(_Frozen):
+    """``[service]``: the ``idc serve`` web service (FDSN web services)."""
+
+    #: address and port ``idc serve`` binds to (loopback by default)
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    #: uvicorn worker processes (each opens its own store connections)
+    workers: int = Field(1, ge=1, le=64)
+    #: public URL prefix of the service (e.g. https://idc.example.org) used in WADL documents and
+    #: error bodies; empty = taken from each request
+    base_url: str = ""
+    #: agency code reported as contributor/author of the events (fdsnws-event ``contributor``)
+    agency_id: str = "IDC"
+    #: largest number of events one fdsnws-event query may return (more: HTTP 413)
+    event_max_results: int = Field(20000, ge=1)
+    #: largest request of one fdsnws-dataselect query, in channel-seconds (more: HTTP 413)
+    dataselect_max_channel_seconds: float = Field(30 * 86400.0, gt=0)
+    #: miniSEED record length of fdsnws-dataselect responses (bytes)
+    dataselect_record_length: Literal[512, 1024, 2048, 4096, 8192] = 4096
+
+
+#: configuration sections whose values change the automatic products (their hash is stored with
+#: each product version; other sections — store, service, airflow, dask, ... — do not)
+PROCESSING_SECTIONS = ("stations", "detection", "traveltime", "association", "location", "magnitude")
+
+
+class AirflowConfig(_Frozen):
+    #: AIRFLOW_HOME for `idc airflow up` and the demo's in-process runs (empty = $IDC_HOME/airflow)
+    home: str = ""
+    #: Airflow metadata database (empty = SQLite in the Airflow home); PostgreSQL recommended for
+    #: production: postgresql+psycopg://user:pass@host/airflow
+    database_url: str = ""
+    #: port of the Airflow UI/API server started by `idc airflow up`
+    port: int = Field(8081, ge=1, le=65535)
+    #: AIRFLOW__CORE__PARALLELISM (keep low on small machines)
+    parallelism: int = Field(4, ge=1, le=1024)
+    #: new DAGs start paused (operators unpause what they run)
+    paused_at_creation: bool = True
+    #: Airflow log level for in-process runs (demo, tests)
+    log_level: str = "WARNING"
+
+
 class Settings(_Frozen):
     """All configuration of one run. Build it with :func:`load_settings`."""
 
@@ -157,6 +201,10 @@ class Settings(_Frozen):
     association: AssociatorConfig = AssociatorConfig()
     location: LocatorConfig = LocatorConfig()
     magnitude: MagnitudeConfig = MagnitudeConfig()
+    review: ReviewConfig = ReviewConfig()
+    screening: ScreeningConfig = ScreeningConfig()
+    airflow: AirflowConfig = AirflowConfig()
+    service: ServiceConfig = ServiceConfig()
     #: the files the values came from (informational)
     sources: tuple[str, ...] = ()
 
@@ -185,10 +233,10 @@ class Settings(_Frozen):
         return [_resolve(p, PROJECT_ROOT) for p in self.stations.paths]
 
     def config_hash(self, *sections: str) -> str:
-        """SHA-256 (16 hex) of the named sections (all when none), for product provenance."""
-        data = self.model_dump(mode="json", exclude={"sources", "home", "store"})
-        if sections:
-            data = {k: data[k] for k in sections}
+        """SHA-256 (16 hex) of the named sections (default: the sections that change products,
+        :data:`PROCESSING_SECTIONS`), for product provenance."""
+        data = self.model_dump(mode="json")
+        data = {k: data[k] for k in (sections or PROCESSING_SECTIONS)}
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

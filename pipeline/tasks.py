@@ -5,6 +5,7 @@ returns a small JSON-able summary dict. Nothing here is implemented twice elsewh
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -12,6 +13,30 @@ from pipeline.settings import PROJECT_ROOT, Settings
 
 #: where `make demo` finds the bundled Iceland waveforms
 DEMO_WAVEFORMS = PROJECT_ROOT / "tests" / "data" / "iceland" / "waveforms"
+
+
+@contextmanager
+def dask_client(settings: Settings):
+    """A ``dask.distributed.Client`` on the external scheduler ``dask.scheduler`` (``IDC_DASK_SCHEDULER``),
+    or ``None``: station processing then runs on ``dask.threads`` threads in this process (the right
+    choice inside Airflow tasks, where dask worker *processes* cannot be started)."""
+    if not settings.dask.scheduler:
+        yield None
+        return
+    from distributed import Client
+
+    client = Client(settings.dask.scheduler, timeout=30, set_as_default=False)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def settings_from_env() -> Settings:
+    """The settings of a task process (Airflow worker): ``IDC_CONFIG``, ``IDC_HOME``, ``IDC_…``."""
+    from pipeline.settings import load_settings
+
+    return load_settings()
 
 
 def db_upgrade(settings: Settings) -> dict:
@@ -184,7 +209,8 @@ def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str 
     st.merge(method=1)
     inv = read_inventory(str(stations)) if stations and Path(stations).suffix.lower() == ".xml" else (
         station_inventory(settings) if stations is None else None)
-    picks = detect(st, inv, settings.detection.build())
+    with dask_client(settings) as client:
+        picks = detect(st, inv, settings.detection.build(), client=client, num_workers=settings.dask.threads)
     if out:
         write_picks_csv(picks, out)
     return {"traces": len(st), "picks": int(len(picks)),
@@ -219,9 +245,12 @@ def locate_bulletin(settings: Settings, bulletin: str | Path, stations: str | Pa
             "failed": rep.failed}
 
 
-def process_window(settings: Settings, product: str, start, end) -> dict:
+def process_window(settings: Settings, product: str, start, end, runner: str = "cli", run_id: str = "") -> dict:
     """``idc process``: the automatic chain on what the archive holds for [start, end) → a product
-    version (SEL1/SEL2/SEL3). Re-running with the same inputs replaces; new data → new version."""
+    version (SEL1/SEL2/SEL3). Re-running with the same inputs replaces; new data → new version.
+
+    Every run is logged in ``product_run`` (version written, duration, latency = time the product
+    was stored minus the end of its data window; ``runner``/``run_id`` say who ran it)."""
     import hashlib
     import json
     import time
@@ -234,10 +263,10 @@ def process_window(settings: Settings, product: str, start, end) -> dict:
     from pipeline.detection import detect
     from pipeline.store.catalog import store_catalog, store_unassociated
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import WfAvail
-    from pipeline.store.products import ProductKey, write_product
+    from pipeline.store.models import WfAvail, utcnow
+    from pipeline.store.products import ProductKey, record_run, write_product
 
-    t_start = time.perf_counter()
+    t_start, started = time.perf_counter(), utcnow()
     start, end = UTCDateTime(start), UTCDateTime(end)
     key = ProductKey(product, float(start.timestamp), float(end.timestamp))
     ensure_schema(settings.database_url)
@@ -255,7 +284,9 @@ def process_window(settings: Settings, product: str, start, end) -> dict:
     st = Client(str(settings.archive_dir)).get_waveforms("*", "*", "*", "*", t0, t1)
     st.merge(method=1)
     inv = station_inventory(settings)
-    picks = detect(st, inv, det_cfg, start=start, end=end + max_tt) if len(st) else None
+    with dask_client(settings) as client:
+        picks = (detect(st, inv, det_cfg, start=start, end=end + max_tt, client=client,
+                        num_workers=settings.dask.threads) if len(st) else None)
     sta = station_table(settings)
     if picks is not None and len(picks):
         res = events_from_picks(picks, sta, tt, chain_config(settings), product=product)
@@ -278,12 +309,13 @@ def process_window(settings: Settings, product: str, start, end) -> dict:
         prod, new = write_product(s, key, input_fingerprint=fingerprint, config_hash=settings.config_hash(),
                                   software_version=__version__, fill=fill)
         version, summary = prod.version, dict(prod.summary)
+        run = record_run(s, prod, new, len(cat), started, time.perf_counter() - t_start, runner, run_id)
     out = settings.products_dir / product / f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}.xml"
     out.parent.mkdir(parents=True, exist_ok=True)
     cat.write(str(out), format="QUAKEML")
     return {"product": product, "start": str(start), "end": str(end), "version": version, "new_version": new,
             "events": len(cat), "channels": len(st), **summary, "file": str(out),
-            "seconds": round(time.perf_counter() - t_start, 1)}
+            "seconds": round(time.perf_counter() - t_start, 1), "latency_s": round(run["latency_s"], 1)}
 
 
 def export_product(settings: Settings, product: str, start, end, fmt: str, out: str | Path,
@@ -312,3 +344,323 @@ def export_product(settings: Settings, product: str, start, end, fmt: str, out: 
     title = f"{product} of the idc-pipeline for {start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%H:%M')} (version {v})"
     write_catalog(cat, out, fmt, title=title)
     return {"product": product, "version": v, "events": len(cat), "format": fmt, "output": str(out)}
+
+
+# ----------------------------------------------------------------------------- operations (DAG tasks)
+def ingest_scheduled(settings: Settings, start, end, echo: Callable[[str], None] | None = None) -> dict:
+    """The ``ingest`` DAG's task for one data interval: the drop folder (``ingest.drop_dir``, every
+    file not yet ingested — content-hash idempotent), plus the interval from the configured SeedLink
+    server and FDSN service. Sources that are not configured are skipped (and said so)."""
+    from obspy import UTCDateTime
+
+    start, end = UTCDateTime(start), UTCDateTime(end)
+    out: dict = {"window": [str(start), str(end)], "sources": {}}
+    ing = settings.ingest
+    if ing.drop_dir:
+        drop = Path(ing.drop_dir).expanduser()
+        drop = drop if drop.is_absolute() else settings.home / drop
+        if not drop.is_dir():
+            raise FileNotFoundError(f"ingest.drop_dir {drop}: no such folder")
+        out["sources"]["drop_dir"] = ingest_files(settings, [drop], progress=False, echo=echo)
+    if ing.seedlink_server:
+        out["sources"]["seedlink"] = ingest_seedlink(settings, ing.seedlink_server, list(ing.seedlink_streams),
+                                                     start, end, echo=echo)
+    if ing.fdsn_url:
+        out["sources"]["fdsn"] = ingest_fdsn(settings, ing.fdsn_url, None, start, end, echo=echo)
+    if not out["sources"]:
+        out["note"] = "no source configured (ingest.drop_dir, ingest.seedlink_server, ingest.fdsn_url)"
+    return out
+
+
+def product_history(settings: Settings, product: str | None = None, start=None, end=None) -> list[dict]:
+    """Every stored version of the products overlapping [start, end) (all types when none), oldest first."""
+    from obspy import UTCDateTime
+    from sqlalchemy import select
+
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.models import Product
+
+    ensure_schema(settings.database_url)
+    q = select(Product)
+    if product:
+        q = q.where(Product.type == product)
+    if start is not None:
+        q = q.where(Product.window_end > float(UTCDateTime(start).timestamp))
+    if end is not None:
+        q = q.where(Product.window_start < float(UTCDateTime(end).timestamp))
+    with session_scope(settings.database_url) as s:
+        rows = s.scalars(q.order_by(Product.created, Product.id)).all()
+        return [{"type": p.type, "window_start": str(UTCDateTime(p.window_start)),
+                 "window_end": str(UTCDateTime(p.window_end)), "version": p.version, "runs": p.runs,
+                 "created": p.created.isoformat(), "events": int((p.summary or {}).get("events", 0)),
+                 "arrivals": int((p.summary or {}).get("arrivals", 0)),
+                 "input_fingerprint": p.input_fingerprint[:12], "config_hash": p.config_hash}
+                for p in rows]
+
+
+def latency_report(settings: Settings, product: str | None = None, since=None, until=None) -> dict:
+    """``idc latency``: per product type, latency (data-window end → product stored) and run
+    duration over the logged runs (``product_run``): count, median, 90th percentile, max, last."""
+    import numpy as np
+    from obspy import UTCDateTime
+    from sqlalchemy import select
+
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.models import ProductRun
+
+    ensure_schema(settings.database_url)
+    q = select(ProductRun)
+    if product:
+        q = q.where(ProductRun.type == product)
+    if since is not None:
+        q = q.where(ProductRun.window_end >= float(UTCDateTime(since).timestamp))
+    if until is not None:
+        q = q.where(ProductRun.window_end <= float(UTCDateTime(until).timestamp))
+    with session_scope(settings.database_url) as s:
+        runs = s.scalars(q.order_by(ProductRun.finished)).all()
+        rows = [(r.type, r.latency_s, r.duration_s, r.runner, r.version, r.new_version, r.window_start,
+                 r.window_end, r.finished.isoformat(), r.events) for r in runs]
+    out: dict = {"products": {}}
+    for typ in sorted({r[0] for r in rows}):
+        sel = [r for r in rows if r[0] == typ]
+        lat = np.array([r[1] for r in sel])
+        dur = np.array([r[2] for r in sel])
+        last = sel[-1]
+        out["products"][typ] = {
+            "runs": len(sel), "windows": len({(r[6], r[7]) for r in sel}),
+            "new_versions": sum(1 for r in sel if r[5]),
+            "latency_s": {"median": float(np.median(lat)), "p90": float(np.percentile(lat, 90)),
+                          "max": float(lat.max())},
+            "duration_s": {"median": float(np.median(dur)), "p90": float(np.percentile(dur, 90)),
+                           "max": float(dur.max())},
+            "last": {"window": [str(UTCDateTime(last[6])), str(UTCDateTime(last[7]))], "version": last[4],
+                     "finished": last[8], "latency_s": last[1], "runner": last[3], "events": last[9]},
+        }
+    return out
+
+
+def station_health(settings: Settings, start, end) -> dict:
+    """The ``station_health`` DAG's task: availability and gaps per channel over [start, end), the
+    stations with no data, written as ``products/station_health/<start>.json`` and ``.txt``."""
+    import json
+
+    from obspy import UTCDateTime
+
+    start, end = UTCDateTime(start), UTCDateTime(end)
+    chans = availability(settings, start, end)["channels"]
+    known = station_table(settings)
+    seen = {c["nslc"].split(".")[1] for c in chans}
+    silent = sorted(set(known["station"]) - seen) if len(known) else []
+    worst = sorted(chans, key=lambda c: c["coverage"])[:10]
+    report = {"window": [str(start), str(end)], "channels": len(chans), "stations_with_data": len(seen),
+              "stations_without_data": silent,
+              "median_coverage": (sorted(c["coverage"] for c in chans)[len(chans) // 2] if chans else 0.0),
+              "gaps": sum(c["gaps"] for c in chans), "worst": worst}
+    folder = settings.products_dir / "station_health"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / start.strftime("%Y-%m-%dT%H%M%S")
+    stem.with_suffix(".json").write_text(json.dumps({**report, "per_channel": chans}, indent=1, default=str))
+    lines = [f"station health {start} – {end}: {len(seen)} stations with data, {len(silent)} without, "
+             f"{len(chans)} channels, median coverage {100 * report['median_coverage']:.1f}%, {report['gaps']} gaps"]
+    lines += [f"  no data: {', '.join(silent)}"] if silent else []
+    lines += [f"  {c['nslc']:<18} coverage {100 * c['coverage']:6.2f}%  gaps {c['gaps']}" for c in worst]
+    stem.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    return {**{k: v for k, v in report.items() if k != "worst"}, "report": str(stem.with_suffix(".txt"))}
+
+
+def distribute(settings: Settings, product: str, start, end, version: int | None = None) -> dict:
+    """The ``distribute`` DAG's task for one new product version: writes it to the distribution
+    folder ``products/outbox/<type>/`` as IMS1.0 and QuakeML (what subscriptions and alerts send),
+    replacing the files of an earlier run of the same version."""
+    from obspy import UTCDateTime
+
+    start, end = UTCDateTime(start), UTCDateTime(end)
+    folder = settings.products_dir / "outbox" / product
+    stem = f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}"
+    files = []
+    for fmt, ext in (("ims1", "ims1"), ("quakeml", "xml")):
+        tmp = folder / f".{stem}.{ext}.partial"
+        res = export_product(settings, product, start, end, fmt, tmp, version=version)
+        final = folder / f"{stem}_v{res['version']}.{ext}"
+        tmp.replace(final)
+        files.append(str(final))
+    return {"product": product, "window": [str(start), str(end)], "version": res["version"],
+            "events": res["events"], "files": files}
+
+
+# ----------------------------------------------------------------------------- review and screening
+def review_enqueue(settings: Settings, start, end) -> dict:
+    """Queue the SEL3 events of [start, end) for analyst review (idempotent; see
+    :func:`pipeline.review.queue.enqueue`)."""
+    from pipeline.review.queue import enqueue
+
+    return enqueue(settings, start, end, analyst="system")
+
+
+def reb_publish(settings: Settings, day, analyst: str | None = None, runner: str = "cli", run_id: str = "") -> dict:
+    """``idc review publish --day D``: the accepted events of UTC day D → a new REB version."""
+    from pipeline.review.queue import publish
+
+    return publish(settings, day, analyst=analyst, runner=runner, run_id=run_id)
+
+
+def screen(settings: Settings, day, reb_version: int | None = None, runner: str = "cli", run_id: str = "") -> dict:
+    """``idc screen --day D``: the REB of day D → SEB and SSEB product versions."""
+    from pipeline.screening.service import screen as _screen
+
+    return _screen(settings, day, reb_version=reb_version, runner=runner, run_id=run_id)
+
+
+def distribute_pending(settings: Settings) -> list[dict]:
+    """Distribute the newest version of every product window whose files are not in the outbox yet
+    (what the ``distribute`` DAG does when run by hand, without triggering Asset events)."""
+    from obspy import UTCDateTime
+    from sqlalchemy import func, select
+
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.models import Product
+
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        newest = s.execute(select(Product.type, Product.window_start, Product.window_end, func.max(Product.version))
+                           .group_by(Product.type, Product.window_start, Product.window_end)).all()
+    out = []
+    for typ, ws, we, v in newest:
+        start, end = UTCDateTime(ws), UTCDateTime(we)
+        stem = f"{typ}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{v}"
+        if not (settings.products_dir / "outbox" / typ / f"{stem}.ims1").exists():
+            out.append(distribute(settings, typ, start, end, v))
+    return out
+
+
+# ----------------------------------------------------------------------------- plots (idc plot)
+def plot_catalog(settings: Settings, product: str | None = None, start=None, end=None, version: int | None = None,
+                 bulletin: str | Path | None = None):
+    """The events a plot shows: a stored product version (``product``, ``start``, ``end``, optional
+    ``version``, default newest) or a bulletin file (QuakeML / IMS1.0 / GSE2.0). Returns ``(catalog, label)``."""
+    from obspy import UTCDateTime
+
+    if bulletin is not None:
+        if product is not None:
+            raise ValueError("give either a bulletin file or --product/--start/--end, not both")
+        from pipeline.bulletin.read import read_bulletin
+
+        cat, fmt = read_bulletin(bulletin)
+        return cat, f"{Path(bulletin).name} ({fmt})"
+    if not (product and start and end):
+        raise ValueError("give a bulletin file or --product with --start and --end")
+    from pipeline.store.catalog import load_catalog
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.products import ProductKey, latest_version, versions
+
+    start, end = UTCDateTime(start), UTCDateTime(end)
+    key = ProductKey(product, float(start.timestamp), float(end.timestamp))
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        prods = versions(s, key)
+        if not prods:
+            raise FileNotFoundError(f"no {product} product for {start} – {end}; run `idc process` first")
+        prod = next((p for p in prods if p.version == version), None) if version else latest_version(s, key)
+        if prod is None:
+            raise FileNotFoundError(f"{product} {start} – {end}: no version {version} "
+                                    f"(have {', '.join(str(p.version) for p in prods)})")
+        cat = load_catalog(s, prod)
+        v = prod.version
+    return cat, f"{product} {start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%Y-%m-%d %H:%M')} version {v}"
+
+
+def plot_stations(settings: Settings, stations: str | Path | None = None):
+    """Station coordinates for plots: the given StationXML/CSV file, else the store's site table, else the
+    configured station files (``stations.paths``)."""
+    sta = station_table(settings, stations)
+    if stations is None and not len(sta):
+        from pipeline.picks import stations_from_inventory
+
+        sta = stations_from_inventory(station_inventory(settings))
+    return sta
+
+
+def plot_event_map(settings: Settings, out: str | Path, product: str | None = None, start=None, end=None,
+                   version: int | None = None, bulletin: str | Path | None = None,
+                   stations: str | Path | None = None, all_stations: bool = False, title: str = "") -> dict:
+    """``idc plot map``: epicentres, error ellipses, stations and coastlines to a PNG."""
+    from pipeline.plots import plot_event_map as _plot
+
+    cat, label = plot_catalog(settings, product, start, end, version, bulletin)
+    res = _plot(cat, out, stations=plot_stations(settings, stations), used_stations_only=not all_stations,
+                title=title or label)
+    return {"output": str(res.path), "events": res.events_plotted, "events_unlocated": res.events_unlocated,
+            "stations": res.stations_plotted, "ellipses": res.ellipses, "coastline_segments": res.coastline_segments,
+            "extent": [res.extent.lon_min, res.extent.lon_max, res.extent.lat_min, res.extent.lat_max]}
+
+
+def plot_event_record_section(settings: Settings, out: str | Path, product: str | None = None, start=None,
+                              end=None, version: int | None = None, bulletin: str | Path | None = None,
+                              event: str | int | None = None, waveforms: Iterable[str | Path] = (),
+                              stations: str | Path | None = None, phases: Iterable[str] | None = None,
+                              model: str | None = None, freqmin: float | None = None,
+                              freqmax: float | None = None, title: str = "") -> dict:
+    """``idc plot record-section``: one event's traces (given files, else the SDS archive) with the
+    predicted phases of the configured travel-time table and the event's arrivals."""
+    from obspy import Stream, read
+
+    from pipeline.plots import plot_event_record_section as _plot
+    from pipeline.plots.common import located, magnitude_of, origin_of
+
+    cat, label = plot_catalog(settings, product, start, end, version, bulletin)
+    evs = [ev for ev in cat if located(origin_of(ev))]
+    if not evs:
+        raise ValueError(f"{label}: no located event")
+    if event is None:  # the largest
+        ev = max(evs, key=lambda e: magnitude_of(e)[0] if magnitude_of(e)[0] is not None else -99.0)
+    elif str(event).lstrip("-").isdigit() and abs(int(event)) < len(evs):
+        ev = evs[int(event)]
+    else:
+        hits = [e for e in evs if str(e.resource_id).endswith(str(event))]
+        if len(hits) != 1:
+            raise ValueError(f"{label}: event {event!r} matches {len(hits)} of {len(evs)} located events "
+                             "(give an index 0..n-1 or the end of an event id)")
+        ev = hits[0]
+    unknown = [p for p in (phases or ()) if p not in settings.traveltime.phases]
+    if unknown:
+        raise ValueError(f"phase(s) {', '.join(unknown)} not among the tabulated phases "
+                         f"([traveltime] phases: {', '.join(settings.traveltime.phases)})")
+    sta = plot_stations(settings, stations)
+    tt = travel_times(settings, model)
+    t0 = origin_of(ev).time
+    if waveforms:
+        st = Stream()
+        for f in waveforms:
+            st += read(str(f))
+    else:
+        from obspy.clients.filesystem.sds import Client
+
+        if not settings.archive_dir.is_dir():
+            raise FileNotFoundError(f"no waveform archive at {settings.archive_dir}; ingest waveforms first "
+                                    "or give waveform files")
+        picked = [float(p.time - t0) for p in ev.picks if p.time is not None]
+        t_last = max(picked) if picked else 600.0  # no arrivals: the first ten minutes
+        st = Client(str(settings.archive_dir)).get_waveforms("*", "*", "*", "??Z", t0 - 60, t0 + 1.3 * t_last + 30)
+        if not len(st):
+            raise FileNotFoundError(f"no vertical-component data in the archive {settings.archive_dir} around "
+                                    f"{t0}; ingest waveforms first or give waveform files")
+    res = _plot(ev, st, sta, tt, out, phases=list(phases) if phases else None, freqmin=freqmin, freqmax=freqmax,
+                title=title or f"{label}: {ev.resource_id}")
+    return {"output": str(res.path), "event": str(ev.resource_id), "traces": res.traces,
+            "picks_marked": res.picks_marked, "picks_without_trace": res.picks_without_trace,
+            "phases": res.phases_drawn, "distance_unit": res.distance_unit,
+            "stations_without_coordinates": res.stations_without_coordinates}
+
+
+def plot_residuals(settings: Settings, out: str | Path, product: str | None = None, start=None, end=None,
+                   version: int | None = None, bulletin: str | Path | None = None,
+                   stations: str | Path | None = None, phases: Iterable[str] | None = None,
+                   defining_only: bool = False, title: str = "") -> dict:
+    """``idc plot residuals``: arrival-time residuals per station and phase vs distance and azimuth."""
+    from pipeline.plots import plot_residuals as _plot
+
+    cat, label = plot_catalog(settings, product, start, end, version, bulletin)
+    res = _plot(cat, out, stations=plot_stations(settings, stations), phases=list(phases) if phases else None,
+                defining_only=defining_only, title=title or label)
+    return {"output": str(res.path), "residuals": res.residuals, "events": res.events, "stations": res.stations,
+            "per_phase": res.per_phase}

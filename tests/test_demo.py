@@ -12,14 +12,19 @@ def test_demo_end_to_end(tmp_path):
     lines: list[str] = []
     out = run_demo(settings, echo=lines.append)
     text = "\n".join(lines)
-    assert out["ingest"]["accepted"] == 27 and out["ingest"]["rejected"] == 0
+    # two deliveries through the real DAGs: ingest -> sel1, late files -> ingest -> sel2, sel3 -> distribute
+    assert [r.dag_id for r in out["runs"]] == ["ingest", "sel1", "ingest", "sel2", "sel3", "distribute"]
+    assert all(r.state == "success" for r in out["runs"])
+    assert "dag sel1       window 00:00-00:20: success" in text
     av = out["availability"]
     assert len(av) == 36 and {c["gaps"] for c in av} == {3}
     assert "== archive: 12 stations, 36 channels" in text
     assert any(p.stat().st_size > 10_000 for p in (settings.products_dir / "demo").glob("*.png"))
-    # the automatic chain produced a stored SEL3 and its IMS1.0 export
-    assert out["sel3"]["version"] == 1 and out["sel3"]["events"] > 0
-    assert (settings.products_dir / "SEL3" / "SEL3_demo.ims1").read_text().startswith("BEGIN IMS1.0")
+    hist = {h["type"]: h for h in out["history"]}
+    assert set(hist) == {"SEL1", "SEL2", "SEL3"} and all(h["version"] == 1 for h in hist.values())
+    assert hist["SEL1"]["events"] < hist["SEL2"]["events"] == hist["SEL3"]["events"]
+    ims = [f for f in out["outbox"] if f.endswith(".ims1")]
+    assert len(ims) == 1 and open(ims[0]).read().startswith("BEGIN IMS1.0")
     cmp = out["comparison"]
     print(f"\nIceland SEL3 vs QuakeMigrate: matched {cmp['matched']}/{cmp['quakemigrate_events']}, "
           f"median epicentre {cmp['median_epicentre_km']:.2f} km, |depth| {cmp['median_abs_depth_km']:.2f} km, "

@@ -75,6 +75,9 @@ def test_shipped_configs_validate():
 
 def test_config_hash_changes_with_config(tmp_path):
     a = load_settings(env={})
-    b = load_settings(env={"IDC__INGEST__RECORD_LENGTH": "512"})
+    b = load_settings(env={"IDC__DETECTION__PRESET": "local"})
     assert a.config_hash() != b.config_hash()
     assert a.config_hash("dask") == b.config_hash("dask")
+    # sections that do not change products do not change the product provenance hash
+    c = load_settings(env={"IDC__INGEST__RECORD_LENGTH": "512", "IDC__AIRFLOW__PORT": "9999"})
+    assert a.config_hash() == c.config_hash()

@@ -393,7 +393,7 @@ def process_cmd(settings: Settings, product, start, end):
 @click.option("--product", type=PRODUCTS, required=True)
 @click.option("--start", required=True, help="Window start (ISO 8601).")
 @click.option("--end", required=True, help="Window end (ISO 8601).")
-@click.option("--format", "fmt", type=click.Choice(["quakeml", "ims1"]), default="quakeml", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["quakeml", "ims1", "gse2", "css3", "csv", "geojson"]), default="quakeml", show_default=True)
 @click.option("--version", "version", type=int, default=None, help="Product version (default: newest).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
 @with_settings
@@ -418,6 +418,20 @@ def demo(settings: Settings):
         run_demo(settings, echo=click.echo)
     except Exception as exc:
         _fail(exc)
+
+
+from pipeline.cli.serve import serve as _serve  # noqa: E402  (idc serve)
+cli.add_command(_serve)
+
+from pipeline.cli.review import review_group as _review, screen_cmd as _screen  # noqa: E402
+cli.add_command(_review); cli.add_command(_screen)
+
+from pipeline.cli.plot import plot_group as _plot  # noqa: E402  (idc plot)
+cli.add_command(_plot)
+
+
+from pipeline.cli.ops import airflow_group as _airflow, latency as _latency  # noqa: E402
+cli.add_command(_latency); cli.add_command(_airflow)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -373,3 +373,112 @@ class ProductRun(Base):
     runner: Mapped[str] = mapped_column(String(16), nullable=False, default="cli")
     #: the Airflow dag_id/run_id (or empty)
     run_id: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+# --------------------------------------------------------------------------- review and screening
+class ReviewItem(Base):
+    """One event in the analyst review queue (SEL3 → REB), with its working copy.
+
+    ``event_xml`` is the event being reviewed as a one-event QuakeML document (picks, origins,
+    arrivals with defining flags, amplitudes, magnitudes): what ``publish`` freezes into the REB.
+    ``status``: ``pending`` | ``accepted`` | ``rejected`` | ``merged`` (its arrivals moved into
+    another item, ``merged_into``).
+    """
+
+    __tablename__ = "review_item"
+    __table_args__ = (Index("ix_review_item_time", "origin_time"),
+                      Index("ix_review_item_source", "source_product_id", "source_evid"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    #: the SEL3 product version and event row the item came from (NULL for split-off events)
+    source_product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id", ondelete="SET NULL"))
+    source_evid: Mapped[int | None] = mapped_column(Integer)
+    source_public_id: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    #: preferred origin of the working copy (epoch s, deg, km), kept in step with ``event_xml``
+    origin_time: Mapped[float] = mapped_column(Float, nullable=False)
+    lat: Mapped[float] = mapped_column(Float, nullable=False)
+    lon: Mapped[float] = mapped_column(Float, nullable=False)
+    depth_km: Mapped[float] = mapped_column(Float, nullable=False)
+    #: depth fixed by the analyst (km); NULL = free depth when relocating
+    fixed_depth_km: Mapped[float | None] = mapped_column(Float)
+    #: arrivals edited since the last location (the origin does not reflect them yet)
+    needs_relocation: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("review_item.id", ondelete="SET NULL"))
+    event_xml: Mapped[str] = mapped_column(Text, nullable=False)
+    #: REB version this item was last published in (NULL = never)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    lddate: Mapped[datetime] = _lddate()
+
+
+class ReviewAction(Base):
+    """The audit trail: one row per analyst (or system) action on a review item."""
+
+    __tablename__ = "review_action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_item.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    #: enqueue | accept | reject | edit | relocate | comment | merge | split | publish
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    analyst: Mapped[str] = mapped_column(String(64), nullable=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    #: the parameters of the action (edits, comment text, EDC outcome, product version)
+    detail: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    #: JSON snapshots of the event before and after the action (NULL when unchanged)
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+
+class EventCharacterization(Base):
+    """SEB event-characterisation parameters of one event of an SEB product."""
+
+    __tablename__ = "event_characterization"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    evid: Mapped[int] = mapped_column(ForeignKey("event.evid", ondelete="CASCADE"), nullable=False, index=True)
+    public_id: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    mb: Mapped[float | None] = mapped_column(Float)
+    mb_uncertainty: Mapped[float | None] = mapped_column(Float)
+    mb_nsta: Mapped[int | None] = mapped_column(Integer)
+    ms: Mapped[float | None] = mapped_column(Float)
+    ms_uncertainty: Mapped[float | None] = mapped_column(Float)
+    ms_nsta: Mapped[int | None] = mapped_column(Integer)
+    depth_km: Mapped[float] = mapped_column(Float, nullable=False)
+    #: half-width of the 90 % depth confidence interval, km (NULL when the depth was fixed)
+    depth_conf90_km: Mapped[float | None] = mapped_column(Float)
+    depth_fixed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    distance_to_coast_km: Mapped[float | None] = mapped_column(Float)
+    at_sea: Mapped[bool | None] = mapped_column(Boolean)
+    #: hydroacoustic energy measure (largest SNR of a hydroacoustic arrival); NULL = none
+    hydro_energy: Mapped[float | None] = mapped_column(Float)
+    hydro_nsta: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    lddate: Mapped[datetime] = _lddate()
+
+
+class ScreeningResult(Base):
+    """SSEB: one row per (event, screening criterion) plus one ``overall`` row per event."""
+
+    __tablename__ = "screening_result"
+    __table_args__ = (Index("ix_screening_result_event", "product_id", "public_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    #: the event row in the SSEB product (NULL when the event was screened out and not kept)
+    evid: Mapped[int | None] = mapped_column(ForeignKey("event.evid", ondelete="CASCADE"), index=True)
+    public_id: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    origin_time: Mapped[float] = mapped_column(Float, nullable=False)
+    #: ms_mb | depth | hydroacoustic | overall
+    criterion: Mapped[str] = mapped_column(String(16), nullable=False)
+    applicable: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    uncertainty: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    #: screened_out | not_screened_out | not_applicable
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: where the criterion comes from (REFERENCE.md source key, or "configuration")
+    source: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    lddate: Mapped[datetime] = _lddate()

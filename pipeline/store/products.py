@@ -92,3 +92,18 @@ def write_product(session: Session, key: ProductKey, *, input_fingerprint: str, 
         product.summary = fill(session, product) or {}
     session.flush()
     return product, new
+
+
+def record_run(session: Session, product: Product, new_version: bool, events: int, started,
+               duration_s: float, runner: str = "cli", run_id: str = "") -> dict:
+    """Log one run of a product stage (:class:`ProductRun`): latency = stored − end of data window."""
+    from pipeline.store.models import ProductRun
+
+    finished = utcnow()
+    latency = finished.timestamp() - product.window_end
+    session.add(ProductRun(type=product.type, window_start=product.window_start, window_end=product.window_end,
+                           product_id=product.id, version=product.version, new_version=bool(new_version),
+                           events=int(events), started=started, finished=finished, latency_s=latency,
+                           duration_s=float(duration_s), runner=runner[:16], run_id=run_id))
+    session.flush()
+    return {"latency_s": latency, "duration_s": duration_s}
