@@ -216,12 +216,41 @@ class Associator:
         return out
 
     def _predict(self, phase: str, lat: float, lon: float, depth: float, sidx: np.ndarray) -> tuple:
-        st = self.stations.iloc[self._active]
-        d = distance_deg(lat, lon, st["latitude"].to_numpy()[sidx], st["longitude"].to_numpy()[sidx])
+        d = distance_deg(lat, lon, self._slat[sidx], self._slon[sidx])
         t = np.asarray(self.tt.time(phase, d, np.full(d.shape, depth)), dtype=float) + self.grid.corr[phase][sidx]
         lim = (self.config.local if self.grid.scale == "local" else self.config.global_).max_distance_deg
         t[d > lim] = np.nan
         return t, d
+
+    def _predict_phases(self, lat: float, lon: float, depth: float, sidx: np.ndarray) -> list:
+        """:meth:`_predict` for every configured phase (same values), with one table call
+        when the table takes a phase per point (:class:`~pipeline.traveltime.TravelTimeTable`)."""
+        phases = self.config.phases
+        ids = self._table_phase_ids()
+        if ids is None or len(sidx) == 0:
+            return [self._predict(ph, lat, lon, depth, sidx) for ph in phases]
+        d = distance_deg(lat, lon, self._slat[sidx], self._slon[sidx])
+        n = d.size
+        tt_all = np.asarray(self.tt.time(np.repeat(ids, n), np.tile(d, len(phases)),
+                                         np.full(n * len(phases), depth)), dtype=float)
+        lim = (self.config.local if self.grid.scale == "local" else self.config.global_).max_distance_deg
+        out = []
+        for k, ph in enumerate(phases):
+            t = tt_all[k * n:(k + 1) * n] + self.grid.corr[ph][sidx]
+            t[d > lim] = np.nan
+            out.append((t, d))
+        return out
+
+    def _table_phase_ids(self) -> np.ndarray | None:
+        """Indices of the configured phases in the table's phases, or None when the table
+        does not take a phase per point."""
+        if not hasattr(self, "_phase_ids"):
+            phases = getattr(self.tt, "phases", None)
+            ok = hasattr(self.tt, "lookup") and phases is not None and \
+                all(p in phases for p in self.config.phases)
+            self._phase_ids = (np.array([list(phases).index(p) for p in self.config.phases])
+                               if ok else None)
+        return self._phase_ids
 
     # -- main loop -------------------------------------------------------------------------
     def run(self, picks: pd.DataFrame) -> tuple[list[Hypothesis], pd.DataFrame]:
@@ -241,11 +270,21 @@ class Associator:
             self._grids = {key: build_grid(sub, self.tt, cfg)}
         self.grid = self._grids[key]
         self._active = active
+        # per-run numpy copies (no DataFrame indexing in the inner loops)
+        act = self.stations.iloc[active].reset_index(drop=True)
+        self._active_stations = act
+        self._slat = act["latitude"].to_numpy(dtype=float)
+        self._slon = act["longitude"].to_numpy(dtype=float)
         remap = np.full(len(self.stations), -1, dtype=int)
         remap[active] = np.arange(len(active))
         picks["_sidx"] = np.where(sidx_all >= 0, remap[np.maximum(sidx_all, 0)], -1)
         picks["_kind"] = [_phase_kind(p) for p in picks["phase"]]
         picks["station_key"] = picks["_sidx"]
+        self._pt = picks["time"].to_numpy(dtype=float)
+        self._ps = picks["_sidx"].to_numpy()
+        self._pk = picks["_kind"].to_numpy()
+        # the picks with the columns _gather adds (their values are set per hypothesis)
+        self._picks_ext = picks.assign(assoc_phase="", residual=np.nan, distance_deg=np.nan)
         unknown = picks["_sidx"] < 0
         used = np.zeros(len(picks), dtype=bool)
         used[unknown.to_numpy()] = True
@@ -284,12 +323,17 @@ class Associator:
     def _window(self, picks: pd.DataFrame, used: np.ndarray, a: float, b: float) -> list[Hypothesis]:
         cfg = self.config
         g = self.grid
-        times = picks["time"].to_numpy(dtype=float)
-        sel = np.flatnonzero(~used & (times >= a) & (times < b + g.max_tt))
+        times = self._pt
+        # look-ahead (window_overlap_s): hypotheses with origin times in [b, b + ov) compete
+        # too; when one wins, its picks are held back for the next window instead of being
+        # explained here by wrong hypotheses inside [a, b) (ov = 0: no look-ahead)
+        ov = cfg.window_overlap_s
+        sel = np.flatnonzero(~used & (times >= a) & (times < b + ov + g.max_tt))
+        held = np.zeros(len(times), dtype=bool)
         out: list[Hypothesis] = []
         blocked: list[tuple[float, float, float]] = []
         for _ in range(cfg.max_events_per_window):
-            sel = sel[~used[sel]]
+            sel = sel[~used[sel] & ~held[sel]]
             if len(sel) < cfg.min_picks:
                 break
             accepted = None
@@ -297,13 +341,13 @@ class Associator:
             # rank the first few acceptable candidates by their (unlocated) score: the vote
             # maximum of a swarm often mixes picks of neighbouring events
             quick: list[tuple[float, int, float]] = []
-            for node, t0 in self._vote(picks, sel, a, b):
+            for node, t0 in self._vote(picks, sel, a, b + ov):
                 if any(self._near(node, t0, bl) for bl in blocked):
                     continue
                 if any(self._near(node, t0, (g.lat[n], g.lon[n], t)) for _, n, t in quick):
                     continue
                 hyp = self._build(picks, sel, node, t0, locate=False)
-                if hyp is not None and a <= hyp.time < b and self._accept(hyp):
+                if hyp is not None and a <= hyp.time < b + ov and self._accept(hyp):
                     quick.append((hyp.score, node, t0))
                     if len(quick) >= cfg.ranked_candidates:
                         break
@@ -311,12 +355,16 @@ class Associator:
                 blocked.append((g.lat[node], g.lon[node], t0))
             for _, node, t0 in sorted(quick, key=lambda x: -x[0]):
                 hyp = self._build(picks, sel, node, t0)
-                if hyp is not None and a <= hyp.time < b and self._accept(hyp):
+                if hyp is not None and a <= hyp.time < b + ov and self._accept(hyp):
                     accepted = hyp
                     break
                 blocked.append((g.lat[node], g.lon[node], t0))
             if accepted is None:
                 break
+            if accepted.time >= b:  # the next window's event (look-ahead): hold its picks
+                held[accepted.picks.index.to_numpy()] = True
+                blocked.append((accepted.latitude, accepted.longitude, accepted.time))
+                continue
             used[accepted.picks.index.to_numpy()] = True
             out.append(accepted)
             # leftovers of this event (picks beyond the residual limits) must not form a twin
@@ -328,9 +376,9 @@ class Associator:
         g = self.grid
         cfg = self.config
         binw = g.tol["P"]
-        t = picks["time"].to_numpy(dtype=float)[sel]
-        sidx = picks["_sidx"].to_numpy()[sel]
-        kind = picks["_kind"].to_numpy()[sel]
+        t = self._pt[sel]
+        sidx = self._ps[sel]
+        kind = self._pk[sel]
         nb = int(math.ceil((b - a) / binw)) + 1
         n_nodes = len(g.lat)
         chunk = max(1, int(4_000_000 // max(len(sel) * len(cfg.phases), 1)))
@@ -376,19 +424,18 @@ class Associator:
         # tight enough that a neighbouring event a few km / seconds away is not blocked
         return d_km <= 1.25 * g.spacing_km and abs(t0 - bl[2]) <= g.tol["S"]
 
-    def _gather(self, picks, sel, lat, lon, depth, t0, limits) -> pd.DataFrame:
-        """Best P and S pick per station within ``limits`` (phase → |residual| s)."""
-        sidx = picks["_sidx"].to_numpy()[sel]
-        kind = picks["_kind"].to_numpy()[sel]
-        t = picks["time"].to_numpy(dtype=float)[sel]
-        rows = []
+    def _gather_arrays(self, sel, lat, lon, depth, t0, limits) -> tuple:
+        """:meth:`_gather` as arrays ``(pick rows, phases, residuals, distances)``, in the
+        order of the picks table it builds."""
+        sidx = self._ps[sel]
+        kind = self._pk[sel]
+        t = self._pt[sel]
         best_r = np.full(len(sel), np.inf)
         best_ph = np.array([""] * len(sel), dtype=object)
         best_d = np.full(len(sel), np.nan)
         best_lim = np.ones(len(sel))
         grow = self._growth()
-        for ph in self.config.phases:
-            pt, d = self._predict(ph, lat, lon, depth, sidx)
+        for ph, (pt, d) in zip(self.config.phases, self._predict_phases(lat, lon, depth, sidx)):
             r = t - t0 - pt
             lim = limits[ph] + grow[ph] * np.nan_to_num(d)
             allow = ((kind == "") | (kind == _phase_kind(ph))) & np.isfinite(r) & (np.abs(r) <= lim)
@@ -397,19 +444,40 @@ class Associator:
             best_ph = np.where(better, ph, best_ph)
             best_d = np.where(better, d, best_d)
             best_lim = np.where(better, lim, best_lim)
-        ok = best_ph != ""
-        for k in np.flatnonzero(ok):
-            rows.append((sel[k], sidx[k], best_ph[k], best_r[k], best_d[k]))
-        if not rows:
+        k = np.flatnonzero(best_ph != "")
+        if k.size == 0:
+            e = np.empty(0)
+            return np.empty(0, dtype=int), np.empty(0, dtype=object), e, e
+        rows, ss, phs, rr, dd = sel[k], sidx[k], best_ph[k], best_r[k], best_d[k]
+        ar = np.abs(rr) / (np.array([limits[p] for p in phs]) + np.array([grow[p] for p in phs]) * dd)
+        # one pick per station and phase (closest), one phase per pick (the order and tie
+        # handling of DataFrame.sort_values("ar").drop_duplicates(...): quicksort, keep first)
+        keep = []
+        seen_sp: set = set()
+        for q in np.argsort(ar, kind="quicksort"):
+            sp = (ss[q], phs[q])
+            if sp in seen_sp:
+                continue
+            seen_sp.add(sp)
+            keep.append(q)
+        keep2, seen_i = [], set()
+        for q in keep:
+            if rows[q] in seen_i:
+                continue
+            seen_i.add(rows[q])
+            keep2.append(q)
+        keep = np.array(keep2, dtype=int)
+        return rows[keep], phs[keep], rr[keep], dd[keep]
+
+    def _gather(self, picks, sel, lat, lon, depth, t0, limits) -> pd.DataFrame:
+        """Best P and S pick per station within ``limits`` (phase → |residual| s)."""
+        rows, phs, rr, dd = self._gather_arrays(sel, lat, lon, depth, t0, limits)
+        if rows.size == 0:
             return picks.iloc[[]].assign(assoc_phase=[], residual=[], distance_deg=[])
-        df = pd.DataFrame(rows, columns=["i", "s", "ph", "r", "d"])
-        df["ar"] = df["r"].abs() / (df["ph"].map(limits) + df["ph"].map(grow) * df["d"])
-        # one pick per station and phase (closest), one phase per pick
-        df = df.sort_values("ar").drop_duplicates(["s", "ph"]).drop_duplicates("i")
-        out = picks.loc[df["i"].to_numpy()].copy()
-        out["assoc_phase"] = df["ph"].to_numpy()
-        out["residual"] = df["r"].to_numpy()
-        out["distance_deg"] = df["d"].to_numpy()
+        out = self._picks_ext.take(rows)  # == picks.loc[rows] + the three columns (RangeIndex)
+        out["assoc_phase"] = phs
+        out["residual"] = rr
+        out["distance_deg"] = dd
         return out
 
     def _refine(self, picks, sel, node, t0) -> tuple[float, float, float, float]:
@@ -417,8 +485,8 @@ class Associator:
         g = self.grid
         cfg = self.config
         lat0, lon0, z0 = g.lat[node], g.lon[node], g.depth[node]
-        gathered = self._gather(picks, sel, lat0, lon0, z0, t0, g.tol)
-        if len(gathered) < 3:
+        rows, assoc_phase, _, _ = self._gather_arrays(sel, lat0, lon0, z0, t0, g.tol)
+        if len(rows) < 3:
             return lat0, lon0, z0, t0
         step = g.spacing_km / cfg.refine_factor
         offs = np.arange(-cfg.refine_factor, cfg.refine_factor + 1) * step
@@ -429,14 +497,20 @@ class Associator:
         lats = lat0 + DY.ravel() / KM_PER_DEG
         lons = lon0 + DX.ravel() / kx
         zs = DZ.ravel()
-        st = self.stations.iloc[self._active]
-        sidx = gathered["_sidx"].to_numpy()
-        tt_obs = gathered["time"].to_numpy(dtype=float)
-        d = distance_deg(lats[:, None], lons[:, None], st["latitude"].to_numpy()[sidx][None, :],
-                         st["longitude"].to_numpy()[sidx][None, :])
+        sidx = self._ps[rows]
+        tt_obs = self._pt[rows]
+        d = distance_deg(lats[:, None], lons[:, None], self._slat[sidx][None, :],
+                         self._slon[sidx][None, :])
         pred = np.full(d.shape, np.nan)
-        for ph in cfg.phases:
-            m = gathered["assoc_phase"].to_numpy() == ph
+        ids = self._table_phase_ids()
+        if ids is not None:
+            # all gathered picks in one table call (same values as one call per phase)
+            col_id = np.array([ids[cfg.phases.index(p)] for p in assoc_phase])
+            corr = np.array([g.corr[p][s] for p, s in zip(assoc_phase, sidx)], dtype=float)
+            pred[:, :] = (self.tt.time(np.broadcast_to(col_id[None, :], d.shape), d,
+                                       np.broadcast_to(zs[:, None], d.shape)) + corr[None, :])
+        for ph in (cfg.phases if ids is None else ()):
+            m = assoc_phase == ph
             if m.any():
                 pred[:, m] = (self.tt.time(ph, d[:, m], np.broadcast_to(zs[:, None], d[:, m].shape))
                               + g.corr[ph][sidx[m]][None, :])
@@ -447,7 +521,7 @@ class Associator:
         t0s = np.full(len(lats), np.nan)
         t0s[has] = np.nanmedian(resid[has], axis=1)
         r = tt_obs[None, :] - pred - t0s[:, None]
-        lim = gathered["assoc_phase"].map(g.tol).to_numpy()[None, :]
+        lim = np.array([g.tol[p] for p in assoc_phase])[None, :]
         cost = np.where(np.isfinite(r), np.minimum((r / lim) ** 2, 1.0), 1.0).sum(axis=1)
         cost[~has] = np.inf
         k = int(np.argmin(cost))
@@ -460,7 +534,7 @@ class Associator:
         hyp = Hypothesis(time=t0, latitude=lat, longitude=lon, depth_km=z, picks=hyp_picks)
         if locate and self.locate is not None and hyp.n_stations >= 3:
             for _ in range(2):
-                located = self.locate(hyp, self.stations.iloc[self._active].reset_index(drop=True))
+                located = self.locate(hyp, self._active_stations)
                 if located is None:
                     break
                 regathered = self._gather(picks, sel, located.latitude, located.longitude, located.depth_km,
@@ -479,8 +553,9 @@ class Associator:
         if len(hyp.picks) == 0:
             return -np.inf
         grow = self._growth()
-        sig = (hyp.picks["assoc_phase"].map(g.res).to_numpy()
-               + hyp.picks["assoc_phase"].map(grow).to_numpy() * hyp.picks["distance_deg"].to_numpy()) / 2.0
+        phs = hyp.picks["assoc_phase"].to_numpy()
+        sig = (np.array([g.res[p] for p in phs], dtype=float)
+               + np.array([grow[p] for p in phs], dtype=float) * hyp.picks["distance_deg"].to_numpy()) / 2.0
         r = hyp.picks["residual"].to_numpy(dtype=float)
         dens = np.exp(-0.5 * (r / sig) ** 2) / (sig * math.sqrt(2 * math.pi))
         lam = self._false_rate[hyp.picks["_sidx"].to_numpy()]
@@ -490,13 +565,13 @@ class Associator:
             # and it is nearer than the stations that did detect it
             all_idx = np.arange(len(self._active))
             pt, dist = self._predict("P", hyp.latitude, hyp.longitude, hyp.depth_km, all_idx)
-            p_rows = hyp.picks["assoc_phase"] == "P"
-            with_p = set(hyp.picks.loc[p_rows, "_sidx"])
+            p_rows = phs == "P"
             if p_rows.any():
-                reach = float(np.percentile(hyp.picks.loc[p_rows, "distance_deg"], 75))
+                with_p = np.zeros(len(all_idx), dtype=bool)
+                with_p[hyp.picks["_sidx"].to_numpy()[p_rows]] = True
+                reach = float(np.percentile(hyp.picks["distance_deg"].to_numpy()[p_rows], 75))
                 live = self._live(hyp.time)
-                missed = sum(1 for s in all_idx if np.isfinite(pt[s]) and dist[s] <= reach and live[s]
-                             and s not in with_p)
+                missed = int(np.count_nonzero(np.isfinite(pt) & (dist <= reach) & live & ~with_p))
                 score += missed * math.log(1 - cfg.p_detect)
         return score
 

@@ -10,6 +10,7 @@ Suggested TOML (defaults shown)::
     false_rate_floor = 1e-4   # floor of the per-station false-pick rate, 1/s
     min_score = 8.0           # log-likelihood-ratio score an event needs
     window_s = 0              # processing window, s (0 = by scale)
+    window_overlap_s = 0      # look-ahead past each window's end, s (see the field)
     max_rms_s = 0             # reject hypotheses whose located RMS exceeds this (0 = by scale)
 
     [association.local]       # grid and tolerances for local networks (apertures < ~300 km)
@@ -106,6 +107,12 @@ class AssociatorConfig(_Frozen):
     ranked_candidates: int = Field(4, ge=1)
     #: maximum number of events per window (guards against runaway loops)
     max_events_per_window: int = Field(500, ge=1)
+    #: look-ahead past the end of each processing window, s: hypotheses with origin times up
+    #: to this much after the window's end compete with those inside it, and when one of them
+    #: wins its picks are kept for the next window. Without it, the picks of an event just
+    #: after a window boundary can only be explained by wrong hypotheses inside the window
+    #: (a problem in swarms). Of the order of the network's largest S travel time; 0 = none
+    window_overlap_s: float = Field(0.0, ge=0)
     local: LocalGrid = LocalGrid()
     global_: GlobalGrid = Field(GlobalGrid(), alias="global")
 

@@ -385,7 +385,9 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
     # 3. phase hints, merge of vertical and horizontal detections of one arrival
     for d in dets:
         d.phase = _hint(d, config) if seg.three_c else config.vertical_only_phase
-    arrivals = _merge_arrivals(dets, min_sep)
+    sp = (None if config.min_s_minus_p_s is None
+          else max(1, int(round(config.min_s_minus_p_s * fs))))
+    arrivals = _merge_arrivals(dets, min_sep, sp)
     _sequence_hints(arrivals, config, fs)
     # 4. one detection per phase hint within min_separation (highest STA/LTA wins)
     out: list[_Detection] = []
@@ -402,11 +404,20 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
     return sorted(out, key=lambda d: (d.index, d.phase))
 
 
-def _merge_arrivals(dets: list[_Detection], min_sep: int) -> list[_Detection]:
+def _merge_arrivals(dets: list[_Detection], min_sep: int, min_sp: int | None = None) -> list[_Detection]:
     """Vertical ("Z") and horizontal ("H") detections closer than ``min_sep`` samples are one
     arrival. Its phase hint is that of the vertical detection (measured in the best band) and
     its onset is the vertical one for P, the horizontal one for S. A vertical P followed by a
-    horizontal detection hinted S at least ``min_sep / 4`` later stays two arrivals."""
+    horizontal detection hinted S at least ``min_sp`` samples later stays two arrivals
+    (``min_sp=None``: ``min_sep / 4``).
+
+    With ``min_sp`` given (:attr:`DetectionConfig.min_s_minus_p_s`), a vertical P and a
+    horizontal S closer than that are one arrival whose phase is decided by the components'
+    SNRs: the S (horizontal onset) when the horizontals' SNR exceeds the vertical's -- an S
+    wave also seen, slightly earlier, on the vertical -- else the P (P energy on the
+    horizontals)."""
+    by_snr = min_sp is not None
+    min_sp = max(1, min_sep // 4) if min_sp is None else min_sp
     zs = sorted((d for d in dets if d.source == "Z"), key=lambda d: d.index)
     hs = sorted((d for d in dets if d.source == "H"), key=lambda d: d.index)
     out = []
@@ -424,8 +435,12 @@ def _merge_arrivals(dets: list[_Detection], min_sep: int) -> list[_Detection]:
             h.snr = max(h.snr, z.snr)
             h.partner = z
             out.append(h)
-        elif h.phase == "S" and h.index - z.index >= max(1, min_sep // 4):
+        elif h.phase == "S" and h.index - z.index >= min_sp:
             out += [z, h]
+        elif by_snr and h.phase == "S" and h.snr_h > z.snr_z:
+            h.snr = max(h.snr, z.snr)
+            h.partner = z
+            out.append(h)
         else:
             z.partner = h
             out.append(z)

@@ -309,6 +309,7 @@ class _Problem:
         self._table_elev = bool(getattr(tt.model, "taup_model", ""))
         self._top_elev = -float(getattr(tt.model, "top_km", 0.0))
         self._ec_tables: dict = {}
+        self._phase_ids = {p: k for k, p in enumerate(tt.phases)}
 
     # -- uncertainties ----------------------------------------------------------------------
     def set_time_sigmas(self, distance_deg: np.ndarray) -> bool:
@@ -354,13 +355,22 @@ class _Problem:
 
     def _elevation(self, phase: str, idx: np.ndarray, p_s_deg) -> np.ndarray:
         """Elevation corrections (s, to add) of arrivals ``idx`` for ray parameters
-        ``p_s_deg`` (shape ``(..., idx.size)``; the locator passes the table's dT/dΔ)."""
+        ``p_s_deg`` (shape ``(..., idx.size)``; the locator passes the table's dT/dΔ).
+
+        Piecewise-linear in ``p`` on the nodes of :meth:`_ec_table`, all arrivals at once; the
+        same arithmetic as :func:`numpy.interp` per arrival (identical values)."""
         pk, vals = self._ec_table(phase)
         p = np.nan_to_num(np.abs(np.asarray(p_s_deg, float)))
-        out = np.empty(p.shape)
-        for c, i in enumerate(idx):
-            out[..., c] = np.interp(p[..., c], pk, vals[:, i])
-        return out
+        v = vals[:, idx]  # (nodes, m), broadcast against p (..., m)
+        cols = np.arange(idx.size)
+        last = pk.size - 1
+        j = np.clip(np.searchsorted(pk, p, "right") - 1, 0, last - 1)
+        y0 = v[j, cols]
+        y1 = v[j + 1, cols]
+        x0 = pk[j]
+        out = (y1 - y0) / (pk[j + 1] - x0) * (p - x0) + y0
+        out = np.where(p == x0, y0, out)
+        return np.where(p >= pk[last], v[last, cols], out)
 
     def predict(self, lat: float, lon: float, depth: float, slowness_derivs: bool = True) -> dict:
         """Distances, azimuths and predicted times/slownesses at one hypocentre."""
@@ -370,26 +380,48 @@ class _Problem:
         out = {"dist": d, "az": az, "baz": baz}
         for k in ("T", "dTdD", "dTdh", "ec", "u", "dudD", "dudh"):
             out[k] = np.full(n, np.nan)
+        z_top, z_bot = float(tt.depth_km[0]), float(tt.depth_km[-1])
+        hd, hz = 0.02, 1.0
+        z1, z0 = min(depth + hz, z_bot), max(depth - hz, z_top)
+        # one table look-up for all phases: the arrivals' times and derivatives, plus, for
+        # measured slownesses, the points of the slowness derivatives (finite differences)
+        xs, zs, ks, parts = [], [], [], []
         for ph, idx in self.groups.items():
-            t, dd, dh = tt.derivatives(ph, d[idx], depth)
-            ec = self._elevation(ph, idx, dd) \
-                if self.cfg.elevation_corrections else 0.0
-            out["T"][idx] = t + ec
-            out["ec"][idx] = ec
-            out["dTdD"][idx] = dd
-            out["dTdh"][idx] = dh
             ds = idx[np.isfinite(self.slow_obs[idx])]
+            xs.append(d[idx])
+            zs.append(np.full(idx.size, float(depth)))
+            xd = x_dn = None
+            if ds.size and slowness_derivs:
+                xd = d[ds]
+                x_dn = np.maximum(xd - hd, 0.0)
+                xs += [xd + hd, x_dn, xd, xd]
+                zs += [np.full(ds.size, float(depth)), np.full(ds.size, float(depth)),
+                       np.full(ds.size, z1), np.full(ds.size, z0)]
+            npts = idx.size + (4 * ds.size if xd is not None else 0)
+            ks.append(np.full(npts, self._phase_ids[ph]))
+            parts.append((ph, idx, ds, xd, x_dn, npts))
+        if not parts:
+            return out
+        T, DD, U, DH = tt.lookup(np.concatenate(ks), np.concatenate(xs), np.concatenate(zs))
+        o = 0
+        for ph, idx, ds, xd, x_dn, npts in parts:
+            t, dd, u, dh = T[o:o + npts], DD[o:o + npts], U[o:o + npts], DH[o:o + npts]
+            o += npts
+            m = idx.size
+            ec = self._elevation(ph, idx, dd[:m]) \
+                if self.cfg.elevation_corrections else 0.0
+            out["T"][idx] = t[:m] + ec
+            out["ec"][idx] = ec
+            out["dTdD"][idx] = dd[:m]
+            out["dTdh"][idx] = dh[:m]
             if ds.size:
-                out["u"][ds] = tt.slowness(ph, d[ds], depth)
-                if slowness_derivs:
-                    hd, hz = 0.02, 1.0
-                    up = tt.slowness(ph, d[ds] + hd, depth)
-                    dn = tt.slowness(ph, np.maximum(d[ds] - hd, 0.0), depth)
-                    out["dudD"][ds] = (up - dn) / (d[ds] + hd - np.maximum(d[ds] - hd, 0.0))
-                    z1 = min(depth + hz, float(tt.depth_km[-1]))
-                    z0 = max(depth - hz, float(tt.depth_km[0]))
-                    out["dudh"][ds] = (tt.slowness(ph, d[ds], z1)
-                                       - tt.slowness(ph, d[ds], z0)) / (z1 - z0)
+                pos = np.searchsorted(idx, ds)  # idx is sorted (np.flatnonzero)
+                out["u"][ds] = u[pos]
+                if xd is not None:
+                    k = ds.size
+                    up, dn = u[m:m + k], u[m + k:m + 2 * k]
+                    out["dudD"][ds] = (up - dn) / (xd + hd - x_dn)
+                    out["dudh"][ds] = (u[m + 2 * k:m + 3 * k] - u[m + 3 * k:]) / (z1 - z0)
         return out
 
     def system(self, lat, lon, depth, t0, free_depth: bool, masks):

@@ -18,10 +18,20 @@ insensitive, extra columns ignored); blank lines and lines starting with ``#`` a
     ...
 
 ``Depth`` is the depth of the **top** of each layer in km below sea level (negative = above sea
-level), strictly increasing; ``Vp`` and ``Vs`` are the constant P and S velocities of the layer
-in km/s (``Vp > 0``, ``0 <= Vs < Vp``; ``Vs = 0`` is a fluid layer). The deepest layer is a
+level), strictly increasing; ``Vp`` and ``Vs`` are the P and S velocities at that depth in km/s
+(``Vp > 0``, ``0 <= Vs < Vp``; ``Vs = 0`` is a fluid layer). The deepest layer is a
 half-space in the file; here it is given a thickness (``half_space_thickness_km``, default
 30 km) and the base model (ak135) continues below it.
+
+Between two rows the velocity is either constant (``interpolation="constant"``, the default:
+blocks, first-order discontinuities at every row) or varies linearly in depth to the next row's
+value (``interpolation="linear"``: a continuous gradient model, constant only in the deepest
+layer). The same file means different Earths under the two readings, so the choice is part of
+the model's identity (hash). QuakeMigrate (``quakemigrate.lut.create_lut._compute_1d_nlloc``,
+``block_model=False`` by default) reads its velocity files -- e.g. the Iceland model of its
+examples -- as linear gradients (NonLinLoc ``LAYER`` lines with the gradient to the next row);
+read with blocks, the Iceland file's 1.5 km/s top row becomes a 4 km thick layer of 1.5 km/s
+(-3 to 1 km), which delays P by ~0.9 s and S by ~1.5 s against the gradient reading.
 
 Depth reference (important)
 ---------------------------
@@ -38,8 +48,9 @@ elevations are km above sea level; a station at elevation ``e`` sits at TauP dep
 ``-e - top_km``. Travel-time tables put the receiver at a reference elevation (default: the model
 top: 3 km above sea level for Iceland, sea level for ak135) and correct to a station's elevation
 with the ray parameter (:meth:`ModelInfo.vertical_slowness_integral`): through the model's
-layers below the top (Iceland: -1.67 s for a P vertical ray to a station at 0.5 km), with the
-top layer's velocity continued upwards above it (ak135: +1/5.8 s per km for a vertical P ray).
+layers below the top (Iceland read as blocks: -1.67 s for a P vertical ray to a station at
+0.5 km), with the top layer's velocity continued upwards above it (ak135: +1/5.8 s per km for
+a vertical P ray).
 """
 from __future__ import annotations
 
@@ -61,6 +72,8 @@ from pipeline.util import sha256_file
 EARTH_RADIUS_KM = 6371.0
 #: bump when the generated ``.nd`` content or the hashing scheme changes
 MODEL_FORMAT_VERSION = 1
+#: how velocities vary between the rows of a velocity file (see the module docstring)
+INTERPOLATIONS = ("constant", "linear")
 
 
 class VelocityFileError(ValueError):
@@ -99,6 +112,10 @@ class LayeredModel:
         layer, i.e. the deepest layer is the uppermost mantle. Must be a layer top.
     :param base_model: obspy model (``.tvel``/``.nd`` in obspy's data folder) continued below.
     :param source: the file the model came from (informational, not part of the hash).
+    :param interpolation: ``"constant"`` (each layer has the constant velocity of its top row)
+        or ``"linear"`` (the velocity varies linearly from a row's value at its depth to the
+        next row's value at the next depth; the deepest layer is constant). See the module
+        docstring.
     """
 
     name: str
@@ -109,8 +126,12 @@ class LayeredModel:
     moho_km: float | None = None
     base_model: str = "ak135"
     source: str = field(default="", compare=False)
+    interpolation: str = "constant"
 
     def __post_init__(self):
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"{self.name}: interpolation={self.interpolation!r} must be one of "
+                             f"{', '.join(INTERPOLATIONS)}")
         n = len(self.top_km)
         if n == 0 or len(self.vp_km_s) != n or len(self.vs_km_s) != n:
             raise ValueError(f"{self.name}: top_km, vp_km_s, vs_km_s must have the same "
@@ -149,6 +170,14 @@ class LayeredModel:
         """Depth of the bottom of each layer below sea level, km (the last = :attr:`base_km`)."""
         return np.append(np.asarray(self.top_km[1:], float), self.base_km)
 
+    def layer_velocities(self, wave: str = "P") -> tuple[np.ndarray, np.ndarray]:
+        """Velocity at the top and at the bottom of each layer, km/s (equal for
+        ``interpolation="constant"`` and in the deepest layer)."""
+        v = np.asarray(self.vp_km_s if wave.upper() == "P" else self.vs_km_s, float)
+        if self.interpolation == "linear":
+            return v, np.append(v[1:], v[-1])
+        return v, v
+
     def vertical_time(self, top_km: float, bottom_km: float, wave: str = "P") -> float:
         """Vertical one-way travel time between two depths below sea level, s.
 
@@ -156,17 +185,27 @@ class LayeredModel:
         :param bottom_km: lower depth, km below sea level (<= :attr:`base_km`).
         :param wave: ``"P"`` or ``"S"``.
         """
-        v = np.asarray(self.vp_km_s if wave.upper() == "P" else self.vs_km_s, float)
+        v0, v1 = self.layer_velocities(wave)
         tops = np.asarray(self.top_km, float)
         bots = self.layer_bottoms_km()
-        h = np.clip(np.minimum(bots, bottom_km) - np.maximum(tops, top_km), 0.0, None)
-        return float(np.sum(h / v))
+        a = np.maximum(tops, top_km)
+        b = np.minimum(bots, bottom_km)
+        h = np.clip(b - a, 0.0, None)
+        g = (v1 - v0) / (bots - tops)  # velocity gradient in each layer, 1/s
+        va = v0 + g * (a - tops)
+        vb = v0 + g * (np.maximum(a, b) - tops)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # integral of dz / (va + g z) = ln(vb / va) / g; h / v where g = 0
+            t = np.where(np.abs(g) > 1e-12, np.log(vb / va) / np.where(g == 0, 1.0, g), h / va)
+        return float(np.sum(np.where(h > 0, t, 0.0)))
 
     # -- identity --------------------------------------------------------------------------
     def canonical(self) -> dict:
-        """The content that defines the model (what :attr:`sha256` hashes)."""
+        """The content that defines the model (what :attr:`sha256` hashes; ``interpolation``
+        only when not the default, so block models keep their ids)."""
         base = _base_model_file(self.base_model)
-        return {
+        extra = {} if self.interpolation == "constant" else {"interpolation": self.interpolation}
+        return {**extra,
             "format": MODEL_FORMAT_VERSION,
             "layers": [[float(z), float(p), float(s)]
                        for z, p, s in zip(self.top_km, self.vp_km_s, self.vs_km_s)],
@@ -191,9 +230,10 @@ class LayeredModel:
     def to_nd(self) -> str:
         """The model as an obspy/TauP ``.nd`` text (TauP depth = depth - :attr:`model_top_km`).
 
-        Layers become pairs of rows (top, bottom) with equal velocities (first-order
-        discontinuities between layers); the base model's velocity layers follow below
-        :attr:`base_km`, with named ``mantle``, ``outer-core`` and ``inner-core``
+        Layers become pairs of rows (top, bottom): equal velocities (first-order
+        discontinuities between layers) or, with ``interpolation="linear"``, the next row's
+        velocities at the bottom (a continuous gradient); the base model's velocity layers
+        follow below :attr:`base_km`, with named ``mantle``, ``outer-core`` and ``inner-core``
         discontinuities.
         """
         from obspy.taup.velocity_model import VelocityModel
@@ -215,12 +255,13 @@ class LayeredModel:
 
         moho = self.moho_depth_km
         bots = self.layer_bottoms_km()
-        for z0, z1, vp, vs in zip(self.top_km, bots, self.vp_km_s, self.vs_km_s):
+        vp0, vp1 = self.layer_velocities("P")
+        vs0, vs1 = self.layer_velocities("S")
+        for z0, z1, p0, p1, s0, s1 in zip(self.top_km, bots, vp0, vp1, vs0, vs1):
             if z0 == moho and z0 != top:
                 rows.append("mantle")
-            rho = _gardner_density(vp)
-            row(z0, vp, vs, rho)
-            row(z1, vp, vs, rho)
+            row(z0, p0, s0, _gardner_density(p0))
+            row(z1, p1, s1, _gardner_density(p1))
         if moho == base:
             rows.append("mantle")
         named = {bmod.cmb_depth: "outer-core", bmod.iocb_depth: "inner-core"}
@@ -260,7 +301,7 @@ def _base_model_file(name: str) -> Path:
 
 def read_velocity_file(path: str | Path, name: str | None = None, *,
                        half_space_thickness_km: float = 30.0, moho_km: float | None = None,
-                       base_model: str = "ak135") -> LayeredModel:
+                       base_model: str = "ak135", interpolation: str = "constant") -> LayeredModel:
     """Read a ``Depth,Vp,Vs`` CSV velocity file (see the module docstring for the format).
 
     :param path: the velocity file.
@@ -269,6 +310,8 @@ def read_velocity_file(path: str | Path, name: str | None = None, *,
     :param moho_km: depth (km below sea level) of the layer top named Moho for TauP; default
         the top of the deepest layer.
     :param base_model: obspy model continued below the layered model.
+    :param interpolation: ``"constant"`` (blocks) or ``"linear"`` (gradients between rows);
+        see the module docstring.
     :raises VelocityFileError: naming the file and line (missing column, value that is not a
         number, non-increasing depth, non-positive velocity, ``Vs >= Vp``, no layers).
     """
@@ -332,7 +375,8 @@ def read_velocity_file(path: str | Path, name: str | None = None, *,
     try:
         return LayeredModel(name=name or path.stem, top_km=tuple(tops), vp_km_s=tuple(vps),
                             vs_km_s=tuple(vss), half_space_thickness_km=half_space_thickness_km,
-                            moho_km=moho_km, base_model=base_model, source=str(path))
+                            moho_km=moho_km, base_model=base_model, source=str(path),
+                            interpolation=interpolation)
     except ValueError as exc:
         raise VelocityFileError(f"{path}: {exc}") from None
 
@@ -532,6 +576,6 @@ def remove_cached_model(model: LayeredModel, cache_dir: str | Path) -> None:
 
 
 __all__ = [
-    "EARTH_RADIUS_KM", "LayeredModel", "ModelInfo", "VelocityFileError", "build_layered_taup_model",
-    "builtin_model_names", "read_velocity_file", "resolve_model", "remove_cached_model",
+    "EARTH_RADIUS_KM", "INTERPOLATIONS", "LayeredModel", "ModelInfo", "VelocityFileError",
+    "build_layered_taup_model", "builtin_model_names", "read_velocity_file", "resolve_model", "remove_cached_model",
 ]

@@ -727,9 +727,28 @@ class TravelTimeTable:
         self.depth_km = np.ascontiguousarray(ds["depth_km"].values, dtype=float)
         self._arr = {v: np.ascontiguousarray(ds[v].values) for v in (*_VARS, "branch",
                                                                        "taup_phase")}
-        # per phase, flat (depth-major) views for fast node look-ups
-        self._flat = [{v: a[k].ravel() for v, a in self._arr.items()}
-                      for k in range(len(self.phases))]
+        # per phase, the node values interpolation needs packed as rows of one array (flat,
+        # depth-major node order), twice: with dT/dh below the node (rows 0..n-1) and above it
+        # (rows n..2n-1); columns time, slowness, dT/dh, branch; _packed_cols: the same
+        # column-major plus the branch start and end distances (for the few special cells)
+        self._n_nodes = self.distance_deg.size * self.depth_km.size
+        packed = []
+        for k in range(len(self.phases)):
+            cols = [self._arr[v][k].ravel().astype(float) for v in
+                    ("time", "slowness", "dtdh_below", "branch")]
+            below = np.stack(cols, axis=1)
+            above = below.copy()
+            above[:, 2] = self._arr["dtdh_above"][k].ravel()
+            packed += [below, above]
+        # all phases in one array (phase k at rows k * 2n ...): mixed-phase batches in one go
+        self._packed = np.ascontiguousarray(np.concatenate(packed))  # (row, column)
+        starts = [self._arr["branch_start_deg"][k].ravel() for k in range(len(self.phases))
+                  for _ in range(2)]  # same values for both halves
+        ends = [self._arr["branch_end_deg"][k].ravel() for k in range(len(self.phases))
+                for _ in range(2)]
+        self._packed_cols = np.ascontiguousarray(
+            np.vstack([self._packed.T, np.concatenate(starts), np.concatenate(ends)]))
+        self._phase_ids = {p: k for k, p in enumerate(self.phases)}
         self._xloc = _CellLocator(self.distance_deg)
         self._zloc = _CellLocator(self.depth_km)
 
@@ -747,9 +766,28 @@ class TravelTimeTable:
             raise KeyError(f"phase {phase!r} is not in this table ({', '.join(self.phases)})") \
                 from None
 
+    def _phase_base(self, phase, shape) -> np.ndarray | int:
+        """First packed row of each point's phase: a phase name, or one phase (name or index
+        into :attr:`phases`) per point, broadcast to the points' shape."""
+        if isinstance(phase, str):
+            return self._index(phase) * 2 * self._n_nodes
+        ph = np.asarray(phase)
+        if ph.dtype.kind in "US O":
+            try:
+                ph = np.array([self._phase_ids[p] for p in ph.ravel().tolist()],
+                              dtype=np.int64).reshape(ph.shape)
+            except KeyError as exc:
+                raise KeyError(f"phase {exc.args[0]!r} is not in this table "
+                               f"({', '.join(self.phases)})") from None
+        elif ph.dtype.kind not in "iu" or (ph.size and (ph.min() < 0 or ph.max() >= len(self.phases))):
+            raise ValueError(f"phase indices must be integers in 0..{len(self.phases) - 1}")
+        return np.broadcast_to(ph, shape).ravel() * (2 * self._n_nodes)
+
     def _cell(self, distance_deg, depth_km):
-        x, z = np.broadcast_arrays(np.asarray(distance_deg, dtype=float),
-                                   np.asarray(depth_km, dtype=float))
+        x = np.asarray(distance_deg, dtype=float)
+        z = np.asarray(depth_km, dtype=float)
+        if x.shape != z.shape:
+            x, z = np.broadcast_arrays(x, z)
         shape = x.shape
         x = x.ravel()
         z = z.ravel()
@@ -761,16 +799,20 @@ class TravelTimeTable:
         xg, zg = self.distance_deg, self.depth_km
         return (x - xg[i]) / (xg[i + 1] - xg[i]), (z - zg[j]) / (zg[j + 1] - zg[j])
 
-    def _branch_range(self, F: dict, br: np.ndarray, na: np.ndarray, nb: np.ndarray,
+    # rows of _packed_cols (columns of _packed: the first four), see _set_dataset
+    _T, _P, _D, _B, _S, _E = range(6)
+
+    def _branch_range(self, Q: np.ndarray, br: np.ndarray, na: np.ndarray, nb: np.ndarray,
                       w: np.ndarray, x: np.ndarray):
         """Whether branch ``br`` has a known distance range in both rows of the cells (via a
         cell node on that branch in each row), and whether ``x`` lies inside that range
-        interpolated to the fractional depth ``w``."""
+        interpolated to the fractional depth ``w``. ``na``/``nb``: packed rows of the cells'
+        left nodes in the upper/lower grid row."""
         def node_range(n):
-            on1 = F["branch"][n + 1] == br
-            on0 = F["branch"][n] == br
+            on1 = Q[self._B][n + 1] == br
+            on0 = Q[self._B][n] == br
             m = np.where(on1, n + 1, n)
-            return on1 | on0, F["branch_start_deg"][m], F["branch_end_deg"][m]
+            return on1 | on0, Q[self._S][m], Q[self._E][m]
 
         ka, sa, ea = node_range(na)
         kb, sb, eb = node_range(nb)
@@ -778,116 +820,143 @@ class TravelTimeTable:
         end = ea + w * (eb - ea)
         return ka & kb, (x >= start - 1e-6) & (x <= end + 1e-6)
 
-    def _curvature(self, F: dict, n: np.ndarray, step: int, col: np.ndarray) -> np.ndarray:
-        """dp/dx (s/deg^2) between flat node ``n`` and its neighbour ``n + step`` in the same
-        row when both are on the same branch, else 0; ``col`` is the column of ``n``."""
+    def _curvature(self, Q: np.ndarray, n: np.ndarray, step: int, col: np.ndarray) -> np.ndarray:
+        """dp/dx (s/deg^2) between packed node ``n`` and its neighbour ``n + step`` in the
+        same grid row when both are on the same branch, else 0; ``col`` is the column of ``n``."""
         nb = n + step
         ok = (col + step >= 0) & (col + step < self.distance_deg.size)
         nb = np.where(ok, nb, n)
-        same = ok & (F["branch"][nb] == F["branch"][n])
-        cb = np.clip(col + step, 0, self.distance_deg.size - 1)
-        dx = self.distance_deg[cb] - self.distance_deg[col]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = (F["slowness"][nb] - F["slowness"][n]) / dx
+        same = ok & (Q[self._B][nb] == Q[self._B][n])
+        cb = np.where(ok, col + step, col)
+        # (no neighbour: dx = 1 instead of 0, the result is 0 anyway; no warnings to handle)
+        dx = np.where(ok, self.distance_deg[cb] - self.distance_deg[col], 1.0)
+        c = (Q[self._P][nb] - Q[self._P][n]) / dx
         return np.where(same & np.isfinite(c), c, 0.0)
 
-    def _row(self, F: dict, n0: np.ndarray, x, x0, hx, s, side: str, full: bool,
-             col: np.ndarray) -> dict:
-        """Interpolate along distance between flat nodes ``n0`` and ``n0 + 1`` of one row.
+    def _rows(self, Q: np.ndarray, n0: np.ndarray, x, x0, hx, s, full: bool, col: np.ndarray):
+        """Interpolate along distance between packed nodes ``n0`` and ``n0 + 1``, for both grid
+        rows of the cells at once (``n0`` has shape ``(2, m)``: upper row with the one-sided
+        ``dT/dh`` below its nodes, lower row with the one above; ``x``... have shape ``(m,)``).
 
         Same branch at both nodes: cubic Hermite from the times and slopes (ray parameters).
         Different branches (a crossover, triplication or branch end between the nodes): each
         node's branch continued along its tangent within that branch's distance range, the
         earlier one wins (exact for straight branches); chord if neither covers ``x``.
+
+        :returns: ``(time, dtdh, branch, dtdx, slowness)`` of shape ``(2, m)`` (the last two
+            ``None`` unless ``full``).
         """
-        n1 = n0 + 1
-        t0, t1 = F["time"][n0], F["time"][n1]
-        m0, m1 = F["slowness"][n0], F["slowness"][n1]
-        b0, b1 = F["branch"][n0], F["branch"][n1]
+        V = self._packed.take(np.concatenate((n0, n0 + 1)).reshape(2, *n0.shape), axis=0)
+        if V.shape[2] > 64:  # contiguous columns: faster arithmetic on large batches
+            V = np.ascontiguousarray(np.moveaxis(V, 3, 0))
+            (t0, t1), (m0, m1), (d0, d1), (b0, b1) = V
+        else:  # V: (node, grid row, point, column)
+            t0, t1 = V[0, :, :, 0], V[1, :, :, 0]
+            m0, m1 = V[0, :, :, 1], V[1, :, :, 1]
+            d0, d1 = V[0, :, :, 2], V[1, :, :, 2]
+            b0, b1 = V[0, :, :, 3], V[1, :, :, 3]
         s2 = s * s
         s3 = s2 * s
         h01 = 3 * s2 - 2 * s3
         time = t0 + h01 * (t1 - t0) + hx * ((s3 - 2 * s2 + s) * m0 + (s3 - s2) * m1)
-        dv = F[side]
-        deriv = dv[n0] + s * (dv[n1] - dv[n0])
-        out = {"time": time, "dtdh": deriv, "branch": b0.copy()}
+        deriv = d0 + s * (d1 - d0)
+        branch = b0.copy()
+        dtdx = slow = None
         if full:
-            out["dtdx"] = ((6 * s2 - 6 * s) * (t0 - t1) / hx + (3 * s2 - 4 * s + 1) * m0
-                           + (3 * s2 - 2 * s) * m1)
-            out["slowness"] = m0 + s * (m1 - m0)
-        d = np.nonzero(b0 != b1)[0]
-        if d.size:
-            xd, na, nb = x[d], n0[d], n1[d]
-            ua, ub = xd - x0[d], xd - x0[d] - hx[d]
+            dtdx = ((6 * s2 - 6 * s) * (t0 - t1) / hx + (3 * s2 - 4 * s + 1) * m0
+                    + (3 * s2 - 2 * s) * m1)
+            slow = m0 + s * (m1 - m0)
+        r, c = np.nonzero(b0 != b1)
+        if r.size:
+            xd, x0d, hxd, sd, cd = x[c], x0[c], hx[c], s[c], col[c]
+            na = n0[r, c]
+            nb = na + 1
+            t0d, t1d, m0d, m1d = t0[r, c], t1[r, c], m0[r, c], m1[r, c]
+            ua, ub = xd - x0d, xd - x0d - hxd
             # curvature dp/dx of each branch from its other neighbour on the same branch
             # (0 when there is none): quadratic instead of straight extrapolation
-            ca, cb = self._curvature(F, na, -1, col[d]), self._curvature(F, nb, +1, col[d] + 1)
-            ta = np.where(xd <= F["branch_end_deg"][na] + 1e-6,
-                          t0[d] + ua * (m0[d] + 0.5 * ca * ua), np.inf)
-            tb = np.where(xd >= F["branch_start_deg"][nb] - 1e-6,
-                          t1[d] + ub * (m1[d] + 0.5 * cb * ub), np.inf)
+            ca, cb = self._curvature(Q, na, -1, cd), self._curvature(Q, nb, +1, cd + 1)
+            ta = np.where(xd <= Q[self._E][na] + 1e-6, t0d + ua * (m0d + 0.5 * ca * ua), np.inf)
+            tb = np.where(xd >= Q[self._S][nb] - 1e-6, t1d + ub * (m1d + 0.5 * cb * ub), np.inf)
             ta[np.isnan(ta)] = np.inf  # a node without arrival: only the other branch counts
             tb[np.isnan(tb)] = np.inf
             left = ta <= tb
             tt = np.where(left, ta, tb)
             gap = ~np.isfinite(tt)
-            chord = t0[d] + s[d] * (t1[d] - t0[d])
-            time[d] = np.where(gap, chord, tt)
-            deriv[d] = np.where(left, dv[na], dv[nb])
-            out["branch"][d] = np.where(left, b0[d], b1[d])
+            chord = t0d + sd * (t1d - t0d)
+            time[r, c] = np.where(gap, chord, tt)
+            deriv[r, c] = np.where(left, d0[r, c], d1[r, c])
+            branch[r, c] = np.where(left, b0[r, c], b1[r, c])
             if full:
-                slope = np.where(left, m0[d] + ca * ua, m1[d] + cb * ub)
-                out["dtdx"][d] = np.where(gap, (t1[d] - t0[d]) / hx[d], slope)
-                out["slowness"][d] = slope
-        return out
+                slope = np.where(left, m0d + ca * ua, m1d + cb * ub)
+                dtdx[r, c] = np.where(gap, (t1d - t0d) / hxd, slope)
+                slow[r, c] = slope
+        return time, deriv, branch, dtdx, slow
 
-    def _interp(self, phase: str, distance_deg, depth_km, full: bool = False):
+    def _interp(self, phase, distance_deg, depth_km, full: bool = False):
         """Time (and with ``full`` dT/dx, slowness, dT/dh) at the points, flattened.
 
         In depth: cubic Hermite with the one-sided ray derivatives inside the cell (velocity
         just below the upper node, just above the lower node: cells never straddle a
         discontinuity) when both rows give the same branch; otherwise the earlier of the two
         depth tangents when they are consistent, else linear.
+
+        Per call the work is a fixed number of array operations on all points together (both
+        grid rows of a cell in one pass, all node values in one gather from the packed
+        per-phase node array), so small batches (a locator's ~10 arrivals) cost ~0.1 ms.
         """
-        F = self._flat[self._index(phase)]
+        Q = self._packed_cols
+        if not isinstance(phase, str):  # a phase per point: broadcast all three together
+            phase = np.asarray(phase)
+            full_shape = np.broadcast_shapes(phase.shape, np.shape(distance_deg), np.shape(depth_km))
+            if full_shape != np.shape(distance_deg):
+                distance_deg = np.broadcast_to(np.asarray(distance_deg, dtype=float), full_shape)
         shape, inside, x, z, i, j = self._cell(distance_deg, depth_km)
         xg, zg = self.distance_deg, self.depth_km
+        nx = xg.size
+        base = self._phase_base(phase, shape)
         x0 = xg[i]
         hx = xg[i + 1] - x0
         s = (x - x0) / hx
         z0 = zg[j]
         hz = zg[j + 1] - z0
         w = (z - z0) / hz
-        na = j * xg.size + i
-        a = self._row(F, na, x, x0, hx, s, "dtdh_below", full, i)
-        b = self._row(F, na + xg.size, x, x0, hx, s, "dtdh_above", full, i)
-        ta, tb, da, db = a["time"], b["time"], a["dtdh"], b["dtdh"]
+        na = j * nx + i + base
+        # upper row: nodes with dT/dh below them (first half of the phase's rows); lower row:
+        # above (second half)
+        time2, deriv2, branch2, dtdx2, slow2 = self._rows(
+            Q, np.concatenate((na, na + (nx + self._n_nodes))).reshape(2, -1), x, x0, hx, s,
+            full, i)
+        ta, tb, da, db = time2[0], time2[1], deriv2[0], deriv2[1]
         w2 = w * w
         w3 = w2 * w
         time = ta + (3 * w2 - 2 * w3) * (tb - ta) + hz * ((w3 - 2 * w2 + w) * da + (w3 - w2) * db)
         if full:
             dtdh = ((6 * w2 - 6 * w) * (ta - tb) / hz + (3 * w2 - 4 * w + 1) * da
                     + (3 * w2 - 2 * w) * db)
-        other = np.nonzero((a["branch"] != b["branch"]) | ~np.isfinite(da) | ~np.isfinite(db)
-                           | ~np.isfinite(ta) | ~np.isfinite(tb))[0]
+        fin = np.isfinite(time2)
+        dfin = np.isfinite(deriv2)
+        other = np.nonzero((branch2[0] != branch2[1]) | ~dfin[0] | ~dfin[1]
+                           | ~fin[0] | ~fin[1])[0]
         if other.size:
             o = other
             tao, tbo, dao, dbo, ho = ta[o], tb[o], da[o], db[o], hz[o]
-            ka, kb = np.isfinite(dao), np.isfinite(dbo)
+            ka, kb = dfin[0, o], dfin[1, o]
             known = ka & kb
-            dao, dbo = np.nan_to_num(dao), np.nan_to_num(dbo)
+            # (non-finite dT/dh never reaches the results: 0 keeps the tangents finite)
+            dao, dbo = np.where(ka, dao, 0.0), np.where(kb, dbo, 0.0)
             tan_a = tao + dao * (z[o] - z0[o])
             tan_b = tbo + dbo * (z[o] - z0[o] - ho)
             cons = known & (tao + dao * ho >= tbo - 1e-3) & (tbo - dbo * ho >= tao - 1e-3)
             lin = tao + w[o] * (tbo - tao)
             # where both rows know both branches' distance ranges (e.g. a caustic moving with
             # depth), keep each depth tangent only inside its branch's range at this depth
-            nao, nbo = na[o], na[o] + xg.size
-            ok_a, ra = self._branch_range(F, a["branch"][o], nao, nbo, w[o], x[o])
-            ok_b, rb = self._branch_range(F, b["branch"][o], nao, nbo, w[o], x[o])
+            nao, nbo = na[o], na[o] + nx
+            ok_a, ra = self._branch_range(Q, branch2[0, o], nao, nbo, w[o], x[o])
+            ok_b, rb = self._branch_range(Q, branch2[1, o], nao, nbo, w[o], x[o])
             # (a row without arrival only lets the other row's branch through when that
             # branch's range is known in both rows, e.g. Pg near its largest distance)
-            fa, fb = np.isfinite(tao), np.isfinite(tbo)
+            fa, fb = fin[0, o], fin[1, o]
             ua, ub = fa & ok_a & ka, fb & ok_b & kb
             ca = np.where(ua & ra, tan_a, np.inf)
             cb = np.where(ub & rb, tan_b, np.inf)
@@ -902,10 +971,11 @@ class TravelTimeTable:
         time[bad] = np.nan
         if not full:
             return shape, time
-        dtdx = a["dtdx"] + w * (b["dtdx"] - a["dtdx"])
-        slow = a["slowness"] + w * (b["slowness"] - a["slowness"])
+        dtdx = dtdx2[0] + w * (dtdx2[1] - dtdx2[0])
+        slow = slow2[0] + w * (slow2[1] - slow2[0])
+        nan = bad | ~np.isfinite(time)
         for arr in (dtdx, slow, dtdh):
-            arr[bad | ~np.isfinite(time)] = np.nan
+            arr[nan] = np.nan
         return shape, time, dtdx, slow, dtdh
 
     def time(self, phase: str, distance_deg, depth_km) -> np.ndarray:
@@ -932,6 +1002,22 @@ class TravelTimeTable:
         """
         shape, t, dx, _, dh = self._interp(phase, distance_deg, depth_km, full=True)
         return t.reshape(shape), dx.reshape(shape), dh.reshape(shape)
+
+    def lookup(self, phase, distance_deg, depth_km):
+        """Everything :meth:`time`, :meth:`derivatives` and :meth:`slowness` give, from one
+        interpolation (a locator needs all of them at the same points), for one phase or a
+        different phase per point (one call for all arrivals of an event is much cheaper than
+        one call per phase: the cost of a call is mostly fixed below ~100 points).
+
+        :param phase: a table phase name, or an array (broadcast with the points) of table
+            phase names or of indices into :attr:`phases`.
+        :param distance_deg: epicentral distance(s), degrees.
+        :param depth_km: source depth(s), km below sea level.
+        :returns: ``(time_s, dtdd_s_per_deg, slowness_s_per_deg, dtdh_s_per_km)``, each of the
+            broadcast shape of the inputs; the values are those of the single-purpose methods.
+        """
+        shape, t, dx, p, dh = self._interp(phase, distance_deg, depth_km, full=True)
+        return t.reshape(shape), dx.reshape(shape), p.reshape(shape), dh.reshape(shape)
 
     def _bilinear(self, var: str, phase: str, distance_deg, depth_km) -> np.ndarray:
         k = self._index(phase)
@@ -1011,9 +1097,9 @@ class _CellLocator:
         self.steps = int(np.max(np.diff(self.lut))) + 1 if n_buckets > 0 else 1
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):  # NaN -> any index; masked by the caller
-            k = ((x - self.x0) * self.scale).astype(np.int64)
-        np.clip(k, 0, self.lut.size - 1, out=k)
+        # bucket number clamped to the table before the integer cast (NaN -> 0: any index,
+        # masked by the caller; same values as casting first and clipping after)
+        k = np.fmin(np.fmax((x - self.x0) * self.scale, 0.0), self.lut.size - 1).astype(np.int64)
         i = self.lut[k]
         for _ in range(self.steps):
             up = (i < self.last) & (x >= self.nodes[np.minimum(i + 1, self.last + 1)])
