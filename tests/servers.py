@@ -703,3 +703,127 @@ class SilentTCPServer(_BackgroundServer):
 
 
 __all__ = ["SeedLinkTestServer", "FDSNDataselectTestServer", "SilentTCPServer", "SLRecord", "free_port"]
+
+
+# ============================================================================ SMTP and webhook receivers
+class SMTPTestServer(_BackgroundServer):
+    """A minimal SMTP server (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET,
+    NOOP, QUIT) that keeps what it receives in :attr:`messages` as ``(mail_from, rcpt_tos,
+    email.message.EmailMessage)``. The first ``fail_first`` DATA transactions are answered
+    ``451`` (a transient failure the client should retry)."""
+
+    def __init__(self, host: str = "127.0.0.1", fail_first: int = 0, port: int = 0):
+        self.host = host
+        self.port = port
+        self.fail_first = fail_first
+        self.transactions = 0
+        self.messages: list[tuple[str, list[str], object]] = []
+        self._lock = threading.Lock()
+
+    def _make_server(self):
+        import email
+        import email.policy
+
+        owner = self
+
+        class H(socketserver.StreamRequestHandler):
+            def reply(self, text: str) -> None:
+                self.wfile.write(text.encode("ascii") + b"\r\n")
+                self.wfile.flush()
+
+            def handle(self):
+                self.reply("220 localhost SMTPTestServer ready")
+                mail_from, rcpts = "", []
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    cmd = line.decode("ascii", "replace").rstrip("\r\n")
+                    verb = cmd[:4].upper()
+                    if verb == "EHLO":
+                        self.reply("250-localhost")
+                        self.reply("250-8BITMIME")
+                        self.reply("250 SIZE 52428800")
+                    elif verb == "HELO":
+                        self.reply("250 localhost")
+                    elif verb == "MAIL":
+                        mail_from, rcpts = cmd.split(":", 1)[1].split()[0].strip("<>"), []
+                        self.reply("250 OK")
+                    elif verb == "RCPT":
+                        rcpts.append(cmd.split(":", 1)[1].strip().strip("<>"))
+                        self.reply("250 OK")
+                    elif verb == "DATA":
+                        if not rcpts:
+                            self.reply("503 need RCPT")
+                            continue
+                        self.reply("354 end data with <CR><LF>.<CR><LF>")
+                        chunks = []
+                        while True:
+                            d = self.rfile.readline()
+                            if not d or d in (b".\r\n", b".\n"):
+                                break
+                            chunks.append(d[1:] if d.startswith(b"..") else d)
+                        with owner._lock:
+                            owner.transactions += 1
+                            fail = owner.transactions <= owner.fail_first
+                            if not fail:
+                                msg = email.message_from_bytes(b"".join(chunks), policy=email.policy.default)
+                                owner.messages.append((mail_from, list(rcpts), msg))
+                        self.reply("451 try again later" if fail else "250 OK queued")
+                    elif verb == "RSET":
+                        mail_from, rcpts = "", []
+                        self.reply("250 OK")
+                    elif verb == "NOOP":
+                        self.reply("250 OK")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:
+                        self.reply("502 command not implemented")
+
+        return _SLTCPServer((self.host, self.port), H)
+
+
+class WebhookTestServer(_BackgroundServer):
+    """An HTTP receiver of POSTed webhooks: keeps every request in :attr:`requests` as
+    ``(path, headers dict (lower-case names), body bytes, status answered)``. The first
+    ``fail_first`` requests are answered ``fail_status`` (503), the others ``200``."""
+
+    def __init__(self, host: str = "127.0.0.1", fail_first: int = 0, port: int = 0, fail_status: int = 503):
+        self.host = host
+        self.port = port
+        self.fail_first = fail_first
+        self.fail_status = fail_status
+        self.requests: list[tuple[str, dict, bytes, int]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/hook"
+
+    @property
+    def accepted(self) -> list[tuple[str, dict, bytes, int]]:
+        return [r for r in self.requests if r[3] == 200]
+
+    def _make_server(self):
+        owner = self
+
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with owner._lock:
+                    status = owner.fail_status if len(owner.requests) < owner.fail_first else 200
+                    owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        srv = ThreadingHTTPServer((self.host, self.port), H)
+        srv.daemon_threads = True
+        return srv
+
+
+__all__ += ["SMTPTestServer", "WebhookTestServer"]

@@ -1,14 +1,47 @@
-"""Who is asking: the principal of a request.
+"""Who is asking, and may they: the principal of a request and the access policy.
 
-Accounts, roles and API tokens come later (issue 6 item 4). The routers already take the
-principal as a FastAPI dependency (``principal: Principal = Depends(current_principal)``), so the
-access policy can be added in one place without touching the services.
+Every data route takes the caller as a FastAPI dependency
+(``principal: Principal = Depends(current_principal)``) and asks the policy with
+:func:`require` (``require(principal, "waveforms")``) or, for event queries, with
+:func:`event_filter` (which also applies the public rule in SQL). The policy itself is
+configuration (``[access]``, :mod:`pipeline.accounts.config`).
+
+Credentials (what is supported)
+-------------------------------
+* ``Authorization: Bearer idc_<id>_<secret>`` — the API token of ``idc accounts token``;
+* ``Authorization: Basic base64(<user>:<token>)`` — the same token as the password of HTTP Basic
+  (the user name must be the token's account), for clients that only speak Basic;
+* no ``Authorization`` header — the ``public`` principal.
+
+HTTP Digest (what FDSN ``queryauth`` specifies) is **not** supported: it would need the server to
+keep the token (or an MD5 of it) readable. ``/fdsnws/dataselect/1/queryauth`` accepts Bearer and
+Basic and answers 401 without credentials. Tokens are never accepted in the URL.
+
+Answers: malformed/unknown/expired/revoked token → 401 (with ``WWW-Authenticate: Bearer``);
+product not allowed for the role → 403; over the account's rate limit → 429 with
+``Retry-After``; all as FDSN error documents. :func:`install` adds the middleware that writes a
+``download_audit`` row for every request that went through :func:`current_principal` (who,
+endpoint, products, status, bytes, duration) and keeps tokens out of the logs
+(:mod:`pipeline.accounts.redact`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import binascii
+import logging
+import time
+from dataclasses import dataclass, field
 
 from fastapi import Request
+
+from pipeline.accounts.policy import Decision, decide, readable_products
+from pipeline.service.fdsn.params import FDSNError
+
+log = logging.getLogger("pipeline.service.auth")
+
+
+class AccessDenied(FDSNError):
+    """The principal may not read a product (HTTP 403, or 401 for a bad token)."""
 
 
 @dataclass(frozen=True)
@@ -16,24 +49,287 @@ class Principal:
     """The identity a request acts as.
 
     :param name: account name (``"public"`` for anonymous requests)
-    :param roles: roles of the account (state principal, state user, analyst, operator, public)
-    :param state: the State the account belongs to (empty for the public)
-    :param unrestricted: True while no access policy exists: every product is readable
+    :param roles: roles of the account (state_principal, state_user, analyst, operator, public)
+    :param state: ISO code of the State the account belongs to (empty for IDC staff and the public)
+    :param unrestricted: True when no access policy applies (every product is readable)
+    :param user_id: account id in the store (None for the public)
+    :param state_id: State id in the store (None when without State)
+    :param access: the ``[access]`` configuration the decisions follow
+    :param client: client address (rate limit key of the public)
+    :param products: products this request asked for (filled by :func:`require`, for the audit)
     """
 
     name: str = "public"
     roles: tuple[str, ...] = ("public",)
     state: str = ""
     unrestricted: bool = True
+    user_id: int | None = None
+    state_id: int | None = None
+    access: object | None = field(default=None, compare=False, repr=False)
+    client: str = ""
+    products: list = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def role(self) -> str:
+        return self.roles[0] if self.roles else "public"
+
+    def decision(self, product: str) -> Decision:
+        if self.unrestricted or self.access is None:
+            return Decision(product, True, False)
+        return decide(self.access, self.roles, product)
 
     def may_read(self, product_type: str) -> bool:
-        """Whether this principal may read products of ``product_type`` (today: always)."""
-        return self.unrestricted
+        """Whether this principal may read (all or the public part of) ``product_type``."""
+        return self.decision(product_type).allowed
+
+    def readable(self) -> dict[str, str]:
+        if self.unrestricted or self.access is None:
+            return {"*": "all"}
+        return readable_products(self.access, self.roles)
 
 
 PUBLIC = Principal()
 
 
+def _who(p: Principal) -> str:
+    if not p.authenticated:
+        return "the public (no token)"
+    return f"account {p.name!r} (role {p.role}{', State ' + p.state if p.state else ''})"
+
+
+def require(principal: Principal, product: str, *, partial_ok: bool = False) -> Decision:
+    """Raise :class:`AccessDenied` (403) unless ``principal`` may read ``product``; with
+    ``partial_ok`` the public part of a bulletin is enough (the caller then applies
+    :func:`public_event_condition`). Records ``product`` for the audit row."""
+    if product not in principal.products:
+        principal.products.append(product)
+    d = principal.decision(product)
+    if d.full or (partial_ok and d.partial):
+        return d
+    hint = " Send an API token (Authorization: Bearer ...) of an account allowed to read it." \
+        if not principal.authenticated else ""
+    if d.partial:
+        hint = (f" The public may read only the events of {product} that pass the public rule "
+                "(see /accounts/1/whoami).")
+    raise AccessDenied(403, f"Access to {product} is not allowed for {_who(principal)}.{hint}")
+
+
+def public_event_condition(principal: Principal, O, now: float | None = None):
+    """SQL condition on origin ``O`` for the public part of a bulletin: magnitude (of
+    ``magnitude_type``, else the preferred = first network magnitude) ≥ ``min_magnitude`` and
+    origin time at least ``min_age_days`` ago."""
+    from sqlalchemy import and_, select
+
+    from pipeline.store import models as m
+
+    cfg = principal.access.public_events
+    now = time.time() if now is None else now
+    q = select(m.Netmag.magnitude).where(m.Netmag.orid == O.orid)
+    if cfg.magnitude_type:
+        q = q.where(m.Netmag.magtype == cfg.magnitude_type)
+    mag = q.order_by(m.Netmag.magid).limit(1).scalar_subquery()
+    return and_(O.time <= now - cfg.min_age_days * 86400.0, mag >= cfg.min_magnitude)
+
+
+def event_filter(principal: Principal):
+    """For :class:`pipeline.service.fdsn.event.EventQuery`: a function ``(query, types, O, P) →
+    query`` that refuses (403) catalogs the principal may not read and keeps only the public
+    events of catalogs it may read in part."""
+    from sqlalchemy import or_
+
+    def apply(q, types, O, P):
+        full, partial = [], []
+        for t in types:
+            d = require(principal, t, partial_ok=True)
+            (full if d.full else partial).append(t)
+        if not partial:
+            return q
+        cond = P.type.in_(partial) & public_event_condition(principal, O)
+        return q.where(or_(P.type.in_(full), cond) if full else cond)
+
+    return apply
+
+
+# --------------------------------------------------------------------------- credentials
+def _credentials(request: Request) -> str | None:
+    """The token of the request (None = no credentials); FDSNError 401 when malformed."""
+    h = request.headers.get("authorization")
+    if h is None:
+        return None
+    scheme, _, value = h.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
+    if scheme.lower() == "basic" and value:
+        try:
+            user, sep, token = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise AccessDenied(401, "Malformed HTTP Basic credentials") from None
+        if not sep or not token:
+            raise AccessDenied(401, "HTTP Basic credentials need user:token")
+        request.state.idc_basic_user = user
+        return token
+    raise AccessDenied(401, f"Unsupported Authorization scheme {scheme[:20]!r}: use 'Bearer <token>' "
+                            "(or HTTP Basic with the token as password)")
+
+
+def _limiter(request: Request):
+    lim = getattr(request.app.state, "idc_ratelimiter", None)
+    if lim is None:
+        from pipeline.accounts.ratelimit import RateLimiter
+
+        lim = request.app.state.idc_ratelimiter = RateLimiter()
+    return lim
+
+
+def _retry_after(wait_s: float) -> int:
+    from pipeline.accounts.ratelimit import RateLimiter
+
+    return RateLimiter.retry_after(wait_s)
+
+
 def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the principal of ``request`` (today always :data:`PUBLIC`)."""
-    return PUBLIC
+    """FastAPI dependency: authenticate the request (401), apply the rate limit (429) and
+    return its :class:`Principal`; the principal is kept on ``request.state`` for the audit."""
+    from pipeline.accounts.store import AuthError, authenticate
+
+    st = request.app.state.idc
+    cfg = st.settings.access
+    client = request.client.host if request.client else ""
+    anonymous = Principal(access=cfg, unrestricted=False, client=client)
+    request.state.idc_principal = anonymous
+    token = _credentials(request)
+    own_rate = (None, None)
+    if token is None:
+        p = anonymous
+    else:
+        try:
+            with st.session() as s:
+                acc = authenticate(s, token)
+        except AuthError as exc:
+            request.state.idc_principal = Principal(name="(invalid token)", access=cfg, unrestricted=False,
+                                                    client=client)
+            # failed attempts count against the client address (no free guessing)
+            rl = cfg.rate_limit
+            wait = _limiter(request).take(f"authfail:{client}", rl.public_rate_per_s, rl.public_burst)
+            if wait > 0:
+                request.state.idc_retry_after = _retry_after(wait)
+                raise FDSNError(429, f"Too many requests with invalid credentials from {client}; retry after "
+                                     f"{request.state.idc_retry_after} s") from None
+            raise AccessDenied(401, str(exc)) from None
+        basic_user = getattr(request.state, "idc_basic_user", None)
+        if basic_user is not None and basic_user != acc.name:
+            raise AccessDenied(401, "HTTP Basic user name does not match the token's account")
+        p = Principal(name=acc.name, roles=(acc.role,), state=acc.state, unrestricted=False, user_id=acc.user_id,
+                      state_id=acc.state_id, access=cfg, client=client)
+        own_rate = (acc.rate_per_s, acc.burst)
+    request.state.idc_principal = p
+    rl = cfg.rate_limit
+    if p.authenticated:
+        rate, burst = own_rate
+        key = f"user:{p.name}"
+        rate = rl.rate_per_s if rate is None else rate
+        burst = rl.burst if burst is None else burst
+    else:
+        key, rate, burst = f"ip:{client}", rl.public_rate_per_s, rl.public_burst
+    wait = _limiter(request).take(key, rate, burst)
+    if wait > 0:
+        request.state.idc_retry_after = _retry_after(wait)
+        raise FDSNError(429, f"Rate limit of {_who(p)} exceeded ({rate:g} requests/s, burst {burst}); "
+                             f"retry after {request.state.idc_retry_after} s")
+    return p
+
+
+# --------------------------------------------------------------------------- audit middleware
+class AccessMiddleware:
+    """ASGI middleware: ``WWW-Authenticate`` on 401, ``Retry-After`` on 429, a ``download_audit``
+    row for every request that went through :func:`current_principal`, log redaction."""
+
+    def __init__(self, app, settings):
+        self.app = app
+        self.settings = settings
+        self._redaction = False
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if not self._redaction:  # uvicorn configures its loggers after the app is built
+            from pipeline.accounts.redact import install as install_redaction
+
+            install_redaction()
+            self._redaction = True
+        state = scope.setdefault("state", {})
+        t0 = time.perf_counter()
+        info = {"status": 500, "bytes": 0}
+
+        async def _send(msg):
+            if msg["type"] == "http.response.start":
+                info["status"] = msg["status"]
+                extra = []
+                if msg["status"] == 401:
+                    extra.append((b"www-authenticate", b'Bearer realm="idc-pipeline"'))
+                if msg["status"] == 429 and state.get("idc_retry_after"):
+                    extra.append((b"retry-after", str(state["idc_retry_after"]).encode()))
+                if extra:
+                    msg = dict(msg, headers=list(msg.get("headers", [])) + extra)
+            elif msg["type"] == "http.response.body":
+                info["bytes"] += len(msg.get("body", b""))
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            p = state.get("idc_principal")
+            if p is not None and self.settings.access.audit:
+                from starlette.concurrency import run_in_threadpool
+
+                row = _audit_row(scope, state, p, info, (time.perf_counter() - t0) * 1000.0)
+                try:
+                    await run_in_threadpool(_write_audit, self.settings.database_url, row)
+                except Exception as exc:  # the audit never breaks a response
+                    log.warning("download audit not written: %s", exc)
+
+
+def _audit_row(scope, state, p: Principal, info, ms: float) -> dict:
+    from pipeline.accounts.redact import redact
+
+    query = redact(scope.get("query_string", b"").decode("latin-1"))
+    body = state.get("body_text")
+    if body:
+        query = (query + "\n" if query else "") + redact(body[:2000])
+    client = scope.get("client") or ("", 0)
+    return {"user_name": p.name[:64], "state": p.state, "role": p.role, "client": str(client[0])[:64],
+            "method": scope.get("method", "")[:8], "endpoint": scope.get("path", "")[:200],
+            "product": ",".join(p.products)[:100], "query": query, "status": int(info["status"]),
+            "bytes": int(info["bytes"]), "duration_ms": round(ms, 3)}
+
+
+def _write_audit(url: str, row: dict) -> None:
+    from pipeline.store.db import get_engine
+    from pipeline.store.models import DownloadAudit
+
+    with get_engine(url).begin() as conn:
+        conn.execute(DownloadAudit.__table__.insert().values(**row, created=_utcnow()))
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
+
+
+def install(app, settings) -> None:
+    """Add the access middleware, the accounts routes (``/accounts/1/``) and log redaction to
+    ``app`` (called once by :func:`pipeline.service.app.create_app`)."""
+    from pipeline.accounts.ratelimit import RateLimiter
+    from pipeline.accounts.redact import install as install_redaction
+    from pipeline.service import accounts
+
+    app.state.idc_ratelimiter = RateLimiter()
+    app.add_middleware(AccessMiddleware, settings=settings)
+    app.include_router(accounts.router, prefix="/accounts/1")
+    install_redaction()

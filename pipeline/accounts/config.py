@@ -1,0 +1,115 @@
+"""Typed, frozen configuration of access control (``[access]``) and subscriptions (``[subscriptions]``).
+
+The IDC's actual access rules for States and the public are **not found** in the sources
+REFERENCE.md cites, so the whole policy is **configuration**; the defaults in
+``config/default.toml`` are *our* defaults: automatic and reviewed bulletins (SEL1/2/3, REB, SEB,
+SSEB) and waveforms to States (roles ``state_principal`` and ``state_user``), everything to IDC
+analysts and operators, station metadata and the disaster alert feeds to everyone, and for the
+public the reviewed events (REB) of magnitude mb ≥ 4.0 that are older than 2 days.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: the roles of an account (issue 6 item 4); ``public`` is also the role of anonymous requests
+ROLES = ("state_principal", "state_user", "analyst", "operator", "public")
+#: product names the policy knows besides the bulletin types (free names are allowed too)
+BULLETINS = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
+STATE_ROLES = ("state_principal", "state_user")
+IDC_ROLES = ("analyst", "operator")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_roles(roles, where: str) -> tuple[str, ...]:
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise ValueError(f"{where}: unknown role(s) {', '.join(map(repr, bad))} (roles: {', '.join(ROLES)})")
+    return tuple(roles)
+
+
+class PublicEventsConfig(_Frozen):
+    """``[access.public_events]``: the part of a bulletin the public (no token) may read."""
+
+    #: bulletins the rule applies to
+    products: tuple[str, ...] = ("REB",)
+    #: smallest magnitude (of ``magnitude_type``; empty = the preferred magnitude)
+    min_magnitude: float = 4.0
+    magnitude_type: str = "mb"
+    #: events become public this many days after their origin time
+    min_age_days: float = Field(2.0, ge=0)
+
+
+class RateLimitConfig(_Frozen):
+    """``[access.rate_limit]``: token bucket per account (public: per client address), in memory
+    per server process. 0 = unlimited."""
+
+    rate_per_s: float = Field(20.0, ge=0)
+    burst: int = Field(100, ge=1)
+    public_rate_per_s: float = Field(5.0, ge=0)
+    public_burst: int = Field(30, ge=1)
+
+
+def _default_products() -> dict[str, tuple[str, ...]]:
+    restricted = STATE_ROLES + IDC_ROLES
+    out = {p: restricted for p in BULLETINS}
+    out["waveforms"] = restricted
+    out["stations"] = ROLES
+    out["alerts"] = ROLES
+    return out
+
+
+class AccessConfig(_Frozen):
+    """``[access]``: who may read which product (see the module docstring for the defaults)."""
+
+    #: product → roles that may read all of it
+    products: dict[str, tuple[str, ...]] = Field(default_factory=_default_products)
+    #: roles that may read a product not listed in ``products``
+    default_roles: tuple[str, ...] = IDC_ROLES
+    public_events: PublicEventsConfig = PublicEventsConfig()
+    rate_limit: RateLimitConfig = RateLimitConfig()
+    #: write a download_audit row for every request to a data endpoint
+    audit: bool = True
+
+    @field_validator("products")
+    @classmethod
+    def _roles_known(cls, v):
+        return {k: _check_roles(r, f"access.products.{k}") for k, r in v.items()}
+
+    @field_validator("default_roles")
+    @classmethod
+    def _default_known(cls, v):
+        return _check_roles(v, "access.default_roles")
+
+    def roles_for(self, product: str) -> tuple[str, ...]:
+        return self.products.get(product, self.default_roles)
+
+
+class SubscriptionsConfig(_Frozen):
+    """``[subscriptions]``: how deliveries are sent (SMTP server, webhook retries)."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    #: STARTTLS after EHLO; login when ``smtp_user`` is set (password from the environment:
+    #: IDC__SUBSCRIPTIONS__SMTP_PASSWORD)
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = "idc-pipeline@localhost"
+    #: seconds to wait for an SMTP server or webhook receiver
+    timeout_s: float = Field(10.0, gt=0)
+    #: attempts per delivery within one run (exponential backoff between them)
+    max_attempts: int = Field(5, ge=1, le=50)
+    backoff_initial_s: float = Field(2.0, ge=0)
+    backoff_factor: float = Field(2.0, ge=1)
+    backoff_max_s: float = Field(300.0, ge=0)
+    #: largest station_data delivery (miniSEED bytes); larger ones send the fdsnws-dataselect URL
+    max_station_data_bytes: int = Field(10_000_000, ge=0)
+    #: public base URL of `idc serve` used in links of deliveries (empty = no links)
+    service_url: str = ""
+    #: bulletin format of deliveries when a subscription does not say
+    default_format: Literal["ims1", "quakeml"] = "ims1"

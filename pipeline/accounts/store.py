@@ -1,0 +1,216 @@
+"""Accounts in the store: States, users, API tokens, request outputs (``idc accounts ...``).
+
+API tokens
+----------
+A token is ``idc_<id>_<secret>``: ``<id>`` is 12 hex digits (public, the look-up key, shown by
+``idc accounts list``), ``<secret>`` is ``secrets.token_urlsafe(32)`` (256 random bits). Only the
+id and ``SHA-256(id ":" secret)`` are stored; the token is printed once when created. A fast hash
+is enough for a 256-bit random secret (no dictionary to guess from) and keeps a request cheap;
+hashes are compared with :func:`hmac.compare_digest` (constant time), and an unknown id is
+compared against a dummy hash so that timing does not tell whether an id exists.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.accounts.config import ROLES, STATE_ROLES
+from pipeline.store import models as m
+
+TOKEN_RE = re.compile(r"^idc_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_\-]{20,200})$")
+_DUMMY_HASH = hashlib.sha256(b"no such token").hexdigest()
+STATE_CODE_RE = re.compile(r"^[A-Z]{2,3}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
+
+
+class AccountError(ValueError):
+    """A bad account operation (unknown user, duplicate name, bad role); the message says which."""
+
+
+class AuthError(Exception):
+    """The credentials of a request are not valid (HTTP 401)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a valid token resolves to."""
+
+    user_id: int
+    name: str
+    role: str
+    state: str
+    state_id: int | None
+    rate_per_s: float | None
+    burst: int | None
+
+
+def token_hash(token_id: str, secret: str) -> str:
+    return hashlib.sha256(f"{token_id}:{secret}".encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    if t is not None and t.tzinfo is None:  # SQLite returns naive datetimes (stored as UTC)
+        return t.replace(tzinfo=timezone.utc)
+    return t
+
+
+# --------------------------------------------------------------------------- States and users
+def add_state(session: Session, code: str, name: str) -> m.State:
+    code = code.strip().upper()
+    if not STATE_CODE_RE.match(code):
+        raise AccountError(f"State code {code!r}: give an ISO 3166-1 alpha-2 or alpha-3 code (e.g. DE, DEU)")
+    if not name.strip():
+        raise AccountError("State name: empty")
+    if session.scalar(select(m.State).where(m.State.code == code)) is not None:
+        raise AccountError(f"State {code} exists already")
+    st = m.State(code=code, name=name.strip())
+    session.add(st)
+    session.flush()
+    return st
+
+
+def get_user(session: Session, name: str) -> m.UserAccount:
+    u = session.scalar(select(m.UserAccount).where(m.UserAccount.name == name))
+    if u is None:
+        raise AccountError(f"no user {name!r} (see `idc accounts list`)")
+    return u
+
+
+def add_user(session: Session, name: str, role: str, state: str | None = None, email: str = "",
+             rate_per_s: float | None = None, burst: int | None = None) -> m.UserAccount:
+    if not NAME_RE.match(name or ""):
+        raise AccountError(f"user name {name!r}: 1-64 characters of letters, digits, _ . @ -")
+    if role not in ROLES:
+        raise AccountError(f"role {role!r}: one of {', '.join(ROLES)}")
+    state_id = None
+    if role in STATE_ROLES:
+        if not state:
+            raise AccountError(f"role {role} needs --state (the user's State code)")
+    if state:
+        st = session.scalar(select(m.State).where(m.State.code == state.strip().upper()))
+        if st is None:
+            raise AccountError(f"no State {state!r} (add it with `idc accounts add-state`)")
+        state_id = st.id
+    if session.scalar(select(m.UserAccount).where(m.UserAccount.name == name)) is not None:
+        raise AccountError(f"user {name!r} exists already")
+    if rate_per_s is not None and rate_per_s < 0:
+        raise AccountError("rate: must be >= 0 (0 = unlimited)")
+    if burst is not None and burst < 1:
+        raise AccountError("burst: must be >= 1")
+    u = m.UserAccount(name=name, role=role, state_id=state_id, email=email or "", rate_per_s=rate_per_s,
+                      burst=burst, active=True)
+    session.add(u)
+    session.flush()
+    return u
+
+
+# --------------------------------------------------------------------------- tokens
+def create_token(session: Session, user: str, label: str = "", expires_days: float | None = None
+                 ) -> tuple[str, m.ApiToken]:
+    """A new token for ``user``: returns ``(token, row)``; the token is not stored and cannot be
+    shown again."""
+    u = get_user(session, user)
+    token_id = secrets.token_hex(6)
+    while session.scalar(select(m.ApiToken.id).where(m.ApiToken.token_id == token_id)) is not None:
+        token_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    expires = _now() + timedelta(days=expires_days) if expires_days else None
+    row = m.ApiToken(token_id=token_id, user_id=u.id, hash=token_hash(token_id, secret), label=label or "",
+                     expires=expires)
+    session.add(row)
+    session.flush()
+    return f"idc_{token_id}_{secret}", row
+
+
+def revoke(session: Session, token_id: str | None = None, user: str | None = None) -> int:
+    """Revoke one token (by id, or by the whole token) or every token of ``user``; returns how many."""
+    q = select(m.ApiToken).where(m.ApiToken.revoked.is_(None))
+    if token_id:
+        mt = TOKEN_RE.match(token_id)
+        q = q.where(m.ApiToken.token_id == (mt["id"] if mt else token_id))
+    elif user:
+        q = q.where(m.ApiToken.user_id == get_user(session, user).id)
+    else:
+        raise AccountError("give a token id or --user")
+    rows = list(session.scalars(q))
+    if token_id and not rows:
+        raise AccountError(f"no active token {token_id[:16]!r}")
+    for r in rows:
+        r.revoked = _now()
+    return len(rows)
+
+
+def authenticate(session: Session, token: str) -> Account:
+    """The account of ``token``; :class:`AuthError` when it is malformed, unknown, wrong, expired,
+    revoked or belongs to a disabled account (one message for all: nothing to probe)."""
+    mt = TOKEN_RE.match(token.strip())
+    row = None
+    if mt:
+        row = session.execute(
+            select(m.ApiToken, m.UserAccount, m.State)
+            .join(m.UserAccount, m.UserAccount.id == m.ApiToken.user_id)
+            .outerjoin(m.State, m.State.id == m.UserAccount.state_id)
+            .where(m.ApiToken.token_id == mt["id"])).first()
+    given = token_hash(mt["id"], mt["secret"]) if mt else _DUMMY_HASH
+    ok = hmac.compare_digest(given, row[0].hash if row is not None else _DUMMY_HASH) and row is not None
+    if ok:
+        tok, user, state = row
+        exp = _aware(tok.expires)
+        ok = tok.revoked is None and user.active and (exp is None or exp > _now())
+    if not ok:
+        raise AuthError("invalid, expired or revoked API token")
+    return Account(user_id=user.id, name=user.name, role=user.role, state=state.code if state else "",
+                   state_id=user.state_id, rate_per_s=user.rate_per_s, burst=user.burst)
+
+
+def list_accounts(session: Session) -> list[dict]:
+    """States, users and their tokens (ids and dates only) as JSON-able dicts."""
+    states = {s.id: s for s in session.scalars(select(m.State))}
+    tokens: dict[int, list] = {}
+    for t in session.scalars(select(m.ApiToken).order_by(m.ApiToken.id)):
+        tokens.setdefault(t.user_id, []).append({
+            "id": t.token_id, "label": t.label, "created": t.created.isoformat(timespec="seconds"),
+            "expires": t.expires.isoformat(timespec="seconds") if t.expires else None,
+            "revoked": t.revoked.isoformat(timespec="seconds") if t.revoked else None})
+    users = []
+    for u in session.scalars(select(m.UserAccount).order_by(m.UserAccount.name)):
+        users.append({"name": u.name, "role": u.role, "state": states[u.state_id].code if u.state_id else "",
+                      "email": u.email, "active": u.active, "rate_per_s": u.rate_per_s, "burst": u.burst,
+                      "tokens": tokens.get(u.id, [])})
+    return {"states": [{"code": s.code, "name": s.name} for s in sorted(states.values(), key=lambda s: s.code)],
+            "users": users}
+
+
+# --------------------------------------------------------------------------- request outputs
+def store_output(session: Session, user_id: int, content: bytes, *, kind: str = "", product: str = "",
+                 media_type: str = "application/octet-stream") -> str:
+    """Keep the output of a user's request (e.g. an IMS1.0 DATA message) for later download at
+    ``/accounts/1/outputs/<id>``; returns its random public id."""
+    u = session.get(m.UserAccount, user_id)
+    if u is None:
+        raise AccountError(f"no user with id {user_id}")
+    pid = secrets.token_urlsafe(18)
+    session.add(m.RequestOutput(public_id=pid, user_id=u.id, state_id=u.state_id, kind=kind, product=product,
+                                media_type=media_type, content=content))
+    session.flush()
+    return pid
+
+
+def may_read_output(account_user_id: int | None, role: str, state_id: int | None, out: m.RequestOutput) -> bool:
+    """The owner, the State principal of the owner's State, analysts and operators."""
+    if role in ("analyst", "operator"):
+        return True
+    if account_user_id is not None and account_user_id == out.user_id:
+        return True
+    return role == "state_principal" and state_id is not None and state_id == out.state_id
