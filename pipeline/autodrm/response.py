@@ -1,0 +1,531 @@
+"""Answer IMS1.0 request messages with IMS1.0 DATA messages from the store and the SDS archive.
+
+Message layout [GSE21 p.55–57, REFERENCE §4.4]::
+
+    BEGIN IMS1.0
+    MSG_TYPE DATA
+    MSG_ID <id> <source>
+    REF_ID <request MSG_ID> [<request source>]
+    DATA_TYPE ERROR_LOG IMS1.0        (only when something could not be answered)
+    DATA_TYPE LOG IMS1.0              (what was answered, per request line)
+    DATA_TYPE <type> IMS1.0[:<sub>]   (one section per request line)
+    STOP
+
+Sections:
+
+* ``BULLETIN`` — the IMS1.0:SHORT bulletin writer (:func:`pipeline.io.ims1.write_ims1`, read by
+  obspy's ``IMS10BULLETIN`` reader) over the **newest version** of every product window of the
+  requested type that overlaps TIME, events with preferred origin time in [TIME start, TIME end)
+  and the environment filters (LAT, LON, DEPTH, MAG (+MAG_TYPE): magnitude in range; STA_LIST:
+  events with ≥ 1 arrival at a listed station; EVENT_STA_DIST: … at that distance). ``GSE2.0``
+  requests get the GSE2.0 bulletin writer.
+* ``EVENT`` / ``ORIGIN`` — the same without phase blocks (origins and magnitudes);
+  ``ARRIVAL:ASSOCIATED`` — the event lines and phase blocks of the bulletin (the IMS1.0 arrival
+  table layout of IDC-3.4.1 is not in REFERENCE.md; the IMS1.0 phase-line columns of §3.4 are used).
+* ``WAVEFORM`` — per continuous segment ``WID2``/``STA2``/``DAT2``/``CHK2`` (§4.5) in CM6 or INT,
+  samples from the SDS archive for the channels in ``wfavail`` matching NET/STA/CHAN_LIST.
+  ``calib``/``calper`` from the station metadata's instrument sensitivity when an inventory is
+  given (nm/count of ground displacement at ``calper`` = 1/sensitivity frequency), else 1.0/1.0.
+* ``STATION`` / ``CHANNEL`` — the site / sitechan rows in the GSE2.0/2.1 fixed-column lists
+  (column positions below; the IMS1.0 document body was not readable, REFERENCE §11 item 7).
+* ``OUTAGE`` — gaps of the archive (``wfavail``) inside TIME per channel, plus channels of the
+  station metadata with no data at all in TIME.
+
+Limits (``[autodrm]``): request lines, TIME span, events and waveform channel-seconds; a request
+line over a limit is answered with an ERROR_LOG entry naming the line and the limit.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import numpy as np
+from obspy import UTCDateTime
+from obspy.core.event import Catalog
+
+from pipeline.autodrm.cm6 import checksum, encode_cm6, encode_int
+from pipeline.autodrm.request import Environment, Request, RequestLine, parse_request
+
+log_ = logging.getLogger("pipeline.autodrm")
+
+HELP_TEXT = """\
+idc-pipeline AutoDRM: send an IMS1.0 request message, e.g.
+
+BEGIN IMS1.0
+MSG_TYPE REQUEST
+MSG_ID my_id_1 MY_NDC
+E-MAIL me@example.org
+TIME 2014/08/24 00:00 TO 2014/08/24 01:00
+STA_LIST *
+CHAN_LIST *Z
+WAVEFORM IMS1.0:CM6
+BULL_TYPE REB
+BULLETIN IMS1.0
+STATION
+CHANNEL
+OUTAGE
+STOP
+
+Environment: TIME, LAT, LON, DEPTH, MAG, MAG_TYPE, EVENT_STA_DIST, NET_LIST, STA_LIST, CHAN_LIST, BULL_TYPE.
+Requests: BULLETIN, EVENT, ORIGIN, ARRIVAL[:ASSOCIATED], WAVEFORM [IMS1.0:CM6|IMS1.0:INT], STATION, CHANNEL, OUTAGE.
+Products (BULL_TYPE or request argument): SEL1, SEL2, SEL3, REB, SEB, SSEB (also IDC_<name>).
+"""
+
+STATION_HEADER = "Net       Sta   Type  Latitude  Longitude Coord Sys     Elev   On Date    Off Date"
+CHANNEL_HEADER = ("Net       Sta   Chan Aux   Latitude  Longitude  Coord Sys       Elev   Depth   Hang  Vang "
+                  "Sample_Rate Inst      On Date    Off Date")
+OUTAGE_HEADER = "Net       Sta   Chan Aux      Start Date Time          End Date Time        Duration Comment"
+
+
+class LimitError(ValueError):
+    """A request line asks for more than ``[autodrm]`` allows."""
+
+
+def _date(t: float | None) -> str:
+    return "" if t is None else UTCDateTime(t).strftime("%Y/%m/%d")
+
+
+def _datetime_ms(t: UTCDateTime) -> str:
+    t = UTCDateTime(round(t.timestamp, 3))
+    return t.strftime("%Y/%m/%d %H:%M:%S.") + f"{t.microsecond // 1000:03d}"
+
+
+def _fit(x: float, width: int, decimals: int) -> str:
+    for d in range(decimals, -1, -1):
+        s = f"{x:{width}.{d}f}"
+        if len(s) <= width:
+            return s
+    return f"{x:{width}.0f}"[:width]
+
+
+# --------------------------------------------------------------------------- events
+def _product_windows(session, product: str, t1: float, t2: float):
+    from sqlalchemy import select
+
+    from pipeline.store import models as m
+
+    rows = session.scalars(select(m.Product).where(m.Product.type == product, m.Product.window_start < t2,
+                                                   m.Product.window_end > t1))
+    newest: dict[tuple[float, float], object] = {}
+    for p in rows:
+        k = (p.window_start, p.window_end)
+        if k not in newest or p.version > newest[k].version:
+            newest[k] = p
+    return [newest[k] for k in sorted(newest)]
+
+
+def _event_magnitudes(ev, types: tuple[str, ...]) -> list[float]:
+    want = {t.upper() for t in types}
+    return [mg.mag for mg in ev.magnitudes if mg.mag is not None
+            and (not want or (mg.magnitude_type or "").upper() in want)]
+
+
+def select_events(session, rl: RequestLine, max_events: int, keep=None) -> tuple[Catalog, list[str]]:
+    """Events of ``rl.product`` in the request's environment, newest product versions; and the
+    product versions used (for the LOG)."""
+    from pipeline.io.common import preferred_origin
+    from pipeline.store.catalog import load_catalog
+
+    env = rl.env
+    t1, t2 = env.time
+    out = Catalog()
+    used = []
+    for prod in _product_windows(session, rl.product, t1.timestamp, t2.timestamp):
+        used.append(f"{prod.type} {_datetime_ms(UTCDateTime(prod.window_start))} – "
+                    f"{_datetime_ms(UTCDateTime(prod.window_end))} version {prod.version}")
+        for ev in load_catalog(session, prod):
+            o = preferred_origin(ev)
+            if o is None or not (t1 <= o.time < t2) or (keep is not None and not keep(ev)):
+                continue
+            if not (env.within(env.lat, o.latitude) and env.within(env.lon, o.longitude)
+                    and env.within(env.depth, None if o.depth is None else o.depth / 1000.0)):
+                continue
+            if env.mag != (None, None) or env.mag_type:
+                mags = _event_magnitudes(ev, env.mag_type)
+                if not any(env.within(env.mag, x) for x in mags):
+                    continue
+            if env.sta_list != ("*",) or env.event_sta_dist != (None, None):
+                picks = {str(p.resource_id): p for p in ev.picks}
+                ok = False
+                for a in o.arrivals:
+                    p = picks.get(str(a.pick_id))
+                    sta = p.waveform_id.station_code if p is not None and p.waveform_id else ""
+                    if env.matches(env.sta_list, sta) and env.within(env.event_sta_dist, a.distance):
+                        ok = True
+                        break
+                if not ok:
+                    continue
+            out.append(ev)
+            if len(out) > max_events:
+                raise LimitError(f"more than {max_events} events match (limit [autodrm] max_events); "
+                                 "narrow TIME, LAT/LON or MAG")
+    out.events.sort(key=lambda e: preferred_origin(e).time)
+    return out, used
+
+
+def _strip_message(text: str) -> str:
+    """The DATA_TYPE section of a complete message written by a bulletin writer."""
+    lines = text.splitlines()
+    i = next(n for n, ln in enumerate(lines) if ln.upper().startswith("DATA_TYPE"))
+    j = max(n for n, ln in enumerate(lines) if ln.strip().upper() == "STOP")
+    return "\n".join(lines[i:j]) + "\n"  # trailing blank lines kept: GSE2.0 ends events with two
+
+
+def bulletin_section(cat: Catalog, rl: RequestLine, title: str) -> str:
+    from pipeline.io.gse2 import write_gse2
+    from pipeline.io.ims1 import write_ims1
+
+    buf = io.StringIO()
+    if rl.keyword in ("EVENT", "ORIGIN"):
+        cat = cat.copy()
+        for ev in cat:
+            ev.picks, ev.amplitudes, ev.station_magnitudes = [], [], []
+            for o in ev.origins:
+                o.arrivals = []
+            for mg in ev.magnitudes:
+                mg.station_magnitude_contributions = []
+    if rl.format == "GSE2.0":
+        write_gse2(cat, buf, title=title, msg_id="")
+        text = _strip_message(buf.getvalue())
+    else:
+        write_ims1(cat, buf, title=title, msg_id="")
+        text = _strip_message(buf.getvalue())
+    if rl.keyword == "BULLETIN":
+        return text
+    body = text.splitlines()[1:]
+    if rl.keyword == "ARRIVAL":  # keep title, EVENT lines and phase blocks
+        keep, in_phase = [body[0]], False
+        for ln in body[1:]:
+            if ln.startswith("EVENT") or ln.startswith("Sta "):
+                in_phase = ln.startswith("Sta ")
+                keep.append(("\n" if ln.startswith("EVENT") else "") + ln)
+            elif in_phase and ln.strip():
+                keep.append(ln)
+            elif not ln.strip():
+                in_phase = False
+        body = keep
+    sub = f":{rl.subtype}" if rl.subtype else ""
+    return f"DATA_TYPE {rl.keyword}{sub} {rl.format}:{rl.subformat or 'SHORT'}\n" + "\n".join(body).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- stations
+def _sites(session, env: Environment):
+    from sqlalchemy import select
+
+    from pipeline.store import models as m
+
+    t1, t2 = env.time if env.time else (None, None)
+    out = []
+    for s in session.scalars(select(m.Site).order_by(m.Site.net, m.Site.sta, m.Site.ondate)):
+        if not (env.matches(env.net_list, s.net) and env.matches(env.sta_list, s.sta)):
+            continue
+        if t1 is not None and (s.ondate >= t2.timestamp or (s.offdate is not None and s.offdate <= t1.timestamp)):
+            continue
+        out.append(s)
+    return out
+
+
+def _channels(session, env: Environment):
+    from sqlalchemy import select
+
+    from pipeline.store import models as m
+
+    t1, t2 = env.time if env.time else (None, None)
+    sites = {}
+    for s in _sites(session, Environment(net_list=env.net_list, sta_list=env.sta_list)):
+        sites.setdefault((s.net, s.sta), []).append(s)
+    out = []
+    for c in session.scalars(select(m.Sitechan).order_by(m.Sitechan.net, m.Sitechan.sta, m.Sitechan.loc,
+                                                         m.Sitechan.chan, m.Sitechan.ondate)):
+        if (c.net, c.sta) not in sites or not env.matches(env.chan_list, c.chan):
+            continue
+        if t1 is not None and (c.ondate >= t2.timestamp or (c.offdate is not None and c.offdate <= t1.timestamp)):
+            continue
+        site = next((s for s in sites[(c.net, c.sta)] if s.ondate <= c.ondate
+                     and (s.offdate is None or c.ondate < s.offdate)), sites[(c.net, c.sta)][-1])
+        out.append((site, c))
+    return out
+
+
+def _station_type(site, chans) -> str:
+    if site.statype == "ar":
+        return "ar"
+    comps = {c.chan[-1:] for c in chans}
+    return "3C" if len(comps) >= 3 else "1C"
+
+
+def station_section(session, rl: RequestLine) -> str:
+    sites = _sites(session, rl.env)
+    chans = defaultdict(list)
+    for _, c in _channels(session, Environment(net_list=rl.env.net_list, sta_list=rl.env.sta_list)):
+        chans[(c.net, c.sta)].append(c)
+    lines = [f"DATA_TYPE STATION {rl.format}", STATION_HEADER]
+    for s in sites:
+        # Net a9 1-9, Sta a5 11-15, Type a4 17-20, Lat f9.5 22-30, Lon f10.5 32-41, Coord a12 43-54,
+        # Elev f7.3 56-62 (km), On 64-73, Off 75-84
+        lines.append(f"{s.net:<9} {s.sta:<5} {_station_type(s, chans[(s.net, s.sta)]):<4} {s.lat:9.5f} "
+                     f"{s.lon:10.5f} {'WGS-84':<12} {_fit(s.elev_km, 7, 3)} {_date(s.ondate):<10} "
+                     f"{_date(s.offdate)}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def channel_section(session, rl: RequestLine) -> str:
+    lines = [f"DATA_TYPE CHANNEL {rl.format}", CHANNEL_HEADER]
+    for s, c in _channels(session, rl.env):
+        # Net 1-9, Sta 11-15, Chan 17-19, Aux 21-24, Lat f9.5 26-34, Lon f10.5 36-45, Coord a12 47-58,
+        # Elev f5.3 60-64, Depth f5.3 66-70, Hang f6.1 72-77, Vang f5.1 79-83, Rate f11.6 85-95,
+        # Inst a6 97-102, On 104-113, Off 115-124
+        hang = -1.0 if c.hang is None or (c.vang is not None and abs(c.vang) < 1e-6) else c.hang
+        vang = -1.0 if c.vang is None else c.vang
+        rate = f"{c.samprate:11.6f}" if c.samprate else " " * 11
+        lines.append(f"{s.net:<9} {s.sta:<5} {c.chan:<3}  {c.loc:<4} {s.lat:9.5f} {s.lon:10.5f} {'WGS-84':<12} "
+                     f"{_fit(s.elev_km, 5, 3)} {_fit(c.edepth_km, 5, 3)} {hang:6.1f} {vang:5.1f} {rate} "
+                     f"{'':<6} {_date(c.ondate):<10} {_date(c.offdate)}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def outage_section(session, rl: RequestLine) -> str:
+    from pipeline.store.availability import channel_coverage
+
+    t1, t2 = rl.env.time
+    lines = [f"DATA_TYPE OUTAGE {rl.format}",
+             f"Report period from {_datetime_ms(t1)} to {_datetime_ms(t2)}", OUTAGE_HEADER]
+    env = rl.env
+    cov = {c.nslc: c for c in channel_coverage(session, t1.timestamp, t2.timestamp)}
+    rows = []
+    seen = set()
+    for nslc, c in cov.items():
+        net, sta, loc, chan = nslc.split(".")
+        if not (env.matches(env.net_list, net) and env.matches(env.sta_list, sta) and env.matches(env.chan_list, chan)):
+            continue
+        seen.add(nslc)
+        for a, b in c.gaps:
+            rows.append((net, sta, chan, loc, a, b, "gap"))
+    for s, ch in _channels(session, env):
+        nslc = f"{ch.net}.{ch.sta}.{ch.loc}.{ch.chan}"
+        if nslc not in cov and nslc not in seen:
+            seen.add(nslc)
+            rows.append((ch.net, ch.sta, ch.chan, ch.loc, t1.timestamp, t2.timestamp, "no data"))
+    for net, sta, chan, loc, a, b, what in sorted(rows):
+        lines.append(f"{net:<9} {sta:<5} {chan:<3}  {loc:<4}  {_datetime_ms(UTCDateTime(a))} "
+                     f"{_datetime_ms(UTCDateTime(b))} {b - a:11.3f} {what}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- waveforms
+def _calib(inventory, net, sta, loc, chan, t) -> tuple[float, float, str]:
+    """(calib nm/count, calper s, instrument type) from the inventory's instrument sensitivity."""
+    if inventory is None:
+        return 1.0, 1.0, ""
+    try:
+        sel = inventory.select(network=net, station=sta, location=loc, channel=chan, time=t)
+        ch = sel[0][0][0]
+        sens = ch.response.instrument_sensitivity
+        f = float(sens.frequency)
+        units = (sens.input_units or "").upper()
+        power = {"M": 0, "M/S": 1, "M/S**2": 2, "M/S/S": 2}.get(units)
+        if not sens.value or not f or power is None:
+            return 1.0, 1.0, ""
+        calib = 1e9 / (float(sens.value) * (2 * math.pi * f) ** power)
+        inst = ((ch.sensor.model or ch.sensor.type or "") if ch.sensor else "")[:6]
+        return calib, 1.0 / f, inst.replace(" ", "-")
+    except Exception:
+        return 1.0, 1.0, ""
+
+
+def wid2_line(tr, subformat: str, calib: float = 1.0, calper: float = 1.0, instype: str = "",
+              hang: float = -1.0, vang: float = -1.0) -> str:
+    s = tr.stats
+    if len(s.station) > 5 or len(s.channel) > 3:
+        raise ValueError(f"{s.station}.{s.channel}: WID2 holds at most 5 station and 3 channel characters")
+    calib_s = f"{calib:10.2e}"
+    return (f"WID2 {_datetime_ms(s.starttime)} {s.station:<5} {s.channel:<3} {'':<4} {subformat:<3} {s.npts:8d} "
+            f"{s.sampling_rate:11.6f} {calib_s:>10} {_fit(calper, 7, 3)} {instype:<6} {_fit(hang, 5, 1)} "
+            f"{_fit(vang, 4, 1)}")
+
+
+def sta2_line(net: str, lat: float | None, lon: float | None, elev_km: float | None, edepth_km: float | None) -> str:
+    # Network a9 6-14, Lat f9.5 16-24, Lon f10.5 26-35, Coordsys a12 37-48, Elev f5.3 50-54,
+    # Edepth f5.3 56-60 (positions as corrected in obspy.io.gse2.libgse2.parse_sta2)
+    lat_s = f"{lat:9.5f}" if lat is not None else " " * 9
+    lon_s = f"{lon:10.5f}" if lon is not None else " " * 10
+    el = _fit(elev_km, 5, 3) if elev_km is not None else " " * 5
+    ed = _fit(edepth_km, 5, 3) if edepth_km is not None else " " * 5
+    return f"STA2 {net:<9} {lat_s} {lon_s} {'WGS-84':<12} {el} {ed}"
+
+
+def waveform_block(tr, subformat: str, site=None, chan=None, inventory=None) -> str:
+    data = tr.data
+    if data.dtype.kind not in "iu":
+        if not np.all(np.isfinite(data)) or np.any(data != np.round(data)):
+            raise ValueError(f"{tr.id}: samples are not integers; {subformat} carries integer counts only")
+        data = data.astype(np.int64)
+    if np.abs(data).max(initial=0) >= 2**31:
+        raise ValueError(f"{tr.id}: samples exceed the 32-bit range of {subformat}")
+    s = tr.stats
+    calib, calper, inst = _calib(inventory, s.network, s.station, s.location, s.channel, s.starttime)
+    hang = vang = -1.0
+    if chan is not None:
+        vang = chan.vang if chan.vang is not None else -1.0
+        hang = -1.0 if chan.hang is None or (chan.vang is not None and abs(chan.vang) < 1e-6) else chan.hang
+    lines = [wid2_line(tr, subformat, calib, calper, inst, hang, vang),
+             sta2_line(s.network, site.lat if site else None, site.lon if site else None,
+                       site.elev_km if site else None, chan.edepth_km if chan else None),
+             "DAT2"]
+    lines += encode_cm6(data) if subformat == "CM6" else encode_int(data)
+    lines.append(f"CHK2 {checksum(data):8d}")
+    return "\n".join(lines) + "\n"
+
+
+def waveform_section(settings, session, rl: RequestLine, errors: list[str], inventory=None) -> tuple[str, int]:
+    from obspy import Stream
+    from obspy.clients.filesystem.sds import Client
+    from sqlalchemy import select
+
+    from pipeline.store import models as m
+
+    env = rl.env
+    t1, t2 = env.time
+    W = m.WfAvail
+    rows = session.execute(select(W.net, W.sta, W.loc, W.chan).where(
+        W.kind == "segment", W.endtime >= t1.timestamp, W.starttime < t2.timestamp).distinct())
+    chans = sorted({tuple(r) for r in rows if env.matches(env.net_list, r[0]) and env.matches(env.sta_list, r[1])
+                    and env.matches(env.chan_list, r[3])})
+    total = len(chans) * (t2 - t1)
+    limit = settings.autodrm.max_waveform_channel_seconds
+    if total > limit:
+        raise LimitError(f"{len(chans)} channels × {t2 - t1:.0f} s = {total:.0f} channel-seconds, more than the "
+                         f"limit of {limit:.0f} ([autodrm] max_waveform_channel_seconds); narrow TIME or the lists")
+    meta = {(c.net, c.sta, c.loc, c.chan): (s, c) for s, c in _channels(session, Environment(time=env.time))}
+    out = [f"DATA_TYPE WAVEFORM {rl.format}:{rl.subformat}"]
+    n = 0
+    if chans and settings.archive_dir.is_dir():
+        client = Client(str(settings.archive_dir), sds_type=settings.ingest.sds_type)
+        for net, sta, loc, cha in chans:
+            st = client.get_waveforms(net, sta, loc, cha, t1, t2)
+            st.trim(t1, t2 - 1e-6, nearest_sample=False)
+            st = Stream([tr for tr in st if tr.stats.npts > 0])
+            st.merge(method=-1)
+            site, chan = meta.get((net, sta, loc, cha), (None, None))
+            for tr in sorted(st, key=lambda tr: tr.stats.starttime):
+                try:
+                    out.append(waveform_block(tr, rl.subformat, site, chan, inventory).rstrip("\n"))
+                    n += 1
+                except ValueError as exc:
+                    errors.append(f"line {rl.line}: {rl.text.strip()}\n    -> {exc}")
+    return "\n".join(out) + "\n", n
+
+
+# --------------------------------------------------------------------------- the message
+def _msg_id(text: str, now: datetime) -> str:
+    return now.strftime("%Y%m%d%H%M%S") + "_" + hashlib.sha256(text.encode()).hexdigest()[:5]
+
+
+def answer_request(settings, text: str, now: datetime | None = None, inventory=None, authorize=None) -> str:
+    """The IMS1.0 DATA message answering request message ``text`` (never raises for bad input:
+    problems are answered with ``DATA_TYPE ERROR_LOG``).
+
+    :param inventory: obspy Inventory for WID2 calib/calper/instrument (optional)
+    :param authorize: access policy hook ``authorize(product) -> None | event filter``: ``None``
+        = the whole product may be read, a callable ``f(event) -> bool`` = only events passing it
+        (the public part of a bulletin); raises :class:`PermissionError` (message = reason) when
+        the product may not be read. Products: SEL1…SSEB, ``waveforms``, ``stations``.
+        Default: everything readable (local use, ``idc request``).
+    """
+    cfg = settings.autodrm
+    now = now or datetime.now(timezone.utc)
+    req = parse_request(text, cfg.default_bulletin, cfg.default_waveform_format, cfg.max_request_lines)
+    fmt = req.format if req.format in ("IMS1.0", "GSE2.0", "GSE2.1") else "IMS1.0"
+    head = [f"BEGIN {fmt}", "MSG_TYPE DATA", f"MSG_ID {_msg_id(text, now)} {cfg.source}"]
+    if req.msg_id:
+        head.append(f"REF_ID {req.msg_id}" + (f" {req.source}" if req.source else ""))
+    errors: list[str] = []
+    log: list[str] = []
+    sections: list[str] = []
+    if req.problems:
+        errors += [str(p) for p in req.problems]
+        errors.append("The request was not processed; correct the lines above and send it again.")
+    else:
+        if req.help:
+            sections.append("DATA_TYPE LOG\n" + HELP_TEXT)
+        _answer_lines(settings, req, sections, errors, log, inventory, authorize)
+    body = []
+    if errors:
+        body.append(f"DATA_TYPE ERROR_LOG {fmt}\n" + "\n".join(errors) + "\n")
+    if log:
+        body.append(f"DATA_TYPE LOG {fmt}\n" + "\n".join(log) + "\n")
+    body += sections
+    # a blank line ends each section (GSE2.0 readers need it before STOP)
+    msg = "\n".join(head) + "\n" + "".join(s if s.endswith("\n\n") else s.rstrip("\n") + "\n\n" for s in body) + "STOP\n"
+    if len(msg.encode()) > cfg.max_response_bytes:
+        err = (f"DATA_TYPE ERROR_LOG {fmt}\nmessage: the response would be {len(msg.encode())} bytes, more than "
+               f"the limit of {cfg.max_response_bytes} ([autodrm] max_response_bytes); narrow TIME or the lists "
+               "and send smaller requests.\n")
+        msg = "\n".join(head) + "\n" + err + "STOP\n"
+    return msg
+
+
+def _answer_lines(settings, req: Request, sections, errors, log, inventory, authorize) -> None:
+    from pipeline.store.db import ensure_schema, session_scope
+
+    cfg = settings.autodrm
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        for rl in req.requests:
+            where = f"line {rl.line}: {rl.text.strip()}"
+            try:
+                if rl.env.time is not None and rl.keyword != "WAVEFORM":
+                    span_d = (rl.env.time[1] - rl.env.time[0]) / 86400.0
+                    if span_d > cfg.max_time_span_days:
+                        raise LimitError(f"TIME spans {span_d:.1f} days, more than the limit of "
+                                         f"{cfg.max_time_span_days:g} days ([autodrm] max_time_span_days)")
+                product = (rl.product if rl.keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL") else
+                           "waveforms" if rl.keyword == "WAVEFORM" else "stations")
+                keep = authorize(product) if authorize is not None else None
+                if rl.keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL"):
+                    cat, used = select_events(session, rl, cfg.max_events, keep)
+                    t1, t2 = rl.env.time
+                    title = (f"{rl.product} of the idc-pipeline for {_datetime_ms(t1)[:16]} to "
+                             f"{_datetime_ms(t2)[:16]}")
+                    sections.append(bulletin_section(cat, rl, title))
+                    log.append(f"{where}\n    -> {len(cat)} events from "
+                               + ("; ".join(used) if used else f"no {rl.product} product in this TIME range"))
+                elif rl.keyword == "WAVEFORM":
+                    text, n = waveform_section(settings, session, rl, errors, inventory)
+                    sections.append(text)
+                    log.append(f"{where}\n    -> {n} waveform segments")
+                elif rl.keyword == "STATION":
+                    sections.append(station_section(session, rl))
+                    log.append(f"{where}\n    -> {sections[-1].count(chr(10)) - 2} stations")
+                elif rl.keyword == "CHANNEL":
+                    sections.append(channel_section(session, rl))
+                    log.append(f"{where}\n    -> {sections[-1].count(chr(10)) - 2} channels")
+                elif rl.keyword == "OUTAGE":
+                    sections.append(outage_section(session, rl))
+                    log.append(f"{where}\n    -> {sections[-1].count(chr(10)) - 3} outages")
+            except LimitError as exc:
+                errors.append(f"{where}\n    -> request exceeds a limit: {exc}")
+            except PermissionError as exc:
+                errors.append(f"{where}\n    -> not allowed: {exc}")
+            except Exception as exc:  # never a failed message for one bad line; the operators see the trace
+                log_.exception("AutoDRM: answering %r failed", rl.text.strip())
+                errors.append(f"{where}\n    -> internal error ({type(exc).__name__}) answering this line; "
+                              "the operators have been told")
+
+
+def split_sections(message: str) -> dict[str, list[str]]:
+    """``{DATA_TYPE line: [section text, …]}`` of a DATA message (a small client-side helper)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    cur, buf = None, []
+    for ln in message.splitlines():
+        if ln.upper().startswith("DATA_TYPE") or ln.strip().upper() == "STOP":
+            if cur is not None:
+                out[cur].append("\n".join(buf) + "\n")
+            cur, buf = (ln.strip(), [ln]) if ln.upper().startswith("DATA_TYPE") else (None, [])
+        elif cur is not None:
+            buf.append(ln)
+    return dict(out)
