@@ -92,15 +92,23 @@ async def fdsn_error_response(request: Request, status: int, message: str) -> Pl
 def create_app(settings: Settings) -> FastAPI:
     """Build the app over ``settings.database_url`` and ``settings.archive_dir``."""
     from pipeline import __version__
+    from pipeline.service import alerts, autodrm, open_data, ui
+    from pipeline.service.auth import install as install_access
     from pipeline.service.fdsn import dataselect, event, station
 
     app = FastAPI(title="idc-pipeline web services", version=__version__,
-                  description="FDSN web services (fdsnws-event 1.2, fdsnws-station 1.1, fdsnws-dataselect 1.1) "
-                              "over the IDC store and SDS archive.")
+                  description="FDSN web services (fdsnws-event 1.2, fdsnws-station 1.1, fdsnws-dataselect 1.1), "
+                              "IMS1.0 request messages, CAP/GeoJSON alert feeds, open data exports and the web "
+                              "UI over the IDC store and SDS archive.")
     app.state.idc = ServiceState(settings)
     app.include_router(event.router, prefix="/fdsnws/event/1")
     app.include_router(station.router, prefix="/fdsnws/station/1")
     app.include_router(dataselect.router, prefix="/fdsnws/dataselect/1")
+    app.include_router(autodrm.router, prefix="/ims1")
+    app.include_router(alerts.router, prefix="/alerts")
+    app.include_router(open_data.router, prefix="/open")
+    app.include_router(ui.router)  # web UI at / (browsers) and /ui/
+    install_access(app, settings)  # accounts, access policy, rate limits, download audit
 
     @app.exception_handler(FDSNError)
     async def _fdsn_error(request: Request, exc: FDSNError):
@@ -126,13 +134,6 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("unexpected error serving %s", request.url)
         return await fdsn_error_response(request, 500, f"Internal error ({type(exc).__name__}); the "
                                                        "operators have been told in the service log.")
-
-    @app.get("/", response_class=PlainTextResponse, include_in_schema=False)
-    def index():
-        return ("idc-pipeline web services\n"
-                "  /fdsnws/event/1/      fdsnws-event 1.2 (query, version, application.wadl, catalogs, contributors)\n"
-                "  /fdsnws/station/1/    fdsnws-station 1.1 (query, version, application.wadl)\n"
-                "  /fdsnws/dataselect/1/ fdsnws-dataselect 1.1 (query GET/POST, version, application.wadl)\n")
 
     return app
 

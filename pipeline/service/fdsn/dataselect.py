@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import and_, select
 
-from pipeline.service.auth import Principal, current_principal
+from pipeline.service.auth import AccessDenied, Principal, current_principal, require
 from pipeline.service.fdsn.params import (
     SERVICE_VERSIONS,
     FDSNError,
@@ -43,8 +43,8 @@ from pipeline.store import models as m
 router = APIRouter(tags=["fdsnws-dataselect"])
 
 SPECS: list[Param] = [
-    Param("starttime", "time", ("start",), selection=True, doc="Start of the window (UTC), required."),
-    Param("endtime", "time", ("end",), selection=True, doc="End of the window (UTC), required."),
+    Param("starttime", "time", ("start",), selection=True, required=True, doc="Start of the window (UTC), required."),
+    Param("endtime", "time", ("end",), selection=True, required=True, doc="End of the window (UTC), required."),
     Param("network", "str", ("net",), selection=True, doc="Network code(s), wildcards * ?, comma list."),
     Param("station", "str", ("sta",), selection=True, doc="Station code(s)."),
     Param("location", "str", ("loc",), selection=True, doc="Location code(s); -- for empty."),
@@ -132,6 +132,7 @@ def _respond(request: Request, params: dict, selections: list[Selection]):
 
 @router.get("/query", openapi_extra=openapi_parameters(SPECS))
 def query(request: Request, principal: Principal = Depends(current_principal)):
+    require(principal, "waveforms")
     params = parse_params(request.query_params.multi_items(), SPECS)
     for name in ("starttime", "endtime"):
         if params.get(name) is None:
@@ -147,6 +148,7 @@ def query(request: Request, principal: Principal = Depends(current_principal)):
 async def query_post(request: Request, principal: Principal = Depends(current_principal)):
     from starlette.concurrency import run_in_threadpool
 
+    require(principal, "waveforms")
     body = (await request.body()).decode("utf-8", "replace")
     request.state.body_text = body
     if request.query_params:
@@ -156,18 +158,23 @@ async def query_post(request: Request, principal: Principal = Depends(current_pr
     return await run_in_threadpool(_respond, request, params, selections)
 
 
-_QUERYAUTH = ("Authenticated access (queryauth) is not available yet: all archived data is public through "
-              "/fdsnws/dataselect/1/query")
+def _authenticated(principal: Principal) -> None:
+    if not principal.authenticated:
+        raise AccessDenied(401, "queryauth needs credentials: an API token as 'Authorization: Bearer <token>' or as "
+                                "the password of HTTP Basic (HTTP Digest is not supported)")
 
 
-@router.get("/queryauth")
-def queryauth(request: Request):
-    raise FDSNError(401, _QUERYAUTH)
+@router.get("/queryauth", openapi_extra=openapi_parameters(SPECS))
+def queryauth(request: Request, principal: Principal = Depends(current_principal)):
+    """As ``query``, for authenticated clients only (Bearer token or HTTP Basic with the token)."""
+    _authenticated(principal)
+    return query(request, principal)
 
 
-@router.post("/queryauth")
-def queryauth_post(request: Request):
-    raise FDSNError(401, _QUERYAUTH)
+@router.post("/queryauth", openapi_extra=OPENAPI_POST_BODY)
+async def queryauth_post(request: Request, principal: Principal = Depends(current_principal)):
+    _authenticated(principal)
+    return await query_post(request, principal)
 
 
 @router.get("/version", response_class=PlainTextResponse)

@@ -30,11 +30,14 @@ DOC_URLS = {
 }
 
 _REASONS = {204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 413: "Request Entity Too Large", 414: "Request-URI Too Large",
+            405: "Method Not Allowed", 413: "Request Entity Too Large", 414: "Request-URI Too Large", 429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 
 #: FDSN time: ``YYYY-MM-DD[THH[:MM[:SS[.ssssss]]]][Z]`` (spec §"Time format"; date-only allowed)
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?)?Z?$")
+#: (ASCII digits only: ``\d`` would also match other scripts' digits)
+TIME_PATTERN = (r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                r"(?:[T ](?:[01][0-9]|2[0-3])(?::[0-5][0-9](?::(?:[0-5][0-9]|60)(?:\.[0-9]{1,9})?)?)?)?Z?$")
+_TIME_RE = re.compile(TIME_PATTERN)
 _BOOL = {"true": True, "false": False}
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: longest accepted parameter value (characters)
@@ -72,6 +75,8 @@ class Param:
     :param kind: ``time``, ``float``, ``int``, ``bool``, ``str`` or ``choice``
     :param selection: True for the stream/time parameters that a POST body gives per line
         (they are rejected as ``key=value`` lines of a POST body)
+    :param required: True when a GET request must give it (OpenAPI ``required``; the service
+        checks it itself and answers 400 naming it)
     """
 
     name: str
@@ -83,6 +88,7 @@ class Param:
     maximum: float | None = None
     doc: str = ""
     selection: bool = False
+    required: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -310,7 +316,7 @@ def wadl(service: str, base_url: str, specs: list[Param], *, post: bool = False,
     return "\n".join(lines)
 
 
-_OPENAPI = {"time": {"type": "string", "format": "date-time"}, "float": {"type": "number"},
+_OPENAPI = {"time": {"type": "string", "pattern": TIME_PATTERN}, "float": {"type": "number"},
             "int": {"type": "integer"}, "bool": {"type": "boolean"}, "str": {"type": "string"},
             "choice": {"type": "string"}}
 
@@ -330,7 +336,7 @@ def openapi_parameters(specs: list[Param]) -> dict:
         if p.default is not None:
             schema["default"] = p.default
         desc = p.doc + (f" Aliases: {', '.join(p.aliases)}." if p.aliases else "")
-        out.append({"name": p.name, "in": "query", "required": False, "schema": schema, "description": desc})
+        out.append({"name": p.name, "in": "query", "required": p.required, "schema": schema, "description": desc})
     return {"parameters": out}
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import PlainTextResponse, Response
 from obspy import UTCDateTime
 from sqlalchemy import and_, func, or_, select
 
-from pipeline.service.auth import Principal, current_principal
+from pipeline.service.auth import Principal, current_principal, require
 from pipeline.service.fdsn.event import _distance_deg, lon_condition, radius_box
 from pipeline.service.fdsn.params import (
     SERVICE_VERSIONS,
@@ -342,6 +342,7 @@ def _respond(request: Request, params: dict, selections: list[Selection]):
 
 @router.get("/query", openapi_extra=openapi_parameters(SPECS))
 def query(request: Request, principal: Principal = Depends(current_principal)):
+    require(principal, "stations")
     params = parse_params(request.query_params.multi_items(), SPECS)
     return _respond(request, params, [selection_from_params(params)])
 
@@ -350,6 +351,7 @@ def query(request: Request, principal: Principal = Depends(current_principal)):
 async def query_post(request: Request, principal: Principal = Depends(current_principal)):
     from starlette.concurrency import run_in_threadpool
 
+    require(principal, "stations")
     body = (await request.body()).decode("utf-8", "replace")
     request.state.body_text = body
     if request.query_params:

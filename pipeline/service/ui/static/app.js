@@ -1,0 +1,614 @@
+/* idc-pipeline web UI: plain JavaScript (no build step, no external assets).
+ *
+ * Hash routes: #/map, #/bulletins?<fdsnws-event parameters>, #/event/<eventid>, #/stations,
+ * #/review, #/login. The API token pasted on the login page is kept in sessionStorage (gone when
+ * the tab closes) and sent as "Authorization: Bearer <token>" with every fetch(); it is never put
+ * in a URL. Downloads are fetched with the header and saved from a Blob for the same reason.
+ */
+"use strict";
+
+const TOKEN_KEY = "idc_token";
+const CATALOGS = ["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"];
+const main = document.getElementById("main");
+const statusBox = document.getElementById("status");
+let whoami = null;
+
+// ------------------------------------------------------------------ helpers
+function token() { return sessionStorage.getItem(TOKEN_KEY) || ""; }
+
+function authHeaders(extra) {
+  const h = Object.assign({}, extra || {});
+  const t = token();
+  if (t) h["Authorization"] = "Bearer " + t;
+  return h;
+}
+
+/** fetch() with the token; rejects with the server's error text (FDSN error document or JSON). */
+async function api(path, opts) {
+  opts = opts || {};
+  const resp = await fetch(path, Object.assign({}, opts, {headers: authHeaders(opts.headers)}));
+  if (!resp.ok) {
+    let text = await resp.text();
+    const m = text.match(/^Error \d+: .*$/m);
+    if (m) {
+      const detail = text.split("\n").slice(1).find(l => l.trim() && !l.startsWith("More Details") &&
+                                                      !l.startsWith("Usage") && !l.startsWith("Request"));
+      text = m[0] + (detail ? " — " + detail.trim() : "");
+    }
+    const err = new Error(text || ("HTTP " + resp.status));
+    err.status = resp.status;
+    throw err;
+  }
+  return resp;
+}
+
+async function apiJSON(path, opts) { return (await api(path, opts)).json(); }
+
+function esc(s) {
+  return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g,
+    c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+
+function fmt(x, nd) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "";
+  return nd === undefined ? String(x) : Number(x).toFixed(nd);
+}
+
+function shortTime(iso) { return iso ? iso.replace("T", " ").replace(/(\.\d{1,2})\d*Z$/, "$1Z") : ""; }
+
+function say(text, kind) {
+  statusBox.textContent = text || "";
+  statusBox.className = "status" + (text ? " " + (kind || "ok") : "");
+}
+
+function fail(err) { say(err.message || String(err), "error"); }
+
+function parseHash() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const i = h.indexOf("?");
+  const path = i < 0 ? h : h.slice(0, i);
+  const query = new URLSearchParams(i < 0 ? "" : h.slice(i + 1));
+  const parts = path.split("/").map(decodeURIComponent);
+  return {page: parts[0] || "map", arg: parts.slice(1).join("/"), query};
+}
+
+function depthColour(km) {
+  // shallow (< 70 km), intermediate (70-300 km) and deep (> 300 km) earthquakes, the classes of
+  // Gutenberg & Richter (1954, "Seismicity of the Earth") used by USGS/ISC maps; the shallow class
+  // is split at 35 km (a typical continental crust) to separate crustal events
+  if (km === null || km === undefined) return "#888";
+  if (km < 35) return "#d7301f";
+  if (km < 70) return "#fc8d59";
+  if (km < 300) return "#41ab5d";
+  return "#2b6cb0";
+}
+
+function magRadius(mag) { return mag === null || mag === undefined ? 3 : Math.max(2.5, 1.6 * mag); }
+
+async function download(path, filename) {
+  try {
+    say("Preparing " + filename + " …");
+    const resp = await api(path);
+    if (resp.status === 204) { say("Nothing matches the selection.", "error"); return; }
+    const blob = await resp.blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    say("Downloaded " + filename + " (" + blob.size + " bytes).");
+  } catch (e) { fail(e); }
+}
+
+// ------------------------------------------------------------------ who am I
+async function refreshWhoami() {
+  const box = document.getElementById("whoami");
+  try {
+    whoami = await apiJSON("/accounts/1/whoami");
+  } catch (e) {
+    whoami = null;
+    if (e.status === 401 && token()) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      box.textContent = "token refused — public";
+      return;
+    }
+  }
+  if (whoami && whoami.authenticated) {
+    box.textContent = whoami.name + " (" + whoami.role + (whoami.state ? ", " + whoami.state : "") + ")";
+  } else {
+    box.textContent = "public";
+  }
+}
+
+// ------------------------------------------------------------------ filters
+const FILTERS = [
+  ["catalog", "Catalog", "select"], ["starttime", "Start (UTC)", "text"], ["endtime", "End (UTC)", "text"],
+  ["minmagnitude", "Min mag", "number"], ["maxmagnitude", "Max mag", "number"],
+  ["mindepth", "Min depth km", "number"], ["maxdepth", "Max depth km", "number"],
+  ["minlatitude", "Min lat", "number"], ["maxlatitude", "Max lat", "number"],
+  ["minlongitude", "Min lon", "number"], ["maxlongitude", "Max lon", "number"],
+];
+
+function filterForm(query, extra) {
+  const f = document.createElement("form");
+  f.className = "filters";
+  f.id = "filters";
+  let html = "";
+  for (const [name, label, type] of FILTERS) {
+    const v = query.get(name) || "";
+    if (type === "select") {
+      html += `<label>${label}<select name="${name}" id="f-${name}"><option value="">default</option>` +
+        CATALOGS.map(c => `<option${c === v ? " selected" : ""}>${c}</option>`).join("") + "</select></label>";
+    } else {
+      html += `<label>${label}<input name="${name}" id="f-${name}" type="${type === "number" ? "number" : "text"}"` +
+        `${type === "number" ? ' step="any"' : ' class="wide" placeholder="YYYY-MM-DDThh:mm:ss"'} value="${esc(v)}"></label>`;
+    }
+  }
+  html += extra || "";
+  html += '<button type="submit" id="apply">Apply</button><button type="button" class="secondary" id="clear">Clear</button>';
+  f.innerHTML = html;
+  return f;
+}
+
+function formQuery(form) {
+  const q = new URLSearchParams();
+  for (const el of form.elements) {
+    if (el.name && el.value.trim() !== "") q.set(el.name, el.value.trim());
+  }
+  return q;
+}
+
+// ------------------------------------------------------------------ event map
+const coastCache = {};
+
+/** Natural Earth coastlines from the server: 1:110m for the world, 1:50m once zoomed in. */
+async function coastlines(res) {
+  if (!coastCache[res]) coastCache[res] = apiJSON("/ui/api/coastlines?resolution=" + res).then(d => d.geometry.coordinates);
+  return coastCache[res];
+}
+
+class EventMap {
+  constructor(canvas, tooltip) {
+    this.c = canvas; this.tip = tooltip; this.events = []; this.coast = []; this.coast50 = null; this.stations = [];
+    this.lon0 = 0; this.lat0 = 0; this.k = 1;  // centre and pixels per degree (equirectangular)
+    this.onpick = null;
+    this._bind();
+  }
+  resize() {
+    const r = this.c.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    this.w = r.width; this.h = r.height;
+    this.c.width = Math.round(r.width * dpr); this.c.height = Math.round(r.height * dpr);
+    this.ctx = this.c.getContext("2d");
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+  world() { this.resize(); this.lon0 = 0; this.lat0 = 0; this.k = Math.min(this.w / 360, this.h / 180); this.draw(); }
+  fit() {
+    this.resize();
+    if (!this.events.length) return this.world();
+    let lo = Math.min(...this.events.map(e => e.longitude)), hi = Math.max(...this.events.map(e => e.longitude));
+    let la = Math.min(...this.events.map(e => e.latitude)), lb = Math.max(...this.events.map(e => e.latitude));
+    const span = Math.max(hi - lo, lb - la, 3) * 1.3;
+    this.lon0 = (lo + hi) / 2; this.lat0 = (la + lb) / 2;
+    this.k = Math.min(this.w / Math.min(span, 360), this.h / Math.min(span, 180));
+    this.draw();
+  }
+  x(lon) { return (lon - this.lon0) * this.k + this.w / 2; }
+  y(lat) { return (this.lat0 - lat) * this.k + this.h / 2; }
+  zoom(f, px, py) {
+    px = px === undefined ? this.w / 2 : px; py = py === undefined ? this.h / 2 : py;
+    const lon = this.lon0 + (px - this.w / 2) / this.k, lat = this.lat0 - (py - this.h / 2) / this.k;
+    this.k = Math.max(this.w / 720, Math.min(this.k * f, 2000));
+    this.lon0 = lon - (px - this.w / 2) / this.k; this.lat0 = lat + (py - this.h / 2) / this.k;
+    this.draw();
+  }
+  shifts() {  // draw copies one world east and west so that panning across the antimeridian works
+    const out = [];
+    for (const s of [-360, 0, 360]) {
+      const a = this.x(-180 + s), b = this.x(180 + s);
+      if (b >= 0 && a <= this.w) out.push(s);
+    }
+    return out;
+  }
+  draw() {
+    const ctx = this.ctx; if (!ctx) return;
+    ctx.clearRect(0, 0, this.w, this.h);
+    ctx.fillStyle = "#eaf2fa"; ctx.fillRect(0, 0, this.w, this.h);
+    const shifts = this.shifts();
+    // graticule every 30 degrees (10 when zoomed in)
+    const step = this.k > 8 ? 10 : 30;
+    ctx.strokeStyle = "#c9d6e3"; ctx.lineWidth = 0.5; ctx.beginPath();
+    for (const s of shifts) {
+      for (let lon = -180; lon <= 180; lon += step) { ctx.moveTo(this.x(lon + s), this.y(90)); ctx.lineTo(this.x(lon + s), this.y(-90)); }
+      for (let lat = -90; lat <= 90; lat += step) { ctx.moveTo(this.x(-180 + s), this.y(lat)); ctx.lineTo(this.x(180 + s), this.y(lat)); }
+    }
+    ctx.stroke();
+    let coast = this.coast;
+    if (this.k > 6) {  // zoomed in: the 1:50m coastlines (fetched once)
+      if (this.coast50) coast = this.coast50;
+      else if (!this._loading50) { this._loading50 = true; coastlines("50m").then(c => { this.coast50 = c; this.draw(); }).catch(() => {}); }
+    }
+    this.c.dataset.coast = coast === this.coast50 ? "50m" : "110m";
+    this.c.dataset.stations = String(this.stations.length);
+    ctx.strokeStyle = "#56697d"; ctx.lineWidth = 0.8; ctx.beginPath();
+    for (const s of shifts) {
+      for (const line of coast) {
+        ctx.moveTo(this.x(line[0][0] + s), this.y(line[0][1]));
+        for (let i = 1; i < line.length; i++) ctx.lineTo(this.x(line[i][0] + s), this.y(line[i][1]));
+      }
+    }
+    ctx.stroke();
+    // stations: triangles
+    ctx.fillStyle = "#fff"; ctx.strokeStyle = "#333"; ctx.lineWidth = 0.8;
+    for (const s of shifts) {
+      for (const st of this.stations) {
+        const px = this.x(st.longitude + s), py = this.y(st.latitude);
+        if (px < -10 || px > this.w + 10 || py < -10 || py > this.h + 10) continue;
+        ctx.beginPath(); ctx.moveTo(px, py - 5); ctx.lineTo(px + 4.5, py + 3.5); ctx.lineTo(px - 4.5, py + 3.5); ctx.closePath();
+        ctx.fill(); ctx.stroke();
+      }
+    }
+    // largest first so that small events stay visible on top
+    const evs = this.events.slice().sort((a, b) => (b.magnitude || 0) - (a.magnitude || 0));
+    for (const s of shifts) {
+      for (const e of evs) {
+        const px = this.x(e.longitude + s), py = this.y(e.latitude);
+        if (px < -20 || px > this.w + 20 || py < -20 || py > this.h + 20) continue;
+        ctx.beginPath(); ctx.arc(px, py, magRadius(e.magnitude), 0, 2 * Math.PI);
+        ctx.fillStyle = depthColour(e.depth_km); ctx.globalAlpha = 0.8; ctx.fill(); ctx.globalAlpha = 1;
+        ctx.strokeStyle = "#222"; ctx.lineWidth = 0.7; ctx.stroke();
+      }
+    }
+  }
+  hit(px, py) {
+    let best = null, bd = 1e9;
+    for (const s of this.shifts()) {
+      for (const e of this.events) {
+        const d = Math.hypot(this.x(e.longitude + s) - px, this.y(e.latitude) - py);
+        if (d <= magRadius(e.magnitude) + 3 && d < bd) { best = e; bd = d; }
+      }
+    }
+    return best;
+  }
+  _bind() {
+    let drag = null, moved = false;
+    this.c.addEventListener("mousedown", ev => { drag = [ev.offsetX, ev.offsetY, this.lon0, this.lat0]; moved = false; this.c.classList.add("dragging"); });
+    window.addEventListener("mouseup", () => { drag = null; this.c.classList.remove("dragging"); });
+    this.c.addEventListener("mousemove", ev => {
+      if (drag) {
+        const dx = ev.offsetX - drag[0], dy = ev.offsetY - drag[1];
+        if (Math.abs(dx) + Math.abs(dy) > 2) moved = true;
+        this.lon0 = drag[2] - dx / this.k; this.lat0 = drag[3] + dy / this.k; this.draw();
+        return;
+      }
+      const e = this.hit(ev.offsetX, ev.offsetY);
+      if (e) {
+        this.tip.style.display = "block";
+        this.tip.style.left = (ev.offsetX + 12) + "px"; this.tip.style.top = (ev.offsetY + 12) + "px";
+        this.tip.textContent = `${shortTime(e.time)}  M${fmt(e.magnitude, 1)} ${e.magtype || ""}  ${fmt(e.depth_km, 0)} km`;
+        this.c.style.cursor = "pointer";
+      } else { this.tip.style.display = "none"; this.c.style.cursor = ""; }
+    });
+    this.c.addEventListener("click", ev => {
+      if (moved) return;
+      const e = this.hit(ev.offsetX, ev.offsetY);
+      if (e && this.onpick) this.onpick(e);
+    });
+    this.c.addEventListener("wheel", ev => { ev.preventDefault(); this.zoom(ev.deltaY < 0 ? 1.25 : 0.8, ev.offsetX, ev.offsetY); }, {passive: false});
+  }
+}
+
+async function pageMap(route) {
+  const q = route.query;
+  main.innerHTML = "<h2>Event map</h2>";
+  const form = filterForm(q);
+  main.appendChild(form);
+  const wrap = document.createElement("div");
+  wrap.className = "mapwrap";
+  wrap.innerHTML = '<canvas id="map"></canvas><div class="tooltip"></div>' +
+    '<div class="maptools"><button type="button" id="zoom-in" title="Zoom in">+</button>' +
+    '<button type="button" id="zoom-out" title="Zoom out">−</button>' +
+    '<button type="button" id="zoom-fit" title="Fit the events">⤢</button>' +
+    '<button type="button" id="zoom-world" title="Whole world">◯</button></div>' +
+    '<div class="legend">depth <i style="background:#d7301f"></i>&lt;35 km<i style="background:#fc8d59"></i>35–70' +
+    '<i style="background:#41ab5d"></i>70–300<i style="background:#2b6cb0"></i>&gt;300 · size ∝ magnitude · △ station</div>';
+  main.appendChild(wrap);
+  const info = document.createElement("p");
+  info.id = "map-info"; info.className = "muted";
+  main.appendChild(info);
+  const map = new EventMap(wrap.querySelector("canvas"), wrap.querySelector(".tooltip"));
+  map.onpick = e => { location.hash = "#/event/" + encodeURIComponent(e.eventid); };
+  wrap.querySelector("#zoom-in").onclick = () => map.zoom(1.5);
+  wrap.querySelector("#zoom-out").onclick = () => map.zoom(1 / 1.5);
+  wrap.querySelector("#zoom-fit").onclick = () => map.fit();
+  wrap.querySelector("#zoom-world").onclick = () => map.world();
+  form.onsubmit = ev => { ev.preventDefault(); location.hash = "#/map?" + formQuery(form).toString(); };
+  form.querySelector("#clear").onclick = () => { location.hash = "#/map"; };
+  map.world();
+  try {
+    map.coast = await coastlines("110m");
+    map.draw();
+    apiJSON("/ui/api/stations").then(d => { map.stations = d.stations; map.draw(); }).catch(() => {});
+    const qq = new URLSearchParams(q); qq.set("limit", "2000"); qq.set("orderby", "magnitude");
+    const data = await apiJSON("/ui/api/events?" + qq.toString());
+    map.events = data.events;
+    map.fit();
+    main.dataset.events = String(data.events.length);
+    info.textContent = `${data.events.length} event(s)${data.more ? " (the 2000 largest shown)" : ""}; drag to pan, wheel or +/− to zoom, click an epicentre for its page.`;
+    say("");
+  } catch (e) { fail(e); }
+}
+
+// ------------------------------------------------------------------ bulletin browser
+async function pageBulletins(route) {
+  const q = route.query;
+  main.innerHTML = "<h2>Bulletin browser</h2>";
+  const extra = `<label>Order<select name="orderby" id="f-orderby">` +
+    ["time", "time-asc", "magnitude", "magnitude-asc"].map(o => `<option${o === (q.get("orderby") || "time") ? " selected" : ""}>${o}</option>`).join("") +
+    `</select></label><label>Per page<input name="limit" id="f-limit" type="number" min="1" max="2000" value="${esc(q.get("limit") || "50")}"></label>`;
+  const form = filterForm(q, extra);
+  main.appendChild(form);
+  form.onsubmit = ev => { ev.preventDefault(); location.hash = "#/bulletins?" + formQuery(form).toString(); };
+  form.querySelector("#clear").onclick = () => { location.hash = "#/bulletins"; };
+  const dl = document.createElement("div");
+  dl.className = "downloads";
+  dl.innerHTML = 'Download the selection: <button type="button" class="secondary" id="dl-quakeml">QuakeML</button>' +
+    '<button type="button" class="secondary" id="dl-text">FDSN text</button>' +
+    '<button type="button" class="secondary" id="dl-ims1">IMS1.0</button>';
+  main.appendChild(dl);
+  const box = document.createElement("div");
+  main.appendChild(box);
+  const sel = new URLSearchParams(q);
+  for (const k of ["limit", "offset", "orderby"]) sel.delete(k);
+  dl.querySelector("#dl-quakeml").onclick = () => { const p = new URLSearchParams(sel); p.set("includearrivals", "true"); download("/fdsnws/event/1/query?" + p, "events.xml"); };
+  dl.querySelector("#dl-text").onclick = () => { const p = new URLSearchParams(sel); p.set("format", "text"); download("/fdsnws/event/1/query?" + p, "events.txt"); };
+  dl.querySelector("#dl-ims1").onclick = () => { const p = new URLSearchParams(sel); p.set("format", "ims1"); download("/ui/api/export?" + p, "bulletin.ims1.txt"); };
+  const limit = parseInt(q.get("limit") || "50", 10);
+  const offset = parseInt(q.get("offset") || "1", 10);
+  const qq = new URLSearchParams(q); qq.set("limit", String(limit)); qq.set("offset", String(offset));
+  try {
+    const data = await apiJSON("/ui/api/events?" + qq.toString());
+    let html = `<table class="data" id="events-table"><thead><tr><th>#</th><th>Origin time (UTC)</th><th>Lat</th><th>Lon</th>` +
+      `<th>Depth km</th><th>Mag</th><th>Type</th><th>Catalog</th><th>Event id</th></tr></thead><tbody>`;
+    data.events.forEach((e, i) => {
+      html += `<tr data-eventid="${esc(e.eventid)}"><td class="num">${offset + i}</td>` +
+        `<td><a class="event-link" href="#/event/${encodeURIComponent(e.eventid)}">${esc(shortTime(e.time))}</a></td>` +
+        `<td class="num">${fmt(e.latitude, 3)}</td><td class="num">${fmt(e.longitude, 3)}</td>` +
+        `<td class="num">${fmt(e.depth_km, 1)}</td><td class="num">${fmt(e.magnitude, 1)}</td><td>${esc(e.magtype || "")}</td>` +
+        `<td>${esc(e.catalog)} v${esc(e.version)}</td><td class="muted">${esc(e.eventid)}</td></tr>`;
+    });
+    html += "</tbody></table>";
+    if (!data.events.length) html = '<p id="no-events">No events match the selection (or none readable with this account).</p>';
+    html += `<div class="pager"><button type="button" class="secondary" id="prev"${offset > 1 ? "" : " disabled"}>← Previous</button>` +
+      `<span>events ${data.events.length ? offset : 0}–${offset + data.events.length - 1}</span>` +
+      `<button type="button" class="secondary" id="next"${data.more ? "" : " disabled"}>Next →</button></div>`;
+    box.innerHTML = html;
+    const go = off => { const p = new URLSearchParams(q); p.set("offset", String(Math.max(1, off))); p.set("limit", String(limit)); location.hash = "#/bulletins?" + p; };
+    box.querySelector("#prev").onclick = () => go(offset - limit);
+    box.querySelector("#next").onclick = () => go(offset + limit);
+    say("");
+  } catch (e) { fail(e); }
+}
+
+// ------------------------------------------------------------------ event page
+function resClass(r) {
+  if (r === null || r === undefined) return "";
+  const a = Math.abs(r);
+  return a >= 3 ? "res-big" : a >= 1.5 ? "res-mid" : "";
+}
+
+async function pageEvent(route) {
+  const id = route.arg;
+  main.innerHTML = `<h2>Event <span class="muted">${esc(id)}</span></h2><div id="event-body">Loading…</div>`;
+  try {
+    const e = await apiJSON("/ui/api/event/" + encodeURIComponent(id));
+    const o = e.origin;
+    const kv = rows => '<table class="kv">' + rows.filter(r => r[1] !== "" && r[1] !== null && r[1] !== undefined)
+      .map(r => `<tr><td>${r[0]}</td><td>${esc(r[1])}</td></tr>`).join("") + "</table>";
+    let html = '<div class="cols"><div id="event-origin"><h3>Origin</h3>' + kv([
+      ["Origin time (UTC)", shortTime(o.time)], ["± time s", fmt(o.time_error_s, 2)],
+      ["Latitude", fmt(o.latitude, 4)], ["Longitude", fmt(o.longitude, 4)],
+      ["Depth km", fmt(o.depth_km, 1) + (o.depth_error_km !== null ? " ± " + fmt(o.depth_error_km, 1) : "") + (o.depth_type ? " (" + o.depth_type + ")" : "")],
+      ["Error ellipse km", o.semi_major_km !== null ? `${fmt(o.semi_major_km, 1)} × ${fmt(o.semi_minor_km, 1)}, azimuth ${fmt(o.ellipse_azimuth, 0)}°` : ""],
+      ["RMS s", fmt(o.rms_s, 2)], ["Defining phases", o.defining_phases], ["Stations", o.stations],
+      ["Azimuthal gap °", fmt(o.azimuthal_gap_deg, 0)],
+      ["Distance range °", o.min_distance_deg !== null ? `${fmt(o.min_distance_deg, 2)} – ${fmt(o.max_distance_deg, 2)}` : ""],
+      ["Author", o.author], ["Mode", o.evaluation_mode], ["Region", e.name],
+      ["Product", `${e.catalog} version ${e.version} (${shortTime(e.window[0])} – ${shortTime(e.window[1])})`],
+    ]) + "</div>";
+    html += '<div id="event-magnitudes"><h3>Magnitudes</h3><table class="data"><tr><th>Type</th><th>Value</th><th>±</th><th>Stations</th></tr>' +
+      e.magnitudes.map(m => `<tr><td>${esc(m.type)}</td><td class="num">${fmt(m.value, 2)}</td><td class="num">${fmt(m.uncertainty, 2)}</td><td class="num">${fmt(m.stations)}</td></tr>`).join("") +
+      "</table></div></div>";
+    const dl = new URLSearchParams({eventid: e.eventid});
+    html += '<div class="downloads">Download: <button type="button" class="secondary" id="ev-quakeml">QuakeML</button>' +
+      '<button type="button" class="secondary" id="ev-ims1">IMS1.0</button></div>';
+    html += `<h3>Arrivals (${e.arrivals.length})</h3><table class="data" id="arrivals-table"><thead><tr><th>Station</th><th>Channel</th>` +
+      `<th>Phase</th><th>Arrival time (UTC)</th><th>Δ °</th><th>Azimuth °</th><th>Time res s</th><th>Def</th>` +
+      `<th>Backazimuth °</th><th>Baz res °</th><th>Slowness s/°</th><th>Slow res</th></tr></thead><tbody>`;
+    for (const a of e.arrivals) {
+      html += `<tr class="${a.time_defining ? "" : "nondef"}"><td>${esc((a.network ? a.network + "." : "") + a.station)}</td>` +
+        `<td>${esc(a.channel)}</td><td>${esc(a.phase)}</td><td>${esc(shortTime(a.time))}</td>` +
+        `<td class="num">${fmt(a.distance_deg, 2)}${a.distance_from === "site" ? "*" : ""}</td><td class="num">${fmt(a.azimuth_deg, 1)}</td>` +
+        `<td class="num ${resClass(a.time_residual_s)}">${fmt(a.time_residual_s, 2)}</td><td>${a.time_defining ? "d" : "–"}</td>` +
+        `<td class="num">${fmt(a.backazimuth_deg, 1)}</td><td class="num">${fmt(a.backazimuth_residual_deg, 1)}</td>` +
+        `<td class="num">${fmt(a.slowness_s_deg, 2)}</td><td class="num">${fmt(a.slowness_residual, 2)}</td></tr>`;
+    }
+    html += "</tbody></table>";
+    if (e.arrivals.some(a => a.distance_from === "site")) html += '<p class="muted">* distance and azimuth not in the bulletin: computed from the station coordinates of the inventory.</p>';
+    html += '<h3>Record section</h3><div id="record-section" class="muted">Loading waveforms…</div>';
+    document.getElementById("event-body").innerHTML = html;
+    document.getElementById("ev-quakeml").onclick = () => { const p = new URLSearchParams(dl); p.set("includearrivals", "true"); download("/fdsnws/event/1/query?" + p, e.eventid + ".xml"); };
+    document.getElementById("ev-ims1").onclick = () => download("/ui/api/export?format=ims1&" + dl, e.eventid + ".ims1.txt");
+    say("");
+    const rs = document.getElementById("record-section");
+    try {
+      const resp = await api("/ui/api/event/" + encodeURIComponent(id) + "/record-section.png");
+      const img = document.createElement("img");
+      img.className = "record-section"; img.alt = "Record section of " + e.eventid;
+      img.onload = () => { rs.dataset.loaded = "1"; };
+      img.src = URL.createObjectURL(await resp.blob());
+      rs.textContent = ""; rs.appendChild(img);
+    } catch (err) {
+      rs.dataset.loaded = "0";
+      rs.textContent = "No record section: " + err.message;
+    }
+  } catch (err) {
+    document.getElementById("event-body").textContent = "";
+    fail(err);
+  }
+}
+
+// ------------------------------------------------------------------ stations and availability
+async function pageStations(route) {
+  const q = route.query;
+  main.innerHTML = "<h2>Station availability</h2>";
+  const form = document.createElement("form");
+  form.className = "filters";
+  form.innerHTML = `<label>Start (UTC)<input class="wide" name="start" id="a-start" value="${esc(q.get("start") || "")}" placeholder="YYYY-MM-DDThh:mm:ss"></label>` +
+    `<label>End (UTC)<input class="wide" name="end" id="a-end" value="${esc(q.get("end") || "")}" placeholder="YYYY-MM-DDThh:mm:ss"></label>` +
+    `<label>Channels (NET.STA.LOC.CHA pattern)<input name="pattern" id="a-pattern" value="${esc(q.get("pattern") || "*")}"></label>` +
+    '<button type="submit" id="a-apply">Apply</button>';
+  form.onsubmit = ev => { ev.preventDefault(); location.hash = "#/stations?" + formQuery(form).toString(); };
+  main.appendChild(form);
+  const box = document.createElement("div");
+  main.appendChild(box);
+  try {
+    const p = new URLSearchParams();
+    for (const k of ["start", "end", "pattern"]) if (q.get(k)) p.set(k, q.get(k));
+    const [av, st] = await Promise.all([apiJSON("/ui/api/availability?" + p), apiJSON("/ui/api/stations")]);
+    const ch = av.channels;
+    const t0 = av.start !== null ? av.start : Math.min(...ch.map(c => c.first));
+    const t1 = av.end !== null ? av.end : Math.max(...ch.map(c => c.last));
+    const span = Math.max(t1 - t0, 1e-6);
+    let html = `<p class="muted">${ch.length} channel(s) in the archive's availability table` +
+      (ch.length ? `, ${shortTime(new Date(t0 * 1000).toISOString())} – ${shortTime(new Date(t1 * 1000).toISOString())}` : "") +
+      `; ${st.stations.length} station(s) in the inventory. Red: gaps.</p>`;
+    html += '<table class="data" id="availability-table"><thead><tr><th>Channel</th><th>Rate Hz</th><th>First sample</th><th>Last sample</th>' +
+      '<th>Coverage</th><th>Gaps</th><th>Gap s</th><th>Overlaps</th><th>Timeline</th></tr></thead><tbody>';
+    for (const c of ch) {
+      const bar = c.gap_list.map(g => {
+        const a = Math.max(0, (g[0] - t0) / span), b = Math.min(1, (g[1] - t0) / span);
+        return `<span style="left:${(100 * a).toFixed(3)}%;width:${Math.max(0.3, 100 * (b - a)).toFixed(3)}%"></span>`;
+      }).join("");
+      const a = Math.max(0, (c.first - t0) / span), b = Math.min(1, (c.last - t0) / span);
+      html += `<tr><td>${esc(c.nslc)}</td><td class="num">${fmt(c.samprate)}</td><td>${esc(shortTime(c.first_iso))}</td>` +
+        `<td>${esc(shortTime(c.last_iso))}</td><td class="num">${fmt(100 * c.coverage, 2)} %</td><td class="num">${c.gaps}</td>` +
+        `<td class="num">${fmt(c.gap_s, 1)}</td><td class="num">${c.overlaps}</td>` +
+        `<td><div class="bar" style="background:linear-gradient(90deg,#ddd ${(100 * a).toFixed(2)}%,#2e8b57 ${(100 * a).toFixed(2)}%,#2e8b57 ${(100 * b).toFixed(2)}%,#ddd ${(100 * b).toFixed(2)}%)">${bar}</div></td></tr>`;
+    }
+    html += "</tbody></table>";
+    html += '<h3>Stations</h3><table class="data" id="stations-table"><thead><tr><th>Network</th><th>Station</th><th>Name</th><th>Lat</th><th>Lon</th><th>Elevation m</th></tr></thead><tbody>' +
+      st.stations.map(s => `<tr><td>${esc(s.network)}</td><td>${esc(s.station)}</td><td>${esc(s.name)}</td><td class="num">${fmt(s.latitude, 4)}</td>` +
+        `<td class="num">${fmt(s.longitude, 4)}</td><td class="num">${fmt(s.elevation_m, 0)}</td></tr>`).join("") + "</tbody></table>";
+    box.innerHTML = html;
+    say("");
+  } catch (e) { fail(e); }
+}
+
+// ------------------------------------------------------------------ review queue
+async function pageReview(route) {
+  const q = route.query;
+  const status = q.get("status") || "pending";
+  main.innerHTML = "<h2>Analyst review queue</h2>";
+  const form = document.createElement("form");
+  form.className = "filters";
+  form.innerHTML = `<label>Status<select name="status" id="r-status">` +
+    ["pending", "accepted", "rejected", "merged", "pending,accepted,rejected,merged"].map(s =>
+      `<option value="${s}"${s === status ? " selected" : ""}>${s.includes(",") ? "all" : s}</option>`).join("") +
+    '</select></label><button type="submit">Show</button>';
+  form.onsubmit = ev => { ev.preventDefault(); location.hash = "#/review?" + formQuery(form).toString(); };
+  main.appendChild(form);
+  const box = document.createElement("div");
+  main.appendChild(box);
+  try {
+    const data = await apiJSON("/ui/api/review?status=" + encodeURIComponent(status));
+    let html = data.may_decide ? "" : '<p class="muted">Read-only: accepting and rejecting needs an analyst or operator token.</p>';
+    html += '<table class="data" id="review-table"><thead><tr><th>Item</th><th>Status</th><th>Origin time (UTC)</th><th>Lat</th><th>Lon</th>' +
+      '<th>Depth km</th><th>mb</th><th>ndef</th><th>nsta</th><th>EDC</th><th>Relocate?</th><th>Published</th>' +
+      (data.may_decide ? "<th>Decision</th>" : "") + "</tr></thead><tbody>";
+    for (const it of data.items) {
+      html += `<tr data-item="${it.id}"><td class="num">${it.id}</td><td class="st">${esc(it.status)}</td><td>${esc(shortTime(it.time))}</td>` +
+        `<td class="num">${fmt(it.latitude, 3)}</td><td class="num">${fmt(it.longitude, 3)}</td><td class="num">${fmt(it.depth_km, 1)}${it.depth_fixed ? " (fixed)" : ""}</td>` +
+        `<td class="num">${fmt(it.mb, 1)}</td><td class="num">${fmt(it.ndef)}</td><td class="num">${fmt(it.nsta)}</td>` +
+        `<td>${it.edc_passed ? "passed" : "failed"}</td><td>${it.needs_relocation ? "yes" : ""}</td><td>${it.published_version ? "REB v" + it.published_version : ""}</td>`;
+      if (data.may_decide) {
+        const closed = it.status === "merged";
+        html += `<td><button type="button" class="accept" data-id="${it.id}"${closed ? " disabled" : ""}>Accept</button> ` +
+          `<button type="button" class="reject danger" data-id="${it.id}"${closed ? " disabled" : ""}>Reject</button></td>`;
+      }
+      html += "</tr>";
+    }
+    html += "</tbody></table>";
+    if (!data.items.length) html += `<p id="review-empty">No ${esc(status.includes(",") ? "" : status + " ")}items.</p>`;
+    box.innerHTML = html;
+    for (const b of box.querySelectorAll("button.accept, button.reject")) {
+      b.onclick = async () => {
+        const action = b.classList.contains("accept") ? "accept" : "reject";
+        const note = window.prompt(action === "accept" ? "Comment (optional):" : "Reason for rejecting (optional):", "");
+        if (note === null) return;
+        try {
+          const res = await apiJSON(`/ui/api/review/${b.dataset.id}/${action}`, {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify(action === "accept" ? {comment: note} : {reason: note})});
+          say(`Item ${res.id}: ${res.status}.`);
+          const row = box.querySelector(`tr[data-item="${res.id}"] td.st`);
+          if (row) row.textContent = res.status;
+        } catch (e) { fail(e); }
+      };
+    }
+    if (!statusBox.classList.contains("error")) say("");
+  } catch (e) { fail(e); }
+}
+
+// ------------------------------------------------------------------ login
+function pageLogin() {
+  main.innerHTML = '<h2>Login</h2><div class="card"><p>Paste an API token (from <code>idc accounts token USER</code>). ' +
+    "It is kept only in this browser tab (sessionStorage) and sent as an <code>Authorization: Bearer</code> header.</p>" +
+    '<form id="login-form"><textarea id="token" rows="2" autocomplete="off" spellcheck="false" placeholder="idc_…"></textarea>' +
+    '<p><button type="submit" id="login-btn">Sign in</button> <button type="button" class="secondary" id="logout-btn">Sign out</button></p></form>' +
+    '<div id="login-result"></div></div>';
+  const res = document.getElementById("login-result");
+  const show = () => {
+    if (whoami && whoami.authenticated) {
+      const prods = Object.entries(whoami.products || {}).map(([k, v]) => `${k}: ${v}`).join(", ");
+      res.innerHTML = `<p id="login-ok">Signed in as <b>${esc(whoami.name)}</b> (role ${esc(whoami.role)}${whoami.state ? ", State " + esc(whoami.state) : ""}).</p><p class="muted">Readable: ${esc(prods)}</p>`;
+    } else {
+      res.innerHTML = '<p class="muted">Not signed in: you see the public part of the bulletins.</p>';
+    }
+  };
+  show();
+  document.getElementById("login-form").onsubmit = async ev => {
+    ev.preventDefault();
+    const t = document.getElementById("token").value.trim();
+    if (!t) { say("Paste a token first.", "error"); return; }
+    sessionStorage.setItem(TOKEN_KEY, t);
+    document.getElementById("token").value = "";
+    await refreshWhoami();
+    if (whoami && whoami.authenticated) { say("Signed in."); } else { say("The token was refused (invalid, expired or revoked).", "error"); }
+    show();
+  };
+  document.getElementById("logout-btn").onclick = async () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    await refreshWhoami();
+    say("Signed out.");
+    show();
+  };
+}
+
+// ------------------------------------------------------------------ router
+const PAGES = {map: pageMap, bulletins: pageBulletins, event: pageEvent, stations: pageStations,
+               review: pageReview, login: pageLogin};
+
+async function route() {
+  const r = parseHash();
+  const page = PAGES[r.page] ? r.page : "map";
+  for (const a of document.querySelectorAll("header nav a")) a.classList.toggle("active", a.dataset.page === page);
+  main.dataset.page = page;
+  main.dataset.ready = "0";
+  say("");
+  try { await PAGES[page](r); } finally { main.dataset.ready = "1"; }
+}
+
+window.addEventListener("hashchange", route);
+refreshWhoami().then(route);
