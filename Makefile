@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench airflow clean
+.PHONY: venv demo test bench airflow airflow-down clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# Airflow for operators on the store of CONFIG (default: the demo's); `make airflow-down` stops it.
+CONFIG ?= config/demo-iceland.toml
+airflow: $(STAMP)
+	$(VENV)/bin/idc --config $(CONFIG) airflow up
+
+airflow-down: $(STAMP)
+	$(VENV)/bin/idc --config $(CONFIG) airflow down
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

@@ -21,18 +21,20 @@ with DAG("reb_publish", schedule=CronDataIntervalTimetable("0 0 * * *", timezone
         return PokeReturnValue(is_done=pendulum.now("UTC") >= data_interval_end + REVIEW_DEADLINE)
 
     @task(task_id="publish", outlets=[REB])
-    def publish(data_interval_start=None, outlet_events=None):
+    def publish(data_interval_start=None, outlet_events=None, run_id=None):
         from pipeline import tasks
 
-        res = tasks.reb_publish(tasks.settings_from_env(), data_interval_start.to_date_string())
+        res = tasks.reb_publish(tasks.settings_from_env(), data_interval_start.to_date_string(), runner="airflow",
+                                run_id=f"reb_publish/{run_id}")
         outlet_events[REB].extra = {k: res.get(k) for k in ("product", "start", "end", "version")}
         return res
 
     @task(task_id="screen", outlets=[SEB, SSEB])
-    def screen(data_interval_start=None, outlet_events=None):
+    def screen(data_interval_start=None, outlet_events=None, run_id=None):
         from pipeline import tasks
 
-        res = tasks.screen(tasks.settings_from_env(), data_interval_start.to_date_string())
+        res = tasks.screen(tasks.settings_from_env(), data_interval_start.to_date_string(), runner="airflow",
+                           run_id=f"reb_publish/{run_id}")
         for asset, key in ((SEB, "SEB"), (SSEB, "SSEB")):
             outlet_events[asset].extra = {"product": key, **{k: (res.get(key) or {}).get(k) for k in ("start", "end", "version")}}
         return res

@@ -1,27 +1,22 @@
-"""SEL1, SEL2, SEL3: the automatic chain (pipeline.tasks.process_window) on the same fixed 20-minute
-windows, each run later after the window ends so that SEL2/SEL3 include late data. Each product is an
-Asset: a new version triggers the `distribute` DAG. Schedules live here and only here."""
+"""SEL1/SEL2/SEL3: the automatic chain on the same fixed 20-minute windows, each later after the window
+ends so SEL2/SEL3 include late data; products are Assets (→ distribute); SEL3 feeds the review queue."""
 import datetime
 
 import pendulum
 from airflow.sdk import DAG, Asset, DeltaDataIntervalTimetable, PokeReturnValue, task
 
 WINDOW = datetime.timedelta(minutes=20)
-#: wait after the window's end before processing (late data). IDC-like defaults: the IDC's own
-#: delays are not public in our references (REFERENCE.md "not found"); change them here.
-DELAYS = {"SEL1": datetime.timedelta(minutes=15), "SEL2": datetime.timedelta(hours=2),
-          "SEL3": datetime.timedelta(hours=6)}
-DEFAULT_ARGS = {"retries": 3, "retry_delay": datetime.timedelta(minutes=1), "retry_exponential_backoff": True,
-                "max_retry_delay": datetime.timedelta(minutes=20)}
+#: wait after the window's end (late data); IDC-like defaults, the IDC's own are not in our references
+DELAYS = {"SEL1": datetime.timedelta(minutes=15), "SEL2": datetime.timedelta(hours=2), "SEL3": datetime.timedelta(hours=6)}
+ARGS = {"retries": 3, "retry_delay": datetime.timedelta(minutes=1), "retry_exponential_backoff": True}
 
 
 def sel_dag(product: str, delay: datetime.timedelta) -> DAG:
     asset = Asset(f"idc://products/{product}")
-    with DAG(product.lower(), schedule=DeltaDataIntervalTimetable(WINDOW), catchup=False,
-             start_date=pendulum.datetime(2014, 8, 24, tz="UTC"), max_active_runs=3, default_args=DEFAULT_ARGS,
-             tags=["idc", "automatic", product], doc_md=__doc__) as dag:
+    with DAG(product.lower(), schedule=DeltaDataIntervalTimetable(WINDOW), catchup=False, default_args=ARGS,
+             start_date=pendulum.datetime(2014, 8, 24, tz="UTC"), max_active_runs=3, tags=["idc", product]) as dag:
 
-        @task.sensor(task_id="wait_for_late_data", mode="reschedule", poke_interval=300, timeout=delay + WINDOW * 3)
+        @task.sensor(task_id="wait_for_late_data", mode="reschedule", poke_interval=300, timeout=delay + 3 * WINDOW)
         def wait(data_interval_end=None):
             return PokeReturnValue(is_done=pendulum.now("UTC") >= data_interval_end + delay)
 
@@ -30,12 +25,17 @@ def sel_dag(product: str, delay: datetime.timedelta) -> DAG:
             from pipeline import tasks
 
             res = tasks.process_window(tasks.settings_from_env(), product, data_interval_start.isoformat(),
-                                       data_interval_end.isoformat(), runner="airflow",
-                                       run_id=f"{dag_run.dag_id}/{dag_run.run_id}")
-            outlet_events[asset].extra = {k: res[k] for k in ("product", "start", "end", "version", "new_version", "events")}
+                                       data_interval_end.isoformat(), runner="airflow", run_id=f"{dag_run.dag_id}/{dag_run.run_id}")
+            outlet_events[asset].extra = {k: res[k] for k in ("product", "start", "end", "version", "events")}
             return {k: v for k, v in res.items() if k != "file"}
 
-        wait() >> process()
+        @task(task_id="enqueue_review")
+        def enqueue(data_interval_start=None, data_interval_end=None):
+            from pipeline import tasks
+
+            return tasks.review_enqueue(tasks.settings_from_env(), data_interval_start.isoformat(), data_interval_end.isoformat())
+
+        wait() >> process() >> ([enqueue()] if product == "SEL3" else [])
     return dag
 
 

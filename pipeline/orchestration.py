@@ -57,6 +57,8 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(a.paused_at_creation),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": a.database_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__API__PORT": str(a.port),
+        # task processes report to the API server's execution API: same port
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{a.port}/execution/",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": a.log_level,
         # the pipeline is installed in the venv; DAG files import it inside their tasks
         "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
@@ -206,7 +208,9 @@ def up(settings: Settings, wait_s: float = 120.0, echo=print) -> dict:
         return {**st, "already_running": True}
     home = prepare(settings)
     env = {**os.environ, **airflow_environ(settings), **idc_environ(settings),
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin"}
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+           # standalone starts `airflow scheduler`, `airflow api-server`, ... by name
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     log = open(home / "standalone.log", "ab")
     proc = subprocess.Popen([_airflow_bin(), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(PROJECT_ROOT))
@@ -215,6 +219,7 @@ def up(settings: Settings, wait_s: float = 120.0, echo=print) -> dict:
     t0 = time.monotonic()
     while time.monotonic() - t0 < wait_s:
         if proc.poll() is not None:
+            _pidfile(settings).unlink(missing_ok=True)
             raise AirflowRunError(f"airflow standalone exited with {proc.returncode}; see {home / 'standalone.log'}")
         try:
             with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as r:
@@ -225,7 +230,9 @@ def up(settings: Settings, wait_s: float = 120.0, echo=print) -> dict:
             pass
         time.sleep(1.0)
     else:
-        raise AirflowRunError(f"airflow standalone not healthy after {wait_s:.0f} s; see {home / 'standalone.log'}")
+        down(settings)
+        raise AirflowRunError(f"airflow standalone not healthy after {wait_s:.0f} s (stopped it again); "
+                              f"see {home / 'standalone.log'}")
     return {"running": True, "pid": proc.pid, "url": url, "seconds": round(time.monotonic() - t0, 1),
             "log": str(home / "standalone.log"), **_login(settings)}
 

@@ -25,7 +25,10 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # stage configurations live with their stages (small pydantic modules)
+from pipeline.accounts.config import AccessConfig, SubscriptionsConfig
+from pipeline.alerts.config import AlertsConfig
 from pipeline.association.config import AssociatorConfig
+from pipeline.autodrm.config import AutoDRMConfig
 from pipeline.location.config import LocatorConfig
 from pipeline.magnitude.config import MagnitudeConfig
 from pipeline.review.config import ReviewConfig
@@ -129,6 +132,9 @@ class TravelTimeSettings(_Frozen):
     phases: tuple[str, ...] = ("P", "S")
     #: largest distance of a local (velocity-file) table, deg
     local_max_distance_deg: float = Field(2.0, gt=0, le=20)
+    #: velocity between the rows of a velocity file: "constant" (blocks) or "linear" (gradient
+    #: to the next row, as QuakeMigrate/NonLinLoc read their files); see pipeline.traveltime.models
+    model_interpolation: Literal["constant", "linear"] = "constant"
 
     def model_path(self) -> str:
         if self.model.lower() in ("ak135", "iasp91", "prem", "jb"):
@@ -205,6 +211,10 @@ class Settings(_Frozen):
     screening: ScreeningConfig = ScreeningConfig()
     airflow: AirflowConfig = AirflowConfig()
     service: ServiceConfig = ServiceConfig()
+    autodrm: AutoDRMConfig = AutoDRMConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    access: AccessConfig = AccessConfig()
+    subscriptions: SubscriptionsConfig = SubscriptionsConfig()
     #: the files the values came from (informational)
     sources: tuple[str, ...] = ()
 

@@ -150,8 +150,8 @@ def travel_times(settings: Settings, model: str | None = None):
     model = model or cfg.model_path()
     grid = None
     if Path(model).is_file():
-        top = read_velocity_file(model).model_top_km
-        grid = local_grid(top, max_distance_deg=cfg.local_max_distance_deg)
+        model = read_velocity_file(model, interpolation=cfg.model_interpolation)
+        grid = local_grid(model.model_top_km, max_distance_deg=cfg.local_max_distance_deg)
     return TravelTimeTable(model, list(cfg.phases), cache_dir=settings.cache_dir / "traveltime", grid=grid)
 
 
@@ -470,8 +470,9 @@ def station_health(settings: Settings, start, end) -> dict:
 
 def distribute(settings: Settings, product: str, start, end, version: int | None = None) -> dict:
     """The ``distribute`` DAG's task for one new product version: writes it to the distribution
-    folder ``products/outbox/<type>/`` as IMS1.0 and QuakeML (what subscriptions and alerts send),
-    replacing the files of an earlier run of the same version."""
+    folder ``products/outbox/<type>/`` as IMS1.0 and QuakeML (replacing the files of an earlier run
+    of the same version), updates the CAP/GeoJSON alert feeds and delivers to subscribers
+    (webhooks, e-mail; idempotent delivery ids, so a re-run never delivers twice)."""
     from obspy import UTCDateTime
 
     start, end = UTCDateTime(start), UTCDateTime(end)
@@ -484,8 +485,11 @@ def distribute(settings: Settings, product: str, start, end, version: int | None
         final = folder / f"{stem}_v{res['version']}.{ext}"
         tmp.replace(final)
         files.append(str(final))
+    alerts = alerts_for_product(settings, product, start, end, res["version"])  # CAP + GeoJSON feeds
+    deliveries = subscriptions_deliver(settings, product, start, end, res["version"])  # webhooks, e-mail
     return {"product": product, "window": [str(start), str(end)], "version": res["version"],
-            "events": res["events"], "files": files}
+            "events": res["events"], "files": files,
+            "alerts": alerts["alerts"] + alerts["updates"] + alerts["cancels"], "deliveries": deliveries}
 
 
 # ----------------------------------------------------------------------------- review and screening
@@ -664,3 +668,20 @@ def plot_residuals(settings: Settings, out: str | Path, product: str | None = No
                 defining_only=defining_only, title=title or label)
     return {"output": str(res.path), "residuals": res.residuals, "events": res.events, "stations": res.stations,
             "per_phase": res.per_phase}
+
+
+# ----------------------------------------------------------------------------- subscriptions (issue 6.5)
+def subscriptions_deliver(settings: Settings, product: str, start, end, version: int | None = None) -> dict:
+    """The ``distribute`` DAG's delivery step: send a product version to its subscribers (webhook,
+    e-mail); idempotent (see :mod:`pipeline.distribution.deliver`)."""
+    from pipeline.distribution.deliver import deliver_product
+
+    return deliver_product(settings, product, start, end, version)
+
+
+def alerts_for_product(settings: Settings, product: str, start, end, version: int | None = None) -> dict:
+    """Disaster feeds for a product version: CAP 1.2 alerts/updates and the GeoJSON feed of
+    tsunami-relevant events under ``products/alerts/`` (see :mod:`pipeline.alerts.feed`)."""
+    from pipeline.alerts import alerts_for_product as _alerts
+
+    return _alerts(settings, product, start, end, version)

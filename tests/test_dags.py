@@ -66,7 +66,7 @@ def test_dagbag_graphs_and_schedules(bag):
         assert isinstance(d.timetable, DeltaDataIntervalTimetable)
         assert d.timetable.delta == datetime.timedelta(minutes=20)
         assert not d.catchup
-        assert set(d.task_dict) == {"wait_for_late_data", "process"}
+        assert set(d.task_dict) == {"wait_for_late_data", "process"} | ({"enqueue_review"} if p == "sel3" else set())
         assert d.task_dict["process"].upstream_task_ids == {"wait_for_late_data"}
         proc = d.task_dict["process"]
         assert [a.uri for a in proc.outlets] == [f"idc://products/{p.upper()}"]
@@ -80,6 +80,7 @@ def test_dagbag_graphs_and_schedules(bag):
     assert mod.DELAYS["SEL1"] < mod.DELAYS["SEL2"] < mod.DELAYS["SEL3"]
     reb = bag.dags["reb_publish"]
     assert isinstance(reb.timetable, CronDataIntervalTimetable) and reb.timetable.expression == "0 0 * * *"
+    assert bag.dags["sel3"].task_dict["enqueue_review"].upstream_task_ids == {"process"}
     assert reb.task_dict["screen"].upstream_task_ids == {"publish"}
     assert reb.task_dict["publish"].upstream_task_ids == {"wait_for_review_deadline"}
     assert {a.uri for a in reb.task_dict["screen"].outlets} == {"idc://products/SEB", "idc://products/SSEB"}
@@ -127,7 +128,8 @@ def test_ingest_sel1_late_data_sel2_sel3_distribute(flow_settings):
         shutil.copy2(f, drop / f.name)
     orchestration.run_dag(s, "ingest", when)
     orchestration.run_dag(s, "sel2", when)
-    orchestration.run_dag(s, "sel3", when)
+    r3 = orchestration.run_dag(s, "sel3", when)
+    assert r3.tasks == {"wait_for_late_data": "success", "process": "success", "enqueue_review": "success"}
     # identical re-run, the way the README tells operators to test a DAG
     env = {**os.environ, **orchestration.idc_environ(s), "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"}
     r = subprocess.run([orchestration._airflow_bin(), "dags", "test", "sel3", when], env=env,
@@ -146,6 +148,9 @@ def test_ingest_sel1_late_data_sel2_sel3_distribute(flow_settings):
     lat = tasks.latency_report(s)["products"]
     assert lat["SEL3"]["runs"] == 2 and lat["SEL3"]["windows"] == 1 and lat["SEL1"]["runs"] == 1
     assert lat["SEL3"]["last"]["runner"] == "airflow"
+    # the SEL3 DAG queued its events for review: queuing again adds nothing
+    again = tasks.review_enqueue(s, "2014-08-24T00:00:00", when)
+    assert again["queued"] == 0 and again["already_queued"] == sel3["events"]
     assert lat["SEL1"]["latency_s"]["median"] > 12 * 365 * 86400  # 2014 data processed in 2026
     # distribute (run by hand: everything not in the outbox yet)
     orchestration.run_dag(s, "distribute", when)

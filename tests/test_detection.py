@@ -229,6 +229,24 @@ def test_distributed_client_gives_the_same_result(four_stations, unchunked):
     pd.testing.assert_frame_equal(df, unchunked)
 
 
+def test_external_scheduler_address_from_settings(four_stations, unchunked, tmp_path):
+    """``dask.scheduler`` / ``IDC_DASK_SCHEDULER``: the task layer connects to that scheduler."""
+    distributed = pytest.importorskip("distributed")
+    from pipeline import tasks
+    from tests.conftest import make_settings
+
+    with distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        s = make_settings(tmp_path / "home", **{"dask.scheduler": cluster.scheduler_address})
+        with tasks.dask_client(s) as client:
+            assert client is not None and client.scheduler.address == cluster.scheduler_address
+            df = detect(four_stations, None, DetectionConfig.local(chunk_s=300.0), client=client)
+            assert any(p.startswith("detect") for p in cluster.scheduler.task_prefixes)  # ran on that cluster
+    pd.testing.assert_frame_equal(df, unchunked)
+    with tasks.dask_client(make_settings(tmp_path / "home2")) as client:
+        assert client is None  # default: threads in this process
+
+
 # ----------------------------------------------------------------------------- NCEDC / PhaseNet
 def test_aic_onsets_against_ncedc_analyst_picks():
     d = np.load(PHASENET)

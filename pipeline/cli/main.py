@@ -433,6 +433,11 @@ cli.add_command(_plot)
 from pipeline.cli.ops import airflow_group as _airflow, latency as _latency  # noqa: E402
 cli.add_command(_latency); cli.add_command(_airflow)
 
+from pipeline.cli.autodrm import COMMANDS as _autodrm_cmds  # noqa: E402  (idc request, alerts, export-open)
+for _c in _autodrm_cmds: cli.add_command(_c)  # noqa: E701
+from pipeline.cli.accounts import accounts_group as _accounts, subscriptions_group as _subs  # noqa: E402
+cli.add_command(_accounts); cli.add_command(_subs)
+
 
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="idc")

@@ -109,3 +109,16 @@ def airflow_run(settings: Settings, dag_id, logical_date):
         _fail(exc)
     click.echo(f"{r.dag_id} {r.data_interval[0]} – {r.data_interval[1]}: {r.state} "
                f"({', '.join(f'{k} {v}' for k, v in r.tasks.items())}); log {r.log}")
+
+
+@airflow_group.command("env")
+@with_settings
+def airflow_env(settings: Settings):
+    """Print `export` lines for this configuration's Airflow (use: eval "$(idc airflow env)")."""
+    import shlex
+
+    from pipeline import orchestration
+
+    env = {**orchestration.airflow_environ(settings), **orchestration.idc_environ(settings)}
+    for k, v in env.items():
+        click.echo(f"export {k}={shlex.quote(v)}")

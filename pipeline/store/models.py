@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -481,4 +482,149 @@ class ScreeningResult(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     #: where the criterion comes from (REFERENCE.md source key, or "configuration")
     source: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+# --------------------------------------------------------------------------- accounts and distribution
+class State(Base):
+    """A State Signatory (or other organisation) whose users receive products (issue 6 item 4)."""
+
+    __tablename__ = "state"
+    __table_args__ = (UniqueConstraint("code", name="uq_state_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ISO 3166-1 code (alpha-2 or alpha-3), upper case
+    code: Mapped[str] = mapped_column(String(8), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class UserAccount(Base):
+    """One account: a person or system of a State, an IDC analyst/operator, or a public user."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("name", name="uq_user_account_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    state_id: Mapped[int | None] = mapped_column(ForeignKey("state.id", ondelete="RESTRICT"), index=True)
+    #: state_principal | state_user | analyst | operator | public
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    email: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    #: per-account rate limit (requests per second, burst); NULL = the [access.rate_limit] default
+    rate_per_s: Mapped[float | None] = mapped_column(Float)
+    burst: Mapped[int | None] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class ApiToken(Base):
+    """An API token. Only ``token_id`` (public, the look-up key) and the SHA-256 of the secret
+    are stored; the token itself is shown once when created."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_id", name="uq_api_token_token_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    #: hex SHA-256 of ``token_id + ":" + secret``
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    label: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DownloadAudit(Base):
+    """One row per request to a data endpoint: who, what, when, how much, with what outcome.
+    Keeps the account name (not a foreign key) so the trail survives account removal."""
+
+    __tablename__ = "download_audit"
+    __table_args__ = (Index("ix_download_audit_created", "created"), Index("ix_download_audit_user", "user_name"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    client: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    method: Mapped[str] = mapped_column(String(8), nullable=False)
+    endpoint: Mapped[str] = mapped_column(String(200), nullable=False)
+    #: product(s) asked for, comma separated (SEL3, REB, waveforms, stations, output:<id>, ...)
+    product: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    #: query string (or the start of a POST body); tokens are never part of it
+    query: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    duration_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+
+
+class RequestOutput(Base):
+    """The output of one user's request (e.g. an IMS1.0 DATA message), readable only by its
+    owner, the principal of the owner's State, analysts and operators."""
+
+    __tablename__ = "request_output"
+    __table_args__ = (UniqueConstraint("public_id", name="uq_request_output_public_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    state_id: Mapped[int | None] = mapped_column(ForeignKey("state.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    product: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    media_type: Mapped[str] = mapped_column(String(100), nullable=False, default="application/octet-stream")
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Subscription(Base):
+    """A user's standing order: ``kind`` bulletin | alert | station_data, for ``products``,
+    sent by ``channel`` webhook | email to ``target`` (URL or address), with ``filters``."""
+
+    __tablename__ = "subscription"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    products: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    target: Mapped[str] = mapped_column(Text, nullable=False)
+    #: HMAC-SHA256 key of a webhook (shared with the receiver, so stored as given)
+    secret: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    #: alert filters (region box/circle, magnitude, depth) or station_data channels
+    filters: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    #: bulletin format: ims1 | quakeml
+    format: Mapped[str] = mapped_column(String(16), nullable=False, default="ims1")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Delivery(Base):
+    """The delivery log: one row per (subscription, product version, item), keyed by a
+    deterministic ``delivery_id`` so that a re-run never delivers twice."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("delivery_id", name="uq_delivery_delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscription.id", ondelete="CASCADE"), nullable=False,
+                                                 index=True)
+    product: Mapped[str] = mapped_column(String(16), nullable=False)
+    window_start: Mapped[float] = mapped_column(Float, nullable=False)
+    window_end: Mapped[float] = mapped_column(Float, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: what was sent within the product (the event id of an alert; "" for a whole bulletin)
+    item: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    #: pending | delivered | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lddate: Mapped[datetime] = _lddate()
