@@ -318,29 +318,32 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
             "seconds": round(time.perf_counter() - t_start, 1), "latency_s": round(run["latency_s"], 1)}
 
 
+def load_product(settings: Settings, product: str, start, end, version: int | None = None):
+    """A stored product version (newest by default) as ``(Catalog, version)``."""
+    from obspy import UTCDateTime
+
+    from pipeline.store.catalog import load_catalog
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.products import ProductKey, select_version
+
+    start, end = UTCDateTime(start), UTCDateTime(end)
+    key = ProductKey(product, float(start.timestamp), float(end.timestamp))
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        prod = select_version(s, key, version, label=f"{product} {start} – {end}",
+                              missing=f"no {product} product for {start} – {end}; run `idc process` first")
+        return load_catalog(s, prod), prod.version
+
+
 def export_product(settings: Settings, product: str, start, end, fmt: str, out: str | Path,
                    version: int | None = None) -> dict:
     """``idc export``: a stored product version as QuakeML or IMS1.0."""
     from obspy import UTCDateTime
 
     from pipeline.bulletin.export import write_catalog
-    from pipeline.store.catalog import load_catalog
-    from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.products import ProductKey, latest_version, versions
 
     start, end = UTCDateTime(start), UTCDateTime(end)
-    key = ProductKey(product, float(start.timestamp), float(end.timestamp))
-    ensure_schema(settings.database_url)
-    with session_scope(settings.database_url) as s:
-        prods = versions(s, key)
-        if not prods:
-            raise FileNotFoundError(f"no {product} product for {start} – {end}; run `idc process` first")
-        prod = next((p for p in prods if p.version == version), None) if version else latest_version(s, key)
-        if prod is None:
-            raise FileNotFoundError(f"{product} {start} – {end}: no version {version} "
-                                    f"(have {', '.join(str(p.version) for p in prods)})")
-        cat = load_catalog(s, prod)
-        v = prod.version
+    cat, v = load_product(settings, product, start, end, version)
     title = f"{product} of the idc-pipeline for {start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%H:%M')} (version {v})"
     write_catalog(cat, out, fmt, title=title)
     return {"product": product, "version": v, "events": len(cat), "format": fmt, "output": str(out)}
@@ -553,23 +556,8 @@ def plot_catalog(settings: Settings, product: str | None = None, start=None, end
         return cat, f"{Path(bulletin).name} ({fmt})"
     if not (product and start and end):
         raise ValueError("give a bulletin file or --product with --start and --end")
-    from pipeline.store.catalog import load_catalog
-    from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.products import ProductKey, latest_version, versions
-
     start, end = UTCDateTime(start), UTCDateTime(end)
-    key = ProductKey(product, float(start.timestamp), float(end.timestamp))
-    ensure_schema(settings.database_url)
-    with session_scope(settings.database_url) as s:
-        prods = versions(s, key)
-        if not prods:
-            raise FileNotFoundError(f"no {product} product for {start} – {end}; run `idc process` first")
-        prod = next((p for p in prods if p.version == version), None) if version else latest_version(s, key)
-        if prod is None:
-            raise FileNotFoundError(f"{product} {start} – {end}: no version {version} "
-                                    f"(have {', '.join(str(p.version) for p in prods)})")
-        cat = load_catalog(s, prod)
-        v = prod.version
+    cat, v = load_product(settings, product, start, end, version)
     return cat, f"{product} {start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%Y-%m-%d %H:%M')} version {v}"
 
 

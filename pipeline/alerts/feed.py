@@ -302,7 +302,7 @@ def alerts_for_product(settings, product: str, start, end, version: int | None =
     """Alerts for a stored product version (default: the newest) of window [start, end)."""
     from pipeline.store.catalog import load_catalog
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.products import ProductKey, latest_version, versions
+    from pipeline.store.products import ProductKey, select_version
 
     start, end = UTCDateTime(start), UTCDateTime(end)
     key = ProductKey(product, float(start.timestamp), float(end.timestamp))
@@ -310,11 +310,8 @@ def alerts_for_product(settings, product: str, start, end, version: int | None =
         return alerts_for_catalog(settings, [], product, version or 0, (key.window_start, key.window_end))
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
-        prod = (next((p for p in versions(s, key) if p.version == version), None) if version
-                else latest_version(s, key))
-        if prod is None:
-            raise FileNotFoundError(f"no {product} product{f' version {version}' if version else ''} for "
-                                    f"{start} – {end}")
+        prod = select_version(s, key, version, label=f"{product} {start} – {end}",
+                              missing=f"no {product} product for {start} – {end}")
         cat = load_catalog(s, prod)
         v, created = prod.version, prod.created
     out = alerts_for_catalog(settings, cat, product, v, (key.window_start, key.window_end), now=now)

@@ -413,7 +413,7 @@ def deliver_product(settings, product: str, start, end, version: int | None = No
     from obspy import UTCDateTime
 
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.products import ProductKey, latest_version, versions
+    from pipeline.store.products import ProductKey, select_version
 
     url = settings.database_url
     start, end = UTCDateTime(start), UTCDateTime(end)
@@ -425,11 +425,8 @@ def deliver_product(settings, product: str, start, end, version: int | None = No
     http = None  # one HTTP client (connection pool) for the webhooks of this run
     try:
         with session_scope(url) as session:
-            prods = versions(session, key)
-            prod = next((p for p in prods if p.version == version), None) if version else latest_version(session, key)
-            if prod is None:
-                raise FileNotFoundError(f"no {product} product{' version ' + str(version) if version else ''} for "
-                                        f"{start} – {end}")
+            prod = select_version(session, key, version, label=f"{product} {start} – {end}",
+                                  missing=f"no {product} product for {start} – {end}")
             subs = [(s, u) for s, u in session.execute(
                 select(m.Subscription, m.UserAccount).join(m.UserAccount, m.UserAccount.id == m.Subscription.user_id)
                 .where(m.Subscription.active.is_(True)).order_by(m.Subscription.id)) if product in (s.products or [])]

@@ -473,16 +473,11 @@ def load_reb(settings: Settings, day, version: int | None = None, product: str =
     """A stored REB (or SEB/SSEB) version of a day as ``(Catalog, version)``; newest by default."""
     from pipeline.store.catalog import load_catalog
     from pipeline.store.db import session_scope
-    from pipeline.store.products import ProductKey, versions
+    from pipeline.store.products import ProductKey, select_version
 
     d0 = utc_day(day)
     key = ProductKey(product, float(d0.timestamp), float(d0.timestamp) + DAY_S)
     with session_scope(_url(settings)) as s:
-        vs = versions(s, key)
-        if not vs:
-            raise FileNotFoundError(f"no {product} for {d0.date} (run `idc review publish --day {d0.date}`)")
-        p = vs[-1] if version is None else next((v for v in vs if v.version == int(version)), None)
-        if p is None:
-            raise FileNotFoundError(f"{product} {d0.date}: no version {version} "
-                                    f"(have {', '.join(str(v.version) for v in vs)})")
+        p = select_version(s, key, version, label=f"{product} {d0.date}",
+                           missing=f"no {product} for {d0.date} (run `idc review publish --day {d0.date}`)")
         return load_catalog(s, p), p.version

@@ -63,7 +63,7 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.models import Event as EventRow
     from pipeline.store.models import EventCharacterization, ScreeningResult, utcnow
-    from pipeline.store.products import ProductKey, versions, write_product
+    from pipeline.store.products import ProductKey, select_version, write_product
 
     cfg = settings.screening
     d0 = utc_day(day)
@@ -71,13 +71,8 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
     ensure_schema(settings.database_url)
     started, tick = utcnow(), time.perf_counter()
     with session_scope(settings.database_url) as s:
-        vs = versions(s, ProductKey("REB", t0, t0 + DAY_S))
-        if not vs:
-            raise FileNotFoundError(f"no REB for {d0.date}: publish it first (`idc review publish --day {d0.date}`)")
-        reb = vs[-1] if reb_version is None else next((v for v in vs if v.version == int(reb_version)), None)
-        if reb is None:
-            raise FileNotFoundError(f"REB {d0.date}: no version {reb_version} "
-                                    f"(have {', '.join(str(v.version) for v in vs)})")
+        reb = select_version(s, ProductKey("REB", t0, t0 + DAY_S), reb_version, label=f"REB {d0.date}",
+                             missing=f"no REB for {d0.date}: publish it first (`idc review publish --day {d0.date}`)")
         cat = load_catalog(s, reb)
         reb_v, reb_id = reb.version, reb.id
     chars = [characterize(ev, cfg) for ev in cat]
@@ -163,18 +158,14 @@ def load_screening(settings: "Settings", day, version: int | None = None) -> dic
     from pipeline.review.queue import utc_day
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.models import EventCharacterization, ScreeningResult
-    from pipeline.store.products import ProductKey, versions
+    from pipeline.store.products import ProductKey, select_version, versions
 
     d0 = utc_day(day)
     t0 = float(d0.timestamp)
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
-        vs = versions(s, ProductKey("SSEB", t0, t0 + DAY_S))
-        if not vs:
-            raise FileNotFoundError(f"no SSEB for {d0.date} (run `idc screen --day {d0.date}`)")
-        p = vs[-1] if version is None else next((v for v in vs if v.version == int(version)), None)
-        if p is None:
-            raise FileNotFoundError(f"SSEB {d0.date}: no version {version}")
+        p = select_version(s, ProductKey("SSEB", t0, t0 + DAY_S), version, label=f"SSEB {d0.date}",
+                           missing=f"no SSEB for {d0.date} (run `idc screen --day {d0.date}`)")
         reb_v = (p.summary or {}).get("reb_version")
         events: dict[str, dict] = {}
         for r in s.scalars(select(ScreeningResult).where(ScreeningResult.product_id == p.id)

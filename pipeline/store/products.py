@@ -107,3 +107,20 @@ def record_run(session: Session, product: Product, new_version: bool, events: in
                            duration_s=float(duration_s), runner=runner[:16], run_id=run_id))
     session.flush()
     return {"latency_s": latency, "duration_s": duration_s}
+
+
+def select_version(session: Session, key: ProductKey, version: int | None = None, *, missing: str,
+                   label: str) -> Product:
+    """Version ``version`` of the product window ``key`` (the newest when ``None``).
+
+    :param missing: the message when the window has no version at all.
+    :param label: names the window in the message for an unknown version.
+    :raises FileNotFoundError: with ``missing``, or naming the versions that exist.
+    """
+    vs = versions(session, key)
+    if not vs:
+        raise FileNotFoundError(missing)
+    prod = vs[-1] if version is None else next((p for p in vs if p.version == int(version)), None)
+    if prod is None:
+        raise FileNotFoundError(f"{label}: no version {version} (have {', '.join(str(p.version) for p in vs)})")
+    return prod
