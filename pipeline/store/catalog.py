@@ -56,6 +56,107 @@ def _err(q) -> float | None:
     return None if q is None or q.uncertainty is None else float(q.uncertainty)
 
 
+# ----------------------------------------------------------------- rows -> obspy objects (one mapping)
+# Used by :func:`load_catalog` and by the fdsnws-event service (which names its resources differently).
+_ONSET = {"i": "impulsive", "e": "emergent", "q": "questionable"}
+
+
+def origin_from_row(o: m.Origin, e: m.Origerr | None, rid: str, mode: str, agency: str, author: str) -> Origin:
+    """Origin (with method, depth type, time/depth errors and 90 % ellipse) of an origin/origerr row."""
+    org = Origin(resource_id=ResourceIdentifier(rid), time=UTCDateTime(o.time), latitude=o.lat, longitude=o.lon,
+                 depth=o.depth * 1000.0, evaluation_mode=mode,
+                 evaluation_status="reviewed" if mode == "manual" else "preliminary",
+                 creation_info=CreationInfo(agency_id=agency, author=author))
+    if o.algorithm:
+        org.method_id = ResourceIdentifier(f"smi:idc-pipeline/method/{o.algorithm}")
+    if o.dtype == "G":
+        org.depth_type = "operator assigned"
+    elif o.dtype:
+        org.depth_type = "from location"
+    if e is not None:
+        if e.stime is not None:
+            org.time_errors = QuantityError(uncertainty=e.stime)
+        if e.sdepth is not None:
+            org.depth_errors = QuantityError(uncertainty=e.sdepth * 1000.0)
+        if e.smajax is not None:
+            org.origin_uncertainty = OriginUncertainty(
+                max_horizontal_uncertainty=e.smajax * 1000.0, min_horizontal_uncertainty=(e.sminax or 0.0) * 1000.0,
+                azimuth_max_horizontal_uncertainty=e.strike, confidence_level=(e.conf or 0.9) * 100.0,
+                preferred_description="uncertainty ellipse")
+    return org
+
+
+def pick_from_arrival(ar: m.Arrival, rid: str, mode: str, agency: str) -> Pick:
+    """Pick (time, stream, phase hint, backazimuth, slowness and their errors, onset) of an arrival row."""
+    pick = Pick(resource_id=ResourceIdentifier(rid), time=UTCDateTime(ar.time),
+                waveform_id=WaveformStreamID(ar.net or None, ar.sta, None, ar.chan or None),
+                phase_hint=ar.iphase or None, evaluation_mode=mode, backazimuth=ar.azimuth,
+                horizontal_slowness=ar.slow, creation_info=CreationInfo(agency_id=agency, author=AUTH))
+    if ar.deltim is not None:
+        pick.time_errors = QuantityError(uncertainty=ar.deltim)
+    if ar.delaz is not None:
+        pick.backazimuth_errors = QuantityError(uncertainty=ar.delaz)
+    if ar.delslo is not None:
+        pick.horizontal_slowness_errors = QuantityError(uncertainty=ar.delslo)
+    if ar.qual:
+        pick.onset = _ONSET.get(ar.qual)
+    return pick
+
+
+def amplitude_from_arrival(ar: m.Arrival, rid: str, pick: Pick) -> Amplitude | None:
+    """The body-wave amplitude (nm in the store → m) of an arrival row, or None."""
+    if ar.amp is None:
+        return None
+    return Amplitude(resource_id=ResourceIdentifier(rid), generic_amplitude=ar.amp * 1e-9, type="A5/2", unit="m",
+                     period=ar.per, snr=ar.snr, pick_id=pick.resource_id, waveform_id=pick.waveform_id,
+                     magnitude_hint="mb")
+
+
+def arrival_from_assoc(a: m.Assoc, ar: m.Arrival, rid: str, pick: Pick) -> Arrival:
+    """Arrival (phase, distance, azimuth, residuals, defining weights) of an assoc row."""
+    return Arrival(resource_id=ResourceIdentifier(rid), pick_id=pick.resource_id, phase=a.phase or ar.iphase,
+                   distance=a.delta, azimuth=a.esaz, time_residual=a.timeres,
+                   time_weight=1.0 if a.timedef == "d" else 0.0, backazimuth_residual=a.azres,
+                   backazimuth_weight=1.0 if a.azdef == "d" else 0.0, horizontal_slowness_residual=a.slores,
+                   horizontal_slowness_weight=1.0 if a.slodef == "d" else 0.0)
+
+
+def origin_quality(o: m.Origin, e: m.Origerr | None, pairs) -> OriginQuality:
+    """OriginQuality from the origin row and its ``(assoc, arrival)`` pairs."""
+    pairs = list(pairs)
+    dists = [a.delta for a, _ in pairs if a.delta is not None]
+    esazs = [a.esaz for a, _ in pairs if a.esaz is not None]
+    return OriginQuality(associated_phase_count=o.nass, used_phase_count=o.ndef,
+                         associated_station_count=len({ar.sta for _, ar in pairs}),
+                         used_station_count=len({ar.sta for a, ar in pairs if a.timedef == "d"}),
+                         standard_error=e.sdobs if e is not None else None,
+                         minimum_distance=min(dists) if dists else None,
+                         maximum_distance=max(dists) if dists else None,
+                         azimuthal_gap=azimuthal_gap(esazs))
+
+
+def magnitude_from_netmag(n: m.Netmag, rid: str, origin_id, mode: str, agency: str, author: str) -> Magnitude:
+    mag = Magnitude(resource_id=ResourceIdentifier(rid), mag=n.magnitude, magnitude_type=n.magtype,
+                    station_count=n.nsta, origin_id=origin_id, evaluation_mode=mode,
+                    creation_info=CreationInfo(agency_id=agency, author=author))
+    if n.uncertainty is not None:
+        mag.mag_errors = QuantityError(uncertainty=n.uncertainty)
+    return mag
+
+
+def station_magnitude_from_row(s: m.Stamag, rid: str, origin_id, pick: Pick | None, amp: Amplitude | None):
+    """``(StationMagnitude, StationMagnitudeContribution)`` of a stamag row."""
+    sm = StationMagnitude(resource_id=ResourceIdentifier(rid), mag=s.magnitude, station_magnitude_type=s.magtype,
+                          origin_id=origin_id,
+                          waveform_id=pick.waveform_id if pick else WaveformStreamID(station_code=s.sta))
+    if amp is not None:
+        sm.amplitude_id = amp.resource_id
+    if s.uncertainty is not None:
+        sm.mag_errors = QuantityError(uncertainty=s.uncertainty)
+    return sm, StationMagnitudeContribution(station_magnitude_id=sm.resource_id, residual=s.magres,
+                                            weight=1.0 if s.magdef == "d" else 0.0)
+
+
 def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dict:
     """Write ``catalog`` as rows of ``product`` (which the caller created or cleared)."""
     n_arr = n_mag = 0
@@ -190,97 +291,31 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
         ev = Event(resource_id=ResourceIdentifier(row_ev.public_id or f"{prefix}/event/{row_ev.evid}"))
         if row_ev.evname:
             ev.event_descriptions.append(EventDescription(text=row_ev.evname, type="region name"))
-        org = Origin(resource_id=ResourceIdentifier(f"{prefix}/origin/{o.orid}"), time=UTCDateTime(o.time),
-                     latitude=o.lat, longitude=o.lon, depth=o.depth * 1000.0, evaluation_mode=mode,
-                     evaluation_status="reviewed" if mode == "manual" else "preliminary",
-                     creation_info=CreationInfo(agency_id="IDC", author=AUTH))
-        if o.algorithm:
-            org.method_id = ResourceIdentifier(f"smi:idc-pipeline/method/{o.algorithm}")
-        if o.dtype == "G":
-            org.depth_type = "operator assigned"
-        elif o.dtype:
-            org.depth_type = "from location"
         e = errs.get(o.orid)
-        if e is not None:
-            if e.stime is not None:
-                org.time_errors = QuantityError(uncertainty=e.stime)
-            if e.sdepth is not None:
-                org.depth_errors = QuantityError(uncertainty=e.sdepth * 1000.0)
-            if e.smajax is not None:
-                org.origin_uncertainty = OriginUncertainty(
-                    max_horizontal_uncertainty=e.smajax * 1000.0, min_horizontal_uncertainty=e.sminax * 1000.0,
-                    azimuth_max_horizontal_uncertainty=e.strike, confidence_level=(e.conf or 0.9) * 100.0,
-                    preferred_description="uncertainty ellipse")
-        stations_used = set()
+        org = origin_from_row(o, e, f"{prefix}/origin/{o.orid}", mode, "IDC", AUTH)
         pick_of_arid: dict[int, Pick] = {}
-        dists = []
-        esazs = []
-        for a in assocs.get(o.orid, []):
-            ar = arrivals.get(a.arid)
-            if ar is None:
-                continue
-            pick = Pick(resource_id=ResourceIdentifier(f"{prefix}/pick/{ar.arid}"), time=UTCDateTime(ar.time),
-                        waveform_id=WaveformStreamID(ar.net or None, ar.sta, None, ar.chan or None),
-                        phase_hint=ar.iphase or None, evaluation_mode=mode,
-                        backazimuth=ar.azimuth, horizontal_slowness=ar.slow,
-                        creation_info=CreationInfo(agency_id="IDC", author=AUTH))
-            if ar.deltim is not None:
-                pick.time_errors = QuantityError(uncertainty=ar.deltim)
-            if ar.delaz is not None:
-                pick.backazimuth_errors = QuantityError(uncertainty=ar.delaz)
-            if ar.delslo is not None:
-                pick.horizontal_slowness_errors = QuantityError(uncertainty=ar.delslo)
-            if ar.qual:
-                pick.onset = {"i": "impulsive", "e": "emergent", "q": "questionable"}.get(ar.qual)
+        amp_of_arid: dict[int, Amplitude] = {}
+        pairs = [(a, arrivals[a.arid]) for a in assocs.get(o.orid, []) if a.arid in arrivals]
+        for a, ar in pairs:
+            pick = pick_from_arrival(ar, f"{prefix}/pick/{ar.arid}", mode, "IDC")
             ev.picks.append(pick)
             pick_of_arid[ar.arid] = pick
-            if ar.amp is not None:
-                ev.amplitudes.append(Amplitude(
-                    resource_id=ResourceIdentifier(f"{prefix}/amplitude/{ar.arid}"), generic_amplitude=ar.amp * 1e-9,
-                    type="A5/2", unit="m", period=ar.per, snr=ar.snr, pick_id=pick.resource_id,
-                    waveform_id=pick.waveform_id, magnitude_hint="mb"))
-            org.arrivals.append(Arrival(
-                resource_id=ResourceIdentifier(f"{prefix}/arrival/{o.orid}/{ar.arid}"), pick_id=pick.resource_id,
-                phase=a.phase or ar.iphase, distance=a.delta, azimuth=a.esaz, time_residual=a.timeres,
-                time_weight=1.0 if a.timedef == "d" else 0.0, backazimuth_residual=a.azres,
-                backazimuth_weight=1.0 if a.azdef == "d" else 0.0, horizontal_slowness_residual=a.slores,
-                horizontal_slowness_weight=1.0 if a.slodef == "d" else 0.0))
-            if a.timedef == "d":
-                stations_used.add(ar.sta)
-            if a.delta is not None:
-                dists.append(a.delta)
-            if a.esaz is not None:
-                esazs.append(a.esaz)
-        org.quality = OriginQuality(associated_phase_count=o.nass, used_phase_count=o.ndef,
-                                    associated_station_count=len({arrivals[a.arid].sta for a in assocs.get(o.orid, [])
-                                                                  if a.arid in arrivals}),
-                                    used_station_count=len(stations_used),
-                                    standard_error=e.sdobs if e is not None else None,
-                                    minimum_distance=min(dists) if dists else None,
-                                    maximum_distance=max(dists) if dists else None,
-                                    azimuthal_gap=azimuthal_gap(esazs))
+            amp = amplitude_from_arrival(ar, f"{prefix}/amplitude/{ar.arid}", pick)
+            if amp is not None:
+                ev.amplitudes.append(amp)
+                amp_of_arid[ar.arid] = amp
+            org.arrivals.append(arrival_from_assoc(a, ar, f"{prefix}/arrival/{o.orid}/{ar.arid}", pick))
+        org.quality = origin_quality(o, e, pairs)
         ev.origins.append(org)
         ev.preferred_origin_id = org.resource_id
         for n in netmags.get(o.orid, []):
-            mag = Magnitude(resource_id=ResourceIdentifier(f"{prefix}/magnitude/{n.magid}"), mag=n.magnitude,
-                            magnitude_type=n.magtype, station_count=n.nsta, origin_id=org.resource_id,
-                            evaluation_mode=mode, creation_info=CreationInfo(agency_id="IDC", author=AUTH))
-            if n.uncertainty is not None:
-                mag.mag_errors = QuantityError(uncertainty=n.uncertainty)
+            mag = magnitude_from_netmag(n, f"{prefix}/magnitude/{n.magid}", org.resource_id, mode, "IDC", AUTH)
             for s in stamags.get(n.magid, []):
-                pick = pick_of_arid.get(s.arid) if s.arid else None
-                sm = StationMagnitude(resource_id=ResourceIdentifier(f"{prefix}/stamag/{s.id}"), mag=s.magnitude,
-                                      station_magnitude_type=s.magtype, origin_id=org.resource_id,
-                                      waveform_id=pick.waveform_id if pick else WaveformStreamID(station_code=s.sta))
-                if pick is not None:
-                    amp = next((a for a in ev.amplitudes if a.pick_id == pick.resource_id), None)
-                    if amp is not None:
-                        sm.amplitude_id = amp.resource_id
-                if s.uncertainty is not None:
-                    sm.mag_errors = QuantityError(uncertainty=s.uncertainty)
+                sm, contrib = station_magnitude_from_row(
+                    s, f"{prefix}/stamag/{s.id}", org.resource_id, pick_of_arid.get(s.arid) if s.arid else None,
+                    amp_of_arid.get(s.arid) if s.arid else None)
                 ev.station_magnitudes.append(sm)
-                mag.station_magnitude_contributions.append(StationMagnitudeContribution(
-                    station_magnitude_id=sm.resource_id, residual=s.magres, weight=1.0 if s.magdef == "d" else 0.0))
+                mag.station_magnitude_contributions.append(contrib)
             ev.magnitudes.append(mag)
         if ev.magnitudes:
             ev.preferred_magnitude_id = ev.magnitudes[0].resource_id

@@ -478,26 +478,11 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                magtype: str | None, agency: str):
     """obspy Catalog of the selected events, with the same mapping as
     :func:`pipeline.store.catalog.load_catalog` (units: depth m, amplitudes m) and stable ids."""
-    from obspy.core.event import (
-        Amplitude,
-        Arrival,
-        Catalog,
-        CreationInfo,
-        Event,
-        EventDescription,
-        Magnitude,
-        Origin,
-        OriginQuality,
-        OriginUncertainty,
-        Pick,
-        QuantityError,
-        ResourceIdentifier,
-        StationMagnitude,
-        StationMagnitudeContribution,
-        WaveformStreamID,
-    )
+    from obspy.core.event import Catalog, CreationInfo, Event, EventDescription, ResourceIdentifier
 
-    from pipeline.store.catalog import AUTH, azimuthal_gap
+    from pipeline.store.catalog import (AUTH, amplitude_from_arrival, arrival_from_assoc, magnitude_from_netmag,
+                                        origin_from_row, origin_quality, pick_from_arrival,
+                                        station_magnitude_from_row)
 
     O = m.Origin
     cat = Catalog(resource_id=ResourceIdentifier("smi:idc-pipeline/fdsnws/event/1/query"))
@@ -549,79 +534,23 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
         pick_of_arid: dict[int, Any] = {}
         amp_of_arid: dict[int, Any] = {}
         for k, o in enumerate(ev_origins, start=1):
-            org = Origin(resource_id=ResourceIdentifier(f"{prefix}/origin/{k}"), time=UTCDateTime(o.time),
-                         latitude=o.lat, longitude=o.lon, depth=o.depth * 1000.0, evaluation_mode=mode,
-                         evaluation_status="reviewed" if mode == "manual" else "preliminary",
-                         creation_info=CreationInfo(agency_id=agency, author=o.auth or AUTH))
-            if o.algorithm:
-                org.method_id = ResourceIdentifier(f"smi:idc-pipeline/method/{o.algorithm}")
-            if o.dtype == "G":
-                org.depth_type = "operator assigned"
-            elif o.dtype:
-                org.depth_type = "from location"
             e = errs.get(o.orid)
-            if e is not None:
-                if e.stime is not None:
-                    org.time_errors = QuantityError(uncertainty=e.stime)
-                if e.sdepth is not None:
-                    org.depth_errors = QuantityError(uncertainty=e.sdepth * 1000.0)
-                if e.smajax is not None:
-                    org.origin_uncertainty = OriginUncertainty(
-                        max_horizontal_uncertainty=e.smajax * 1000.0,
-                        min_horizontal_uncertainty=(e.sminax or 0.0) * 1000.0,
-                        azimuth_max_horizontal_uncertainty=e.strike, confidence_level=(e.conf or 0.9) * 100.0,
-                        preferred_description="uncertainty ellipse")
-            used, dists, esazs, stas = set(), [], [], set()
-            for a in assocs.get(o.orid, []):
-                ar = arr_rows.get(a.arid)
-                if ar is None:
-                    continue
-                stas.add(ar.sta)
-                if a.timedef == "d":
-                    used.add(ar.sta)
-                if a.delta is not None:
-                    dists.append(a.delta)
-                if a.esaz is not None:
-                    esazs.append(a.esaz)
-                if not arrivals:
-                    continue
+            org = origin_from_row(o, e, f"{prefix}/origin/{k}", mode, agency, o.auth or AUTH)
+            pairs = [(a, arr_rows[a.arid]) for a in assocs.get(o.orid, []) if a.arid in arr_rows]
+            for a, ar in pairs if arrivals else ():
                 pick = pick_of_arid.get(ar.arid)
                 if pick is None:
                     npick += 1
-                    pick = Pick(resource_id=ResourceIdentifier(f"{prefix}/pick/{npick}"), time=UTCDateTime(ar.time),
-                                waveform_id=WaveformStreamID(ar.net or None, ar.sta, None, ar.chan or None),
-                                phase_hint=ar.iphase or None, evaluation_mode=mode, backazimuth=ar.azimuth,
-                                horizontal_slowness=ar.slow, creation_info=CreationInfo(agency_id=agency, author=AUTH))
-                    if ar.deltim is not None:
-                        pick.time_errors = QuantityError(uncertainty=ar.deltim)
-                    if ar.delaz is not None:
-                        pick.backazimuth_errors = QuantityError(uncertainty=ar.delaz)
-                    if ar.delslo is not None:
-                        pick.horizontal_slowness_errors = QuantityError(uncertainty=ar.delslo)
-                    if ar.qual:
-                        pick.onset = {"i": "impulsive", "e": "emergent", "q": "questionable"}.get(ar.qual)
+                    pick = pick_from_arrival(ar, f"{prefix}/pick/{npick}", mode, agency)
                     ev.picks.append(pick)
                     pick_of_arid[ar.arid] = pick
-                    if ar.amp is not None:
-                        amp = Amplitude(resource_id=ResourceIdentifier(f"{prefix}/amplitude/{npick}"),
-                                        generic_amplitude=ar.amp * 1e-9, type="A5/2", unit="m", period=ar.per,
-                                        snr=ar.snr, pick_id=pick.resource_id, waveform_id=pick.waveform_id,
-                                        magnitude_hint="mb")
+                    amp = amplitude_from_arrival(ar, f"{prefix}/amplitude/{npick}", pick)
+                    if amp is not None:
                         ev.amplitudes.append(amp)
                         amp_of_arid[ar.arid] = amp
-                org.arrivals.append(Arrival(
-                    resource_id=ResourceIdentifier(f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}"),
-                    pick_id=pick.resource_id, phase=a.phase or ar.iphase, distance=a.delta, azimuth=a.esaz,
-                    time_residual=a.timeres, time_weight=1.0 if a.timedef == "d" else 0.0,
-                    backazimuth_residual=a.azres, backazimuth_weight=1.0 if a.azdef == "d" else 0.0,
-                    horizontal_slowness_residual=a.slores,
-                    horizontal_slowness_weight=1.0 if a.slodef == "d" else 0.0))
-            org.quality = OriginQuality(associated_phase_count=o.nass, used_phase_count=o.ndef,
-                                        associated_station_count=len(stas), used_station_count=len(used),
-                                        standard_error=e.sdobs if e is not None else None,
-                                        minimum_distance=min(dists) if dists else None,
-                                        maximum_distance=max(dists) if dists else None,
-                                        azimuthal_gap=azimuthal_gap(esazs))
+                org.arrivals.append(arrival_from_assoc(
+                    a, ar, f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}", pick))
+            org.quality = origin_quality(o, e, pairs)
             ev.origins.append(org)
             if o.orid == r["orid"]:
                 ev.preferred_origin_id = org.resource_id
@@ -633,27 +562,14 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                     typed = [n for n in nms if not magtype or n.magtype.lower() == magtype.lower()]
                     nms = typed[:1]
             for n in nms:
-                mag = Magnitude(resource_id=ResourceIdentifier(f"{prefix}/magnitude/{len(ev.magnitudes) + 1}"),
-                                mag=n.magnitude, magnitude_type=n.magtype, station_count=n.nsta,
-                                origin_id=org.resource_id, evaluation_mode=mode,
-                                creation_info=CreationInfo(agency_id=agency, author=n.auth or AUTH))
-                if n.uncertainty is not None:
-                    mag.mag_errors = QuantityError(uncertainty=n.uncertainty)
+                mag = magnitude_from_netmag(n, f"{prefix}/magnitude/{len(ev.magnitudes) + 1}", org.resource_id,
+                                            mode, agency, n.auth or AUTH)
                 for s in stamags.get(n.magid, []):
-                    pick = pick_of_arid.get(s.arid) if s.arid else None
-                    sm = StationMagnitude(
-                        resource_id=ResourceIdentifier(f"{prefix}/stamag/{len(ev.station_magnitudes) + 1}"),
-                        mag=s.magnitude, station_magnitude_type=s.magtype, origin_id=org.resource_id,
-                        waveform_id=pick.waveform_id if pick else WaveformStreamID(station_code=s.sta))
-                    amp = amp_of_arid.get(s.arid) if s.arid else None
-                    if amp is not None:
-                        sm.amplitude_id = amp.resource_id
-                    if s.uncertainty is not None:
-                        sm.mag_errors = QuantityError(uncertainty=s.uncertainty)
+                    sm, contrib = station_magnitude_from_row(
+                        s, f"{prefix}/stamag/{len(ev.station_magnitudes) + 1}", org.resource_id,
+                        pick_of_arid.get(s.arid) if s.arid else None, amp_of_arid.get(s.arid) if s.arid else None)
                     ev.station_magnitudes.append(sm)
-                    mag.station_magnitude_contributions.append(StationMagnitudeContribution(
-                        station_magnitude_id=sm.resource_id, residual=s.magres,
-                        weight=1.0 if s.magdef == "d" else 0.0))
+                    mag.station_magnitude_contributions.append(contrib)
                 ev.magnitudes.append(mag)
                 if o.orid == r["orid"] and ev.preferred_magnitude_id is None and (
                         not magtype or n.magtype.lower() == magtype.lower()):
