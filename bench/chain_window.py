@@ -38,7 +38,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -62,6 +61,8 @@ from pipeline import tasks  # noqa: E402
 from pipeline.bulletin.build import events_from_picks  # noqa: E402
 from pipeline.detection import detect  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
+
+from _common import load_average, machine, report_checks  # noqa: E402  (bench/_common.py)
 
 RESULTS = ROOT / "bench" / "results" / "chain_window.json"
 CONFIG = ROOT / "config" / "demo-iceland.toml"
@@ -158,18 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'stage':<36} {'wall (best)':>12} {'cpu':>8}")
     print(f"  {'detection':<36} {bd[0]:>10.2f} s {bd[1]:>6.2f} s")
     print(f"  {'association+location+magnitudes':<36} {bc[0]:>10.2f} s {bc[1]:>6.2f} s")
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    load = load_average()
     print(f"cpu count {os.cpu_count()}, load average {load}, obspy {obspy.__version__}, "
           f"numpy {np.__version__}, pandas {pd.__version__}")
-    print("checks:", "OK" if not problems else "FAILED")
-    for p in problems:
-        print("  problem:", p)
+    report_checks(problems)
     result = {
         "benchmark": "chain_window",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu_count": os.cpu_count(), "load_average": load,
-                    "platform": platform.platform(), "machine": platform.machine(),
-                    "python": platform.python_version()},
+        "machine": machine(),
         "versions": {"obspy": obspy.__version__, "numpy": np.__version__,
                      "pandas": pd.__version__},
         "config": str(CONFIG.relative_to(ROOT)),

@@ -54,7 +54,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -74,6 +73,8 @@ from obspy.signal.trigger import ar_pick, recursive_sta_lta, trigger_onset  # no
 
 from pipeline.detection import DetectionConfig, detect  # noqa: E402
 from pipeline.picks import PICK_COLUMNS  # noqa: E402
+
+from _common import load_average, machine, report_checks  # noqa: E402  (bench/_common.py)
 
 REAL_DAY = ROOT / "tests" / "data" / "formats" / "GR.FUR..BHN.D.2015.361"
 STATION_XML = ROOT / "stations" / "GR.FUR.xml"
@@ -208,18 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in ratios.items():
         print(f"speed ratio {name} / naive: {r:.2f}x  (target >= 3x)")
     print(f"with inventory: {n_mb} mb (A5/2) and {n_wa} Wood-Anderson amplitudes measured")
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    load = load_average()
     print(f"cpu count {os.cpu_count()}, load average {load}, dask {dask.__version__}, obspy "
           f"{obspy.__version__}, numpy {np.__version__}, scipy {scipy.__version__}")
-    print("checks:", "OK" if not problems else "FAILED")
-    for p in problems:
-        print("  problem:", p)
+    report_checks(problems)
 
     result = {
         "benchmark": "station_processing",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu_count": os.cpu_count(), "load_average": load, "platform": platform.platform(),
-                    "machine": platform.machine(), "python": platform.python_version()},
+        "machine": machine(),
         "versions": {"obspy": obspy.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
                      "dask": dask.__version__},
         "data": {"source": str(REAL_DAY.relative_to(ROOT)), "sampling_rate_hz": FS,

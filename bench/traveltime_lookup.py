@@ -50,7 +50,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -69,6 +68,8 @@ import obspy  # noqa: E402
 from pipeline import tasks  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
 from pipeline.traveltime.tables import TravelTimeTable  # noqa: E402
+
+from _common import load_average, machine, report_checks  # noqa: E402  (bench/_common.py)
 
 RESULTS = ROOT / "bench" / "results" / "traveltime_lookup.json"
 BATCHES = (1, 10, 100, 10_000)
@@ -192,18 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = bench_table(name, table, args.repeat, args.taup_points, rng)
             results[name]["build_s"] = builds[name]
             problems += results[name]["problems"]
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    load = load_average()
     print(f"\ncpu count {os.cpu_count()}, load average {load}, obspy {obspy.__version__}, "
           f"numpy {np.__version__}")
-    print("checks:", "OK" if not problems else "FAILED")
-    for p in problems:
-        print("  problem:", p)
+    report_checks(problems)
     result = {
         "benchmark": "traveltime_lookup",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu_count": os.cpu_count(), "load_average": load,
-                    "platform": platform.platform(), "machine": platform.machine(),
-                    "python": platform.python_version()},
+        "machine": machine(),
         "versions": {"obspy": obspy.__version__, "numpy": np.__version__},
         "repeat": args.repeat,
         "taup_points": args.taup_points,

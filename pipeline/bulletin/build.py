@@ -25,27 +25,15 @@ from obspy.core.event import (
     StationMagnitudeContribution,
     WaveformStreamID,
 )
-from obspy.geodetics import FlinnEngdahl
 
 from pipeline.association.associator import Hypothesis, associate, distance_deg
 from pipeline.association.config import AssociatorConfig
+from pipeline.io.common import region_name
 from pipeline.location import LocatorConfig, arrivals_from_event, locate, to_obspy_origin
 from pipeline.magnitude import MagnitudeConfig, compute_magnitudes
 
 AGENCY = "IDC"
 AUTHOR = "idc-pipeline"
-_FE = None
-
-
-def region_name(lat: float, lon: float) -> str:
-    """Flinn–Engdahl region name (obspy's table), upper case as in IDC bulletins."""
-    global _FE
-    if _FE is None:
-        _FE = FlinnEngdahl()
-    try:
-        return _FE.get_region(lon, lat).upper()
-    except Exception:
-        return ""
 
 
 @dataclass(frozen=True)

@@ -232,6 +232,17 @@ class Selection:
     endtime: UTCDateTime | None
 
 
+async def read_post_body(request, specs: list[Param]) -> tuple[dict[str, Any], list[Selection]]:
+    """The parameters and selections of an FDSN POST request (the body is kept on ``request.state``
+    for error messages); parameters in the URL are refused."""
+    body = (await request.body()).decode("utf-8", "replace")
+    request.state.body_text = body
+    if request.query_params:
+        raise FDSNError(400, "A POST request takes its parameters in the body, not in the URL "
+                             f"(got '{next(iter(request.query_params))}')")
+    return parse_post_body(body, specs)
+
+
 def parse_post_body(body: str, specs: list[Param]) -> tuple[dict[str, Any], list[Selection]]:
     """Parse an FDSN POST body: ``key=value`` lines, then ``NET STA LOC CHA START END`` lines.
 

@@ -33,7 +33,7 @@ from pipeline.service.fdsn.params import (
     OPENAPI_POST_BODY,
     openapi_parameters,
     parse_params,
-    parse_post_body,
+    read_post_body,
     split_codes,
     wadl,
 )
@@ -352,12 +352,7 @@ async def query_post(request: Request, principal: Principal = Depends(current_pr
     from starlette.concurrency import run_in_threadpool
 
     require(principal, "stations")
-    body = (await request.body()).decode("utf-8", "replace")
-    request.state.body_text = body
-    if request.query_params:
-        raise FDSNError(400, "A POST request takes its parameters in the body, not in the URL "
-                             f"(got '{next(iter(request.query_params))}')")
-    params, selections = parse_post_body(body, SPECS)
+    params, selections = await read_post_body(request, SPECS)
     return await run_in_threadpool(_respond, request, params, selections)
 
 
