@@ -9,6 +9,7 @@ from obspy import read_inventory
 from pipeline.association.associator import KM_PER_DEG, associate, distance_deg
 from pipeline.association.config import AssociatorConfig
 from pipeline.bulletin.hypodd import read_hypodd_pha, read_hypodd_stations
+from pipeline.location.geodesy import distance_azimuth, geocentric_latitude
 from pipeline.picks import normalise_picks, stations_from_inventory
 from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime.models import read_velocity_file
@@ -63,6 +64,12 @@ def _plant(tt, stations, events, phases, sigma, p_detect, rng, noise=0, span=(0,
             # stations at their real elevations (the table's receiver is at the model top)
             t = tt.time(ph, d, z) + np.nan_to_num(tt.elevation_correction(
                 ph, d, z, stations["elevation_m"].to_numpy() / 1000.0))
+            if tt.has_ellipticity:  # global tables: the truth is an ellipsoidal Earth
+                glat = geocentric_latitude(ev.latitude)
+                _, az, _ = distance_azimuth(glat, ev.longitude,
+                                            geocentric_latitude(stations["latitude"].to_numpy()),
+                                            stations["longitude"].to_numpy())
+                t = t + np.nan_to_num(tt.ellipticity(ph, d, z, glat, az))
             for i in np.flatnonzero(np.isfinite(t)):
                 if rng.random() < p_detect:
                     rows.append(dict(network=stations["network"].iloc[i], station=stations["station"].iloc[i],

@@ -59,7 +59,9 @@ def test_locate_cli_on_the_1995_reb(tmp_path):
     print(f"\nidc locate REB 1995: epicentre {d_km:.1f} km from the REB, depth {ours.depth / 1000:.1f} km, "
           f"mb {mb[0].mag if mb else None}")
     assert len(ev.origins) == 2  # the REB origin is kept beside ours
-    assert d_km < 60  # free depth trades off with time (8 stations, gap 322 deg): see test_location
+    # free depth trades off with origin time (8 stations, gap 322 deg, REB ellipse 94 x 84 km):
+    # 28.5 km without ellipticity corrections, 25.4 km with them (issue target 25 km)
+    assert d_km < 27
     assert mb and abs(mb[0].mag - 3.6) <= 0.2
 
 

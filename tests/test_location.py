@@ -129,6 +129,9 @@ def plant_teleseismic(tt, stations, lat, lon, depth_km, sigma=0.0, rng=None,
     """P to 98 deg, PKP beyond 120 deg, S (< 80 deg) at every third station, backazimuth and
     slowness of P at array stations; Gaussian noise of ``sigma`` s on the times."""
     d, baz = _dist_baz(lat, lon, stations.latitude, stations.longitude)
+    # event-to-station azimuths for the ellipticity corrections (the truth is an ellipsoid)
+    _, az, _ = distance_azimuth(_geoc(lat), lon, _geoc(stations.latitude.to_numpy()),
+                                stations.longitude.to_numpy())
     elev = stations.elevation_m.to_numpy() / 1000.0
     rows = []
     for k in range(d.size):
@@ -141,6 +144,7 @@ def plant_teleseismic(tt, stations, lat, lon, depth_km, sigma=0.0, rng=None,
                 continue
             p = float(tt.slowness(phase, d[k], depth_km))
             t += elev[k] * math.sqrt(1.0 / v ** 2 - (p / KM_PER_DEG) ** 2)
+            t += float(tt.ellipticity(phase, d[k], depth_km, _geoc(lat), az[k]))
             noise = rng.normal(0.0, sigma) if sigma > 0 else 0.0
             row = {"network": "IM", "station": stations.station[k], "phase": phase,
                    "time": T0 + t + noise, "time_uncertainty": sigma if sigma > 0 else np.nan}

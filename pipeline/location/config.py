@@ -29,6 +29,7 @@ Suggested block for ``config/default.toml`` (to be wired into ``pipeline/setting
     min_defining = 3
     geocentric = true
     elevation_corrections = true
+    ellipticity_corrections = true   # global tables only (Russell et al. 2022 coefficients)
     surface_vp_km_s = 5.8        # above the table's model top (iLoc PSurfVel for ak135)
     surface_vs_km_s = 3.46       # (iLoc SSurfVel for ak135)
     grid_depths_km = [0, 5, 10, 15, 20, 33, 60, 100, 200, 300, 450, 600]
@@ -143,6 +144,9 @@ class LocatorConfig(_Frozen):
     :param geocentric: compute distances/azimuths with geocentric latitudes (LocSAT practice);
         otherwise geographic latitudes on the sphere.
     :param elevation_corrections: correct travel times to the station elevations.
+    :param ellipticity_corrections: add the ellipticity correction of the travel-time table
+        (built-in global models; LocSAT and iLoc both apply one [REFERENCE 2.1]; see
+        :mod:`pipeline.traveltime.ellipticity`). No effect with local layered tables.
     :param surface_vp_km_s: P velocity above the table's model top (e.g. ak135 stations above
         sea level), km/s [iLoc PSurfVel for ak135].
     :param surface_vs_km_s: S velocity above the model top, km/s [iLoc SSurfVel].
@@ -180,6 +184,7 @@ class LocatorConfig(_Frozen):
     min_defining: int = Field(3, ge=1)
     geocentric: bool = True
     elevation_corrections: bool = True
+    ellipticity_corrections: bool = True
     surface_vp_km_s: float = Field(5.8, gt=0.0)
     surface_vs_km_s: float = Field(3.46, gt=0.0)
     grid_depths_km: tuple[float, ...] = (0.0, 5.0, 10.0, 15.0, 20.0, 33.0, 60.0, 100.0, 200.0,

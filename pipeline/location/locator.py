@@ -34,9 +34,11 @@ slowness-defining. Station elevation corrections: the table's own
 :meth:`~pipeline.traveltime.tables.TravelTimeTable.elevation_correction` (ray-parameter
 integral through the model's layers) from the table's receiver elevation down/up to the
 station, plus, for the part of a station above the model top (every ak135 station above sea
-level), ``h * sqrt(1/v² - p²)`` with the surface velocities of the config. No ellipticity or
-bounce-point corrections (the tables have none): teleseismic times carry up to ~1 s of
-ellipticity error, absorbed in the pick uncertainties.
+level), ``h * sqrt(1/v² - p²)`` with the surface velocities of the config. Ellipticity
+corrections (``LocatorConfig.ellipticity_corrections``) from the table's coefficients
+(:meth:`~pipeline.traveltime.tables.TravelTimeTable.ellipticity`, Russell et al. 2022) for the
+current source latitude and azimuth, in the inversion (not in the starting-point grid search,
+where ~1 s does not matter); no depth-phase bounce-point corrections.
 
 Geometry: a sphere of radius 6371 km with geocentric latitudes (``LocatorConfig.geocentric``),
 haversine distances (:mod:`pipeline.location.geodesy`). Horizontal parameters are km east/north
@@ -86,7 +88,8 @@ _CAP = 5.0  # grid search: cap of one datum's |r|/sigma (robust L1 misfit)
 #: columns of :attr:`LocationResult.arrivals`
 RESIDUAL_COLUMNS = (
     "station", "network", "phase", "table_phase", "distance_deg", "azimuth_deg",
-    "backazimuth_deg", "travel_time_s", "elevation_correction_s", "time_residual_s",
+    "backazimuth_deg", "travel_time_s", "elevation_correction_s", "ellipticity_correction_s",
+    "time_residual_s",
     "time_uncertainty_s", "time_defining", "backazimuth_residual_deg",
     "backazimuth_uncertainty_deg", "azimuth_defining", "slowness_s_deg",
     "slowness_residual_s_deg", "slowness_uncertainty_s_deg", "slowness_defining", "pick_id",
@@ -310,6 +313,8 @@ class _Problem:
         self._top_elev = -float(getattr(tt.model, "top_km", 0.0))
         self._ec_tables: dict = {}
         self._phase_ids = {p: k for k, p in enumerate(tt.phases)}
+        self._ellipticity = bool(config.ellipticity_corrections
+                                 and getattr(tt, "has_ellipticity", False))
 
     # -- uncertainties ----------------------------------------------------------------------
     def set_time_sigmas(self, distance_deg: np.ndarray) -> bool:
@@ -378,7 +383,7 @@ class _Problem:
         d, az, baz = distance_azimuth(lat, lon, self.slat, self.slon)
         n = d.size
         out = {"dist": d, "az": az, "baz": baz}
-        for k in ("T", "dTdD", "dTdh", "ec", "u", "dudD", "dudh"):
+        for k in ("T", "dTdD", "dTdh", "ec", "ell", "u", "dudD", "dudh"):
             out[k] = np.full(n, np.nan)
         z_top, z_bot = float(tt.depth_km[0]), float(tt.depth_km[-1])
         hd, hz = 0.02, 1.0
@@ -410,8 +415,13 @@ class _Problem:
             m = idx.size
             ec = self._elevation(ph, idx, dd[:m]) \
                 if self.cfg.elevation_corrections else 0.0
-            out["T"][idx] = t[:m] + ec
+            ell = 0.0
+            if self._ellipticity:
+                ell = np.nan_to_num(tt.ellipticity(self._phase_ids[ph], d[idx], float(depth),
+                                                   float(lat), az[idx]))
+            out["T"][idx] = t[:m] + ec + ell
             out["ec"][idx] = ec
+            out["ell"][idx] = ell
             out["dTdD"][idx] = dd[:m]
             out["dTdh"][idx] = dh[:m]
             if ds.size:
@@ -803,12 +813,13 @@ def _residual_frame(prob: _Problem, p: dict | None, t0: float, masks) -> pd.Data
     n = len(prob.t_obs)
     nan = np.full(n, np.nan)
     if p is None:
-        p = {k: nan for k in ("dist", "az", "baz", "T", "ec", "u")}
+        p = {k: nan for k in ("dist", "az", "baz", "T", "ec", "ell", "u")}
     df = pd.DataFrame({
         "station": prob.station, "network": prob.network, "phase": prob.phase,
         "table_phase": prob.table_phase.astype(str),
         "distance_deg": p["dist"], "azimuth_deg": p["az"], "backazimuth_deg": p["baz"],
         "travel_time_s": p["T"], "elevation_correction_s": p["ec"],
+        "ellipticity_correction_s": p["ell"],
         "time_residual_s": prob.t_obs - t0 - p["T"],
         "time_uncertainty_s": prob.sig_t,
         "time_defining": masks[0],

@@ -48,6 +48,13 @@ from the stationarity of ``theta = T + p (x - x_i)`` exactly as in
 than TauP's refinement tolerance. The nodes agree with ``TauPyModel.get_travel_times`` to
 ~1 ms at ~1/100 of the cost (default ak135 table with 7 phases: ~10 s; Iceland P+S: ~8 s).
 
+Ellipticity
+-----------
+Tables of built-in global models also carry, per node, the ellipticity coefficients σ0..σ2
+of the node's ray (its TauP phase and ray parameter; Russell et al. 2022, shipped coefficient
+files, :mod:`pipeline.traveltime.ellipticity`); :meth:`TravelTimeTable.ellipticity` turns
+them into the correction for a source latitude and azimuth. Layered local models carry zeros.
+
 Interpolation
 -------------
 Each node stores the time, ray parameter, one-sided ``dT/dh`` (from the ray's vertical slowness
@@ -85,9 +92,10 @@ import numpy as np
 from .models import ModelInfo, builtin_model_names, resolve_model
 
 #: bump when the table content or layout changes (invalidates caches)
-TABLE_FORMAT_VERSION = 1
+TABLE_FORMAT_VERSION = 2  # 2: ellipticity-correction coefficients ellip_c0..ellip_c2
 _VARS = ("time", "slowness", "dtdh_below", "dtdh_above", "takeoff_angle", "incidence_angle",
          "branch_start_deg", "branch_end_deg")
+_ELLIP_VARS = ("ellip_c0", "ellip_c1", "ellip_c2")
 
 
 @dataclass(frozen=True)
@@ -533,10 +541,12 @@ def compute_table_dataset(model, phases: Iterable[str | PhaseGroup] | None = Non
             red = _reduce_group(hits, g, x.size)
             for v in data:
                 data[v][i, j] = red[v]
+    _add_ellipticity(data, info, groups, zs, x, taup_phases, cache_dir)
     dims = ("phase", "depth_km", "distance_deg")
     units = {"time": "s", "slowness": "s/deg", "dtdh_below": "s/km", "dtdh_above": "s/km",
              "takeoff_angle": "deg", "incidence_angle": "deg", "branch_start_deg": "deg",
-             "branch_end_deg": "deg", "branch": "1", "taup_phase": "1"}
+             "branch_end_deg": "deg", "branch": "1", "taup_phase": "1",
+             "ellip_c0": "s", "ellip_c1": "s", "ellip_c2": "s"}
     long = {"time": "travel time", "slowness": "ray parameter dT/d(distance)",
             "dtdh_below": "dT/d(source depth) with the velocity below the source",
             "dtdh_above": "dT/d(source depth) with the velocity above the source",
@@ -545,7 +555,9 @@ def compute_table_dataset(model, phases: Iterable[str | PhaseGroup] | None = Non
             "branch_start_deg": "smallest distance of the arrival's travel-time branch",
             "branch_end_deg": "largest distance of the arrival's travel-time branch",
             "branch": "travel-time branch id (-1 = no arrival)",
-            "taup_phase": "index into attribute taup_phases (-1 = no arrival)"}
+            "taup_phase": "index into attribute taup_phases (-1 = no arrival)",
+            **{f"ellip_c{m}": f"ellipticity coefficient sigma_{m} (Russell et al. 2022)"
+               for m in range(3)}}
     ds = xr.Dataset(
         {v: (dims, a, {"units": units[v], "long_name": long[v]}) for v, a in data.items()},
         coords={"phase": [g.name for g in groups],
@@ -572,6 +584,30 @@ def compute_table_dataset(model, phases: Iterable[str | PhaseGroup] | None = Non
             "obspy_version": obspy.__version__,
         })
     return ds
+
+
+def _add_ellipticity(data: dict, info: ModelInfo, groups, zs: np.ndarray, x: np.ndarray,
+                     taup_phases: Sequence[str], cache_dir) -> None:
+    """Ellipticity coefficients σ0..σ2 of every node's arrival (its TauP phase and ray
+    parameter, :mod:`pipeline.traveltime.ellipticity`); zeros for layered local models and
+    where the phase does not exist."""
+    for v in _ELLIP_VARS:
+        data[v] = np.zeros_like(data["time"])
+    if info.layered is not None or info.name not in builtin_model_names():
+        return
+    from .ellipticity import coefficients_for
+
+    coeffs = coefficients_for(info.name, cache_dir)
+    for i in range(len(groups)):
+        for j, z in enumerate(zs):
+            tp = data["taup_phase"][i, j]
+            for k in np.unique(tp[tp >= 0]):
+                sel = tp == k
+                p_rad = data["slowness"][i, j, sel] * 180.0 / math.pi  # s/deg -> s/rad
+                c = coeffs.node_coefficients(taup_phases[int(k)], float(info.taup_depth(z)),
+                                             p_rad, x[sel])
+                for m, v in enumerate(_ELLIP_VARS):
+                    data[v][i, j, sel] = c[m]
 
 
 def table_depths(info: ModelInfo, grid: TableGrid) -> np.ndarray:
@@ -727,6 +763,11 @@ class TravelTimeTable:
         self.depth_km = np.ascontiguousarray(ds["depth_km"].values, dtype=float)
         self._arr = {v: np.ascontiguousarray(ds[v].values) for v in (*_VARS, "branch",
                                                                        "taup_phase")}
+        self._ellip = np.stack([np.nan_to_num(ds[v].values) if v in ds else
+                                np.zeros_like(self._arr["time"], dtype=float)
+                                for v in _ELLIP_VARS])  # (3, phase, depth, distance)
+        #: the table carries ellipticity coefficients (built-in global models)
+        self.has_ellipticity = bool(np.any(self._ellip))
         # per phase, the node values interpolation needs packed as rows of one array (flat,
         # depth-major node order), twice: with dT/dh below the node (rows 0..n-1) and above it
         # (rows n..2n-1); columns time, slowness, dT/dh, branch; _packed_cols: the same
@@ -1026,6 +1067,35 @@ class TravelTimeTable:
         A = self._arr[var][k]
         out = ((1 - w) * ((1 - s) * A[j, i] + s * A[j, i + 1])
                + w * ((1 - s) * A[j + 1, i] + s * A[j + 1, i + 1]))
+        out[~inside] = np.nan
+        return out.reshape(shape)
+
+    def ellipticity(self, phase, distance_deg, depth_km, source_latitude_deg, azimuth_deg
+                    ) -> np.ndarray:
+        """Ellipticity correction (s, to **add** to :meth:`time`) for sources at geocentric
+        latitude ``source_latitude_deg`` and receivers at azimuth ``azimuth_deg`` (from the
+        source, clockwise from north): the node coefficients σ0..σ2 interpolated bilinearly,
+        combined as in :func:`pipeline.traveltime.ellipticity.correction`. Zero for layered
+        local models; NaN outside the grid.
+
+        :param phase: a table phase name, or an array of names / indices (one per point).
+        """
+        from .ellipticity import correction
+
+        ph = np.asarray(phase)
+        shape, inside, x, z, i, j = self._cell(distance_deg, depth_km)
+        s, w = self._fractions(x, z, i, j)
+        if ph.dtype.kind in "iu":
+            k = np.broadcast_to(ph, shape).ravel()
+        else:
+            k = np.array([self._index(str(p)) for p in np.broadcast_to(ph, shape).ravel()],
+                         dtype=int)
+        E = self._ellip  # (3, phase, depth, distance)
+        c = ((1 - w) * ((1 - s) * E[:, k, j, i] + s * E[:, k, j, i + 1])
+             + w * ((1 - s) * E[:, k, j + 1, i] + s * E[:, k, j + 1, i + 1]))
+        lat = np.broadcast_to(np.asarray(source_latitude_deg, float), shape).ravel()
+        az = np.broadcast_to(np.asarray(azimuth_deg, float), shape).ravel()
+        out = correction(c[0], c[1], c[2], lat, az)
         out[~inside] = np.nan
         return out.reshape(shape)
 
