@@ -5,7 +5,8 @@ its components have data:
 
 1. **Detection on the vertical**: for every band of the filter bank
    (:meth:`DetectionConfig.bands_for`) causal Butterworth band-pass, recursive STA/LTA (obspy,
-   C), ``trigger_onset``; triggers of all bands whose on-times are closer than
+   C), :func:`~pipeline.detection.stalta.trigger_onsets` (exactly obspy's ``trigger_onset``,
+   faster); triggers of all bands whose on-times are closer than
    ``min_separation_s`` are one detection, the band with the highest STA/LTA peak wins.
 2. **S detection on the horizontals**: recursive STA/LTA of the horizontal energy
    ``N_f**2 + E_f**2`` in the S band.
@@ -30,6 +31,13 @@ each chunk only the detections whose onset lies in the chunk's own, unpadded int
 computation around a trigger uses samples at fixed offsets from it, so, given enough padding,
 the result does not depend on the chunk length (tested to one sample).
 
+Speed (``bench/station_processing.py``): the full-rate band-passes (scipy ``sosfilt``, bound by
+the latency of the filter recursion: ~25 ms per band for a 40 Hz station-day) dominate;
+everything else avoids copies and per-sample Python: samples are passed to the filters as
+views of the input traces (integers are converted inside the filter's own copy), triggers
+are searched with one comparison per band, per-trigger windows are gathered through sliding
+window views, and merges use bisection.
+
 Output: the picks DataFrame of :mod:`pipeline.picks` (``normalise_picks`` applied) with these
 meanings: ``time`` AIC onset (epoch s); ``channel`` the vertical for P, the horizontal with more
 energy for S; ``time_uncertainty`` s (:func:`onset_uncertainty`); ``snr`` RMS amplitude ratio
@@ -43,6 +51,7 @@ across re-runs).
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import math
@@ -51,6 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from obspy import Inventory, Stream, Trace, UTCDateTime
 from obspy.signal.rotate import rotate2zne
 
@@ -76,7 +86,8 @@ class _Segment:
     t0: UTCDateTime
     fs: float
     seed: dict[str, str]  # role -> SEED id
-    data: dict[str, np.ndarray]  # role -> float64 samples (counts, rotated to ZNE if possible)
+    data: dict[str, np.ndarray]  # role -> samples (counts, rotated to ZNE if possible); int or
+    # float, read-only views of the input traces where possible (never modified in place)
     responses: dict[str, object] = field(default_factory=dict)  # role -> obspy Response
     oriented: bool = True  # horizontals are true N/E (backazimuth meaningful)
 
@@ -128,7 +139,10 @@ def _cut(traces: list[Trace], t0: UTCDateTime, n: int) -> np.ndarray | None:
         s = tr.stats
         i0 = int(round((t0 - s.starttime) * s.sampling_rate))
         if 0 <= i0 and i0 + n <= s.npts:
-            return np.asarray(tr.data[i0:i0 + n], dtype=np.float64)
+            d = np.asarray(tr.data[i0:i0 + n])
+            # a view (no copy) for the usual sample types: the band-passes convert to float64
+            # as they copy anyway
+            return d if d.dtype.kind in "iuf" else d.astype(np.float64)
     return None
 
 
@@ -194,7 +208,9 @@ def _segments(group: dict[str, list[Trace]], inventory: Inventory | None,
 
 def _sensor_groups(stream: Stream) -> dict[tuple, dict[str, list[Trace]]]:
     groups: dict[tuple, dict[str, list[Trace]]] = defaultdict(lambda: defaultdict(list))
-    for tr in stream.split():
+    # only masked traces (gaps) need splitting (Trace.split copies the data otherwise)
+    traces = [t for tr in stream for t in (tr.split() if np.ma.isMaskedArray(tr.data) else [tr])]
+    for tr in traces:
         role = _ROLE.get(tr.stats.channel[-1:].upper())
         if role is None or tr.stats.npts < 2:
             continue
@@ -216,14 +232,30 @@ def onset_uncertainty(snr: float, band: tuple[float, float], fs: float) -> float
     return float(min(1.0, max(2.0 / fs, s)))
 
 
-def _energy(y: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+def _windows(y: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """``y[c, :, starts[c]:starts[c] + n]`` for every window ``c`` (a gather through a sliding
+    window view: no index arrays of the full output size), shape ``(n_windows, n_rows, n)``.
+
+    :param y: windows, shape ``(n_windows, n_rows, n_samples)``; ``starts``: one per window,
+        ``0 <= start <= n_samples - n`` (as ``sliding_window_view(y, n, axis=2)``, built
+        directly: this runs a dozen times per band and chunk, on small arrays)
+    """
+    if n > y.shape[2]:
+        raise ValueError(f"window of {n} samples longer than the data ({y.shape[2]})")
+    s0, s1, s2 = y.strides
+    view = as_strided(y, shape=(y.shape[0], y.shape[1], y.shape[2] - n + 1, n),
+                      strides=(s0, s1, s2, s2), writeable=False)
+    return view[np.arange(y.shape[0]), :, starts]
+
+
+def _energy(y2: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     """Mean energy over the rows and over samples ``[start, start + n)`` of each window.
 
-    :param y: windows, shape ``(n_windows, n_rows, n_samples)``; ``starts``: one per window
+    :param y2: *squared* samples, shape ``(n_windows, n_rows, n_samples)`` (squared once by
+        the caller, as the same data serve several windows); ``starts``: one per window
     """
-    idx = starts[:, None] + np.arange(n)[None, :]
-    part = np.take_along_axis(y, np.broadcast_to(idx[:, None, :], (y.shape[0], y.shape[1], n)), axis=2)
-    return np.mean(part * part, axis=(1, 2))
+    part = _windows(y2, starts, n)
+    return np.add.reduce(part, axis=(1, 2)) / (part.shape[1] * part.shape[2])  # = np.mean
 
 
 def _ratio(after: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -274,9 +306,14 @@ def _candidates(seg: _Segment, ons: list[int], peaks: list[float], band: tuple[f
     roles = ("Z", "N", "E") if seg.three_c else ("Z",)
     ons_a = np.asarray(ons, dtype=np.int64)
     n = ons_a.size
-    # clipping the indices extends the data with their edge values near segment ends
-    idx = np.clip((ons_a - lead)[:, None] + np.arange(length)[None, :], 0, seg.npts - 1)
-    x = np.stack([seg.data[r][idx] for r in roles], axis=1) * _gains(seg, roles)[None, :, None]
+    gains = _gains(seg, roles)[None, :, None]
+    if n and ons_a.min() - lead >= 0 and ons_a.max() - lead + length <= seg.npts:
+        # all windows inside the data: gather through sliding window views (no index array)
+        x = np.stack([sliding_window_view(seg.data[r], length)[ons_a - lead] for r in roles], axis=1) * gains
+    else:
+        # clipping the indices extends the data with their edge values near segment ends
+        idx = np.clip((ons_a - lead)[:, None] + np.arange(length)[None, :], 0, seg.npts - 1)
+        x = np.stack([seg.data[r][idx] for r in roles], axis=1) * gains
     f = bandpass(x, band[0], band[1], fs, config.filter_corners)
     rows = [0] if source == "Z" or not seg.three_c else [1, 2]
     g = f[:, rows]
@@ -288,41 +325,44 @@ def _candidates(seg: _Segment, ons: list[int], peaks: list[float], band: tuple[f
     k = np.where(np.isfinite(curve.min(axis=1)), s0 + np.argmin(curve, axis=1), lead)
     if config.aic_refine_s is not None:
         r0, w2 = int(refine[0] * fs), int(refine[0] * fs) + int(refine[1] * fs) + 1
-        idx2 = (k - r0)[:, None] + np.arange(w2)[None, :]
-        sub = np.take_along_axis(g, np.broadcast_to(idx2[:, None, :], (n, len(rows), w2)), axis=2)
+        sub = _windows(g, k - r0, w2)
         curve2 = sum(aic_curves(sub[:, r]) for r in range(len(rows)))
         k = np.where(np.isfinite(curve2.min(axis=1)), k - r0 + np.argmin(curve2, axis=1), k)
     n_noise_snr, n_sig_snr = int(config.snr_window_s[0] * fs), int(config.snr_window_s[1] * fs)
-    snr_z = _ratio(_energy(f[:, :1], k, n_sig_snr), _energy(f[:, :1], k - n_noise_snr, n_noise_snr))
-    dets = [_Detection(int(ons_a[c] - lead + k[c]), "P", float(peaks[c]), band, source, "Z",
-                       snr_z=float(snr_z[c])) for c in range(n)]
+    f2 = f * f
+    snr_z = _ratio(_energy(f2[:, :1], k, n_sig_snr), _energy(f2[:, :1], k - n_noise_snr, n_noise_snr))
+    dets = [_Detection(i, "P", float(p), band, source, "Z", snr_z=sz)
+            for i, p, sz in zip((ons_a - lead + k).tolist(), peaks, snr_z.tolist())]
     if not seg.three_c:
         return dets
-    snr_h = _ratio(_energy(f[:, 1:], k, n_sig_snr), _energy(f[:, 1:], k - n_noise_snr, n_noise_snr))
+    snr_h = _ratio(_energy(f2[:, 1:], k, n_sig_snr), _energy(f2[:, 1:], k - n_noise_snr, n_noise_snr))
     n_win = int(pc.window_s * fs) + 1
-    idx3 = k[:, None] + np.arange(n_win)[None, :]
-    pw = np.take_along_axis(f, np.broadcast_to(idx3[:, None, :], (n, 3, n_win)), axis=2)
+    pw = _windows(f, k, n_win)
     pol = polarisation_batch(pw, pc.surface_vs_km_s)
     if not seg.oriented:
         for key in ("backazimuth", "backazimuth_uncertainty", "azimuth"):
             pol[key] = np.full(n, np.nan)
     hb = pc.hint_band_hz
-    h = f
+    h2 = f2
     if hb is not None and tuple(hb) != tuple(band) and hb[1] < 0.5 * fs:
         h = bandpass(x, hb[0], hb[1], fs, config.filter_corners)
+        h2 = h * h
     n_noise, n_hint = int(pc.noise_s * fs), int(pc.hint_window_s * fs) + 1
-    jz = _ratio(_energy(h[:, :1], k, n_hint), _energy(h[:, :1], k - n_noise, n_noise))
-    jh = _ratio(_energy(h[:, 1:], k, n_hint), _energy(h[:, 1:], k - n_noise, n_noise))
+    jz = _ratio(_energy(h2[:, :1], k, n_hint), _energy(h2[:, :1], k - n_noise, n_noise))
+    jh = _ratio(_energy(h2[:, 1:], k, n_hint), _energy(h2[:, 1:], k - n_noise, n_noise))
     with np.errstate(divide="ignore", invalid="ignore"):
         jump = 2.0 * (np.log10(jh) - np.log10(jz))  # log10 of the ratio of energy jumps
     e_n = np.einsum("cj,cj->c", pw[:, 1], pw[:, 1])
     e_e = np.einsum("cj,cj->c", pw[:, 2], pw[:, 2])
-    for c, d in enumerate(dets):
+    pol_rows = zip(*(pol[key].tolist() for key in Polarisation.__dataclass_fields__))
+    jump = np.where(np.isfinite(jump), jump, np.nan).tolist()
+    north = (e_n >= e_e).tolist()
+    for c, (d, prow) in enumerate(zip(dets, pol_rows)):
         d.snr_h = float(snr_h[c])
-        d.pol = Polarisation(**{key: float(v[c]) for key, v in pol.items()})
-        d.hz_jump = float(jump[c]) if np.isfinite(jump[c]) else math.nan
+        d.pol = Polarisation(*prow)
+        d.hz_jump = jump[c]
         if source == "H":
-            d.channel_role = "N" if e_n[c] >= e_e[c] else "E"
+            d.channel_role = "N" if north[c] else "E"
     return dets
 
 
@@ -375,8 +415,13 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
     sdc = config.s_detection
     if seg.three_c and sdc.enabled and sdc.band_hz[1] <= config.max_nyquist_fraction * fs / 2:
         lo, hi = sdc.band_hz
-        env = np.hypot(bandpass(seg.data["N"], lo, hi, fs, config.filter_corners),
-                       bandpass(seg.data["E"], lo, hi, fs, config.filter_corners))
+        env = bandpass(seg.data["N"], lo, hi, fs, config.filter_corners)
+        ef = bandpass(seg.data["E"], lo, hi, fs, config.filter_corners)
+        env *= env
+        ef *= ef
+        env += ef
+        del ef
+        np.sqrt(env, out=env)  # sqrt(N_f**2 + E_f**2), in place
         sel = [t for t in merge_triggers(stalta_triggers(env, fs, sdc.sta_s, sdc.lta_s, sdc.trigger_on,
                                                          sdc.trigger_off, band=-1), min_sep)
                if i_lo <= t.on <= i_hi]
@@ -392,11 +437,13 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
     # 4. one detection per phase hint within min_separation (highest STA/LTA wins)
     out: list[_Detection] = []
     for phase in sorted({d.phase for d in arrivals}):
-        kept: list[_Detection] = []
+        kept_at: list[int] = []  # sorted onset samples of the kept detections
         for d in sorted((d for d in arrivals if d.phase == phase), key=lambda d: (-d.snr, d.index)):
-            if all(abs(d.index - k.index) >= min_sep for k in kept):
-                kept.append(d)
-        out += kept
+            j = bisect.bisect_left(kept_at, d.index)
+            if ((j == len(kept_at) or kept_at[j] - d.index >= min_sep)
+                    and (j == 0 or d.index - kept_at[j - 1] >= min_sep)):
+                kept_at.insert(j, d.index)
+                out.append(d)
     for d in out:
         d.snr_amp = d.snr_h if d.phase == "S" and seg.three_c else d.snr_z
         d.uncertainty = onset_uncertainty(d.snr_amp, d.band, fs)
@@ -422,8 +469,11 @@ def _merge_arrivals(dets: list[_Detection], min_sep: int, min_sp: int | None = N
     hs = sorted((d for d in dets if d.source == "H"), key=lambda d: d.index)
     out = []
     used = set()
+    h_index = [h.index for h in hs]
     for z in zs:
-        near = [j for j, h in enumerate(hs) if j not in used and abs(h.index - z.index) < min_sep]
+        j0 = bisect.bisect_right(h_index, z.index - min_sep)
+        j1 = bisect.bisect_left(h_index, z.index + min_sep)
+        near = [j for j in range(j0, j1) if j not in used]
         if not near:
             out.append(z)
             continue
@@ -483,7 +533,7 @@ def _raw_window(seg: _Segment, role: str, index: int, start_s: float, end_s: flo
     if i1 - i0 < 16:
         return None
     net, sta, loc, cha = seg.seed[role].split(".")
-    tr = Trace(seg.data[role][i0:i1].copy(), header=dict(
+    tr = Trace(seg.data[role][i0:i1].astype(np.float64), header=dict(
         network=net, station=sta, location=loc, channel=cha, sampling_rate=seg.fs,
         starttime=seg.t0 + i0 / seg.fs))
     tr.stats.response = resp

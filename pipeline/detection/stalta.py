@@ -4,10 +4,14 @@ Filters are causal Butterworth band-passes (second-order sections, ``scipy.signa
 started in their steady state for the first sample (``sosfilt_zi``), so a segment needs no
 demeaning and has no start-up step transient. The characteristic function is obspy's recursive
 STA/LTA in C (:func:`obspy.signal.trigger.recursive_sta_lta`), triggered with
-:func:`obspy.signal.trigger.trigger_onset`.
+:func:`trigger_onsets`, a numpy version of :func:`obspy.signal.trigger.trigger_onset`
+that returns exactly obspy's triggers (tested on real characteristic functions) in a fraction of
+the time (obspy scans every sample several times: ``np.where`` for both thresholds and a
+``np.diff``; here one comparison for the on-threshold and short forward searches per trigger).
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,19 +30,68 @@ def bandpass(x: np.ndarray, fmin: float, fmax: float, fs: float, corners: int) -
     """Causal Butterworth band-pass of ``x`` along its last axis (started in steady state for
     the first sample, so there is no start-up step).
 
-    :param x: samples (any unit), 1-D or N-D (filtered along the last axis)
+    :param x: samples (any unit), 1-D or N-D (filtered along the last axis), integer or float
+        (integers are converted to float64 by ``sosfilt`` in the copy it makes anyway)
     :param fmin: / :param fmax: corners, Hz; :param fs: sampling rate, Hz
     :param corners: filter order
     :returns: float64 array, same shape and unit as ``x``
     """
     sos, zi = _design(int(corners), float(fmin), float(fmax), float(fs))
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8:
+        x = x.astype(np.float64)
     if x.ndim == 1:
         y, _ = sosfilt(sos, x, zi=zi * x[0])
     else:
         shape = (zi.shape[0],) + (1,) * (x.ndim - 1) + (2,)
         y, _ = sosfilt(sos, x, axis=-1, zi=zi.reshape(shape) * x[None, ..., 0, None])
     return y
+
+
+def trigger_onsets(cf: np.ndarray, thres1: float, thres2: float) -> np.ndarray:
+    """Trigger on/off sample indices of the characteristic function ``cf``: the same result as
+    :func:`obspy.signal.trigger.trigger_onset` with ``max_len`` unlimited, faster (one
+    vectorised comparison with ``thres1`` over ``cf``, then a short forward search per trigger
+    for its end instead of obspy's scans of all samples for both thresholds).
+
+    obspy's semantics: a trigger starts at the first sample ``>= thres1`` after the previous
+    trigger's end and ends at the *last* sample of the run of samples ``>= thres2`` that
+    contains its start (inclusive; the end of the data when ``cf`` never falls below
+    ``thres2`` again). With ``thres2 <= thres1`` every run of samples ``>= thres2`` that
+    contains a sample ``>= thres1`` is therefore one trigger, from its first sample
+    ``>= thres1`` to its last sample. For ``thres2 > thres1`` (unusual) obspy's own function is
+    used.
+
+    :param cf: characteristic function (1-D; NaN never triggers)
+    :param thres1: trigger-on threshold; :param thres2: trigger-off threshold
+    :returns: int64 array of shape ``(n_triggers, 2)``: on and off sample indices
+    """
+    cf = np.asarray(cf)
+    if thres2 > thres1:
+        out = trigger_onset(cf, thres1, thres2)
+        return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+    above_on = np.flatnonzero(cf >= thres1)
+    n = cf.size
+    out = []
+    k = 0  # position in above_on
+    while k < above_on.size:
+        i = int(above_on[k])
+        # end of the run of samples >= thres2 that contains i: search forward in
+        # growing blocks for the first sample that is not >= thres2 (NaN ends a run)
+        j, block = i, 512
+        while True:
+            below = ~(cf[j:j + block] >= thres2)
+            b = int(below.argmax())
+            if below[b]:
+                end = j + b - 1
+                break
+            if j + block >= n:
+                end = n - 1
+                break
+            j, block = j + block, 2 * block
+        out.append((i, end))
+        k = int(np.searchsorted(above_on, end, side="right"))
+    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
 
 @dataclass(frozen=True)
@@ -65,10 +118,13 @@ def stalta_triggers(y: np.ndarray, fs: float, sta_s: float, lta_s: float, on: fl
     if y.size <= nlta:
         return []
     cf = recursive_sta_lta(y, nsta, nlta)
+    trig = trigger_onsets(cf, on, off)
+    if not len(trig):
+        return []
     out = []
-    for i_on, i_off in trigger_onset(cf, on, off):
-        i_off = min(int(i_off), cf.size - 1)
-        out.append(Trigger(int(i_on), i_off, float(cf[i_on:i_off + 1].max()), band))
+    for a, b in trig.tolist():
+        b = min(b, cf.size - 1)
+        out.append(Trigger(a, b, float(cf[a:b + 1].max()), band))
     return out
 
 
@@ -78,12 +134,11 @@ def merge_triggers(triggers: list[Trigger], min_separation: int) -> list[Trigger
     wins (ties: earlier, then lower band index). Returns the kept triggers sorted by time."""
     order = sorted(triggers, key=lambda t: (-t.peak, t.on, t.band))
     kept: list[Trigger] = []
-    ons = []
+    ons: list[int] = []  # sorted on-times of the kept triggers
     for t in order:
-        if ons:
-            a = np.asarray(ons)
-            if np.any(np.abs(a - t.on) < min_separation):
-                continue
+        j = bisect.bisect_left(ons, t.on)
+        if (j < len(ons) and ons[j] - t.on < min_separation) or (j > 0 and t.on - ons[j - 1] < min_separation):
+            continue
         kept.append(t)
-        ons.append(t.on)
+        ons.insert(j, t.on)
     return sorted(kept, key=lambda t: t.on)
