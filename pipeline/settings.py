@@ -164,6 +164,9 @@ class ServiceConfig(_Frozen):
     agency_id: str = "IDC"
     #: largest number of events one fdsnws-event query may return (more: HTTP 413)
     event_max_results: int = Field(20000, ge=1)
+    #: fdsnws-event reads the store's product generation (has a product been written?) at most
+    #: every this many seconds per server process; 0 = for every request (pipeline/service/fdsn/index.py)
+    event_generation_check_s: float = Field(0.05, ge=0, le=60)
     #: largest request of one fdsnws-dataselect query, in channel-seconds (more: HTTP 413)
     dataselect_max_channel_seconds: float = Field(30 * 86400.0, gt=0)
     #: miniSEED record length of fdsnws-dataselect responses (bytes)

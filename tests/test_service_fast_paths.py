@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -160,6 +161,8 @@ def test_a_new_product_version_invalidates_the_cached_answers(real):
     assert caches_of(app.state.idc).responses.hits == hits + 1
     # a new REB version with one event (REB2 has two): the cached answer must not be served
     assert store_reb(cfg, REB1, "reb-v3") == (3, True)
+    # the service reads the store's product generation at most every event_generation_check_s
+    time.sleep(cfg.service.event_generation_check_s)
     try:
         after = client.get("/fdsnws/event/1/query", params=q).content
         assert after != first
@@ -172,6 +175,7 @@ def test_a_new_product_version_invalidates_the_cached_answers(real):
 
         with db.session_scope(cfg.database_url) as s:
             s.execute(delete(m.Product).where(m.Product.type == "REB", m.Product.version == 3))
+    time.sleep(cfg.service.event_generation_check_s)
     # a deleted version changes the generation too
     assert client.get("/fdsnws/event/1/query", params=q).content == first
 

@@ -54,6 +54,33 @@ class RateLimitConfig(_Frozen):
     public_burst: int = Field(30, ge=1)
 
 
+#: Digest algorithms we verify (RFC 7616 §3.3, without the ``-sess`` variants)
+DIGEST_ALGORITHMS = ("MD5", "SHA-256")
+DEFAULT_DIGEST_REALM = "idc-pipeline FDSN"
+
+
+class DigestConfig(_Frozen):
+    """``[access.digest]``: HTTP Digest authentication (RFC 7616, ``qop="auth"``), the scheme FDSN
+    ``queryauth`` specifies and obspy's ``Client(user=..., password=...)`` speaks (user = the
+    account name, password = an API token). See :mod:`pipeline.service.digest`."""
+
+    #: accept Digest credentials and send Digest challenges
+    enabled: bool = True
+    #: the realm of the challenges; part of the HA1 stored with each token, so tokens created
+    #: under another realm do not verify (re-issue them after changing it)
+    realm: str = Field(DEFAULT_DIGEST_REALM, min_length=1, max_length=200, pattern=r'^[^"\\\x00-\x1f]+$')
+    #: challenges, in this order (urllib/obspy read only the first one and know only MD5)
+    algorithms: tuple[Literal["MD5", "SHA-256"], ...] = Field(DIGEST_ALGORITHMS, min_length=1)
+    #: seconds a nonce stays valid; an older one gets 401 with ``stale=true``
+    nonce_lifetime_s: float = Field(300.0, gt=0, le=86400)
+    #: HMAC key of the (stateless) nonces; empty = random per server process (then set it when
+    #: several processes serve behind one address: IDC__ACCESS__DIGEST__NONCE_SECRET)
+    nonce_secret: str = ""
+    #: paths whose 401 answers carry the Digest (and Basic) challenges; elsewhere (the web UI)
+    #: only Bearer, so that browsers do not open a login dialog
+    challenge_paths: tuple[str, ...] = ("/fdsnws/",)
+
+
 def _default_products() -> dict[str, tuple[str, ...]]:
     restricted = STATE_ROLES + IDC_ROLES
     out = {p: restricted for p in BULLETINS}
@@ -72,6 +99,7 @@ class AccessConfig(_Frozen):
     default_roles: tuple[str, ...] = IDC_ROLES
     public_events: PublicEventsConfig = PublicEventsConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
+    digest: DigestConfig = DigestConfig()
     #: write a download_audit row for every request to a data endpoint
     audit: bool = True
 

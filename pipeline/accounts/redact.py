@@ -2,8 +2,8 @@
 
 Installed by the web service on its loggers and their handlers (uvicorn access and error logs,
 ``pipeline``, the root logger). It removes ``idc_<id>_<secret>`` tokens (keeping the public
-id), the credentials of ``Authorization: Bearer/Basic`` values and ``token=``/``password=``-like
-query parameters.
+id), the credentials of ``Authorization: Bearer/Basic`` values, the ``response`` of HTTP Digest
+credentials and ``token=``/``password=``-like query parameters.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ _PATTERNS = [
     (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1\2[REDACTED]"),
     (re.compile(r"(?i)\b(basic)(\s+)([A-Za-z0-9+/]{4,}={0,2})"), _basic),
     (re.compile(r"\b(idc_[0-9a-f]{12}_)[A-Za-z0-9_\-]+"), r"\1[REDACTED]"),
+    # Digest: response="<hex MD5/SHA-256>" (a captured one could be replayed within its nonce)
+    (re.compile(r"(?i)\b(response)(\s*=\s*\"?)[0-9a-f]{32,128}\b"), r"\1\2[REDACTED]"),
     (re.compile(r"(?i)\b((?:access_)?token|api_?key|password|secret)(=|%3D)[^&\s'\"]+"), r"\1\2[REDACTED]"),
 ]
 

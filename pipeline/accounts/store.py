@@ -8,6 +8,18 @@ id and ``SHA-256(id ":" secret)`` are stored; the token is printed once when cre
 is enough for a 256-bit random secret (no dictionary to guess from) and keeps a request cheap;
 hashes are compared with :func:`hmac.compare_digest` (constant time), and an unknown id is
 compared against a dummy hash so that timing does not tell whether an id exists.
+
+HTTP Digest (FDSN ``queryauth``, RFC 7616)
+------------------------------------------
+Digest proves knowledge of the password without sending it, so the server needs
+``HA1 = H(user ":" realm ":" token)`` (RFC 7616 §3.4.2) for every algorithm it offers. When a token
+is created, its realm and HA1 for MD5 and SHA-256 are stored next to the SHA-256 hash
+(migration 0005). **HA1 is password-equivalent for Digest in that realm**: whoever can read the
+``api_token`` table can answer Digest challenges as the token's user (it does not reveal the token,
+so it gives no Bearer/Basic access and nothing in another realm). Tokens created before 0005, or
+under another ``[access.digest] realm``, have no usable HA1: they keep working with Bearer and
+Basic and must be re-issued for Digest. Revocation, expiry and disabled accounts apply to Digest
+as to Bearer (:func:`authenticate_digest`).
 """
 from __future__ import annotations
 
@@ -21,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.accounts.config import ROLES, STATE_ROLES
+from pipeline.accounts.config import DEFAULT_DIGEST_REALM, ROLES, STATE_ROLES
 from pipeline.store import models as m
 
 TOKEN_RE = re.compile(r"^idc_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_\-]{20,200})$")
@@ -53,6 +65,15 @@ class Account:
 
 def token_hash(token_id: str, secret: str) -> str:
     return hashlib.sha256(f"{token_id}:{secret}".encode()).hexdigest()
+
+
+#: RFC 7616 §3.3 algorithm names → hash functions (the ``-sess`` variants are not offered)
+DIGEST_HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+
+
+def digest_ha1(algorithm: str, user: str, realm: str, token: str) -> str:
+    """Hex ``H(user ":" realm ":" token)`` (RFC 7616 §3.4.2, A1 without ``-sess``)."""
+    return DIGEST_HASHES[algorithm](f"{user}:{realm}:{token}".encode()).hexdigest()
 
 
 def _now() -> datetime:
@@ -116,21 +137,25 @@ def add_user(session: Session, name: str, role: str, state: str | None = None, e
 
 
 # --------------------------------------------------------------------------- tokens
-def create_token(session: Session, user: str, label: str = "", expires_days: float | None = None
-                 ) -> tuple[str, m.ApiToken]:
+def create_token(session: Session, user: str, label: str = "", expires_days: float | None = None,
+                 digest_realm: str = DEFAULT_DIGEST_REALM) -> tuple[str, m.ApiToken]:
     """A new token for ``user``: returns ``(token, row)``; the token is not stored and cannot be
-    shown again."""
+    shown again. The row keeps its SHA-256 hash and the Digest HA1 values for ``digest_realm``
+    (``[access.digest] realm``; see the module docstring)."""
     u = get_user(session, user)
     token_id = secrets.token_hex(6)
     while session.scalar(select(m.ApiToken.id).where(m.ApiToken.token_id == token_id)) is not None:
         token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     expires = _now() + timedelta(days=expires_days) if expires_days else None
+    token = f"idc_{token_id}_{secret}"
     row = m.ApiToken(token_id=token_id, user_id=u.id, hash=token_hash(token_id, secret), label=label or "",
-                     expires=expires)
+                     expires=expires, digest_realm=digest_realm,
+                     digest_ha1_md5=digest_ha1("MD5", u.name, digest_realm, token),
+                     digest_ha1_sha256=digest_ha1("SHA-256", u.name, digest_realm, token))
     session.add(row)
     session.flush()
-    return f"idc_{token_id}_{secret}", row
+    return token, row
 
 
 def revoke(session: Session, token_id: str | None = None, user: str | None = None) -> int:
@@ -172,6 +197,34 @@ def authenticate(session: Session, token: str) -> Account:
         raise AuthError("invalid, expired or revoked API token")
     return Account(user_id=user.id, name=user.name, role=user.role, state=state.code if state else "",
                    state_id=user.state_id, rate_per_s=user.rate_per_s, burst=user.burst)
+
+
+def authenticate_digest(session: Session, user: str, realm: str, algorithm: str, check) -> Account:
+    """The account of a Digest ``user`` whose response verifies with the HA1 of one of its
+    tokens: ``check(ha1) → bool`` computes and compares (constant time) the expected response.
+    Only tokens of ``realm`` that are neither revoked nor expired, of an active account, count.
+    :class:`AuthError` otherwise (one message for all). An unknown user is checked against a
+    dummy HA1 so that timing does not tell whether the name exists."""
+    column = {"MD5": m.ApiToken.digest_ha1_md5, "SHA-256": m.ApiToken.digest_ha1_sha256}[algorithm]
+    rows = session.execute(
+        select(column, m.ApiToken.expires, m.UserAccount, m.State)
+        .join(m.UserAccount, m.UserAccount.id == m.ApiToken.user_id)
+        .outerjoin(m.State, m.State.id == m.UserAccount.state_id)
+        .where(m.UserAccount.name == user, m.UserAccount.active.is_(True), m.ApiToken.revoked.is_(None),
+               m.ApiToken.digest_realm == realm, column.is_not(None))
+        .order_by(m.ApiToken.id.desc())).all()
+    now = _now()
+    rows = [r for r in rows if r[1] is None or _aware(r[1]) > now]
+    found = None
+    for ha1, _exp, u, st in rows or [(DIGEST_HASHES[algorithm](b"no such user").hexdigest(), None, None, None)]:
+        if check(ha1) and u is not None and found is None:
+            found = (u, st)
+    if found is None:
+        raise AuthError("invalid HTTP Digest credentials (user name or token wrong, token expired, revoked "
+                        "or created before Digest support)")
+    u, st = found
+    return Account(user_id=u.id, name=u.name, role=u.role, state=st.code if st else "", state_id=u.state_id,
+                   rate_per_s=u.rate_per_s, burst=u.burst)
 
 
 def list_accounts(session: Session) -> list[dict]:

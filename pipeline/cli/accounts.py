@@ -72,10 +72,13 @@ def token_cmd(settings: Settings, user, label, expires_days):
     """Create an API token for USER and print it (once: only its hash is kept)."""
     from pipeline.accounts.store import create_token
 
-    tok, tid = _run(settings, lambda s: (lambda t: (t[0], t[1].token_id))(create_token(s, user, label, expires_days)))
+    realm = settings.access.digest.realm
+    tok, tid = _run(settings, lambda s: (lambda t: (t[0], t[1].token_id))(
+        create_token(s, user, label, expires_days, digest_realm=realm)))
     click.echo(tok)
     click.echo(f"token id {tid} for {user}: keep the token above secret; it cannot be shown again. "
-               "Use it as 'Authorization: Bearer <token>'.", err=True)
+               f"Use it as 'Authorization: Bearer <token>', or as the password of user {user} for HTTP "
+               f"Digest/Basic (FDSN queryauth, obspy Client(user=..., password=...); realm {realm!r}).", err=True)
 
 
 @accounts_group.command("revoke")

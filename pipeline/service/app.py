@@ -109,10 +109,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(open_data.router, prefix="/open")
     app.include_router(ui.router)  # web UI at / (browsers) and /ui/
     install_access(app, settings)  # accounts, access policy, rate limits, download audit
+    event.install_index(app)  # fdsnws-event's in-memory index, built at startup
 
     @app.exception_handler(FDSNError)
     async def _fdsn_error(request: Request, exc: FDSNError):
-        return await fdsn_error_response(request, exc.status, exc.message)
+        resp = await fdsn_error_response(request, exc.status, exc.message)
+        if exc.status == 401:  # Digest (+ Basic) challenges of FDSN queryauth, before the Bearer one
+            from pipeline.service.auth import challenges
+
+            for value in challenges(request):
+                resp.headers.append("WWW-Authenticate", value)
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):

@@ -11,17 +11,22 @@ Credentials (what is supported)
 * ``Authorization: Bearer idc_<id>_<secret>`` — the API token of ``idc accounts token``;
 * ``Authorization: Basic base64(<user>:<token>)`` — the same token as the password of HTTP Basic
   (the user name must be the token's account), for clients that only speak Basic;
+* ``Authorization: Digest username="<user>", ...`` — HTTP Digest (RFC 7616, MD5 or SHA-256,
+  ``qop=auth``) with the token as the password: what FDSN ``queryauth`` specifies and obspy's
+  ``Client(user=..., password=...)`` sends (:mod:`pipeline.service.digest`; ``[access.digest]``);
 * no ``Authorization`` header — the ``public`` principal.
 
-HTTP Digest (what FDSN ``queryauth`` specifies) is **not** supported: it would need the server to
-keep the token (or an MD5 of it) readable. ``/fdsnws/dataselect/1/queryauth`` accepts Bearer and
-Basic and answers 401 without credentials. Tokens are never accepted in the URL.
+``/fdsnws/dataselect/1/queryauth`` answers 401 without credentials. Tokens are never accepted in
+the URL.
 
-Answers: malformed/unknown/expired/revoked token → 401 (with ``WWW-Authenticate: Bearer``);
+Answers: malformed/unknown/expired/revoked token → 401 (with ``WWW-Authenticate: Bearer``, and on
+``[access.digest] challenge_paths`` first the Digest and Basic challenges of :func:`challenges`);
 product not allowed for the role → 403; over the account's rate limit → 429 with
 ``Retry-After``; all as FDSN error documents. :func:`install` adds the middleware that writes a
 ``download_audit`` row for every request that went through :func:`current_principal` (who,
-endpoint, products, status, bytes, duration) and keeps tokens out of the logs
+endpoint, products, status, bytes, duration; queued and written in batches by a background
+thread, :mod:`pipeline.service.audit`, flushed at shutdown and by :func:`flush_audit`) and keeps
+tokens out of the logs
 (:mod:`pipeline.accounts.redact`).
 """
 from __future__ import annotations
@@ -155,15 +160,25 @@ def event_filter(principal: Principal):
 
 
 # --------------------------------------------------------------------------- credentials
-def _credentials(request: Request) -> str | None:
-    """The token of the request (None = no credentials); FDSNError 401 when malformed."""
+def _credentials(request: Request):
+    """The token of the request (None = no credentials), or the parsed
+    :class:`~pipeline.service.digest.DigestCredentials` of ``Authorization: Digest``;
+    FDSNError 401 when malformed."""
     h = request.headers.get("authorization")
     if h is None:
         return None
     scheme, _, value = h.strip().partition(" ")
     value = value.strip()
+    request.state.idc_auth_scheme = scheme.lower()
     if scheme.lower() == "bearer" and value:
         return value
+    if scheme.lower() == "digest" and request.app.state.idc.settings.access.digest.enabled:
+        from pipeline.service.digest import DigestFailure, parse_authorization
+
+        try:
+            return parse_authorization(value)
+        except DigestFailure as exc:
+            raise AccessDenied(401, str(exc)) from None
     if scheme.lower() == "basic" and value:
         try:
             user, sep, token = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
@@ -174,7 +189,39 @@ def _credentials(request: Request) -> str | None:
         request.state.idc_basic_user = user
         return token
     raise AccessDenied(401, f"Unsupported Authorization scheme {scheme[:20]!r}: use 'Bearer <token>' "
-                            "(or HTTP Basic with the token as password)")
+                            "(or HTTP Digest or Basic with the token as password)")
+
+
+def _digest_account(request: Request, session, cred):
+    """The account of Digest credentials (:class:`AuthError` when they do not authenticate;
+    ``stale`` set on it for a right response to an expired nonce)."""
+    from pipeline.accounts.store import AuthError, authenticate_digest
+    from pipeline.service.digest import DigestFailure, for_app, request_targets
+
+    try:
+        return for_app(request.app).verify(
+            cred, request.method, request_targets(request.scope),
+            lambda user, realm, alg, check: authenticate_digest(session, user, realm, alg, check))
+    except DigestFailure as exc:
+        err = AuthError(str(exc))
+        err.stale = exc.stale
+        raise err from None
+
+
+def challenges(request: Request) -> list[str]:
+    """``WWW-Authenticate`` values for a 401 answer besides the middleware's Bearer challenge:
+    the Digest challenges (one per algorithm, ``stale=true`` after an expired nonce) and Basic, on
+    the ``[access.digest] challenge_paths`` (the FDSN services), unless the request used Bearer
+    (it is told about Bearer only). Elsewhere none: a browser would open a login dialog."""
+    cfg = request.app.state.idc.settings.access.digest
+    if not cfg.enabled or getattr(request.state, "idc_auth_scheme", "") == "bearer":
+        return []
+    if not any(request.url.path.startswith(p) for p in cfg.challenge_paths):
+        return []
+    from pipeline.service.digest import for_app
+
+    stale = bool(getattr(request.state, "idc_digest_stale", False))
+    return for_app(request.app).challenges(stale=stale) + [f'Basic realm="{cfg.realm}", charset="UTF-8"']
 
 
 def _limiter(request: Request):
@@ -209,13 +256,17 @@ def current_principal(request: Request) -> Principal:
     else:
         try:
             with st.session() as s:
-                acc = authenticate(s, token)
+                acc = authenticate(s, token) if isinstance(token, str) else _digest_account(request, s, token)
         except AuthError as exc:
             request.state.idc_principal = Principal(name="(invalid token)", access=cfg, unrestricted=False,
                                                     client=client)
-            # failed attempts count against the client address (no free guessing)
+            stale = getattr(exc, "stale", False)
+            request.state.idc_digest_stale = stale
+            # failed attempts count against the client address (no free guessing); a right
+            # Digest response to an expired nonce is no guess
             rl = cfg.rate_limit
-            wait = _limiter(request).take(f"authfail:{client}", rl.public_rate_per_s, rl.public_burst)
+            wait = 0 if stale else _limiter(request).take(f"authfail:{client}", rl.public_rate_per_s,
+                                                          rl.public_burst)
             if wait > 0:
                 request.state.idc_retry_after = _retry_after(wait)
                 raise FDSNError(429, f"Too many requests with invalid credentials from {client}; retry after "
@@ -249,10 +300,12 @@ class AccessMiddleware:
     """ASGI middleware: ``WWW-Authenticate`` on 401, ``Retry-After`` on 429, a ``download_audit``
     row for every request that went through :func:`current_principal`, log redaction."""
 
-    def __init__(self, app, settings):
+    def __init__(self, app, settings, writer=None):
         self.app = app
         self.settings = settings
         self._redaction = False
+        #: the :class:`pipeline.service.audit.AuditWriter` rows go to (batched, background thread)
+        self.writer = writer
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -285,11 +338,13 @@ class AccessMiddleware:
         finally:
             p = state.get("idc_principal")
             if p is not None and self.settings.access.audit:
-                from starlette.concurrency import run_in_threadpool
-
-                row = _audit_row(scope, state, p, info, (time.perf_counter() - t0) * 1000.0)
                 try:
-                    await run_in_threadpool(_write_audit, self.settings.database_url, row)
+                    row = _audit_row(scope, state, p, info, (time.perf_counter() - t0) * 1000.0)
+                    if self.writer is None:
+                        from pipeline.service.audit import AuditWriter
+
+                        self.writer = AuditWriter(self.settings.database_url)
+                    self.writer.submit(row)  # queued: written within 0.1 s (pipeline.service.audit)
                 except Exception as exc:  # the audit never breaks a response
                     log.warning("download audit not written: %s", exc)
 
@@ -309,11 +364,20 @@ def _audit_row(scope, state, p: Principal, info, ms: float) -> dict:
 
 
 def _write_audit(url: str, row: dict) -> None:
+    """Write one audit row now (synchronously); the middleware queues rows instead
+    (:class:`pipeline.service.audit.AuditWriter`)."""
     from pipeline.store.db import get_engine
     from pipeline.store.models import DownloadAudit
 
     with get_engine(url).begin() as conn:
         conn.execute(DownloadAudit.__table__.insert().values(**row, created=_utcnow()))
+
+
+def flush_audit(app, timeout: float = 30.0) -> bool:
+    """Block until every audit row queued by ``app`` so far is in the store (for readers that
+    need the rows of requests just answered, e.g. tests); False on timeout."""
+    writer = getattr(app.state, "idc_audit", None)
+    return True if writer is None else writer.flush(timeout)
 
 
 def _utcnow():
@@ -329,7 +393,30 @@ def install(app, settings) -> None:
     from pipeline.accounts.redact import install as install_redaction
     from pipeline.service import accounts
 
+    from pipeline.service.audit import AuditWriter
+
     app.state.idc_ratelimiter = RateLimiter()
-    app.add_middleware(AccessMiddleware, settings=settings)
+    writer = app.state.idc_audit = AuditWriter(settings.database_url)
+    app.add_middleware(AccessMiddleware, settings=settings, writer=writer)
+    _close_on_shutdown(app, writer)
     app.include_router(accounts.router, prefix="/accounts/1")
     install_redaction()
+
+
+def _close_on_shutdown(app, writer) -> None:
+    """Flush the audit writer when the app's lifespan ends (uvicorn shutdown, TestClient exit)."""
+    from contextlib import asynccontextmanager
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a):
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(writer.close)
+
+    app.router.lifespan_context = lifespan

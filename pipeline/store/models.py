@@ -535,6 +535,13 @@ class ApiToken(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: HTTP Digest (RFC 7616) of FDSN ``queryauth``: the realm and hex ``H(user ":" realm ":"
+    #: token)`` for MD5 and SHA-256 (migration 0005). HA1 is password-equivalent *for Digest in
+    #: that realm*: whoever reads it can answer Digest challenges as this token (not Bearer/Basic).
+    #: NULL for tokens created before 0005 (re-issue them to use Digest).
+    digest_realm: Mapped[str | None] = mapped_column(String(200))
+    digest_ha1_md5: Mapped[str | None] = mapped_column(String(32))
+    digest_ha1_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class DownloadAudit(Base):
@@ -628,3 +635,4 @@ class Delivery(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lddate: Mapped[datetime] = _lddate()
+

@@ -4,7 +4,8 @@ The answers of fdsnws-event depend only on the parameters, on who asks (the acce
 roles, State, unrestricted) and on the products in the store. Products are only ever added
 (a new version), re-written by an identical re-run (``product.runs`` and ``product.created``
 change) or deleted, so the tuple ``(max(id), count(*), sum(runs), max(created))`` of the
-``product`` table — one cheap aggregate per request — changes whenever an answer could.
+``product`` table — one cheap aggregate, read at most every ``[service]
+event_generation_check_s`` seconds per process (:mod:`.index`) — changes whenever an answer could.
 Every cache entry remembers the generation it was computed under and is dropped when the
 generation differs; entries also expire after :data:`TTL_S` seconds because the public rule
 of the access policy (``[access.public_events] min_age_days``) depends on the clock.
@@ -105,15 +106,21 @@ def caches_of(state) -> EventCaches:
     return c
 
 
+#: the product generation (see the module docstring), as plain SQL so that it runs on a bare DBAPI
+#: connection too (:meth:`pipeline.service.fdsn.index.EventIndex.generation`, every request)
+GENERATION_SQL = "SELECT max(id), count(*), sum(runs), max(created) FROM product"
+
+
+def generation_value(row) -> tuple:
+    """The generation tuple of a :data:`GENERATION_SQL` row (comparable, hashable)."""
+    return tuple(str(x) if x is not None and not isinstance(x, (int, float)) else x for x in row)
+
+
 def generation(session) -> tuple:
     """The product generation of the store (see the module docstring)."""
-    from sqlalchemy import func, select
+    from sqlalchemy import text
 
-    from pipeline.store import models as m
-
-    P = m.Product
-    row = session.execute(select(func.max(P.id), func.count(), func.sum(P.runs), func.max(P.created))).one()
-    return tuple(str(x) if x is not None and not isinstance(x, (int, float)) else x for x in row)
+    return generation_value(session.execute(text(GENERATION_SQL)).one())
 
 
 def newest_product_ids(session, caches: "EventCaches", gen) -> dict[str, list[int]]:

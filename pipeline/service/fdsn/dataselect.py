@@ -11,8 +11,9 @@ miniSEED (integer samples STEIM2, float samples FLOAT32/FLOAT64: lossless).
 * ``minimumlength`` (s): continuous segments shorter than this are left out;
   ``longestonly``: only the longest continuous segment of each channel is returned.
 * A request larger than ``[service] dataselect_max_channel_seconds`` gets HTTP 413.
-* ``queryauth`` (authenticated access to restricted data) answers 401 until accounts exist
-  (issue 6 item 4): all archived data is public through ``query``.
+* ``queryauth``: as ``query`` for authenticated requests only (401 without credentials): HTTP
+  Digest as the FDSN specification says (obspy ``Client(user=..., password=...)``; user = account
+  name, password = API token; :mod:`pipeline.service.digest`), or Bearer / Basic with the token.
 
 Parameters: FDSN spec 1.2 (fdsnws-dataselect 1.1), REFERENCE.md §8.4.
 """
@@ -156,12 +157,12 @@ async def query_post(request: Request, principal: Principal = Depends(current_pr
 def _authenticated(principal: Principal) -> None:
     if not principal.authenticated:
         raise AccessDenied(401, "queryauth needs credentials: an API token as 'Authorization: Bearer <token>' or as "
-                                "the password of HTTP Basic (HTTP Digest is not supported)")
+                                "the password of HTTP Digest or Basic (user = the account name)")
 
 
 @router.get("/queryauth", openapi_extra=openapi_parameters(SPECS))
 def queryauth(request: Request, principal: Principal = Depends(current_principal)):
-    """As ``query``, for authenticated clients only (Bearer token or HTTP Basic with the token)."""
+    """As ``query``, for authenticated clients only (HTTP Digest, Bearer token or Basic with the token)."""
     _authenticated(principal)
     return query(request, principal)
 

@@ -24,11 +24,16 @@ selects a bounding box in SQL and keeps the exact great-circle distance (sphere,
 Python, so ``limit``/``offset`` are then applied in Python. More than
 ``[service] event_max_results`` events without ``limit`` → HTTP 413. Parameters and aliases: FDSN spec 1.2 and REFERENCE.md §8.1.
 
-Fast paths (same bytes as the obspy path, ``tests/test_service_fast_paths.py``): answers are
-cached per (parameters, access class, product generation) and the newest product versions,
-product rows and event ranks are cached per product generation (:mod:`.cache`); QuakeML
-without ``includearrivals``/``includeallorigins``/``includeallmagnitudes`` is written directly
-from SQL rows (:mod:`.quakeml_fast`), the other requests build obspy objects (:func:`to_catalog`).
+Fast paths (same bytes as the obspy path, ``tests/test_service_fast_paths.py`` and
+``tests/test_service_event_index.py``): the common queries are answered from an in-memory
+index of the served events (:mod:`.index`: numpy selection, pre-rendered text lines and QuakeML
+``<event>`` elements, brought up to date when a product is written; built when the app starts)
+on the event loop, without SQL. Queries with ``includearrivals``/``includeallorigins``/
+``includeallmagnitudes``/``magnitudetype``/``updatedafter`` take the SQL path in a thread:
+the newest product versions, product rows and event ranks are cached per product generation
+(:mod:`.cache`); QuakeML without the ``include*`` options is written directly from SQL rows
+(:mod:`.quakeml_fast`), the other requests build obspy objects (:func:`to_catalog`). Answers
+of both paths are cached per (parameters, access class, product generation).
 """
 from __future__ import annotations
 
@@ -41,21 +46,22 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 from obspy import UTCDateTime
 from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from pipeline.service.auth import Principal, current_principal, event_filter
+from pipeline.service.auth import current_principal, event_filter
 from pipeline.service.fdsn.cache import (
     MAX_ONE_RESPONSE,
     access_class,
     caches_of,
-    generation,
     newest_ids_for,
     product_rows,
 )
+from pipeline.service.fdsn.index import handles, index_of
 from pipeline.service.fdsn.params import (
     SERVICE_VERSIONS,
     FDSNError,
@@ -461,17 +467,19 @@ class EventQuery:
 
 
 # --------------------------------------------------------------------------- output
+def text_line(r: dict, agency: str) -> str:
+    """One event of the FDSN text format (no line end)."""
+    etype = ETYPE_QUAKEML.get(r["etype"] or "", (None, None))[0] or ""
+    name = (r["evname"] or "").replace("|", " ")
+    mag = "" if r["mag"] is None else f"{r['mag']:.2f}"
+    return "|".join([
+        r["eventid"], iso(r["time"]), f"{r['lat']:.4f}", f"{r['lon']:.4f}", f"{r['depth']:.1f}",
+        (r["auth"] or agency).replace("|", " "), r["type"], agency, r["eventid"], r["magtype"] or "", mag,
+        agency if r["mag"] is not None else "", name, etype])
+
+
 def to_text(rows: list[dict], agency: str) -> str:
-    lines = [TEXT_HEADER]
-    for r in rows:
-        etype = ETYPE_QUAKEML.get(r["etype"] or "", (None, None))[0] or ""
-        name = (r["evname"] or "").replace("|", " ")
-        mag = "" if r["mag"] is None else f"{r['mag']:.2f}"
-        lines.append("|".join([
-            r["eventid"], iso(r["time"]), f"{r['lat']:.4f}", f"{r['lon']:.4f}", f"{r['depth']:.1f}",
-            (r["auth"] or agency).replace("|", " "), r["type"], agency, r["eventid"], r["magtype"] or "", mag,
-            agency if r["mag"] is not None else "", name, etype]))
-    return "\n".join(lines) + "\n"
+    return "\n".join([TEXT_HEADER] + [text_line(r, agency) for r in rows]) + "\n"
 
 
 def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: bool, arrivals: bool,
@@ -588,48 +596,135 @@ def _nodata(params) -> Response:
 
 
 @router.get("/query", openapi_extra=openapi_parameters(SPECS))
-def query(request: Request, principal: Principal = Depends(current_principal)):
+async def query(request: Request):
+    """fdsnws-event ``query``. Async: a request the in-memory index answers (the common ones)
+    is computed on the event loop without a thread hop (no store access besides the generation
+    read, :meth:`~pipeline.service.fdsn.index.EventIndex.generation`); a token check, an index
+    (re)build, a large rendering and the SQL path run in the thread pool."""
+    # the caller first (401/429 come before parameter errors); without credentials the
+    # principal needs no store access
+    if "authorization" in request.headers:
+        principal = await run_in_threadpool(current_principal, request)
+    else:
+        principal = current_principal(request)
     st = request.app.state.idc
     items = request.query_params.multi_items()
     params = parse_params(items, SPECS)
     eq = EventQuery(params, st.settings)
     eq.access = event_filter(principal)
-    agency = st.settings.service.agency_id
     caches = caches_of(st)
-    with st.session() as session:
-        gen = generation(session)
-        key = (tuple(sorted(items)), access_class(principal))
-        hit = caches.responses.get(key, gen)
-        if hit is not None:  # the same answer as computed below (see pipeline.service.fdsn.cache)
-            body, media_type, products = hit
-            for prod in products:  # what the answer read, for the download audit
-                if prod not in principal.products:
-                    principal.products.append(prod)
-            return Response(body, media_type=media_type)
-        eq.caches, eq.rank_cache, eq.generation = caches, caches.ranks, gen
-        rows = eq.run(session)
-        rows = [r for r in rows if principal.may_read(r["type"])]
-        if not rows:
+    index = index_of(st)
+    # the store's product generation, read at most [service] event_generation_check_s ago
+    # (a read over the network runs in a thread)
+    read = index.recent_read()
+    if read is None:
+        read = await run_in_threadpool(index.read) if index.remote else index.read()
+    read_t, gen = read
+    key = (tuple(sorted(items)), access_class(principal))
+    hit = caches.responses.get(key, gen)
+    if hit is not None:  # the same answer as computed below (see pipeline.service.fdsn.cache)
+        body, media_type, products = hit
+        for prod in products:  # what the answer read, for the download audit
+            if prod not in principal.products:
+                principal.products.append(prod)
+        return Response(body, media_type=media_type)
+    answer = None
+    if handles(params):  # the in-memory index (pipeline.service.fdsn.index): same bytes, no SQL
+        snap = index.current(gen, read_t)
+        if snap is None:
+            snap = await run_in_threadpool(index.snapshot, gen, st.session, read_t)
+        picks = index.select(snap, eq, principal)
+        readable = {t: principal.may_read(t) for t in {b.type for b, _ in picks}}
+        picks = [(b, i) for b, i in picks if readable[b.type]]
+        if not picks:
             return _nodata(params)
-        if params["format"] == "text":
-            body, media_type = to_text(rows, agency).encode("utf-8"), "text/plain; charset=utf-8"
+        text = params["format"] == "text"
+        render = index.text if text else index.quakeml
+        if len(picks) > INLINE_PICKS_MAX or index.unrendered(picks, text) > INLINE_RENDER_MAX:
+            body = await run_in_threadpool(render, picks)
         else:
-            body = None
-            if not (params["includeallorigins"] or params["includeallmagnitudes"] or params["includearrivals"]):
-                from pipeline.service.fdsn.quakeml_fast import quakeml_bytes
-
-                body = quakeml_bytes(session, rows, magtype=params.get("magnitudetype"), agency=agency)
-            if body is None:
-                cat = to_catalog(session, rows, all_origins=params["includeallorigins"],
-                                 all_magnitudes=params["includeallmagnitudes"], arrivals=params["includearrivals"],
-                                 magtype=params.get("magnitudetype"), agency=agency)
-                buf = io.BytesIO()
-                cat.write(buf, format="QUAKEML")
-                body = buf.getvalue()
-            media_type = "application/xml"
+            body = render(picks)
+        # None: a text needs obspy's QuakeML writer (the SQL path below)
+        answer = None if body is None else (body, "text/plain; charset=utf-8" if text else "application/xml")
+    if answer is None:
+        answer = await run_in_threadpool(_sql_answer, st, eq, params, principal, caches, gen)
+        if answer is None:
+            return _nodata(params)
+    body, media_type = answer
     if len(body) <= MAX_ONE_RESPONSE:
         caches.responses.put(key, gen, (body, media_type, tuple(principal.products)), len(body))
     return Response(body, media_type=media_type)
+
+
+#: events rendered on the event loop at most (more: in the thread pool)
+INLINE_RENDER_MAX = 100
+#: events of an answer assembled on the event loop at most (more: in the thread pool)
+INLINE_PICKS_MAX = 2000
+
+
+def _sql_answer(st, eq: EventQuery, params, principal, caches, gen) -> tuple[bytes, str] | None:
+    """(body, media type) of a query through SQL (None: no event matches)."""
+    with st.session() as session:
+        return _sql_rows_answer(session, eq, params, principal, caches, gen, st.settings.service.agency_id)
+
+
+def _sql_rows_answer(session, eq: EventQuery, params, principal, caches, gen, agency) -> tuple[bytes, str] | None:
+    eq.caches, eq.rank_cache, eq.generation = caches, caches.ranks, gen
+    rows = eq.run(session)
+    rows = [r for r in rows if principal.may_read(r["type"])]
+    if not rows:
+        return None
+    if params["format"] == "text":
+        return to_text(rows, agency).encode("utf-8"), "text/plain; charset=utf-8"
+    body = None
+    if not (params["includeallorigins"] or params["includeallmagnitudes"] or params["includearrivals"]):
+        from pipeline.service.fdsn.quakeml_fast import quakeml_bytes
+
+        body = quakeml_bytes(session, rows, magtype=params.get("magnitudetype"), agency=agency)
+    if body is None:
+        cat = to_catalog(session, rows, all_origins=params["includeallorigins"],
+                         all_magnitudes=params["includeallmagnitudes"], arrivals=params["includearrivals"],
+                         magtype=params.get("magnitudetype"), agency=agency)
+        buf = io.BytesIO()
+        cat.write(buf, format="QUAKEML")
+        body = buf.getvalue()
+    return body, "application/xml"
+
+
+def install_index(app) -> None:
+    """Build the in-memory event index (:mod:`pipeline.service.fdsn.index`) when the app starts,
+    before it serves (a server process answers its first queries without waiting for it); a
+    store that cannot be read then is logged and the index is built by the first query."""
+    from contextlib import asynccontextmanager
+
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a):
+        st = a.state.idc
+        index = index_of(st)
+        try:
+            await run_in_threadpool(lambda: index.snapshot(index.generation(), st.session))
+        except Exception as exc:  # the service still starts; queries build the index or fail clearly
+            import logging
+
+            logging.getLogger("pipeline.service").warning("fdsnws-event index not built at startup: %s", exc)
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            index.close()
+
+    app.router.lifespan_context = lifespan
+    # GET .../query without FastAPI's per-request work (dependency solving, parameter
+    # validation: the handler takes only the request and checks its parameters itself); the
+    # route of the router above stays for the OpenAPI schema (and answers the same)
+    from starlette.routing import Route
+
+    path = next(r.path for r in app.router.routes if getattr(r, "endpoint", None) is query)
+    fast = Route(path, query, methods=["GET"], include_in_schema=False)
+    fast.methods = {"GET"}  # as the router's route (Starlette would add HEAD)
+    app.router.routes.insert(0, fast)
 
 
 @router.get("/version", response_class=PlainTextResponse)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 from xml.sax.saxutils import escape, quoteattr
 
@@ -95,10 +95,24 @@ class Param:
         return (self.name,) + self.aliases
 
 
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def parse_time(name: str, raw: str) -> UTCDateTime:
     if not _TIME_RE.match(raw):
         raise FDSNError(400, f"Invalid value for parameter '{name}': {raw!r} is not a time "
                              "(expected YYYY-MM-DD[THH:MM:SS[.ssssss]])")
+    text = raw[:-1] if raw.endswith("Z") else raw
+    if "." not in text or len(text) - text.index(".") <= 7:
+        # the common forms (at most microseconds, no leap second) through datetime: the same
+        # instant as UTCDateTime's own parser at a twentieth of the cost (tests/test_service_event_index.py)
+        try:
+            dt = datetime.fromisoformat(text.replace(" ", "T"))
+        except ValueError:
+            pass
+        else:
+            return UTCDateTime(ns=((dt - _EPOCH) // _MICROSECOND) * 1000)
     try:
         return UTCDateTime(raw.replace(" ", "T"))
     except Exception:
