@@ -25,3 +25,27 @@ class AutoDRMConfig(BaseModel):
     max_waveform_channel_seconds: float = Field(10 * 86400.0, gt=0)
     #: largest response message, bytes (GSE2.1 ch.1: e-mail up to 1 MB); larger → ERROR_LOG
     max_response_bytes: int = Field(50_000_000, ge=10_000)
+
+    # ------------------------------------------------------------------ the e-mail path (mail.py)
+    #: senders whose From address matches no account: answered as the ``public`` role, or refused
+    #: with an ERROR_LOG. From addresses can be forged, so "reject" (registered correspondents only)
+    #: is the default: it keeps the AutoDRM from mailing data messages to arbitrary third parties.
+    unknown_senders: Literal["public", "reject"] = "reject"
+    #: where a registered (non-public) sender's answer may go other than its From address (E-MAIL/
+    #: FTP line, Reply-To): "account" = the account's own address only, "state" = also addresses of
+    #: active accounts of the same State, "any" = anywhere (GSE2.1 behaviour; only where the MTA
+    #: verifies senders). Guards against a forged From with an E-MAIL line to the forger.
+    reply_redirect: Literal["account", "state", "any"] = "state"
+    #: largest DATA message per e-mail, bytes (GSE2.1 ch.1: e-mail up to 1 MB); larger answers are
+    #: split into ``REF_ID <id> PART n OF m`` messages
+    max_email_bytes: int = Field(1_000_000, ge=2000)
+    #: From of the answers (empty = ``[subscriptions] mail_from``; SMTP server from [subscriptions])
+    mail_from: str = ""
+    #: folder the answers of requests with an FTP line are written to (empty = $IDC_HOME/autodrm/ftp;
+    #: relative = under $IDC_HOME); serve it to authenticated users only
+    ftp_dir: str = ""
+    #: ``FTP_FILE <ftp_host> <ftp_login> <ftp_directory> <file>`` of the FTP_LOG notification
+    ftp_host: str = Field("localhost", pattern=r"^\S+$")
+    ftp_login: Literal["USER", "GUEST"] = "USER"
+    #: the directory as FTP clients see it (empty = the ftp_dir path)
+    ftp_directory: str = Field("", pattern=r"^\S*$")

@@ -53,22 +53,23 @@ from pipeline.autodrm.request import Environment, Request, RequestLine, parse_re
 log_ = logging.getLogger("pipeline.autodrm")
 
 HELP_TEXT = """\
-idc-pipeline AutoDRM: send an IMS1.0 request message, e.g.
+idc-pipeline AutoDRM: send an IMS1.0 request message (here indented by two spaces so that
+this help section stays one section; send the lines unindented), e.g.
 
-BEGIN IMS1.0
-MSG_TYPE REQUEST
-MSG_ID my_id_1 MY_NDC
-E-MAIL me@example.org
-TIME 2014/08/24 00:00 TO 2014/08/24 01:00
-STA_LIST *
-CHAN_LIST *Z
-WAVEFORM IMS1.0:CM6
-BULL_TYPE REB
-BULLETIN IMS1.0
-STATION
-CHANNEL
-OUTAGE
-STOP
+  BEGIN IMS1.0
+  MSG_TYPE REQUEST
+  MSG_ID my_id_1 MY_NDC
+  E-MAIL me@example.org
+  TIME 2014/08/24 00:00 TO 2014/08/24 01:00
+  STA_LIST *
+  CHAN_LIST *Z
+  WAVEFORM IMS1.0:CM6
+  BULL_TYPE REB
+  BULLETIN IMS1.0
+  STATION
+  CHANNEL
+  OUTAGE
+  STOP
 
 Environment: TIME, LAT, LON, DEPTH, MAG, MAG_TYPE, EVENT_STA_DIST, NET_LIST, STA_LIST, CHAN_LIST, BULL_TYPE.
 Requests: BULLETIN, EVENT, ORIGIN, ARRIVAL[:ASSOCIATED], WAVEFORM [IMS1.0:CM6|IMS1.0:INT], STATION, CHANNEL, OUTAGE.
@@ -451,7 +452,7 @@ def answer_request(settings, text: str, now: datetime | None = None, inventory=N
         errors.append("The request was not processed; correct the lines above and send it again.")
     else:
         if req.help:
-            sections.append("DATA_TYPE LOG\n" + HELP_TEXT)
+            sections.append("DATA_TYPE LOG IMS1.0\n" + HELP_TEXT)
         _answer_lines(settings, req, sections, errors, log, inventory, authorize)
     body = []
     if errors:

@@ -437,6 +437,8 @@ from pipeline.cli.autodrm import COMMANDS as _autodrm_cmds  # noqa: E402  (idc r
 for _c in _autodrm_cmds: cli.add_command(_c)  # noqa: E701
 from pipeline.cli.accounts import accounts_group as _accounts, subscriptions_group as _subs  # noqa: E402
 cli.add_command(_accounts); cli.add_command(_subs)
+from pipeline.cli.autodrm_mail import autodrm_group as _autodrm_mail  # noqa: E402  (idc autodrm mail|log)
+cli.add_command(_autodrm_mail)
 
 
 def main(argv: list[str] | None = None) -> None:

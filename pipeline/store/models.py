@@ -636,3 +636,42 @@ class Delivery(Base):
     delivered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lddate: Mapped[datetime] = _lddate()
 
+
+class AutoDRMMessage(Base):
+    """The AutoDRM e-mail log (:mod:`pipeline.autodrm.mail`): one row per request e-mail, keyed by
+    ``message_key`` (SHA-256 of Message-ID + sender, or of the content when there is no
+    Message-ID) so that a re-run never answers a message twice; also the audit of the e-mail path
+    (who, what, when, size)."""
+
+    __tablename__ = "autodrm_message"
+    __table_args__ = (UniqueConstraint("message_key", name="uq_autodrm_message_key"),
+                      Index("ix_autodrm_message_received", "received"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    message_id: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    #: the From address, and the account it matched ("" = unknown sender)
+    sender: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    user_name: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    role: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    state: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    subject: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    #: MSG_ID of the IMS1.0 request message
+    request_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    reply_to: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    #: email | ftp
+    channel: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    #: data | error_log | help | refused | none
+    answer: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    #: products asked for (SEL3, REB, waveforms, stations), comma separated
+    products: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    parts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: answering | sent | retry | failed | ignored
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: the FTP file of the answer, or where a failed message was kept
+    file: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    received: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
