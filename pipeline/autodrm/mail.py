@@ -384,14 +384,12 @@ def compose(settings, inc: Incoming, to: str, subject: str, body: str) -> EmailM
 def send_all(settings, mails: list[EmailMessage]) -> int:
     """Send ``mails`` in one SMTP session (server: ``[subscriptions] smtp_*``); bytes sent.
     :class:`MailError` (``transient`` for 4xx and connection problems)."""
+    from pipeline.distribution.deliver import smtp_session
+
     cfg = settings.subscriptions
     n = 0
     try:
-        with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as s:
-            if cfg.smtp_starttls:
-                s.starttls()
-            if cfg.smtp_user:
-                s.login(cfg.smtp_user, cfg.smtp_password)
+        with smtp_session(cfg) as s:
             for m in mails:
                 s.send_message(m)
                 n += len(m.as_bytes())

@@ -196,6 +196,21 @@ def send_webhook(cfg, url: str, secret: str, did: str, kind: str, body: bytes, c
         raise DeliveryError(f"HTTP {r.status_code} from {url}", retry=retry)
 
 
+def smtp_session(cfg) -> smtplib.SMTP:
+    """A connected SMTP client for ``[subscriptions] smtp_*`` (STARTTLS and login done), to use
+    as ``with smtp_session(cfg) as s: ...``; closed again if STARTTLS or login fails."""
+    s = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s)
+    try:
+        if cfg.smtp_starttls:
+            s.starttls()
+        if cfg.smtp_user:
+            s.login(cfg.smtp_user, cfg.smtp_password)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
 def send_email(cfg, to: str, did: str, out: Outgoing) -> int:
     msg = EmailMessage()
     msg["From"] = cfg.mail_from
@@ -211,11 +226,7 @@ def send_email(cfg, to: str, did: str, out: Outgoing) -> int:
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     raw = msg.as_bytes()
     try:
-        with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as s:
-            if cfg.smtp_starttls:
-                s.starttls()
-            if cfg.smtp_user:
-                s.login(cfg.smtp_user, cfg.smtp_password)
+        with smtp_session(cfg) as s:
             s.send_message(msg)
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", retry=exc.smtp_code < 500) from None

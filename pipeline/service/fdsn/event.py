@@ -286,6 +286,23 @@ def _distance_deg(lat1, lon1, lat2, lon2) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, c))))
 
 
+def radius_page(items, distance_deg, rmin: float, rmax: float, offset: int, want: int) -> list:
+    """The first ``want`` of ``items`` with ``rmin <= distance_deg(item) <= rmax``, after
+    skipping ``offset`` of those (FDSN radius selection with offset/limit, in query order)."""
+    out, skipped = [], 0
+    for it in items:
+        d = distance_deg(it)
+        if d < rmin or d > rmax:
+            continue
+        if skipped < offset:
+            skipped += 1
+            continue
+        out.append(it)
+        if len(out) >= want:
+            break
+    return out
+
+
 def radius_box(lat: float, lon: float, maxr: float):
     """(minlat, maxlat, lon ranges) bounding a spherical cap of radius ``maxr`` degrees."""
     lo, hi = lat - maxr, lat + maxr
@@ -440,18 +457,9 @@ class EventQuery:
         if not self.radius:
             rows = session.execute(q.offset(offset).limit(want)).all()
         else:
-            rmin, rmax = p.get("minradius", 0.0), p.get("maxradius", 180.0)
-            rows, skipped = [], 0
-            for r in session.execute(q).yield_per(1000):
-                d = _distance_deg(lat0, lon0, r.lat, r.lon)
-                if d < rmin or d > rmax:
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                rows.append(r)
-                if len(rows) >= want:
-                    break
+            rows = radius_page(session.execute(q).yield_per(1000),
+                               lambda r: _distance_deg(lat0, lon0, r.lat, r.lon),
+                               p.get("minradius", 0.0), p.get("maxradius", 180.0), offset, want)
         if limit is None and len(rows) > cap:
             raise FDSNError(413, f"More than {cap} events match the request; use 'limit' and 'offset' or a "
                                  "narrower selection")

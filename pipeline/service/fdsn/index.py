@@ -431,7 +431,7 @@ class EventIndex:
         index :func:`handles`) for ``principal``, in answer order: ``(block, position)`` pairs.
         Raises the same :class:`FDSNError` as the SQL path (403 for a refused catalog, 413)."""
         from pipeline.service.auth import require
-        from pipeline.service.fdsn.event import ETYPE_QUAKEML, _distance_deg, radius_box
+        from pipeline.service.fdsn.event import ETYPE_QUAKEML, _distance_deg, radius_box, radius_page
         from pipeline.service.fdsn.params import FDSNError
 
         p = eq.p
@@ -521,20 +521,15 @@ class EventIndex:
             dist = _distances(lat0, lon0, snap.lat[idx], snap.lon[idx])
             inside = (dist >= rmin + 1e-9) & (dist <= rmax - 1e-9)
             unsure = ~inside & (dist >= rmin - 1e-9) & (dist <= rmax + 1e-9)
-            sel, skipped = [], 0
-            for j, ok, check in zip(idx.tolist(), inside.tolist(), unsure.tolist()):
-                if not ok:
-                    if not check:
-                        continue
-                    d = _distance_deg(lat0, lon0, float(snap.lat[j]), float(snap.lon[j]))
-                    if d < rmin or d > rmax:
-                        continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                sel.append(j)
-                if len(sel) >= want:
-                    break
+            def exact(k):  # surely inside -> rmin; surely outside -> inf; else as the SQL path
+                j, ok, check = k
+                if ok:
+                    return rmin
+                return _distance_deg(lat0, lon0, float(snap.lat[j]), float(snap.lon[j])) \
+                    if check else math.inf
+
+            sel = [k[0] for k in radius_page(zip(idx.tolist(), inside.tolist(), unsure.tolist()),
+                                             exact, rmin, rmax, offset, want)]
         if limit is None and len(sel) > cap:
             raise FDSNError(413, f"More than {cap} events match the request; use 'limit' and 'offset' or a "
                                  "narrower selection")
