@@ -19,11 +19,12 @@ from .locator import (
     LocationResult,
     arrivals_from_event,
     locate,
+    residuals_at,
 )
 from .origin import to_obspy_origin
 
 __all__ = [
     "LocatorConfig", "TimeUncertainties", "ErrorEllipse", "error_ellipse", "f_critical",
     "jordan_sverdrup", "PARAMETERS", "RESIDUAL_COLUMNS", "LocationError", "LocationResult",
-    "arrivals_from_event", "locate", "to_obspy_origin",
+    "arrivals_from_event", "locate", "residuals_at", "to_obspy_origin",
 ]

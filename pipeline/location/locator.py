@@ -795,6 +795,26 @@ def locate(arrivals: pd.DataFrame, stations: pd.DataFrame, tt,
     return _finish(prob, sol, masks, fixed, notes, total_it, cfg)
 
 
+def residuals_at(arrivals: pd.DataFrame, stations: pd.DataFrame, tt, latitude: float,
+                 longitude: float, depth_km: float, time, config: LocatorConfig | None = None
+                 ) -> pd.DataFrame:
+    """The residual table (:data:`RESIDUAL_COLUMNS`) of ``arrivals`` at a given hypocentre,
+    without any inversion: what :func:`locate` would report for that origin, e.g. to compare
+    our travel times with a bulletin's own residuals at the bulletin's solution.
+
+    :param latitude, longitude: epicentre, deg (geographic).
+    :param depth_km: depth below sea level, km.
+    :param time: origin time (epoch s, :class:`~obspy.UTCDateTime` or ISO string).
+    """
+    cfg = config or LocatorConfig()
+    prob = _Problem(arrivals, stations, tt, cfg)
+    lat = float(geocentric_latitude(latitude)) if cfg.geocentric else float(latitude)
+    p = prob.predict(lat, float(longitude), float(depth_km))
+    prob.set_time_sigmas(p["dist"])
+    return _residual_frame(prob, p, UTCDateTime(time).timestamp,
+                           [prob.def_t, prob.def_a, prob.def_s])
+
+
 def _join(a: str, b: str) -> str:
     return f"{a}; {b}" if a else b
 
