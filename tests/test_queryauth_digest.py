@@ -427,3 +427,22 @@ def test_authenticate_digest_in_the_store(settings):
                               ("gone", disabled), ("nobody", live), ("de_user", live + "x")]:
                 with pytest.raises(AuthError):
                     authenticate_digest(ss, user, REALM, alg, knows(user, tok))
+
+
+def test_dataselect_wadl_lists_queryauth(env):
+    """The dataselect application.wadl declares ``queryauth`` (GET and POST, the same parameters
+    as ``query``), and obspy's WADL parser reads it."""
+    from lxml import etree
+    from obspy.clients.fdsn.wadl_parser import WADLParser
+
+    body = httpx.get(f"{env.url}/fdsnws/dataselect/1/application.wadl").content
+    ns = {"w": "http://wadl.dev.java.net/2009/02"}
+    root = etree.fromstring(body)
+    res = {r.get("path"): r for r in root.iterfind(".//w:resource", ns)}
+    assert {"query", "queryauth", "version", "application.wadl"} <= set(res)
+    params = {k: [p.get("name") for p in res[k].iterfind(".//w:param", ns)] for k in ("query", "queryauth")}
+    assert params["query"] == params["queryauth"] and "network" in params["query"]
+    methods = [m_.get("name") for m_ in res["queryauth"].iterfind("w:method", ns)]
+    assert methods == ["GET", "POST"]
+    parsed = WADLParser(body).parameters
+    assert {"network", "station", "starttime", "endtime"} <= set(parsed)

@@ -182,5 +182,6 @@ def version():
 def application_wadl(request: Request):
     from pipeline.service.app import base_url
 
-    return Response(wadl("dataselect", base_url(request, "dataselect"), SPECS, post=True),
+    return Response(wadl("dataselect", base_url(request, "dataselect"), SPECS, post=True,
+                         queryauth=True),
                     media_type="application/xml")

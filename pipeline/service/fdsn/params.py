@@ -298,38 +298,43 @@ _XSD = {"time": "xs:dateTime", "float": "xs:double", "int": "xs:int", "bool": "x
 
 
 def wadl(service: str, base_url: str, specs: list[Param], *, post: bool = False,
-         extra_resources: tuple[str, ...] = ()) -> str:
+         extra_resources: tuple[str, ...] = (), queryauth: bool = False) -> str:
     """The ``application.wadl`` of a service: every canonical parameter with type, default,
-    choices and a doc naming its aliases. ``base_url`` is ``…/fdsnws/<service>/1/``."""
+    choices and a doc naming its aliases. ``base_url`` is ``…/fdsnws/<service>/1/``;
+    ``queryauth``: the same resource again as ``queryauth`` (authenticated: 401 without
+    credentials, HTTP Digest / Basic / Bearer)."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<application xmlns="http://wadl.dev.java.net/2009/02" '
              'xmlns:xs="http://www.w3.org/2001/XMLSchema">',
-             f'  <resources base={quoteattr(base_url)}>',
-             '    <resource path="query">',
-             '      <method name="GET" id="query">',
-             '        <request>']
-    for p in specs:
-        attrs = f'name="{p.name}" style="query" type="{_XSD[p.kind]}" required="false"'
-        if p.default is not None:
-            d = str(p.default).lower() if isinstance(p.default, bool) else str(p.default)
-            attrs += f" default={quoteattr(d)}"
-        doc = p.doc + (f" Aliases: {', '.join(p.aliases)}." if p.aliases else "")
-        lines.append(f"          <param {attrs}>")
-        if doc:
-            lines.append(f"            <doc title={quoteattr(doc.strip())}/>")
-        for c in p.choices:
-            lines.append(f"            <option value={quoteattr(c)}/>")
-        lines.append("          </param>")
-    lines += ['        </request>',
-              '        <response status="200"/>',
-              '        <response status="204 400 401 403 404 413 414 500 503"/>',
-              '      </method>']
-    if post:
-        lines += ['      <method name="POST" id="postQuery">',
-                  '        <request><representation mediaType="text/plain"/></request>',
+             f'  <resources base={quoteattr(base_url)}>']
+    for path in ("query", "queryauth") if queryauth else ("query",):
+        ident = "query" if path == "query" else "queryauth"
+        lines += [f'    <resource path="{path}">',
+                  f'      <method name="GET" id="{ident}">',
+                  '        <request>']
+        for p in specs:
+            attrs = f'name="{p.name}" style="query" type="{_XSD[p.kind]}" required="false"'
+            if p.default is not None:
+                d = str(p.default).lower() if isinstance(p.default, bool) else str(p.default)
+                attrs += f" default={quoteattr(d)}"
+            doc = p.doc + (f" Aliases: {', '.join(p.aliases)}." if p.aliases else "")
+            lines.append(f"          <param {attrs}>")
+            if doc:
+                lines.append(f"            <doc title={quoteattr(doc.strip())}/>")
+            for c in p.choices:
+                lines.append(f"            <option value={quoteattr(c)}/>")
+            lines.append("          </param>")
+        lines += ['        </request>',
                   '        <response status="200"/>',
+                  '        <response status="204 400 401 403 404 413 414 500 503"/>',
                   '      </method>']
-    lines.append('    </resource>')
+        if post:
+            pid = "postQuery" if path == "query" else "postQueryauth"
+            lines += [f'      <method name="POST" id="{pid}">',
+                      '        <request><representation mediaType="text/plain"/></request>',
+                      '        <response status="200"/>',
+                      '      </method>']
+        lines.append('    </resource>')
     for res in ("version", "application.wadl") + extra_resources:
         kind = "application/xml" if res in ("application.wadl", "catalogs", "contributors") else "text/plain"
         lines += [f'    <resource path="{res}">',
