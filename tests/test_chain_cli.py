@@ -60,8 +60,9 @@ def test_locate_cli_on_the_1995_reb(tmp_path):
           f"mb {mb[0].mag if mb else None}")
     assert len(ev.origins) == 2  # the REB origin is kept beside ours
     # free depth trades off with origin time (8 stations, gap 322 deg, REB ellipse 94 x 84 km):
-    # 28.5 km without ellipticity corrections, 25.4 km with them (issue target 25 km)
-    assert d_km < 27
+    # 28.5 km without ellipticity corrections, 25.4 km with them, 22.7 km when the GERES S
+    # azimuth (the REB's only azimuth-defining datum) is weighted by its slowness (issue: 25 km)
+    assert d_km < 25
     assert mb and abs(mb[0].mag - 3.6) <= 0.2
 
 

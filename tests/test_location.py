@@ -37,6 +37,7 @@ from pipeline.location import (
     to_obspy_origin,
 )
 from pipeline.location.ellipse import error_ellipse, jordan_sverdrup
+from pipeline.location.locator import backazimuth_uncertainty_from_slowness
 from pipeline.location.geodesy import KM_PER_DEG, destination, distance_azimuth, move_km
 from pipeline.picks import stations_from_inventory
 from pipeline.settings import PROJECT_ROOT
@@ -328,9 +329,9 @@ REB_EVENTS = [("reb_1995_gse2.txt", 0), ("reb_1995_2events_gse2.txt", 0),
 def test_reb_1995_relocation(ak135_tt, reb_stations, name, index):
     """Relocate REB events from their defining arrivals (T and A flags) with ak135.
 
-    With the depth fixed at the REB depth the epicentre is within 25 km of the REB's; with a
-    free depth (8 teleseismic P, gap >= 252 deg: depth and origin time trade off) the REB
-    epicentre lies inside our 90 % ellipse."""
+    Within 25 km of the REB's epicentre with the depth fixed at the REB depth and with a free
+    depth (8 teleseismic P, gap >= 252 deg: depth and origin time trade off; the REB's own
+    90 % ellipse is 94 x 84 km), and the REB epicentre lies inside our 90 % ellipse."""
     cat, _ = read_bulletin(DATA / "bulletins" / name)
     ev = cat[index]
     o = ev.preferred_origin() or ev.origins[0]
@@ -353,6 +354,7 @@ def test_reb_1995_relocation(ak135_tt, reb_stations, name, index):
     assert fixed.converged and free.converged
     assert fixed.missing_stations == () and fixed.depth_type == "fixed"
     assert d_fixed < 25.0
+    assert d_free < 25.0
     assert inside
     assert fixed.rms_s < 1.0
     assert fixed.nsta == len(set(arr.station))
@@ -490,3 +492,28 @@ def test_bad_input_raises_clear_errors(iceland_tt, z7_stations):
         LocatorConfig(min_depth_km=10, max_depth_km=5)
     with pytest.raises(ValueError, match="fixed_depth_km"):
         LocatorConfig(depth_mode="fixed", fixed_depth_km=900.0)
+
+
+def test_backazimuth_uncertainty_from_slowness(ak135_tt, reb_stations):
+    """Arrivals without a backazimuth uncertainty but with a slowness get 2 asin(ds / 2s) (the
+    direction error of the slowness vector); the configured constant otherwise."""
+    got = backazimuth_uncertainty_from_slowness([23.4, 4.4, 1.0, 0.0, np.nan], [1.5, 1.5, 3.0, 1.0, 1.5])
+    assert got[0] == pytest.approx(3.674, abs=1e-3)  # GERES S: sharp
+    assert got[1] == pytest.approx(19.628, abs=1e-3)  # MBC P (4.4 s/deg): loose
+    assert got[2] == 180.0 and got[3] == 180.0 and np.isnan(got[4])
+    cat, _ = read_bulletin(DATA / "bulletins" / "reb_1995_gse2.txt")
+    arr = arrivals_from_event(cat[0], defining_only=False)
+    arr.loc[arr.station == "NORES", "backazimuth_uncertainty"] = 2.0  # a measured one is kept
+    by = {}
+    for on in (True, False):
+        r = locate(arr, reb_stations, ak135_tt, LocatorConfig(backazimuth_uncertainty_from_slowness=on))
+        by[on] = r.arrivals.set_index("pick_id")["backazimuth_uncertainty_deg"]
+    rows = arr.set_index("pick_id")
+    for pid, row in rows.iterrows():
+        if not np.isfinite(row.backazimuth):
+            assert np.isnan(by[True][pid]) and np.isnan(by[False][pid])
+        elif row.station == "NORES":
+            assert by[True][pid] == by[False][pid] == 2.0
+        else:
+            expect = math.degrees(2 * math.asin(0.75 / row.slowness))
+            assert by[True][pid] == pytest.approx(expect) and by[False][pid] == 10.0

@@ -16,6 +16,7 @@ Suggested block for ``config/default.toml`` (to be wired into ``pipeline/setting
     min_depth_km = 0.0           # depth bounds, km below sea level (LocSAT: 0-800 km; the
     max_depth_km = 700.0         #   ak135 table stops at 700 km)
     backazimuth_uncertainty_deg = 10.0     # when an arrival has none (configuration)
+    backazimuth_uncertainty_from_slowness = true  # ... unless it has a slowness: 2 asin(ds/2s)
     slowness_uncertainty_s_deg = 1.5       # when an arrival has none (configuration)
     min_time_uncertainty_s = 0.01          # floor for any time uncertainty
     use_time = true
@@ -123,6 +124,12 @@ class LocatorConfig(_Frozen):
         block whose ``max_distance_deg`` is >= the arrival's distance at the starting point).
     :param backazimuth_uncertainty_deg: 1-sigma backazimuth uncertainty when an arrival has
         none, deg (configuration).
+    :param backazimuth_uncertainty_from_slowness: an arrival without a backazimuth uncertainty
+        but with a measured slowness ``s`` gets ``2 asin(ds / 2s)`` deg instead (``ds`` its
+        slowness uncertainty or ``slowness_uncertainty_s_deg``): the direction error of a
+        slowness vector, as the IDC's f-k measurement computes it (GMS
+        ``DefaultFkMeasurementsAlgorithms.azimuthUncertainty``). Slow arrivals (S, Lg, regional
+        P) then constrain the epicentre more than fast teleseismic P.
     :param slowness_uncertainty_s_deg: 1-sigma slowness uncertainty when an arrival has none,
         s/deg (configuration).
     :param min_time_uncertainty_s: floor applied to every time uncertainty, s.
@@ -170,6 +177,7 @@ class LocatorConfig(_Frozen):
     max_depth_km: float = 700.0
     time_uncertainties: tuple[TimeUncertainties, ...] = DEFAULT_TIME_UNCERTAINTIES
     backazimuth_uncertainty_deg: float = Field(10.0, gt=0.0)
+    backazimuth_uncertainty_from_slowness: bool = True
     slowness_uncertainty_s_deg: float = Field(1.5, gt=0.0)
     min_time_uncertainty_s: float = Field(0.01, gt=0.0)
     use_time: bool = True

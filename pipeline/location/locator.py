@@ -243,6 +243,34 @@ def _station_lookup(stations: pd.DataFrame):
     return by_pair, by_code
 
 
+def backazimuth_uncertainty_from_slowness(slowness_s_deg, slowness_uncertainty_s_deg):
+    """1-sigma backazimuth uncertainty (deg) of a measured slowness vector.
+
+    A slowness vector of length ``s`` known to ``ds`` (same units, e.g. s/deg) points in a
+    direction known to ``2 asin(ds / 2s)`` (the angle subtended by the error circle; ``ds/s``
+    radians when small); 180 deg when ``ds > 2s`` or ``s`` is not positive. This is the rule of
+    the IDC's f-k attribute measurement (GMS ``azimuthUncertainty``): a slow (regional, S or
+    Lg) arrival gives a sharp azimuth, a fast teleseismic P a loose one.
+    """
+    s = np.asarray(slowness_s_deg, dtype=float)
+    ds = np.asarray(slowness_uncertainty_s_deg, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = 0.5 * ds / s
+        out = np.degrees(2.0 * np.arcsin(np.where((s > 0) & (x <= 1.0), x, 1.0)))
+    return np.where(np.isfinite(s) & np.isfinite(ds), out, np.nan)
+
+
+def _default_backazimuth_uncertainty(slowness, slowness_sigma, config: LocatorConfig):
+    """Backazimuth sigma for arrivals that carry none: from the slowness vector where a
+    slowness was measured and ``config.backazimuth_uncertainty_from_slowness``, else the
+    configured constant."""
+    default = np.full(len(slowness), config.backazimuth_uncertainty_deg)
+    if not config.backazimuth_uncertainty_from_slowness:
+        return default
+    derived = backazimuth_uncertainty_from_slowness(slowness, slowness_sigma)
+    return np.where(np.isfinite(derived), derived, default)
+
+
 class _Problem:
     """The arrivals of one event as arrays, with predictions from the table."""
 
@@ -265,10 +293,10 @@ class _Problem:
         self.sig_az = _column(arrivals, "backazimuth_uncertainty", np.nan)
         self.slow_obs = _column(arrivals, "slowness", np.nan)
         self.sig_s = _column(arrivals, "slowness_uncertainty", np.nan)
-        self.sig_az = np.where(np.isfinite(self.sig_az) & (self.sig_az > 0), self.sig_az,
-                               config.backazimuth_uncertainty_deg)
         self.sig_s = np.where(np.isfinite(self.sig_s) & (self.sig_s > 0), self.sig_s,
                               config.slowness_uncertainty_s_deg)
+        self.sig_az = np.where(np.isfinite(self.sig_az) & (self.sig_az > 0), self.sig_az,
+                               _default_backazimuth_uncertainty(self.slow_obs, self.sig_s, config))
         self.note = np.array([""] * n, dtype=object)
 
         by_pair, by_code = _station_lookup(stations)
