@@ -1,32 +1,8 @@
 """Association configuration (typed, frozen; TOML section ``[association]``).
 
-Suggested TOML (defaults shown)::
-
-    [association]
-    scale = "auto"            # "local" | "regional" | "global" | "auto" (from station aperture)
-    min_stations = 4          # defining stations an event needs (IDC-style minimum rule)
-    min_picks = 5             # associated picks (P and S) an event needs
-    p_detect = 0.7            # probability that a station within range detects the phase
-    false_rate_floor = 1e-4   # floor of the per-station false-pick rate, 1/s
-    min_score = 8.0           # log-likelihood-ratio score an event needs
-    window_s = 0              # processing window, s (0 = by scale)
-    window_overlap_s = 0      # look-ahead past each window's end, s (see the field)
-    max_rms_s = 0             # reject hypotheses whose located RMS exceeds this (0 = by scale)
-
-    [association.local]       # grid and tolerances for local networks (apertures < ~300 km)
-    margin_km = 20.0
-    spacing_km = 2.0
-    depths_km = [2.0, 6.0, 10.0, 15.0, 22.0]
-    tolerance_p_s = 0.6
-    tolerance_s_s = 1.2
-    max_distance_deg = 2.0
-
-    [association.global]
-    spacing_deg = 2.0
-    depths_km = [0.0, 35.0, 120.0, 300.0, 550.0]
-    tolerance_p_s = 12.0
-    tolerance_s_s = 25.0
-    max_distance_deg = 100.0
+Every key with its default and meaning is listed in ``config/default.toml`` (sections
+``[association]``, ``[association.local]``, ``[association.global]``); the field docstrings
+below are the reference.
 """
 from __future__ import annotations
 

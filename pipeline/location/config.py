@@ -3,46 +3,8 @@
 Defaults are published conventions where ``REFERENCE.md`` section 2 gives one (source key in
 brackets) and otherwise documented choices marked **configuration**.
 
-Suggested block for ``config/default.toml`` (to be wired into ``pipeline/settings.py`` as
-``location: LocatorConfig``; every key shown with its default)::
-
-    [location]
-    max_iterations = 60          # Levenberg-Marquardt iterations per solve
-    convergence_km = 0.005       # stop when the hypocentre moves less than this (km) ...
-    convergence_time_s = 0.001   # ... and the origin time less than this (s)
-    damping = 0.001              # initial Levenberg-Marquardt damping (scaled columns)
-    depth_mode = "free"          # "free" or "fixed"
-    fixed_depth_km = 0.0         # depth used when depth_mode = "fixed" (IDC REB practice: 0 km)
-    min_depth_km = 0.0           # depth bounds, km below sea level (LocSAT: 0-800 km; the
-    max_depth_km = 700.0         #   ak135 table stops at 700 km)
-    backazimuth_uncertainty_deg = 10.0     # when an arrival has none (configuration)
-    backazimuth_uncertainty_from_slowness = true  # ... unless it has a slowness: 2 asin(ds/2s)
-    slowness_uncertainty_s_deg = 1.5       # when an arrival has none (configuration)
-    min_time_uncertainty_s = 0.01          # floor for any time uncertainty
-    use_time = true
-    use_azimuth = true
-    use_slowness = true
-    prior_dof = 8.0              # Jordan & Sverdrup K (Bratt & Bache; SeisComP LocSAT 9999)
-    prior_sigma = 1.0            # s0
-    confidence = 0.9
-    outlier_cutoff = 4.0         # |residual| / sigma above which a datum is dropped
-    max_outlier_fraction = 0.3   # at most this fraction of the defining data is dropped
-    min_defining = 3
-    geocentric = true
-    elevation_corrections = true
-    ellipticity_corrections = true   # global tables only (Russell et al. 2022 coefficients)
-    surface_vp_km_s = 5.8        # above the table's model top (iLoc PSurfVel for ak135)
-    surface_vs_km_s = 3.46       # (iLoc SSurfVel for ak135)
-    grid_depths_km = [0, 5, 10, 15, 20, 33, 60, 100, 200, 300, 450, 600]
-    grid_points_per_radius = 30  # first grid level: spacing = search radius / this
-    grid_levels = 2              # refinements (spacing / 4 each)
-    grid_candidates = 3          # distinct grid minima refined and solved from (best fit wins)
-
-    [[location.time_uncertainties]]     # one block per distance range (first match wins)
-    max_distance_deg = 2.0
-    default_s = 0.2
-    phases = {P = 0.1, Pg = 0.1, Pn = 0.1, S = 0.2, Sg = 0.2, Sn = 0.2}
-    ...
+Every key with its default and meaning is listed in ``config/default.toml`` (``[location]``,
+``[[location.time_uncertainties]]``, ``[location.phase_aliases]``).
 
 Facts made configuration (not found in the documents REFERENCE.md cites):
 
