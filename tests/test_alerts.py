@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
+from pathlib import Path
 from xml.etree import ElementTree as ET
+
+from lxml import etree
 
 from obspy import UTCDateTime
 from obspy.core.event import Catalog, Event, Magnitude, Origin
@@ -60,8 +64,20 @@ def _sel1(settings, reb, dlat=0.2, dmag=0.1, fingerprint="sel1"):
         return prod.version
 
 
+CAP_XSD = Path(__file__).parent / "data" / "schemas" / "CAP-v1.2.xsd"
+
+
+@lru_cache(maxsize=1)
+def _cap_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(CAP_XSD)))
+
+
 def _cap(path) -> ET.Element:
+    """Parse one CAP message after checking it against the OASIS CAP 1.2 schema and our
+    REFERENCE-based checker."""
     xml = open(path, "rb").read()
+    schema = _cap_schema()
+    assert schema.validate(etree.fromstring(xml)), f"{path}: {schema.error_log}"
     problems = check_cap(xml)
     assert not problems, problems
     return ET.fromstring(xml)
@@ -251,11 +267,19 @@ def test_cap_checker_finds_structural_errors():
             "<severity>Severe</severity><certainty>Likely</certainty><area><areaDesc>x</areaDesc>"
             "<circle>1.0,2.0 10.0</circle></area></info></alert>")
     assert check_cap(good) == []
-    assert any("required element <scope>" in p for p in check_cap(good.replace("<scope>Public</scope>", "")))
-    assert any("out of schema order" in p for p in check_cap(
-        good.replace("<status>Actual</status><msgType>Alert</msgType>", "<msgType>Alert</msgType><status>Actual</status>")))
-    assert any("not a CAP date-time" in p for p in check_cap(good.replace("+00:00</sent>", "Z</sent>")))
-    assert any("'Big' is not one of" in p for p in check_cap(good.replace(">Severe<", ">Big<")))
+    schema = _cap_schema()
+    assert schema.validate(etree.fromstring(good)), schema.error_log
+    bad = {  # our message for it; the OASIS schema rejects each too
+        "required element <scope>": good.replace("<scope>Public</scope>", ""),
+        "out of schema order": good.replace("<status>Actual</status><msgType>Alert</msgType>",
+                                            "<msgType>Alert</msgType><status>Actual</status>"),
+        "not a CAP date-time": good.replace("+00:00</sent>", "Z</sent>"),
+        "'Big' is not one of": good.replace(">Severe<", ">Big<"),
+    }
+    for message, doc in bad.items():
+        assert any(message in p for p in check_cap(doc)), message
+        assert not schema.validate(etree.fromstring(doc)), message
+    # a rule of the CAP 1.2 text that the schema cannot express
     assert any("without <references>" in p for p in check_cap(good.replace(">Alert<", ">Update<")))
 
 
