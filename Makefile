@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/idc --config config/demo-iceland.toml demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # Airflow for operators on the store of CONFIG (default: the demo's); `make airflow-down` stops it.
 CONFIG ?= config/demo-iceland.toml

@@ -72,6 +72,32 @@ def test_catalog_store_round_trip(settings, path):
     assert back[0].origins[0].quality.azimuthal_gap is not None
 
 
+def test_counts_without_quality_come_from_the_arrivals(settings):
+    """A catalogue without OriginQuality / Magnitude.station_count (e.g. another agency's
+    QuakeML) is stored with ndef = its time-defining arrivals and nsta = its station
+    magnitude contributions, not 0."""
+    cat, _ = read_bulletin(REB)
+    ev = cat[0]
+    o = ev.preferred_origin()
+    expect_ndef = sum(1 for a in o.arrivals if (a.time_weight or 0) > 0)
+    expect_nsta = {m.magnitude_type: len(m.station_magnitude_contributions) for m in ev.magnitudes}
+    o.quality = None
+    for m in ev.magnitudes:
+        m.station_count = None
+    db.upgrade(settings.database_url)
+    key = ProductKey("REB", float(o.time.timestamp) - 3600, float(o.time.timestamp) + 3600)
+    with db.session_scope(settings.database_url) as s:
+        write_product(s, key, input_fingerprint="x", config_hash="c", software_version="t",
+                      fill=lambda s, p: store_catalog(s, p, cat))
+    with db.session_scope(settings.database_url) as s:
+        from pipeline.store.products import latest_version
+
+        back = load_catalog(s, latest_version(s, key))[0]
+    assert expect_ndef == 8 and back.origins[0].quality.used_phase_count == expect_ndef
+    assert expect_nsta["mb"] == 3
+    assert {m.magnitude_type: m.station_count for m in back.magnitudes} == expect_nsta
+
+
 @pytest.mark.parametrize("path", [REB, REB2, IPEC])
 def test_ims1_writer_is_read_back_by_obspy(tmp_path, path):
     cat, _ = read_bulletin(path)

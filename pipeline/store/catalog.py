@@ -172,7 +172,8 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
         row_or = m.Origin(product_id=product.id, evid=row_ev.evid, lat=origin.latitude, lon=origin.longitude,
                           depth=(origin.depth or 0.0) / 1000.0, time=float(origin.time.timestamp),
                           nass=q.associated_phase_count or len(origin.arrivals),
-                          ndef=q.used_phase_count or 0,
+                          ndef=(q.used_phase_count if q.used_phase_count is not None else
+                                sum(1 for a in origin.arrivals if (a.time_weight or 0) > 0)),
                           dtype={"operator assigned": "G", "from location": "f", "constrained by depth phases": "D",
                                  "from moment tensor inversion": "f", "from modeling": "f",
                                  "other": "A"}.get(origin.depth_type or "", "f" if origin.depth_type else ""),
@@ -236,7 +237,9 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
         amps = {str(a.resource_id): a for a in ev.amplitudes}
         for mag in ev.magnitudes:
             row_nm = m.Netmag(product_id=product.id, orid=row_or.orid, evid=row_ev.evid,
-                              magtype=(mag.magnitude_type or "")[:8], nsta=mag.station_count or 0,
+                              magtype=(mag.magnitude_type or "")[:8],
+                              nsta=(mag.station_count if mag.station_count is not None
+                                    else len(mag.station_magnitude_contributions)),
                               magnitude=mag.mag, uncertainty=_err(mag.mag_errors), auth=AUTH)
             session.add(row_nm)
             session.flush()
