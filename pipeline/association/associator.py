@@ -97,6 +97,49 @@ class Grid:
     spacing_km: float
     window_s: float
     max_tt: float
+    #: phase -> :class:`SparseTimes` of ``tt`` (built on first use by the vote)
+    sparse: dict = field(default_factory=dict, repr=False)
+
+
+#: rows of the node-block index of :class:`SparseTimes`
+_VOTE_BLOCK = 512
+#: budget of one vote chunk: (node, time bin) cells and (node, pick) pairs
+_VOTE_CELLS = 4_000_000
+
+
+@dataclass
+class SparseTimes:
+    """The finite entries of one phase's (nodes, stations) travel-time matrix, station by
+    station, nodes ascending (a station's nodes within reach): ``node[k]``, ``time[k]`` for
+    ``k`` in ``offs[s, b]:offs[s, b + 1]`` are station ``s``'s entries in node block ``b``
+    (nodes ``b * _VOTE_BLOCK`` ... ``(b + 1) * _VOTE_BLOCK - 1``)."""
+
+    node: np.ndarray
+    time: np.ndarray
+    offs: np.ndarray
+
+    @classmethod
+    def of(cls, tt: np.ndarray) -> "SparseTimes":
+        n_nodes, n_sta = tt.shape
+        sta, node = np.nonzero(np.isfinite(tt.T))  # station-major, nodes ascending
+        n_blocks = -(-n_nodes // _VOTE_BLOCK)
+        # first entry of each (station, block): position of the key sta * n_blocks + block
+        keys = sta.astype(np.int64) * n_blocks + node // _VOTE_BLOCK
+        bounds = np.arange(n_sta * n_blocks + 1, dtype=np.int64)
+        offs = np.searchsorted(keys, bounds, side="left")
+        starts = offs[:-1].reshape(n_sta, n_blocks)
+        offs = np.concatenate([starts, np.append(starts[1:, :1], len(sta))[:, None]], axis=1)
+        return cls(node=node.astype(np.int64), time=tt[node, sta], offs=offs)
+
+    def entries(self, sidx: np.ndarray, b0: int, b1: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(pick, entry)`` index pairs of the picks at stations ``sidx`` in node blocks
+        ``b0 <= b < b1``: for each pick in order, its station's entries, nodes ascending."""
+        lo = self.offs[sidx, b0]
+        cnt = self.offs[sidx, b1] - lo
+        total = int(cnt.sum())
+        pick = np.repeat(np.arange(len(sidx)), cnt)
+        entry = np.arange(total, dtype=np.int64) + np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+        return pick, entry
 
 
 def _local_nodes(stations: pd.DataFrame, margin_km: float, spacing_km: float, depths) -> tuple:
@@ -157,10 +200,15 @@ def build_grid(stations: pd.DataFrame, tt: TravelTimes, config: AssociatorConfig
         spacing_km = g.spacing_deg * KM_PER_DEG
     d = distance_deg(lat[:, None], lon[:, None], stations["latitude"].to_numpy()[None, :],
                      stations["longitude"].to_numpy()[None, :])
+    # only node-station pairs within reach are looked up (a wide network's far pairs, often
+    # most of them, are NaN anyway): the same values, a fraction of the table look-ups
+    near = np.nonzero(d <= g.max_distance_deg)
+    d_near = d[near]
+    z_near = depth[near[0]]
     tts = {}
     for ph in config.phases:
-        t = np.asarray(tt.time(ph, d, np.broadcast_to(depth[:, None], d.shape)), dtype=np.float32)
-        t[d > g.max_distance_deg] = np.nan
+        t = np.full(d.shape, np.nan, dtype=np.float32)
+        t[near] = np.asarray(tt.time(ph, d_near, z_near), dtype=np.float32)
         tts[ph] = t
     corr = station_corrections(stations, tt, config.phases)
     for ph in config.phases:
@@ -372,7 +420,12 @@ class Associator:
         return out
 
     def _vote(self, picks, sel, a, b) -> list[tuple[int, float]]:
-        """Ranked (node, origin time) candidates with enough votes (best first)."""
+        """Ranked (node, origin time) candidates with enough votes (best first).
+
+        Every (node, pick) pair within reach votes for the origin-time bin ``pick time -
+        travel time``; each phase's hits are spread over its tolerance by a triangular kernel.
+        Only the finite node-station travel times are visited (:class:`SparseTimes`), in chunks
+        of node blocks bounded by :data:`_VOTE_CELLS` cells and pairs."""
         g = self.grid
         cfg = self.config
         binw = g.tol["P"]
@@ -380,23 +433,33 @@ class Associator:
         sidx = self._ps[sel]
         kind = self._pk[sel]
         nb = int(math.ceil((b - a) / binw)) + 1
+        ncol = nb + 1
         n_nodes = len(g.lat)
-        chunk = max(1, int(4_000_000 // max(len(sel) * len(cfg.phases), 1)))
+        for ph in cfg.phases:
+            if ph not in g.sparse:
+                g.sparse[ph] = SparseTimes.of(g.tt[ph])
+        n_blocks = -(-n_nodes // _VOTE_BLOCK)
+        per_chunk = max(1, _VOTE_CELLS // max(_VOTE_BLOCK * max(ncol, len(sel) * len(cfg.phases)), 1))
         best_val = np.zeros(n_nodes, dtype=np.float32)
         best_bin = np.zeros(n_nodes, dtype=np.int64)
-        for c0 in range(0, n_nodes, chunk):
-            c1 = min(n_nodes, c0 + chunk)
-            nrow, ncol = c1 - c0, nb + 1
+        allows = [(ph, (kind == "") | (kind == _phase_kind(ph))) for ph in cfg.phases]
+        for b0 in range(0, n_blocks, per_chunk):
+            b1 = min(n_blocks, b0 + per_chunk)
+            c0, c1 = b0 * _VOTE_BLOCK, min(n_nodes, b1 * _VOTE_BLOCK)
+            nrow = c1 - c0
             votes = np.zeros((nrow, ncol), dtype=np.float32)
-            for ph in cfg.phases:
-                allow = (kind == "") | (kind == _phase_kind(ph))
+            for ph, allow in allows:
                 if not allow.any():
                     continue
-                t0 = t[allow][None, :] - g.tt[ph][c0:c1, sidx[allow]]
+                sp = g.sparse[ph]
+                pick, entry = sp.entries(sidx[allow], b0, b1)
+                if entry.size == 0:
+                    continue
+                t0 = t[allow][pick] - sp.time[entry]
                 k = np.floor((t0 - a) / binw)
-                ok = np.isfinite(k) & (k >= 0) & (k < ncol)
-                rows = np.broadcast_to(np.arange(nrow)[:, None], k.shape)[ok]
-                hits = np.bincount(rows * ncol + k[ok].astype(np.int64), minlength=nrow * ncol)
+                ok = (k >= 0) & (k < ncol)
+                hits = np.bincount((sp.node[entry][ok] - c0) * ncol + k[ok].astype(np.int64),
+                                   minlength=nrow * ncol)
                 hits = hits.reshape(nrow, ncol).astype(np.float32)
                 # triangular spread over ±spread bins: the vote tolerance of this phase
                 spread = max(1, int(round(g.tol[ph] / binw)))
