@@ -16,6 +16,8 @@ Picks DataFrame (one row per detection; times are **epoch seconds UTC, float64**
     amp_wa         float Wood-Anderson amplitude for ML, nm, max of the horizontal components,
                          zero-to-peak, static magnification 1 (NaN = none)
     amp_wa_period  float period of the WA amplitude, s
+    amp_wa_time    float time of the WA maximum, epoch s (NaN = unknown); with the events'
+                         arrivals it tells a maximum of this event from one of a later event
     snr            float signal-to-noise ratio (STA/LTA peak or amplitude ratio)
     backazimuth    float degrees from north, station to source (NaN = not measured)
     backazimuth_uncertainty float deg
@@ -29,7 +31,8 @@ Stations DataFrame::
 
     network str, station str, latitude float deg, longitude float deg, elevation_m float
 
-picks.csv: the same columns with ``time`` as ISO-8601 UTC; only ``station,phase,time`` are required.
+picks.csv: the same columns with ``time`` and ``amp_wa_time`` as ISO-8601 UTC; only
+``station,phase,time`` are required.
 stations.csv: ``station,latitude,longitude,elevation_m`` (``network`` optional).
 """
 from __future__ import annotations
@@ -44,7 +47,7 @@ from obspy import Inventory, UTCDateTime
 PICK_COLUMNS: dict[str, str] = {
     "network": "str", "station": "str", "location": "str", "channel": "str", "phase": "str",
     "time": "float64", "time_uncertainty": "float64", "amplitude": "float64", "period": "float64",
-    "amp_wa": "float64", "amp_wa_period": "float64", "snr": "float64", "backazimuth": "float64",
+    "amp_wa": "float64", "amp_wa_period": "float64", "amp_wa_time": "float64", "snr": "float64", "backazimuth": "float64",
     "backazimuth_uncertainty": "float64", "slowness": "float64", "slowness_uncertainty": "float64",
     "incidence": "float64", "rectilinearity": "float64", "pick_id": "str",
 }
@@ -82,11 +85,17 @@ def normalise_picks(df: pd.DataFrame, source: str = "picks") -> pd.DataFrame:
     return df.sort_values("time", kind="stable").reset_index(drop=True)[list(PICK_COLUMNS)]
 
 
-def _parse_time(value: str, path: Path, row: int) -> float:
+#: columns that picks.csv holds as ISO-8601 UTC times (epoch s in the DataFrame)
+TIME_COLUMNS = ("time", "amp_wa_time")
+
+
+def _parse_time(value: str, path: Path, row: int, column: str = "time") -> float:
+    if column != "time" and str(value).strip().lower() in ("", "nan"):
+        return np.nan
     try:
         return float(UTCDateTime(str(value).strip()).timestamp)
     except Exception:
-        raise TableError(f"{path}: row {row}: column 'time' is not an ISO-8601 time: {value!r}") from None
+        raise TableError(f"{path}: row {row}: column '{column}' is not an ISO-8601 time: {value!r}") from None
 
 
 def read_picks_csv(path: str | Path) -> pd.DataFrame:
@@ -105,9 +114,11 @@ def read_picks_csv(path: str | Path) -> pd.DataFrame:
     unknown = [c for c in raw.columns if c not in PICK_COLUMNS]
     if unknown:
         raise TableError(f"{path}: unknown column(s) {', '.join(unknown)}; known: {', '.join(PICK_COLUMNS)}")
-    raw["time"] = [_parse_time(v, path, i + 2) for i, v in enumerate(raw["time"])]
+    for col in TIME_COLUMNS:
+        if col in raw.columns:
+            raw[col] = [_parse_time(v, path, i + 2, col) for i, v in enumerate(raw[col])]
     for col, kind in PICK_COLUMNS.items():
-        if kind == "float64" and col in raw.columns and col != "time":
+        if kind == "float64" and col in raw.columns and col not in TIME_COLUMNS:
             vals = pd.to_numeric(raw[col].replace("", np.nan), errors="coerce")
             bad = vals.isna() & raw[col].ne("") & raw[col].str.lower().ne("nan")
             if bad.any():
@@ -121,9 +132,11 @@ def write_picks_csv(picks: pd.DataFrame, path: str | Path) -> Path:
     """Write a picks DataFrame as picks.csv (ISO-8601 times, empty cells for NaN)."""
     df = normalise_picks(picks)
     out = df.copy()
-    out["time"] = [UTCDateTime(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in df["time"]]
+    for col in TIME_COLUMNS:
+        out[col] = ["" if not np.isfinite(t) else UTCDateTime(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                    for t in df[col]]
     keep = [c for c in PICK_COLUMNS if c in ("station", "phase", "time", "network", "channel", "location")
-            or df[c].replace("", np.nan).notna().any()]
+            or df[c].replace("", np.nan).notna().any()]  # (judged on the data, not on the ISO text)
     path = Path(path)
     out[keep].to_csv(path, index=False, float_format="%.6g", na_rep="")
     return path

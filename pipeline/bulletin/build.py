@@ -97,7 +97,8 @@ def _magnitudes(ev: Event, origin, arrivals: pd.DataFrame, res, cfg: MagnitudeCo
             mag.mag_errors = QuantityError(uncertainty=float(net.uncertainty))
         rows = stamags[(stamags["magtype"] == magtype) & stamags["value"].notna()]
         for r in rows.itertuples():
-            amp_type = "A5/2" if magtype.lower() == "mb" else ("AML" if magtype.upper() == "ML" else "AMs")
+            # the ids pipeline.detection.products.picks_to_obspy gives the pick's amplitudes
+            amp_type = "A5_2" if magtype.lower() == "mb" else ("AML" if magtype.upper() == "ML" else "AMs")
             amp_id = f"smi:local/amplitude/{r.pick_id}/{amp_type}"
             sm = StationMagnitude(mag=round(float(r.value), 3), station_magnitude_type=magtype,
                                   origin_id=origin.resource_id,
@@ -117,6 +118,36 @@ def _magnitudes(ev: Event, origin, arrivals: pd.DataFrame, res, cfg: MagnitudeCo
         ev.preferred_magnitude_id = best.resource_id
 
 
+def next_event_times(events: list[pd.DataFrame]) -> list[np.ndarray]:
+    """For each event's arrivals (DataFrames with ``station``, optional ``network``, and
+    ``time`` epoch s): the first arrival at the same station of *another* event after this
+    event's own first arrival there (epoch s, NaN where there is none), row by row.
+
+    The magnitude stage rejects an ML reading whose Wood-Anderson maximum falls at or after
+    that time: it belongs to the later event's waves (swarms, aftershocks)."""
+    by_station: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    keys = []
+    for e, arr in enumerate(events):
+        net = arr["network"].fillna("").astype(str) if "network" in arr.columns else pd.Series("", index=arr.index)
+        k = list(zip(net, arr["station"].astype(str)))
+        keys.append(k)
+        for key, t in zip(k, arr["time"].to_numpy(dtype=float)):
+            by_station.setdefault(key, []).append((t, e))
+    for lst in by_station.values():
+        lst.sort()
+    out = []
+    for e, arr in enumerate(events):
+        times = arr["time"].to_numpy(dtype=float)
+        first: dict[tuple[str, str], float] = {}
+        for key, t in zip(keys[e], times):
+            first[key] = min(t, first.get(key, np.inf))
+        nxt: dict[tuple[str, str], float] = {}
+        for key, t0 in first.items():
+            nxt[key] = next((t for t, other in by_station[key] if other != e and t > t0), np.nan)
+        out.append(np.array([nxt[key] for key in keys[e]], dtype=float))
+    return out
+
+
 def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig(),
                       product: str = "SEL3") -> ChainResult:
     """Associate, locate and measure magnitudes; returns obspy events (automatic)."""
@@ -125,8 +156,10 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
     hyps, rest = associate(picks, stations, tt, config.association, locate=_locate_fn(tt, config.location))
     cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
     not_located = []
+    later = next_event_times([h.picks for h in hyps])
     for k, hyp in enumerate(hyps):
         arr = _arrivals(hyp)
+        arr["next_event_time"] = later[k]
         res = locate(arr, stations, tt, config.location,
                      start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
         if not math.isfinite(res.latitude):
@@ -151,6 +184,36 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
     return ChainResult(cat, rest, not_located)
 
 
+def amplitude_columns(ev: Event, pick_ids) -> pd.DataFrame:
+    """The magnitude stage's amplitude columns (``amplitude``, ``period``; ``amp_wa``,
+    ``amp_wa_period``, ``amp_wa_time``; nm, s, epoch s) of the picks ``pick_ids`` from the
+    event's ``Amplitude`` objects: Wood-Anderson amplitudes (type ``AML``) feed ML, the others
+    (IDC ``A5/2`` first) mb or Ms. An amplitude in another unit than metres is not used."""
+    body: dict[str, object] = {}
+    wa: dict[str, object] = {}
+    for a in ev.amplitudes:
+        if a.pick_id is None or a.generic_amplitude is None or (a.unit not in (None, "m")):
+            continue
+        pid = str(a.pick_id)
+        if (a.type or "").upper() == "AML":
+            wa.setdefault(pid, a)
+        elif pid not in body or ((a.type or "") == "A5/2" and (body[pid].type or "") != "A5/2"):
+            body[pid] = a
+    rows = []
+    for p in pick_ids:
+        b, w = body.get(p), wa.get(p)
+        tw = w.time_window if w is not None else None
+        rows.append({
+            "amplitude": b.generic_amplitude * 1e9 if b is not None else np.nan,
+            "period": b.period if b is not None and b.period else np.nan,
+            "amp_wa": w.generic_amplitude * 1e9 if w is not None else np.nan,
+            "amp_wa_period": w.period if w is not None and w.period else np.nan,
+            "amp_wa_time": float(tw.reference.timestamp) if tw is not None and tw.reference is not None else np.nan,
+        })
+    cols = ["amplitude", "period", "amp_wa", "amp_wa_period", "amp_wa_time"]
+    return pd.DataFrame(rows, columns=cols, index=pick_ids.index if hasattr(pick_ids, "index") else None)
+
+
 @dataclass
 class RelocationReport:
     catalog: Catalog
@@ -165,9 +228,14 @@ def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: Chain
     out = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
     missing: set[str] = set()
     failed = []
+    tables = []
     for ev in catalog:
         orig = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
-        arr = arrivals_from_event(ev, orig, defining_only=True) if orig is not None else pd.DataFrame()
+        tables.append(arrivals_from_event(ev, orig, defining_only=True) if orig is not None else pd.DataFrame())
+    later = next_event_times([t if len(t) else pd.DataFrame({"station": [], "time": []}) for t in tables])
+    for ev, arr, nxt in zip(catalog, tables, later):
+        if len(arr):
+            arr["next_event_time"] = nxt
         if not len(arr):
             failed.append(f"{ev.resource_id}: no arrivals")
             out.append(ev)
@@ -183,13 +251,7 @@ def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: Chain
         ev.origins.append(new)
         ev.preferred_origin_id = new.resource_id
         # recompute magnitudes from the amplitudes on the picks
-        amps = {}
-        for a in ev.amplitudes:
-            if a.pick_id is not None and a.generic_amplitude is not None:
-                amps.setdefault(str(a.pick_id), a)
-        arr = arr.copy()
-        arr["amplitude"] = [amps[p].generic_amplitude * 1e9 if p in amps else np.nan for p in arr["pick_id"]]
-        arr["period"] = [amps[p].period if p in amps and amps[p].period else np.nan for p in arr["pick_id"]]
+        arr = pd.concat([arr.copy(), amplitude_columns(ev, arr["pick_id"])], axis=1)
         old_mags = list(ev.magnitudes)
         old_stamags = list(ev.station_magnitudes)
         ev.magnitudes, ev.station_magnitudes = [], []

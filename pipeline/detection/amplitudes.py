@@ -140,11 +140,12 @@ def half_peak_to_trough(x: np.ndarray, fs: float) -> tuple[float, float]:
     return float(jumps[k] / 2.0), float(2.0 * (idx[k + 1] - idx[k]) / fs)
 
 
-def _window(tr: Trace, t0: UTCDateTime, t1: UTCDateTime) -> np.ndarray:
+def _window(tr: Trace, t0: UTCDateTime, t1: UTCDateTime, with_start: bool = False):
+    """Samples of ``tr`` in ``[t0, t1]`` (and, with ``with_start``, the index of the first)."""
     s = tr.stats
     i0 = max(0, int(round((t0 - s.starttime) * s.sampling_rate)))
     i1 = min(s.npts, int(round((t1 - s.starttime) * s.sampling_rate)) + 1)
-    return tr.data[i0:i1]
+    return (tr.data[i0:i1], i0) if with_start else tr.data[i0:i1]
 
 
 def mb_amplitude(raw_z: Trace, onset: UTCDateTime, cfg: AmplitudeConfig) -> tuple[float, float]:
@@ -168,24 +169,30 @@ def mb_amplitude(raw_z: Trace, onset: UTCDateTime, cfg: AmplitudeConfig) -> tupl
 
 
 def wa_amplitude(raw_horizontals: list[Trace], t0: UTCDateTime, t1: UTCDateTime,
-                 cfg: AmplitudeConfig) -> tuple[float, float]:
+                 cfg: AmplitudeConfig) -> tuple[float, float, float]:
     """Wood-Anderson amplitude: largest zero-to-peak value in ``[t0, t1]`` over the given
     horizontals after response removal (``output="VEL"``) and simulation of obspy's
     ``WOODANDERSON`` with static magnification 1.
 
     :param raw_horizontals: raw horizontal traces (counts) with ``stats.response`` (modified
         in place)
-    :returns: ``(amplitude_nm, period_s)``; the period is twice the time between the maximum
-        and the neighbouring extremum of opposite sign that gives the larger swing
+    :returns: ``(amplitude_nm, period_s, time_epoch_s)``; the period is twice the time between
+        the maximum and the neighbouring extremum of opposite sign that gives the larger swing;
+        the time is that of the maximum (the magnitude stage uses it to recognise a maximum that
+        belongs to a later event's arrivals). A component whose largest value is the first or
+        last sample of the window gives no reading (not a peak: the waves began before the
+        window or were still growing at its end). NaNs when no component gives a reading.
     """
-    best = (math.nan, math.nan)
+    best = (math.nan, math.nan, math.nan)
     for raw in raw_horizontals:
         vel = _corrected(raw, "VEL", cfg)
         vel.data = wood_anderson(vel.data, vel.stats.sampling_rate)
-        x = _window(vel, t0, t1)
+        x, i0 = _window(vel, t0, t1, with_start=True)
         if x.size < 3:
             continue
         m = int(np.argmax(np.abs(x)))
+        if m == 0 or m == x.size - 1:
+            continue
         amp = float(abs(x[m])) * NM_PER_M
         if not (amp > best[0]) and not math.isnan(best[0]):
             continue
@@ -197,5 +204,6 @@ def wa_amplitude(raw_horizontals: list[Trace], t0: UTCDateTime, t1: UTCDateTime,
             if cands:
                 j = max(cands, key=lambda j: abs(x[m] - x[idx[j]]))
                 period = 2.0 * abs(idx[j] - m) / vel.stats.sampling_rate
-        best = (amp, period)
+        t_max = float(vel.stats.starttime.timestamp) + (i0 + m) / vel.stats.sampling_rate
+        best = (amp, period, t_max)
     return best

@@ -542,7 +542,8 @@ def _raw_window(seg: _Segment, role: str, index: int, start_s: float, end_s: flo
 
 def _amplitudes(seg: _Segment, d: _Detection, config: DetectionConfig) -> dict[str, float]:
     ac = config.amplitudes
-    out = {"amplitude": math.nan, "period": math.nan, "amp_wa": math.nan, "amp_wa_period": math.nan}
+    out = {"amplitude": math.nan, "period": math.nan, "amp_wa": math.nan, "amp_wa_period": math.nan,
+           "amp_wa_time": math.nan}
     if not seg.responses:
         return out
     onset = seg.time(d.index)
@@ -554,10 +555,11 @@ def _amplitudes(seg: _Segment, d: _Detection, config: DetectionConfig) -> dict[s
                 out["amplitude"], out["period"] = mb_amplitude(raw, onset, ac)
         if seg.three_c:
             w = ac.wa_window_s_s if d.phase == "S" else ac.wa_window_p_s
-            hs = [_raw_window(seg, r, d.index, w[0] - m, w[1] + m) for r in ("N", "E")]
+            hs = [_raw_window(seg, r, d.index, w[0] - m, w[1] + ac.wa_end_margin_s) for r in ("N", "E")]
             hs = [h for h in hs if h is not None]
             if hs:
-                out["amp_wa"], out["amp_wa_period"] = wa_amplitude(hs, onset + w[0], onset + w[1], ac)
+                out["amp_wa"], out["amp_wa_period"], out["amp_wa_time"] = wa_amplitude(
+                    hs, onset + w[0], onset + w[1], ac)
     except Exception as exc:  # noqa: BLE001 - a bad response must not lose the detection
         log.warning("%s: amplitude measurement failed at %s: %s", seg.seed["Z"], onset, exc)
     return out
@@ -683,3 +685,5 @@ def detect(stream: Stream, inventory: Inventory | None = None, config: Detection
     if not rows:
         return empty_picks()
     return normalise_picks(pd.DataFrame(rows, columns=list(PICK_COLUMNS)))
+
+

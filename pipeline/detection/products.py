@@ -11,7 +11,8 @@ Amplitude types written:
     ``period`` s; ``time_window`` = mb window relative to the pick time.
 ``AML`` (``magnitude_hint="ML"``)
     Wood-Anderson zero-to-peak amplitude with static magnification 1 (IASPEI ML amplitude),
-    max of the horizontals; ``period`` s.
+    max of the horizontals; ``period`` s; ``time_window.reference`` = the time of the maximum
+    (``begin = end = 0``; SeisComP likewise refers amplitudes to the time they were read at).
 
 Detection attributes without a QuakeML field (SNR, incidence, rectilinearity) are stored on the
 Pick in obspy's ``extra`` namespace :data:`NAMESPACE`.
@@ -85,6 +86,8 @@ def picks_to_obspy(df: pd.DataFrame, method_id: str = DEFAULT_METHOD_ID, agency_
                 resource_id=ResourceIdentifier(f"smi:local/amplitude/{r.pick_id}/AML"),
                 generic_amplitude=r.amp_wa * 1e-9, type="AML", unit="m",
                 period=_f(r.amp_wa_period), snr=_f(r.snr), magnitude_hint="ML", category="point",
+                time_window=(TimeWindow(begin=0.0, end=0.0, reference=UTCDateTime(r.amp_wa_time))
+                             if _f(r.amp_wa_time) is not None else None),
                 pick_id=pick.resource_id, waveform_id=wid, evaluation_mode="automatic",
                 method_id=ResourceIdentifier(method_id), creation_info=ci))
     return picks, amps

@@ -14,6 +14,10 @@ the origin-dependent distances)::
     period         float its period, s
     amp_wa         float Wood-Anderson amplitude, nm, static magnification 1 (ML)
     amp_wa_period  float its period, s (carried, not used by the formulas)
+    amp_wa_time    float optional time of the WA maximum, epoch s
+    next_event_time float optional first arrival at this station of a *later* event, epoch s:
+                         an ML reading whose maximum is at or after it is rejected (in a swarm
+                         the WA window of a small event can reach into a larger one's waves)
     elevation_m    float optional station elevation, m (ML vertical leg, MlConfig)
     pick_id        str   optional
 
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from obspy import UTCDateTime
 
 from pipeline.magnitude.config import MagnitudeConfig
 from pipeline.magnitude.mb import check_mb, station_mb
@@ -65,7 +70,7 @@ STATION_MAG_COLUMNS = ["network", "station", "location", "channel", "magtype", "
                        "period", "correction", "n_readings", "pick_id", "reason"]
 _STR_COLS = ("network", "station", "location", "channel", "phase", "pick_id")
 _NUM_COLS = ("distance_deg", "distance_km", "amplitude", "period", "amp_wa", "amp_wa_period",
-             "elevation_m")
+             "amp_wa_time", "next_event_time", "elevation_m")
 
 
 def _prepare(arrivals: pd.DataFrame) -> pd.DataFrame:
@@ -112,6 +117,13 @@ def _readings(df: pd.DataFrame, depth_km: float, magtype: str, cfg: MagnitudeCon
         a = rows["amplitude"].to_numpy()
         reasons = check_ml(a, r, depth_km, sub)
         value = station_ml(a, r, depth_km, sub)
+        t_max, t_next = rows["amp_wa_time"].to_numpy(), rows["next_event_time"].to_numpy()
+        late = np.isfinite(t_max) & np.isfinite(t_next) & (t_max >= t_next)
+        for k in np.flatnonzero(late):
+            if not reasons[k]:
+                reasons[k] = (f"WA maximum at {UTCDateTime(t_max[k])} is in the waves of a later event "
+                              f"(its first arrival here {UTCDateTime(t_next[k])})")
+                value[k] = np.nan
         rows["ml_distance_km"] = r
     corr = _corrections(rows, sub.station_corrections)
     rows["correction"] = corr

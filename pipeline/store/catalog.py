@@ -11,8 +11,11 @@ Conventions of the mapping (CSS3.0 / NNSA KB Core, see REFERENCE.md §10.2):
   ``backazimuth_weight`` / ``horizontal_slowness_weight`` (> 0 = defining).
 * ``origerr``: smajax/sminax (km) and strike (deg) of the 90 % ellipse, sdepth (km), stime (s),
   sdobs (RMS, s), conf (0.9).
-* ``netmag``/``stamag``: network and station magnitudes; the station magnitude's arid links it
-  to the arrival whose amplitude it used.
+* ``amplitude`` (the IDC's CSS3.0 extension table): every obspy ``Amplitude`` of the event, nm,
+  with its type (``A5/2``, ``AML`` Wood-Anderson, ``AMs`` ...), period, time read and window;
+  ``arrival.amp``/``per`` repeat the body-wave amplitude as CSS3.0 has it.
+* ``netmag``/``stamag``: network and station magnitudes; the station magnitude's ampid links it
+  to the amplitude it used (and arid to that amplitude's arrival).
 
 obspy keeps depth in metres and amplitudes in SI units (m); the store keeps km and nm.
 """
@@ -37,6 +40,7 @@ from obspy.core.event import (
     ResourceIdentifier,
     StationMagnitude,
     StationMagnitudeContribution,
+    TimeWindow,
     WaveformStreamID,
 )
 from obspy.geodetics import gps2dist_azimuth
@@ -112,6 +116,39 @@ def amplitude_from_arrival(ar: m.Arrival, rid: str, pick: Pick) -> Amplitude | N
                      magnitude_hint="mb")
 
 
+def amplitude_from_row(r: m.Amplitude, rid: str, pick: Pick | None) -> Amplitude:
+    """Amplitude (nm in the store → m) of an ``amplitude`` row, linked to ``pick`` when given."""
+    amp = Amplitude(resource_id=ResourceIdentifier(rid),
+                    generic_amplitude=r.amp * 1e-9 if r.units == "nm" else r.amp,
+                    type=r.amptype or None, unit="m" if r.units == "nm" else "other", period=r.per, snr=r.snr,
+                    magnitude_hint=r.maghint or None,
+                    pick_id=pick.resource_id if pick is not None else None,
+                    waveform_id=pick.waveform_id if pick is not None else
+                    WaveformStreamID(r.net or None, r.sta or None, None, r.chan or None))
+    if r.amptime is not None:
+        begin = r.amptime - r.start_time if r.start_time is not None else 0.0
+        end = (r.start_time + r.duration - r.amptime) if r.start_time is not None and r.duration is not None else 0.0
+        amp.time_window = TimeWindow(reference=UTCDateTime(r.amptime), begin=max(begin, 0.0), end=max(end, 0.0))
+    return amp
+
+
+def amplitude_row(a: Amplitude, product_id: int, arid: int | None, wid) -> m.Amplitude:
+    """The ``amplitude`` row of an obspy Amplitude (SI metres → nm; other units kept as given)."""
+    tw = a.time_window
+    ref = float(tw.reference.timestamp) if tw is not None and tw.reference is not None else None
+    begin = tw.begin if tw is not None and tw.begin is not None else None
+    end = tw.end if tw is not None and tw.end is not None else None
+    metres = a.unit in (None, "m")
+    return m.Amplitude(product_id=product_id, arid=arid, net=(wid.network_code or "")[:8] if wid else "",
+                       sta=(wid.station_code or "")[:8] if wid else "", chan=(wid.channel_code or "")[:8] if wid else "",
+                       amp=a.generic_amplitude * 1e9 if metres else a.generic_amplitude, per=_f(a.period),
+                       snr=_f(a.snr), amptime=ref,
+                       start_time=(ref - begin) if ref is not None and begin is not None else None,
+                       duration=(begin + end) if begin is not None and end is not None else None,
+                       amptype=(a.type or "")[:8], units="nm" if metres else (a.unit or "")[:15],
+                       maghint=(a.magnitude_hint or "")[:8], auth=AUTH)
+
+
 def arrival_from_assoc(a: m.Assoc, ar: m.Arrival, rid: str, pick: Pick) -> Arrival:
     """Arrival (phase, distance, azimuth, residuals, defining weights) of an assoc row."""
     return Arrival(resource_id=ResourceIdentifier(rid), pick_id=pick.resource_id, phase=a.phase or ar.iphase,
@@ -157,6 +194,38 @@ def station_magnitude_from_row(s: m.Stamag, rid: str, origin_id, pick: Pick | No
                                             weight=1.0 if s.magdef == "d" else 0.0)
 
 
+class EventAmplitudes:
+    """The amplitudes of one event as read back, and which one a station magnitude used.
+
+    From the ``amplitude`` rows of each arrival; for products written before those rows existed
+    (migration 0007), the arrival's own ``amp``/``per`` as its A5/2 amplitude."""
+
+    def __init__(self):
+        self.amplitudes: list[Amplitude] = []
+        self._by_ampid: dict[int, Amplitude] = {}
+        self._by_arid: dict[int, Amplitude] = {}
+
+    def add_arrival(self, ar: m.Arrival, pick: Pick, rows, rid_of_row, legacy_rid: str) -> None:
+        rows = list(rows)
+        if rows:
+            for r in rows:
+                amp = amplitude_from_row(r, rid_of_row(r), pick)
+                self.amplitudes.append(amp)
+                self._by_ampid[r.ampid] = amp
+                if r.amptype == "A5/2" or ar.arid not in self._by_arid:
+                    self._by_arid[ar.arid] = amp
+            return
+        amp = amplitude_from_arrival(ar, legacy_rid, pick)
+        if amp is not None:
+            self.amplitudes.append(amp)
+            self._by_arid[ar.arid] = amp
+
+    def for_stamag(self, s: m.Stamag) -> Amplitude | None:
+        if s.ampid is not None:
+            return self._by_ampid.get(s.ampid)
+        return self._by_arid.get(s.arid) if s.arid else None
+
+
 def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dict:
     """Write ``catalog`` as rows of ``product`` (which the caller created or cleared)."""
     n_arr = n_mag = 0
@@ -197,6 +266,8 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
             if a.pick_id is not None:
                 amps_by_pick[str(a.pick_id)].append(a)
         arid_of_pick: dict[str, int] = {}
+        ampid_of: dict[str, int] = {}
+        arid_of_amp: dict[str, int | None] = {}
         for arr in origin.arrivals:
             pick = picks.get(str(arr.pick_id))
             if pick is None:
@@ -233,6 +304,20 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
                                 wgt=_f(arr.time_weight), vmodel=(str(origin.earth_model_id).split("/")[-1]
                                                                  if origin.earth_model_id else "")[:32]))
             n_arr += 1
+        # every amplitude of the stored arrivals' picks, and those measured on no pick
+        for a in ev.amplitudes:
+            if a.generic_amplitude is None:
+                continue
+            pid = str(a.pick_id) if a.pick_id is not None else None
+            if pid is not None and pid not in arid_of_pick:
+                continue  # a pick that is not one of the preferred origin's arrivals
+            arid = arid_of_pick.get(pid) if pid else None
+            wid = a.waveform_id or (picks[pid].waveform_id if pid in picks else None)
+            row = amplitude_row(a, product.id, arid, wid)
+            session.add(row)
+            session.flush()
+            ampid_of[str(a.resource_id)] = row.ampid
+            arid_of_amp[str(a.resource_id)] = arid
         stamags = {str(sm.resource_id): sm for sm in ev.station_magnitudes}
         amps = {str(a.resource_id): a for a in ev.amplitudes}
         for mag in ev.magnitudes:
@@ -257,8 +342,9 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
                     continue
                 amp = amps.get(str(sm.amplitude_id)) if sm.amplitude_id else None
                 arid = arid_of_pick.get(str(amp.pick_id)) if amp is not None and amp.pick_id else None
+                ampid = ampid_of.get(str(sm.amplitude_id)) if sm.amplitude_id else None
                 wid = sm.waveform_id or WaveformStreamID()
-                session.add(m.Stamag(product_id=product.id, magid=row_nm.magid, ampid=None,
+                session.add(m.Stamag(product_id=product.id, magid=row_nm.magid, ampid=ampid,
                                      sta=wid.station_code or "", arid=arid, orid=row_or.orid, evid=row_ev.evid,
                                      phase="", magtype=(sm.station_magnitude_type or mag.magnitude_type or "")[:8],
                                      magnitude=sm.mag, uncertainty=_err(sm.mag_errors), magres=contrib.residual,
@@ -287,6 +373,10 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
     stamags = defaultdict(list)
     for s in session.scalars(select(m.Stamag).where(m.Stamag.product_id == product.id).order_by(m.Stamag.id)):
         stamags[s.magid].append(s)
+    amp_rows = defaultdict(list)
+    for r in session.scalars(select(m.Amplitude).where(m.Amplitude.product_id == product.id)
+                             .order_by(m.Amplitude.ampid)):
+        amp_rows[r.arid].append(r)
     for row_ev in session.scalars(select(m.Event).where(m.Event.product_id == product.id).order_by(m.Event.evid)):
         o = origins.get(row_ev.prefor)
         if o is None:
@@ -297,17 +387,16 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
         e = errs.get(o.orid)
         org = origin_from_row(o, e, f"{prefix}/origin/{o.orid}", mode, "IDC", AUTH)
         pick_of_arid: dict[int, Pick] = {}
-        amp_of_arid: dict[int, Amplitude] = {}
+        amps = EventAmplitudes()
         pairs = [(a, arrivals[a.arid]) for a in assocs.get(o.orid, []) if a.arid in arrivals]
         for a, ar in pairs:
             pick = pick_from_arrival(ar, f"{prefix}/pick/{ar.arid}", mode, "IDC")
             ev.picks.append(pick)
             pick_of_arid[ar.arid] = pick
-            amp = amplitude_from_arrival(ar, f"{prefix}/amplitude/{ar.arid}", pick)
-            if amp is not None:
-                ev.amplitudes.append(amp)
-                amp_of_arid[ar.arid] = amp
+            amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()), lambda r: f"{prefix}/amplitude/{r.ampid}",
+                             f"{prefix}/amplitude/{ar.arid}")
             org.arrivals.append(arrival_from_assoc(a, ar, f"{prefix}/arrival/{o.orid}/{ar.arid}", pick))
+        ev.amplitudes.extend(amps.amplitudes)
         org.quality = origin_quality(o, e, pairs)
         ev.origins.append(org)
         ev.preferred_origin_id = org.resource_id
@@ -316,7 +405,7 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
             for s in stamags.get(n.magid, []):
                 sm, contrib = station_magnitude_from_row(
                     s, f"{prefix}/stamag/{s.id}", org.resource_id, pick_of_arid.get(s.arid) if s.arid else None,
-                    amp_of_arid.get(s.arid) if s.arid else None)
+                    amps.for_stamag(s))
                 ev.station_magnitudes.append(sm)
                 mag.station_magnitude_contributions.append(contrib)
             ev.magnitudes.append(mag)

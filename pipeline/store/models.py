@@ -285,6 +285,38 @@ class Arrival(Base):
     lddate: Mapped[datetime] = _lddate()
 
 
+class Amplitude(Base):
+    """Every amplitude measured on an arrival (the IDC's CSS3.0 extension table ``amplitude``):
+    ``arrival.amp``/``per`` keep only the body-wave (mb) amplitude, so the Wood-Anderson (ML),
+    surface-wave (Ms) and any other amplitudes of a pick live here, each with its type.
+
+    ``amp`` nm (ground displacement, instrument corrected; WA with static magnification 1),
+    ``per`` s, ``amptime`` epoch s (time the amplitude was read at), ``start_time`` epoch s and
+    ``duration`` s (measurement window, when known), ``amptype`` e.g. ``A5/2``, ``AML``, ``AMs``.
+    """
+
+    __tablename__ = "amplitude"
+
+    ampid: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    arid: Mapped[int | None] = mapped_column(ForeignKey("arrival.arid", ondelete="CASCADE"), index=True)
+    net: Mapped[str] = mapped_column(String(8), default="")
+    sta: Mapped[str] = mapped_column(String(8), default="")
+    chan: Mapped[str] = mapped_column(String(8), default="")
+    amp: Mapped[float] = mapped_column(Float, nullable=False)
+    per: Mapped[float | None] = mapped_column(Float)
+    snr: Mapped[float | None] = mapped_column(Float)
+    amptime: Mapped[float | None] = mapped_column(Float)
+    start_time: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    amptype: Mapped[str] = mapped_column(String(8), default="")
+    units: Mapped[str] = mapped_column(String(15), default="nm")
+    #: the magnitude type the amplitude is meant for (QuakeML ``magnitudeHint``)
+    maghint: Mapped[str] = mapped_column(String(8), default="")
+    auth: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
 class Assoc(Base):
     __tablename__ = "assoc"
 

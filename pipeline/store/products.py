@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.store.models import (
+    Amplitude,
     Arrival,
     Assoc,
     Event,
@@ -29,7 +30,7 @@ from pipeline.store.models import (
 
 PRODUCT_TYPES = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
 #: child tables in delete order (children first)
-_CHILDREN = (Stamag, Netmag, Assoc, Origerr, Arrival, Origin, Event)
+_CHILDREN = (Stamag, Netmag, Assoc, Amplitude, Origerr, Arrival, Origin, Event)
 
 
 @dataclass(frozen=True)

@@ -496,7 +496,7 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
     :func:`pipeline.store.catalog.load_catalog` (units: depth m, amplitudes m) and stable ids."""
     from obspy.core.event import Catalog, CreationInfo, Event, EventDescription, ResourceIdentifier
 
-    from pipeline.store.catalog import (AUTH, amplitude_from_arrival, arrival_from_assoc, magnitude_from_netmag,
+    from pipeline.store.catalog import (AUTH, EventAmplitudes, arrival_from_assoc, magnitude_from_netmag,
                                         origin_from_row, origin_quality, pick_from_arrival,
                                         station_magnitude_from_row)
 
@@ -527,10 +527,15 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
     for i in range(0, len(arids), 500):
         for ar in session.scalars(select(m.Arrival).where(m.Arrival.arid.in_(arids[i:i + 500]))):
             arr_rows[ar.arid] = ar
+    amp_rows = defaultdict(list)
     if arrivals:
         magids = [n.magid for v in netmags.values() for n in v]
         for s in session.scalars(select(m.Stamag).where(m.Stamag.magid.in_(magids)).order_by(m.Stamag.id)):
             stamags[s.magid].append(s)
+        for i in range(0, len(arids), 500):
+            for r in session.scalars(select(m.Amplitude).where(m.Amplitude.arid.in_(arids[i:i + 500]))
+                                     .order_by(m.Amplitude.ampid)):
+                amp_rows[r.arid].append(r)
 
     for r in rows:
         eid = r["eventid"]
@@ -548,7 +553,7 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
             ev_origins = [o for o in origins if o.orid == r["orid"]]
         npick = 0
         pick_of_arid: dict[int, Any] = {}
-        amp_of_arid: dict[int, Any] = {}
+        amps = EventAmplitudes()
         for k, o in enumerate(ev_origins, start=1):
             e = errs.get(o.orid)
             org = origin_from_row(o, e, f"{prefix}/origin/{k}", mode, agency, o.auth or AUTH)
@@ -560,10 +565,11 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                     pick = pick_from_arrival(ar, f"{prefix}/pick/{npick}", mode, agency)
                     ev.picks.append(pick)
                     pick_of_arid[ar.arid] = pick
-                    amp = amplitude_from_arrival(ar, f"{prefix}/amplitude/{npick}", pick)
-                    if amp is not None:
-                        ev.amplitudes.append(amp)
-                        amp_of_arid[ar.arid] = amp
+                    n0 = len(amps.amplitudes)
+                    amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()),
+                                     lambda r: f"{prefix}/amplitude/{len(amps.amplitudes) + 1}",
+                                     f"{prefix}/amplitude/{len(amps.amplitudes) + 1}")
+                    ev.amplitudes.extend(amps.amplitudes[n0:])
                 org.arrivals.append(arrival_from_assoc(
                     a, ar, f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}", pick))
             org.quality = origin_quality(o, e, pairs)
@@ -583,7 +589,7 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                 for s in stamags.get(n.magid, []):
                     sm, contrib = station_magnitude_from_row(
                         s, f"{prefix}/stamag/{len(ev.station_magnitudes) + 1}", org.resource_id,
-                        pick_of_arid.get(s.arid) if s.arid else None, amp_of_arid.get(s.arid) if s.arid else None)
+                        pick_of_arid.get(s.arid) if s.arid else None, amps.for_stamag(s))
                     ev.station_magnitudes.append(sm)
                     mag.station_magnitude_contributions.append(contrib)
                 ev.magnitudes.append(mag)
