@@ -117,3 +117,18 @@ def test_amplitudes_survive_the_store_and_relocation_keeps_ml(chain, tmp_path):
     new, _ = relocate_event(ev, chain["stations"], chain["tt"], tasks.chain_config(s))
     print(f"\nrelocated {new.preferred_origin().time}: ML {_ml(ev)} -> {_ml(new)}")
     assert _ml(new) is not None and abs(_ml(new) - _ml(ev)) < 0.1
+
+
+def test_relocation_rejects_readings_in_a_neighbouring_events_waves(chain):
+    """An analyst's relocation (the review queue passes the neighbouring queue items as
+    context) keeps out the readings in the later large event's waves, as the chain did."""
+    cat = chain["catalog"]
+    ev = min(cat, key=lambda e: abs(e.preferred_origin().time - QM_EVENT))
+    others = [e for e in cat if e is not ev]
+    cfg = tasks.chain_config(chain["settings"])
+    alone, _ = relocate_event(ev.copy(), chain["stations"], chain["tt"], cfg)
+    with_context, _ = relocate_event(ev.copy(), chain["stations"], chain["tt"], cfg, context=others)
+    print(f"\nrelocated {QM_EVENT}: ML {_ml(with_context):.2f} with the neighbouring events, "
+          f"{_ml(alone):.2f} without (QuakeMigrate {QM_ML})")
+    assert abs(_ml(with_context) - QM_ML) <= 0.4
+    assert _ml(alone) > _ml(with_context) + 1.0

@@ -221,15 +221,20 @@ class RelocationReport:
     failed: list[str]
 
 
-def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig()) -> RelocationReport:
+def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig(),
+                     context=()) -> RelocationReport:
     """Relocate every event of ``catalog`` from its own arrivals; recompute station and network
     magnitudes from the amplitudes and periods it carries. The new origin becomes preferred; the
-    original origin and magnitudes stay in the event (provenance)."""
+    original origin and magnitudes stay in the event (provenance).
+
+    :param context: other events (not relocated) whose arrivals, like those of the catalog's
+        other events, tell an ML reading in a later event's waves (:func:`next_event_times`).
+    """
     out = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
     missing: set[str] = set()
     failed = []
     tables = []
-    for ev in catalog:
+    for ev in list(catalog) + list(context):
         orig = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
         tables.append(arrivals_from_event(ev, orig, defining_only=True) if orig is not None else pd.DataFrame())
     later = next_event_times([t if len(t) else pd.DataFrame({"station": [], "time": []}) for t in tables])

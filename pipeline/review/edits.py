@@ -272,10 +272,12 @@ def split_event(event: Event, refs: list[str]) -> tuple[Event, dict]:
 
 
 # --------------------------------------------------------------------------- relocation
-def relocate_event(event: Event, stations, tt, chain, fixed_depth_km: float | None = None) -> tuple[Event, dict]:
+def relocate_event(event: Event, stations, tt, chain, fixed_depth_km: float | None = None,
+                   context=()) -> tuple[Event, dict]:
     """Relocate from the defining arrivals and recompute magnitudes (:func:`pipeline.bulletin.build.
     relocate_catalog`); depth fixed at ``fixed_depth_km`` when given. Only the new origin and its
-    magnitudes stay in the event (the previous ones are in the audit trail).
+    magnitudes stay in the event (the previous ones are in the audit trail). ``context``: the
+    neighbouring events (their arrivals mark ML readings in a later event's waves).
 
     :raises ReviewError: the locator could not locate the event (message from the locator).
     """
@@ -287,7 +289,7 @@ def relocate_event(event: Event, stations, tt, chain, fixed_depth_km: float | No
     cfg = ChainConfig(association=chain.association, location=loc, magnitude=chain.magnitude)
     old = preferred_origin(event)
     ev = copy.deepcopy(event)
-    rep = relocate_catalog(Catalog(events=[ev]), stations, tt, cfg)
+    rep = relocate_catalog(Catalog(events=[ev]), stations, tt, cfg, context=context)
     if rep.failed:
         raise ReviewError(f"relocation failed: {rep.failed[0].split(': ', 1)[-1]}"
                           + (f" (stations not in the station table: {', '.join(rep.missing_stations)})"

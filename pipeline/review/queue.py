@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 DAY_S = 86400.0
 STATUSES = ("pending", "accepted", "rejected", "merged")
+#: queue items this close in origin time (s) are a relocation's neighbouring events
+CONTEXT_S = 1800.0
 
 
 def utc_day(day) -> UTCDateTime:
@@ -324,6 +326,7 @@ def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, st
     default to the store's site table and the configured model."""
     from pipeline import tasks
     from pipeline.store.db import session_scope
+    from pipeline.store.models import ReviewItem
 
     who = _analyst(settings, analyst)
     url = _url(settings)
@@ -332,10 +335,16 @@ def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, st
         _editable(it)
         xml0, fixed = it.event_xml, it.fixed_depth_km
         ev = event_from_xml(xml0)
+        # the queue's neighbouring events (within the largest local/regional travel times):
+        # an ML reading in one of their waves is not this event's
+        near = s.scalars(select(ReviewItem).where(
+            ReviewItem.id != it.id, ReviewItem.status.in_(("pending", "accepted")),
+            ReviewItem.origin_time.between(it.origin_time - CONTEXT_S, it.origin_time + CONTEXT_S)))
+        context = [event_from_xml(o.event_xml) for o in near]
     stations = tasks.station_table(settings) if stations is None else stations
     tt = tasks.travel_times(settings) if tt is None else tt
     t = time.perf_counter()
-    new, info = relocate_event(ev, stations, tt, tasks.chain_config(settings), fixed)
+    new, info = relocate_event(ev, stations, tt, tasks.chain_config(settings), fixed, context=context)
     secs = time.perf_counter() - t
     with session_scope(url) as s:
         it = _item(s, item_id)
