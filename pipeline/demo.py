@@ -157,6 +157,7 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None], p
             qm += list(csv.DictReader(fh))
     ours = [(e.preferred_origin(), next((m.mag for m in e.magnitudes if m.magnitude_type == "ML"), None)) for e in cat]
     used, rows = set(), []
+    n_qm_ml = 0  # matched events that have a QuakeMigrate ML
     echo("")
     echo(f"== {product} beside QuakeMigrate ({len(qm)} events; match: |dt| <= 2 s and epicentre <= 5 km)")
     echo(f"   {'QuakeMigrate event':<20} {'dt s':>6} {'epi km':>7} {'our z':>6} {'QM z':>6} {'our ML':>7} {'QM ML':>6}")
@@ -176,6 +177,7 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None], p
             continue
         used.add(best[0])
         o, ml = ours[best[0]]
+        n_qm_ml += qml is not None
         rows.append((o.time - qt, best[1], o.depth / 1000.0 - float(q["Z"]),
                      (ml - qml) if ml is not None and qml is not None else None))
         echo(f"   {q['EventID']:<20} {o.time - qt:>6.2f} {best[1]:>7.2f} {o.depth / 1000.0:>6.1f} {float(q['Z']):>6.1f} "
@@ -186,11 +188,14 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None], p
     out = {"quakemigrate_events": len(qm), "our_events": len(ours), "matched": len(rows),
            "median_epicentre_km": float(np.median(epi)) if epi else None,
            "median_abs_depth_km": float(np.median(dz)) if dz else None,
-           "median_abs_ml": float(np.median(dml)) if dml else None}
+           "median_abs_ml": float(np.median(dml)) if dml else None,
+           "max_abs_ml": float(np.max(dml)) if dml else None,
+           "ml_compared": len(dml), "matched_with_qm_ml": n_qm_ml}
     echo(f"   matched {len(rows)} of {len(qm)} QuakeMigrate events ({len(ours)} {product} events in all); "
          f"median epicentre difference {out['median_epicentre_km'] or float('nan'):.2f} km, "
          f"median |depth difference| {out['median_abs_depth_km'] or float('nan'):.2f} km, "
-         f"median |ML difference| {out['median_abs_ml'] or float('nan'):.2f}")
+         f"|ML difference| median {out['median_abs_ml'] or float('nan'):.2f}, largest "
+         f"{out['max_abs_ml'] or float('nan'):.2f} ({len(dml)} of the {n_qm_ml} matched events with an ML)")
     return out
 
 

@@ -144,8 +144,9 @@ class AmplitudeConfig(_Frozen):
     #: data taken after a WA measurement window, s: only what the 5 % taper of the response
     #: removal needs. The frequency-domain response removal and WA simulation are not causal:
     #: a much larger arrival inside this margin leaks back into the window (measured on the
-    #: Iceland demo: an ML 1.3 event followed 11 s later by one ~1000x larger read ML 2.2 with
-    #: a 10 s margin, 1.6 with 3 s) (project default)
+    #: Iceland demo: an ML 1.34 event followed 11 s later by one ~1000x larger read ML 2.2 with
+    #: a 10 s margin, 1.6 with 3 s). An S window also ends at the station's next P detection
+    #: (a new event), and so does this margin (project default)
     wa_end_margin_s: float = Field(5.0, gt=0)
     #: ``pre_filt`` low corners (f1, f2) of the response removal, Hz
     pre_filt_low_hz: tuple[float, float] = (0.2, 0.4)

@@ -540,7 +540,12 @@ def _raw_window(seg: _Segment, role: str, index: int, start_s: float, end_s: flo
     return tr
 
 
-def _amplitudes(seg: _Segment, d: _Detection, config: DetectionConfig) -> dict[str, float]:
+def _amplitudes(seg: _Segment, d: _Detection, config: DetectionConfig,
+                next_p_index: int | None = None) -> dict[str, float]:
+    """mb and WA amplitudes of detection ``d``. An S detection's WA window ends at the next P
+    detection of the station (``next_p_index``, samples): within one event the P comes
+    first, so a P after an S is a new event's arrival (a swarm), and neither the window nor the
+    data after it for the response removal may reach into it."""
     ac = config.amplitudes
     out = {"amplitude": math.nan, "period": math.nan, "amp_wa": math.nan, "amp_wa_period": math.nan,
            "amp_wa_time": math.nan}
@@ -555,7 +560,14 @@ def _amplitudes(seg: _Segment, d: _Detection, config: DetectionConfig) -> dict[s
                 out["amplitude"], out["period"] = mb_amplitude(raw, onset, ac)
         if seg.three_c:
             w = ac.wa_window_s_s if d.phase == "S" else ac.wa_window_p_s
-            hs = [_raw_window(seg, r, d.index, w[0] - m, w[1] + ac.wa_end_margin_s) for r in ("N", "E")]
+            end_margin = ac.wa_end_margin_s
+            if d.phase == "S" and next_p_index is not None:
+                cut = (next_p_index - d.index) / seg.fs
+                if cut < w[1] + end_margin:
+                    w = (w[0], min(w[1], cut))
+                    end_margin = max(cut - w[1], 0.0)
+            hs = ([_raw_window(seg, r, d.index, w[0] - m, w[1] + end_margin) for r in ("N", "E")]
+                  if w[1] > w[0] else [])
             hs = [h for h in hs if h is not None]
             if hs:
                 out["amp_wa"], out["amp_wa_period"], out["amp_wa_time"] = wa_amplitude(
@@ -602,7 +614,9 @@ def _station_rows(stream: Stream, inventory: Inventory | None, config: Detection
     for key, group in _sensor_groups(stream).items():
         for seg in _segments(group, inventory, config):
             t0 = float(seg.t0.timestamp)
-            for d in _process_segment(seg, config, lo, hi):
+            dets = _process_segment(seg, config, lo, hi)
+            p_onsets = np.array(sorted(d.index for d in dets if d.phase == "P"), dtype=np.int64)
+            for d in dets:
                 t = t0 + d.index / seg.fs
                 if not (lo <= t < hi):
                     continue
@@ -618,7 +632,8 @@ def _station_rows(stream: Stream, inventory: Inventory | None, config: Detection
                     slowness_uncertainty=p.slowness_uncertainty if is_p else math.nan,
                     incidence=p.incidence, rectilinearity=p.rectilinearity,
                     pick_id=_pick_id(seg.seed[d.channel_role], d.phase, t))
-                row.update(_amplitudes(seg, d, config))
+                k = int(np.searchsorted(p_onsets, d.index, side="right"))
+                row.update(_amplitudes(seg, d, config, int(p_onsets[k]) if k < p_onsets.size else None))
                 rows.append(row)
     return rows
 
