@@ -109,3 +109,28 @@ def test_ims1_writer_is_read_back_by_obspy(tmp_path, path):
     assert len(back) == len(with_origin)
     for a, b in zip(with_origin, back):
         _compare(a, b)
+
+
+def test_amplitudes_on_no_arrival_are_kept(settings):
+    """An amplitude without a pick (e.g. from another agency's QuakeML) is stored with its
+    event's origin and read back with its stream, type, value and period."""
+    from obspy.core.event import Amplitude, WaveformStreamID
+
+    cat, _ = read_bulletin(REB)
+    ev = cat[0]
+    ev.amplitudes.append(Amplitude(generic_amplitude=1.5e-6, type="AMs", unit="m", period=20.0,
+                                   magnitude_hint="Ms", waveform_id=WaveformStreamID("IM", "ARCES", "", "BHZ")))
+    o = ev.preferred_origin()
+    db.upgrade(settings.database_url)
+    key = ProductKey("REB", float(o.time.timestamp) - 3600, float(o.time.timestamp) + 3600)
+    with db.session_scope(settings.database_url) as s:
+        write_product(s, key, input_fingerprint="x", config_hash="c", software_version="t",
+                      fill=lambda s, p: store_catalog(s, p, cat))
+    with db.session_scope(settings.database_url) as s:
+        from pipeline.store.products import latest_version
+
+        back = load_catalog(s, latest_version(s, key))[0]
+    (ms,) = [a for a in back.amplitudes if a.type == "AMs"]
+    assert ms.pick_id is None and ms.waveform_id.station_code == "ARCES" and ms.waveform_id.channel_code == "BHZ"
+    assert ms.generic_amplitude == pytest.approx(1.5e-6) and ms.period == 20.0 and ms.magnitude_hint == "Ms"
+    assert len(back.amplitudes) == len(ev.amplitudes)

@@ -132,14 +132,14 @@ def amplitude_from_row(r: m.Amplitude, rid: str, pick: Pick | None) -> Amplitude
     return amp
 
 
-def amplitude_row(a: Amplitude, product_id: int, arid: int | None, wid) -> m.Amplitude:
+def amplitude_row(a: Amplitude, product_id: int, arid: int | None, wid, orid: int | None = None) -> m.Amplitude:
     """The ``amplitude`` row of an obspy Amplitude (SI metres → nm; other units kept as given)."""
     tw = a.time_window
     ref = float(tw.reference.timestamp) if tw is not None and tw.reference is not None else None
     begin = tw.begin if tw is not None and tw.begin is not None else None
     end = tw.end if tw is not None and tw.end is not None else None
     metres = a.unit in (None, "m")
-    return m.Amplitude(product_id=product_id, arid=arid, net=(wid.network_code or "")[:8] if wid else "",
+    return m.Amplitude(product_id=product_id, arid=arid, orid=orid, net=(wid.network_code or "")[:8] if wid else "",
                        sta=(wid.station_code or "")[:8] if wid else "", chan=(wid.channel_code or "")[:8] if wid else "",
                        amp=a.generic_amplitude * 1e9 if metres else a.generic_amplitude, per=_f(a.period),
                        snr=_f(a.snr), amptime=ref,
@@ -219,6 +219,13 @@ class EventAmplitudes:
         if amp is not None:
             self.amplitudes.append(amp)
             self._by_arid[ar.arid] = amp
+
+    def add_unlinked(self, rows, rid_of_row) -> None:
+        """Amplitudes of the event measured on no arrival (kept with their stream)."""
+        for r in rows:
+            amp = amplitude_from_row(r, rid_of_row(r), None)
+            self.amplitudes.append(amp)
+            self._by_ampid[r.ampid] = amp
 
     def for_stamag(self, s: m.Stamag) -> Amplitude | None:
         if s.ampid is not None:
@@ -313,7 +320,7 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
                 continue  # a pick that is not one of the preferred origin's arrivals
             arid = arid_of_pick.get(pid) if pid else None
             wid = a.waveform_id or (picks[pid].waveform_id if pid in picks else None)
-            row = amplitude_row(a, product.id, arid, wid)
+            row = amplitude_row(a, product.id, arid, wid, row_or.orid)
             session.add(row)
             session.flush()
             ampid_of[str(a.resource_id)] = row.ampid
@@ -396,6 +403,8 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
             amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()), lambda r: f"{prefix}/amplitude/{r.ampid}",
                              f"{prefix}/amplitude/{ar.arid}")
             org.arrivals.append(arrival_from_assoc(a, ar, f"{prefix}/arrival/{o.orid}/{ar.arid}", pick))
+        amps.add_unlinked([r for r in amp_rows.get(None, ()) if r.orid == o.orid],
+                          lambda r: f"{prefix}/amplitude/{r.ampid}")
         ev.amplitudes.extend(amps.amplitudes)
         org.quality = origin_quality(o, e, pairs)
         ev.origins.append(org)

@@ -300,6 +300,8 @@ class Amplitude(Base):
     ampid: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = _product_fk()
     arid: Mapped[int | None] = mapped_column(ForeignKey("arrival.arid", ondelete="CASCADE"), index=True)
+    #: the origin of the event it belongs to (amplitudes measured on no arrival have only this)
+    orid: Mapped[int | None] = mapped_column(Integer)
     net: Mapped[str] = mapped_column(String(8), default="")
     sta: Mapped[str] = mapped_column(String(8), default="")
     chan: Mapped[str] = mapped_column(String(8), default="")

@@ -536,6 +536,9 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
             for r in session.scalars(select(m.Amplitude).where(m.Amplitude.arid.in_(arids[i:i + 500]))
                                      .order_by(m.Amplitude.ampid)):
                 amp_rows[r.arid].append(r)
+        for r in session.scalars(select(m.Amplitude).where(m.Amplitude.arid.is_(None), m.Amplitude.orid.in_(orids))
+                                 .order_by(m.Amplitude.ampid)):
+            amp_rows[("origin", r.orid)].append(r)
 
     for r in rows:
         eid = r["eventid"]
@@ -572,6 +575,11 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                     ev.amplitudes.extend(amps.amplitudes[n0:])
                 org.arrivals.append(arrival_from_assoc(
                     a, ar, f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}", pick))
+            if arrivals:
+                n0 = len(amps.amplitudes)
+                amps.add_unlinked(amp_rows.get(("origin", o.orid), ()),
+                                  lambda r: f"{prefix}/amplitude/{len(amps.amplitudes) + 1}")
+                ev.amplitudes.extend(amps.amplitudes[n0:])
             org.quality = origin_quality(o, e, pairs)
             ev.origins.append(org)
             if o.orid == r["orid"]:

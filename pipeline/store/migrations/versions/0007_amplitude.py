@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column('ampid', sa.Integer(), nullable=False),
         sa.Column('product_id', sa.Integer(), nullable=False),
         sa.Column('arid', sa.Integer(), nullable=True),
+        sa.Column('orid', sa.Integer(), nullable=True),
         sa.Column('net', sa.String(length=8), nullable=False),
         sa.Column('sta', sa.String(length=8), nullable=False),
         sa.Column('chan', sa.String(length=8), nullable=False),
