@@ -1,7 +1,9 @@
 """The AutoDRM (IMS1.0 request messages → IMS1.0 DATA messages), on a store with real data.
 
 Store: Iceland waveforms (Z7, 2014-08-24) ingested into the SDS archive with their StationXML
-(Z7 + GR.FUR), and the IDC's 1995 REB in two versions (only the newest may be answered). Every
+(Z7 + GR.FUR), and the IDC's 1995 REB in two versions (only the newest may be answered), and the
+three QuakeMigrate events of those waveforms (origins, ML, P/S picks) as an SEL3 product (the
+RELATIVE_TO tests). Every
 answer is parsed back — the bulletin by obspy's ``IMS10BULLETIN`` reader, the waveforms by obspy's
 GSE2 reader (its C CM6 decoder) and by ours — and compared with the store read independently.
 """
@@ -14,7 +16,8 @@ import time
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from obspy import UTCDateTime, read, read_events
+from obspy import Stream, UTCDateTime, read, read_events
+from obspy.core.event import Catalog
 from obspy.clients.filesystem.sds import Client as SDSClient
 from obspy.io.gse2 import libgse2
 from sqlalchemy import select
@@ -24,12 +27,16 @@ from pipeline.autodrm import answer_request, parse_request, split_sections
 from pipeline.autodrm.cm6 import CM6Error, checksum, decode_cm6, decode_int, encode_cm6, second_differences
 from pipeline.store import db
 from pipeline.store import models as m
-from pipeline.store.catalog import load_catalog
-from pipeline.store.products import ProductKey, latest_version
+from pipeline.store.catalog import load_catalog, store_catalog
+from pipeline.store.products import ProductKey, latest_version, write_product
 from tests.conftest import make_settings
 from tests.test_service_fdsn import FUR, ICELAND, REB1, REB2, REB_WINDOW, Z7, store_reb
+from tests.test_web_ui import qm_event
 
 WF_T1, WF_T2 = UTCDateTime("2014-08-24T00:01:05"), UTCDateTime("2014-08-24T00:01:40")
+#: the SEL3 product of the QuakeMigrate events of the ingested Iceland files (ML 1.11, 1.18, 1.19)
+SEL3_WINDOW = (UTCDateTime(2014, 8, 24), UTCDateTime(2014, 8, 24, 1))
+QM_EVENTS = [f.stem for f in ICELAND]
 
 
 def msg(*lines: str, msg_id: str = "ex002 ANY_NDC") -> str:
@@ -45,6 +52,11 @@ def store(tmp_path_factory):
     assert tasks.ingest_files(settings, ICELAND, progress=False)["accepted"] == len(ICELAND)
     assert store_reb(settings, REB1, "reb-v1") == (1, True)
     assert store_reb(settings, REB2, "reb-v2") == (2, True)
+    sel3 = Catalog([qm_event(e) for e in QM_EVENTS])
+    with db.session_scope(settings.database_url) as s:
+        write_product(s, ProductKey("SEL3", SEL3_WINDOW[0].timestamp, SEL3_WINDOW[1].timestamp),
+                      input_fingerprint="qm", config_hash="c", software_version="t",
+                      fill=lambda s, p: store_catalog(s, p, sel3))
     settings_inv = tasks.station_inventory(settings)
     return settings, settings_inv
 
@@ -225,6 +237,237 @@ def test_waveform_limit_and_empty_selection(store):
     assert "ERROR_LOG" not in ans and "WID2" not in ans and "DATA_TYPE WAVEFORM IMS1.0:CM6" in ans
 
 
+# --------------------------------------------------------------------------- RELATIVE_TO
+SEL3_TIME = "TIME 2014/08/24 00:00 TO 2014/08/24 01:00"
+
+
+def sel3_events(settings):
+    with db.session_scope(settings.database_url) as s:
+        prod = latest_version(s, ProductKey("SEL3", SEL3_WINDOW[0].timestamp, SEL3_WINDOW[1].timestamp))
+        return sorted(load_catalog(s, prod), key=lambda e: e.preferred_origin().time)
+
+
+def merged(windows):
+    out = []
+    for a, b in sorted(windows):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def expected_segments(settings, events, before, after, stations="*", chans="HH?"):
+    """Independently of the AutoDRM: per event (time order), per archived channel (sorted) of each
+    station with a pick, per merged window [pick − before, pick + after] (time order), the archive's
+    samples in the window, read from the SDS archive with obspy."""
+    import fnmatch
+
+    sds = SDSClient(str(settings.archive_dir))
+    archived = sorted(set(sds.get_all_nslc()))
+    out = []
+    for ev in events:
+        wins = {}
+        for p in ev.picks:
+            sta = p.waveform_id.station_code
+            if fnmatch.fnmatch(sta, stations):
+                wins.setdefault(sta, []).append((p.time - before, p.time + after))
+        for net, sta, loc, cha in archived:
+            if sta not in wins or not fnmatch.fnmatch(cha, chans):
+                continue
+            for a, b in merged(wins[sta]):
+                st = sds.get_waveforms(net, sta, loc, cha, a, b)
+                st.trim(a, b - 1e-6, nearest_sample=False)
+                st = Stream([tr for tr in st if tr.stats.npts]).merge(method=-1)
+                out += [(ev, a, b, tr) for tr in sorted(st, key=lambda tr: tr.stats.starttime)]
+    return out
+
+
+def waveforms_of(ans, fmt="CM6", n=0):
+    secs = section(ans, f"DATA_TYPE WAVEFORM IMS1.0:{fmt}")
+    return read(io.BytesIO(secs[n].encode()), format="GSE2", verify_chksum=True) if "WID2" in secs[n] else Stream()
+
+
+@pytest.mark.filterwarnings("ignore:Checksum differs only in absolute value")
+@pytest.mark.parametrize("fmt", ["CM6", "INT"])
+def test_relative_to_bulletin_waveforms_around_the_arrivals(store, fmt):
+    settings, inv = store
+    before, after = 2.0, 4.0  # short windows: all inside the archived 00:01:00.14-00:01:51.69
+    s = make_settings(settings.home, **{"autodrm.relative_window_s": [before, after]})
+    ans = answer_request(s, msg(SEL3_TIME, "BULL_TYPE SEL3", "RELATIVE_TO BULLETIN", f"WAVEFORM IMS1.0:{fmt}"),
+                         inventory=inv)
+    assert "ERROR_LOG" not in ans, ans
+    assert "DATA_TYPE BULLETIN" not in ans and "\nEVENT " not in ans  # the events themselves are not returned
+    events = sel3_events(settings)
+    assert len(events) == 3
+    got = waveforms_of(ans, fmt)
+    want = expected_segments(settings, events, before, after)
+    assert len(got) == len(want) == 3 * 11 * 3  # 3 events, 11 of the 12 stations picked in each, HH[ZNE]
+    for tr, (ev, a, b, ref) in zip(got, want):
+        assert tr.id == ref.id
+        # WID2: the first archived sample in the window, and every sample up to its end
+        dt = tr.stats.delta
+        assert abs(tr.stats.starttime - ref.stats.starttime) < 0.0005 and tr.stats.npts == ref.stats.npts
+        assert a <= tr.stats.starttime < a + dt and b - dt <= tr.stats.endtime < b
+        assert tr.stats.npts == pytest.approx((b - a) / dt, abs=1)
+        # ... a window [pick − before, pick + after] of a pick of this event at this station (or several merged)
+        picks = sorted(p.time for p in ev.picks if p.waveform_id.station_code == tr.stats.station)
+        inside = [t for t in picks if a <= t - before and t + after <= b]
+        assert inside and abs(inside[0] - before - a) < 1e-6 and abs(inside[-1] + after - b) < 1e-6
+        np.testing.assert_array_equal(tr.data, ref.data)
+    # P and S windows of a station overlap (S-P < 6 s here): one segment per channel and event
+    ids = [(w[0].resource_id, w[3].id) for w in want]
+    assert len(ids) == len(set(ids))
+    # stations without a pick in an event get nothing for it: RIFR has none in the first event
+    first = events[0].preferred_origin().time
+    assert not [tr for tr in got if tr.stats.station == "RIFR" and tr.stats.starttime < first + 10]
+    assert [tr for tr in got if tr.stats.station == "RIFR"]
+    log = section(ans, "DATA_TYPE LOG")[0]
+    assert "line 8: WAVEFORM" in log and "3 events (RELATIVE_TO BULLETIN, line 7)" in log
+    assert f"{len(got)} waveform segments" in log and "SEL3" in log
+
+
+@pytest.mark.filterwarnings("ignore:Checksum differs only in absolute value")
+def test_relative_to_with_the_default_window(store):
+    """[autodrm] relative_window_s = [60, 240]: the windows reach past both ends of the short
+    archive, so each event gets each channel of its stations from the archive's first to its last
+    sample in [first pick − 60 s, last pick + 240 s)."""
+    settings, _ = store
+    assert tuple(settings.autodrm.relative_window_s) == (60.0, 240.0)
+    ans = answer_request(settings, msg(SEL3_TIME, "BULL_TYPE SEL3", "CHAN_LIST HHZ", "RELATIVE_TO EVENT",
+                                       "WAVEFORM IMS1.0:CM6"))
+    assert "ERROR_LOG" not in ans, ans
+    got = waveforms_of(ans)
+    want = expected_segments(settings, sel3_events(settings), 60.0, 240.0, chans="HHZ")
+    assert [(tr.id, tr.stats.starttime, tr.stats.npts) for tr in got] == \
+        [(r.id, r.stats.starttime, r.stats.npts) for *_, r in want]
+    assert all(tr.stats.starttime == UTCDateTime("2014-08-24T00:01:00.14") for tr in got)
+    assert len(got) == 3 * 11  # stations with picks per event (RIFR, FJAS, DYJS missing in one each)
+
+
+@pytest.mark.filterwarnings("ignore:Checksum differs only in absolute value")
+def test_relative_to_uses_the_environment_selection(store):
+    settings, _ = store
+    s = make_settings(settings.home, **{"autodrm.relative_window_s": [1.0, 3.0]})
+    events = sel3_events(settings)
+
+    def ask(*env):
+        ans = answer_request(s, msg(SEL3_TIME, "BULL_TYPE SEL3", *env, "BULLETIN", "RELATIVE_TO ORIGIN",
+                                    "WAVEFORM"))
+        assert "ERROR_LOG" not in ans, ans
+        bull = section(ans, "DATA_TYPE BULLETIN")[0]  # the BULLETIN line in the same environment
+        n_bull = len(read_events(io.BytesIO(as_message(bull).encode()), format="IMS10BULLETIN")) \
+            if "\nEVENT " in bull else 0
+        return ans, waveforms_of(ans), n_bull
+
+    # MAG (ML 1.11, 1.18, 1.19): the two larger events only, as the BULLETIN line selects them
+    ans, got, n_bull = ask("MAG 1.15 TO 2", "MAG_TYPE ML")
+    want = expected_segments(settings, events[1:], 1.0, 3.0)
+    assert n_bull == 2 and "2 events" in section(ans, "DATA_TYPE LOG")[0]
+    assert [(tr.id, tr.stats.starttime, tr.stats.npts) for tr in got] == \
+        [(r.id, r.stats.starttime, r.stats.npts) for *_, r in want]
+    assert min(tr.stats.starttime for tr in got) >= min(p.time for p in events[1].picks) - 1.0
+    # STA_LIST: events with a pick at a listed station, and only the listed stations' channels
+    # (the second event has no FJAS pick)
+    ans, got, n_bull = ask("STA_LIST FJAS, KVER", "CHAN_LIST HHZ")
+    want = expected_segments(settings, events, 1.0, 3.0, stations="[FK][JV]*", chans="HHZ")
+    assert n_bull == 3 and [(tr.id, tr.stats.starttime) for tr in got] == [(r.id, r.stats.starttime) for *_, r in want]
+    assert [tr.stats.station for tr in got] == ["FJAS", "KVER", "KVER", "FJAS", "KVER"]
+    # LAT/LON/DEPTH as well: DEPTH 6 TO 7 km drops the 5.95 km event
+    _, got, n_bull = ask("DEPTH 6 TO 7", "STA_LIST KVER", "CHAN_LIST HHZ")
+    assert n_bull == 2 and len(got) == 2
+    # no event: no segment, the LOG says so (as an empty BULLETIN answer), nothing is an error
+    for env in (("MAG 3 TO 5",), ("LAT -10 TO 10",)):
+        ans, got, n_bull = ask(*env)
+        assert n_bull == 0 and len(got) == 0 and "WID2" not in ans
+        assert "0 waveform segments for 0 events (RELATIVE_TO ORIGIN, line 9) from SEL3" in \
+            section(ans, "DATA_TYPE LOG")[0]
+    ans = answer_request(s, msg("TIME 2014/08/25 TO 2014/08/26", "BULL_TYPE SEL3", "RELATIVE_TO BULLETIN", "WAVEFORM"))
+    assert "ERROR_LOG" not in ans and "WID2" not in ans and "DATA_TYPE WAVEFORM IMS1.0:CM6" in ans
+    assert "no SEL3 product in this TIME range" in section(ans, "DATA_TYPE LOG")[0]
+
+
+@pytest.mark.filterwarnings("ignore:Checksum differs only in absolute value")
+def test_relative_to_applies_to_the_next_request_line_only(store):
+    settings, _ = store
+    s = make_settings(settings.home, **{"autodrm.relative_window_s": [1.0, 3.0]})
+    text = msg(SEL3_TIME, "BULL_TYPE SEL3", "RELATIVE_TO BULLETIN", "STA_LIST KVER", "CHAN_LIST HHZ",
+               "WAVEFORM IMS1.0:CM6", f"TIME {WF_T1.strftime('%Y/%m/%d %H:%M:%S')} TO 2014/08/24 00:01:10",
+               "WAVEFORM IMS1.0:CM6", SEL3_TIME, "RELATIVE_TO EVENT", "ARRIVAL", "ARRIVAL")
+    req = parse_request(text)
+    assert not req.problems
+    assert [(r.keyword, r.relative_to, r.relative_line, r.product) for r in req.requests] == [
+        ("WAVEFORM", "BULLETIN", 7, "SEL3"), ("WAVEFORM", "", 0, ""), ("ARRIVAL", "EVENT", 14, "SEL3"),
+        ("ARRIVAL", "", 0, "SEL3")]
+    ans = answer_request(s, text)
+    assert "ERROR_LOG" not in ans, ans
+    rel, plain = waveforms_of(ans, n=0), waveforms_of(ans, n=1)
+    # the first WAVEFORM line: KVER HHZ around the picks of the three events
+    want = expected_segments(settings, sel3_events(settings), 1.0, 3.0, stations="KVER", chans="HHZ")
+    assert [(tr.id, tr.stats.starttime, tr.stats.npts) for tr in rel] == \
+        [(r.id, r.stats.starttime, r.stats.npts) for *_, r in want] and len(rel) == 3
+    # the second is a plain one: TIME 00:01:05-00:01:10, 5 s at 100 Hz
+    assert [tr.id for tr in plain] == ["Z7.KVER..HHZ"] and plain[0].stats.npts == 500
+    assert plain[0].stats.starttime == WF_T1
+    log = section(ans, "DATA_TYPE LOG")[0]
+    assert "line 12: WAVEFORM IMS1.0:CM6\n    -> 1 waveform segments" in log
+    # RELATIVE_TO EVENT + ARRIVAL: the arrivals of the selected events, the ARRIVAL:ASSOCIATED answer
+    rel_arr, plain_arr = section(ans, "DATA_TYPE ARRIVAL:ASSOCIATED")
+    assert rel_arr == plain_arr and len(re.findall(r"\nKVER ", rel_arr)) == 5
+    assert "(RELATIVE_TO EVENT: their arrivals)" in log
+
+
+def test_relative_to_waveforms_follow_the_access_policy(store):
+    from pipeline.service.auth import Principal
+    from pipeline.service.autodrm import policy_hook
+
+    settings, _ = store
+    staff = ["analyst", "operator"]
+    s = make_settings(settings.home, **{"autodrm.relative_window_s": [1.0, 3.0], "access.products.waveforms": staff})
+
+    def as_role(role, text):
+        p = Principal(name=f"x_{role}", roles=(role,), state="IS" if role.startswith("state") else "",
+                      unrestricted=False, user_id=None, state_id=None, access=s.access)
+        return answer_request(s, text, authorize=policy_hook(p)), p
+
+    text = msg(SEL3_TIME, "BULL_TYPE SEL3", "STA_LIST KVER", "CHAN_LIST HHZ", "WAVEFORM IMS1.0:CM6",
+               "RELATIVE_TO BULLETIN", "WAVEFORM IMS1.0:CM6")
+    ans, _ = as_role("state_user", text)
+    err = section(ans, "DATA_TYPE ERROR_LOG")[0]
+    plain = re.search(r"line 9: WAVEFORM IMS1\.0:CM6\n    -> (.*)", err).group(1)
+    rel = re.search(r"line 11: WAVEFORM IMS1\.0:CM6\n    -> (.*)", err).group(1)
+    assert plain == rel and plain.startswith("not allowed: Access to waveforms is not allowed")
+    assert "WID2" not in ans
+    ans, p = as_role("analyst", text)
+    assert "ERROR_LOG" not in ans and len(waveforms_of(ans, n=1)) == 3
+    assert p.products == ["waveforms", "SEL3"]  # both audited
+    # the events follow the bulletin's policy: where the public may read only the public part of
+    # SEL3 (here ML >= 1.15), it gets the waveforms around those events only (waveforms are public)
+    s_pub = make_settings(settings.home, **{"autodrm.relative_window_s": [1.0, 3.0],
+                                            "access.products.SEL3": staff, "access.public_events.products": ["SEL3"],
+                                            "access.public_events.magnitude_type": "ML",
+                                            "access.public_events.min_magnitude": 1.15})
+    pub = Principal(name="public", roles=("public",), unrestricted=False, access=s_pub.access)
+    ans = answer_request(s_pub, msg(SEL3_TIME, "BULL_TYPE SEL3", "STA_LIST KVER", "CHAN_LIST HHZ",
+                                    "RELATIVE_TO BULLETIN", "WAVEFORM"), authorize=policy_hook(pub))
+    assert "ERROR_LOG" not in ans, ans
+    want = expected_segments(settings, sel3_events(settings)[1:], 1.0, 3.0, stations="KVER", chans="HHZ")
+    assert [(tr.id, tr.stats.starttime) for tr in waveforms_of(ans)] == [(r.id, r.stats.starttime) for *_, r in want]
+    assert len(want) == 2
+
+
+def test_relative_to_per_event_limit(store):
+    settings, _ = store
+    s = make_settings(settings.home, **{"autodrm.max_waveform_channel_seconds": 100.0})
+    ans = answer_request(s, msg(SEL3_TIME, "BULL_TYPE SEL3", "STA_LIST KVER", "RELATIVE_TO BULLETIN", "WAVEFORM"))
+    err = section(ans, "DATA_TYPE ERROR_LOG")[0]
+    assert err.count("line 9: WAVEFORM") == 3 and "max_waveform_channel_seconds" in err and "WID2" not in ans
+    assert "event 2014/08/24 00:01:08.920" in err
+    # TIME of a RELATIVE_TO line selects events: the bulletin's TIME span limit holds
+    ans = answer_request(settings, msg("TIME 2014/08/01 TO 2014/10/01", "RELATIVE_TO BULLETIN", "WAVEFORM"))
+    assert "max_time_span_days" in section(ans, "DATA_TYPE ERROR_LOG")[0]
+
+
 # --------------------------------------------------------------------------- stations, channels, outages
 def _columns(sec: str, header: str) -> list[list[str]]:
     lines = sec.splitlines()
@@ -278,7 +521,16 @@ def test_outage_lists_gaps_of_the_archive(store):
     (["TIME 1995/01/16 TO 1995/01/17", "WAVEFORM IMS1.0:CM8"], 6, "CM8"),
     (["BULLETIN IMS1.0"], 5, "needs a TIME line"),
     (["TIME 1995/01/16 TO 1995/01/17", "BULL_TYPE NOPE"], 6, "BULL_TYPE"),
-    (["RELATIVE_TO ORIGIN"], 5, "does not serve"),
+    (["DEPTH_MINUS_ERROR 0 TO 10"], 5, "does not serve"),
+    # RELATIVE_TO ties the next request line, which must exist and be WAVEFORM or ARRIVAL
+    (["RELATIVE_TO ORIGIN"], 5, "RELATIVE_TO ORIGIN is not followed by a request line"),
+    (["RELATIVE_TO EVENT", "STATION"], 5, "cannot apply to the next request line (line 6: STATION)"),
+    (["TIME 2014/08/24 TO 2014/08/25", "RELATIVE_TO BULLETIN", "LAT 60 TO 70", "OUTAGE"], 6,
+     "cannot apply to the next request line (line 8: OUTAGE)"),
+    (["RELATIVE_TO ARRIVAL", "TIME 2014/08/24 TO 2014/08/25", "WAVEFORM"], 5,
+     "expected one of ORIGIN, EVENT, BULLETIN"),
+    (["TIME 2014/08/24 TO 2014/08/25", "RELATIVE_TO BULLETIN", "RELATIVE_TO EVENT", "WAVEFORM"], 6,
+     "followed by another RELATIVE_TO (line 7)"),
 ])
 def test_malformed_requests_get_an_error_log_naming_the_line(store, lines, line_no, words):
     settings, _ = store

@@ -12,6 +12,15 @@ Product selection for bulletin-type requests: ``BULL_TYPE`` (``IDC_REB``, ``REB`
 or a product name given as argument of the request line (``BULLETIN REB IMS1.0``, ``EVENT SEL3``);
 default ``[autodrm] default_bulletin``. The IMS1.0 names of SEL/SEB/SSEB bull types are not in
 REFERENCE.md (§4.2: not verified), so both ``<TYPE>`` and ``IDC_<TYPE>`` are accepted.
+
+``RELATIVE_TO ORIGIN|EVENT|BULLETIN`` (REFERENCE §4.2) ties the **next** request line only to the
+events the environment selects (as an ORIGIN/EVENT/BULLETIN line would, product from BULL_TYPE or
+``default_bulletin``); environment lines may stand between the two. It applies to WAVEFORM (the
+segments around the arrivals of each event) and ARRIVAL (the arrivals of those events, the
+ARRIVAL:ASSOCIATED answer); the line is marked with :attr:`RequestLine.relative_to`. A RELATIVE_TO
+followed by another request type, by a second RELATIVE_TO or by no request line is a problem
+naming the RELATIVE_TO line. Our store keeps one (the preferred) origin per event, so the three
+item types select the same events.
 """
 from __future__ import annotations
 
@@ -27,11 +36,17 @@ REQUEST_TYPES = ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "STATION"
 ENVIRONMENT = ("TIME", "LAT", "LON", "DEPTH", "MAG", "MAG_TYPE", "NET_LIST", "STA_LIST", "CHAN_LIST",
                "BULL_TYPE", "EVENT_STA_DIST", "AUX_LIST")
 #: GSE2.1 keywords this AutoDRM recognises but does not serve (answered with a clear error)
-UNSUPPORTED = ("RELATIVE_TO", "DEPTH_MINUS_ERROR", "MB_MINUS_MS", "BEAM_LIST", "COMM_LIST", "GROUP_BULL_LIST",
+UNSUPPORTED = ("DEPTH_MINUS_ERROR", "MB_MINUS_MS", "BEAM_LIST", "COMM_LIST", "GROUP_BULL_LIST",
                "ARRIVAL_LIST", "ORIGIN_LIST", "EVENT_LIST", "TIME_STAMP", "NETWORK", "BEAM", "RESPONSE",
                "COMMENT", "STA_STATUS", "CHAN_STATUS", "COMM_STATUS", "AUTH_STATUS", "SUBSCRIBE",
                "SAMPLEPHD", "CALIBPHD", "SPIKEPHD", "REGENPHD")
 FORMATS = ("IMS1.0", "GSE2.0", "GSE2.1")
+#: request keywords among UNSUPPORTED (a RELATIVE_TO before one of them is used up by it)
+UNSUPPORTED_REQUESTS = ("NETWORK", "BEAM", "RESPONSE", "COMMENT", "STA_STATUS", "CHAN_STATUS", "COMM_STATUS",
+                        "AUTH_STATUS", "SAMPLEPHD", "CALIBPHD", "SPIKEPHD", "REGENPHD")
+#: RELATIVE_TO items (REFERENCE §4.2) and the request lines a RELATIVE_TO can apply to
+RELATIVE_ITEMS = ("ORIGIN", "EVENT", "BULLETIN")
+RELATIVE_REQUESTS = ("WAVEFORM", "ARRIVAL")
 WAVEFORM_SUBFORMATS = ("CM6", "INT")
 BULLETIN_SUBFORMATS = ("SHORT",)
 
@@ -92,6 +107,10 @@ class RequestLine:
     env: Environment
     line: int
     text: str
+    #: ``RELATIVE_TO`` item (ORIGIN | EVENT | BULLETIN) this line is tied to ("" = a plain line)
+    relative_to: str = ""
+    #: line number of that RELATIVE_TO line (0 = none)
+    relative_line: int = 0
 
 
 @dataclass
@@ -183,7 +202,8 @@ def _product_name(word: str) -> str | None:
 
 
 def _parse_request_line(keyword: str, subtype: str, args: list[str], req: Request, env: Environment,
-                        default_bulletin: str, default_wf: str, lineno: int, text: str) -> RequestLine:
+                        default_bulletin: str, default_wf: str, lineno: int, text: str,
+                        relative: tuple[int, str, str] | None = None) -> RequestLine:
     fmt, subformat, product = req.format, "", ""
     for a in args:
         p = _product_name(a)
@@ -212,12 +232,19 @@ def _parse_request_line(keyword: str, subtype: str, args: list[str], req: Reques
             raise _LineError(f"ARRIVAL: subtype {subtype!r} is not served (ASSOCIATED only)")
     elif subformat or subtype:
         raise _LineError(f"{keyword}: no sub-format or subtype is defined")
-    if keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL"):
-        product = product or env.bull_type or default_bulletin
+    if keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL") or relative is not None:
+        product = product or env.bull_type or default_bulletin  # RELATIVE_TO: the events' product
     needs_time = keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "OUTAGE")
     if needs_time and env.time is None:
         raise _LineError(f"{keyword} needs a TIME line before it (GSE2.1: the default time range is empty)")
-    return RequestLine(keyword, subtype, fmt, subformat, product, env, lineno, text)
+    rel_line, _, rel_item = relative if relative is not None else (0, "", "")
+    return RequestLine(keyword, subtype, fmt, subformat, product, env, lineno, text, rel_item, rel_line)
+
+
+def _relative_problem(relative: tuple[int, str, str], why: str) -> Problem:
+    line, raw, item = relative
+    return Problem(line, raw, f"RELATIVE_TO {item} {why}; RELATIVE_TO applies to the next request line only, "
+                              f"a {' or '.join(RELATIVE_REQUESTS)} line")
 
 
 def parse_request(text: str, default_bulletin: str = "REB", default_waveform_format: str = "CM6",
@@ -230,6 +257,7 @@ def parse_request(text: str, default_bulletin: str = "REB", default_waveform_for
         return req
     env = Environment()
     state = "begin"
+    relative: tuple[int, str, str] | None = None  # a RELATIVE_TO waiting for its request line
     for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or state == "done":
@@ -301,15 +329,31 @@ def parse_request(text: str, default_bulletin: str = "REB", default_waveform_for
                 if len(args) != 1 or _product_name(args[0]) is None:
                     raise _LineError(f"BULL_TYPE: expected one of {', '.join(PRODUCTS)} (or IDC_<name>)")
                 env = replace(env, bull_type=_product_name(args[0]))
+            elif keyword == "RELATIVE_TO":
+                if len(args) != 1 or args[0].upper() not in RELATIVE_ITEMS:
+                    raise _LineError(f"RELATIVE_TO: expected one of {', '.join(RELATIVE_ITEMS)}")
+                if relative is not None:
+                    req.problems.append(_relative_problem(relative, f"is followed by another RELATIVE_TO "
+                                                                    f"(line {lineno}) before any request line"))
+                relative = (lineno, raw, args[0].upper())
             elif keyword in REQUEST_TYPES:
+                rel, relative = relative, None  # RELATIVE_TO ties the next request line only
+                if rel is not None and keyword not in RELATIVE_REQUESTS:
+                    req.problems.append(_relative_problem(rel, f"cannot apply to the next request line (line "
+                                                               f"{lineno}: {line})"))
+                    rel = None
                 req.requests.append(_parse_request_line(keyword, subtype, args, req, env, default_bulletin,
-                                                        default_waveform_format, lineno, raw))
+                                                        default_waveform_format, lineno, raw, rel))
             elif keyword in UNSUPPORTED:
+                if keyword in UNSUPPORTED_REQUESTS:
+                    relative = None  # used up by this line (answered with its own error)
                 raise _LineError(f"{keyword} is a GSE2.1/IMS1.0 keyword this AutoDRM does not serve")
             else:
                 raise _LineError(f"unknown keyword {words[0]!r}")
         except _LineError as exc:
             req.problems.append(Problem(lineno, raw, str(exc)))
+    if relative is not None:
+        req.problems.append(_relative_problem(relative, "is not followed by a request line"))
     if state == "begin" and not req.help:
         req.problems.append(Problem(0, "", "empty message (expected BEGIN IMS1.0 … STOP)"))
     elif state == "header":

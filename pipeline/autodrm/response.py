@@ -26,6 +26,18 @@ Sections:
   samples from the SDS archive for the channels in ``wfavail`` matching NET/STA/CHAN_LIST.
   ``calib``/``calper`` from the station metadata's instrument sensitivity when an inventory is
   given (nm/count of ground displacement at ``calper`` = 1/sensitivity frequency), else 1.0/1.0.
+* ``RELATIVE_TO ORIGIN|EVENT|BULLETIN`` + ``WAVEFORM`` (REFERENCE §4.2) — the same WAVEFORM section,
+  cut around the arrivals of the events :func:`select_events` picks for the environment (as a
+  BULLETIN line would; product from BULL_TYPE or ``default_bulletin``): per event, every archived
+  channel (NET/STA/CHAN_LIST) of the stations with arrivals in its preferred origin (STA_LIST,
+  EVENT_STA_DIST as for the event selection), samples in ``[arrival − before, arrival + after)``
+  (``[autodrm] relative_window_s``; GSE2.1 gives no lengths), overlapping windows of a channel
+  merged; windows of different events are cut separately (one event's segments may overlap
+  another's). The windows are not clipped to TIME (TIME selects the events). Access: ``waveforms``
+  as for WAVEFORM, and the bulletin product as for BULLETIN (the public part of a bulletin selects
+  the public events only). Limits: TIME span and ``max_events`` as for bulletins,
+  ``max_waveform_channel_seconds`` per event. ``RELATIVE_TO`` + ``ARRIVAL`` = the
+  ``ARRIVAL:ASSOCIATED`` answer (the arrivals of the selected events).
 * ``STATION`` / ``CHANNEL`` — the site / sitechan rows in the GSE2.0/2.1 fixed-column lists
   (column positions below; the IMS1.0 document body was not readable, REFERENCE §11 item 7).
 * ``OUTAGE`` — gaps of the archive (``wfavail``) inside TIME per channel, plus channels of the
@@ -66,6 +78,8 @@ this help section stays one section; send the lines unindented), e.g.
   WAVEFORM IMS1.0:CM6
   BULL_TYPE REB
   BULLETIN IMS1.0
+  RELATIVE_TO BULLETIN
+  WAVEFORM IMS1.0:CM6
   STATION
   CHANNEL
   OUTAGE
@@ -74,6 +88,12 @@ this help section stays one section; send the lines unindented), e.g.
 Environment: TIME, LAT, LON, DEPTH, MAG, MAG_TYPE, EVENT_STA_DIST, NET_LIST, STA_LIST, CHAN_LIST, BULL_TYPE.
 Requests: BULLETIN, EVENT, ORIGIN, ARRIVAL[:ASSOCIATED], WAVEFORM [IMS1.0:CM6|IMS1.0:INT], STATION, CHANNEL, OUTAGE.
 Products (BULL_TYPE or request argument): SEL1, SEL2, SEL3, REB, SEB, SSEB (also IDC_<name>).
+RELATIVE_TO ORIGIN|EVENT|BULLETIN ties the next request line only (WAVEFORM or ARRIVAL) to the events
+the environment selects (TIME, LAT, LON, DEPTH, MAG, MAG_TYPE, STA_LIST, EVENT_STA_DIST, BULL_TYPE),
+as a BULLETIN line would; no bulletin section is returned for them. RELATIVE_TO + WAVEFORM: per
+event, the channels (NET_LIST, STA_LIST, CHAN_LIST) of the stations with arrivals in it, cut to a
+window around each arrival (overlapping windows merged; lengths below). RELATIVE_TO + ARRIVAL: the
+arrivals of those events.
 """
 
 STATION_HEADER = "Net       Sta   Type  Latitude  Longitude Coord Sys     Elev   On Date    Off Date"
@@ -125,6 +145,19 @@ def _event_magnitudes(ev, types: tuple[str, ...]) -> list[float]:
             and (not want or (mg.magnitude_type or "").upper() in want)]
 
 
+def event_arrivals(ev, origin, env: Environment) -> list[tuple[object, object]]:
+    """(arrival, pick) of ``origin`` at stations of STA_LIST within EVENT_STA_DIST (arrival distance)
+    — the test by which STA_LIST / EVENT_STA_DIST select events."""
+    picks = {str(p.resource_id): p for p in ev.picks}
+    out = []
+    for a in origin.arrivals:
+        p = picks.get(str(a.pick_id))
+        sta = p.waveform_id.station_code if p is not None and p.waveform_id else ""
+        if env.matches(env.sta_list, sta) and env.within(env.event_sta_dist, a.distance):
+            out.append((a, p))
+    return out
+
+
 def select_events(session, rl: RequestLine, max_events: int, keep=None) -> tuple[Catalog, list[str]]:
     """Events of ``rl.product`` in the request's environment, newest product versions; and the
     product versions used (for the LOG)."""
@@ -149,17 +182,8 @@ def select_events(session, rl: RequestLine, max_events: int, keep=None) -> tuple
                 mags = _event_magnitudes(ev, env.mag_type)
                 if not any(env.within(env.mag, x) for x in mags):
                     continue
-            if env.sta_list != ("*",) or env.event_sta_dist != (None, None):
-                picks = {str(p.resource_id): p for p in ev.picks}
-                ok = False
-                for a in o.arrivals:
-                    p = picks.get(str(a.pick_id))
-                    sta = p.waveform_id.station_code if p is not None and p.waveform_id else ""
-                    if env.matches(env.sta_list, sta) and env.within(env.event_sta_dist, a.distance):
-                        ok = True
-                        break
-                if not ok:
-                    continue
+            if (env.sta_list != ("*",) or env.event_sta_dist != (None, None)) and not event_arrivals(ev, o, env):
+                continue
             out.append(ev)
             if len(out) > max_events:
                 raise LimitError(f"more than {max_events} events match (limit [autodrm] max_events); "
@@ -382,43 +406,150 @@ def waveform_block(tr, subformat: str, site=None, chan=None, inventory=None) -> 
     return "\n".join(lines) + "\n"
 
 
-def waveform_section(settings, session, rl: RequestLine, errors: list[str], inventory=None) -> tuple[str, int]:
-    from obspy import Stream
-    from obspy.clients.filesystem.sds import Client
+def _archive_channels(session, env: Environment, t1: UTCDateTime, t2: UTCDateTime) -> list[tuple[str, ...]]:
+    """(net, sta, loc, chan) with archived data (``wfavail`` segments) in [t1, t2] matching NET/STA/CHAN_LIST."""
     from sqlalchemy import select
 
     from pipeline.store import models as m
 
-    env = rl.env
-    t1, t2 = env.time
     W = m.WfAvail
     rows = session.execute(select(W.net, W.sta, W.loc, W.chan).where(
         W.kind == "segment", W.endtime >= t1.timestamp, W.starttime < t2.timestamp).distinct())
-    chans = sorted({tuple(r) for r in rows if env.matches(env.net_list, r[0]) and env.matches(env.sta_list, r[1])
-                    and env.matches(env.chan_list, r[3])})
-    total = len(chans) * (t2 - t1)
+    return sorted({tuple(r) for r in rows if env.matches(env.net_list, r[0]) and env.matches(env.sta_list, r[1])
+                   and env.matches(env.chan_list, r[3])})
+
+
+def _check_channel_seconds(settings, total: float, what: str) -> None:
     limit = settings.autodrm.max_waveform_channel_seconds
     if total > limit:
-        raise LimitError(f"{len(chans)} channels × {t2 - t1:.0f} s = {total:.0f} channel-seconds, more than the "
-                         f"limit of {limit:.0f} ([autodrm] max_waveform_channel_seconds); narrow TIME or the lists")
+        raise LimitError(f"{what} = {total:.0f} channel-seconds, more than the limit of {limit:.0f} "
+                         "([autodrm] max_waveform_channel_seconds); narrow TIME or the lists")
+
+
+def _archive_client(settings):
+    from obspy.clients.filesystem.sds import Client
+
+    if not settings.archive_dir.is_dir():
+        return None
+    return Client(str(settings.archive_dir), sds_type=settings.ingest.sds_type)
+
+
+def _segment_blocks(client, nslc: tuple[str, ...], t1: UTCDateTime, t2: UTCDateTime, rl: RequestLine, meta,
+                    errors: list[str], inventory=None) -> list[str]:
+    """WID2…CHK2 blocks of one channel's samples in [t1, t2), one per continuous segment."""
+    from obspy import Stream
+
+    net, sta, loc, cha = nslc
+    st = client.get_waveforms(net, sta, loc, cha, t1, t2)
+    st.trim(t1, t2 - 1e-6, nearest_sample=False)
+    st = Stream([tr for tr in st if tr.stats.npts > 0])
+    st.merge(method=-1)
+    site, chan = meta.get(nslc, (None, None))
+    out = []
+    for tr in sorted(st, key=lambda tr: tr.stats.starttime):
+        try:
+            out.append(waveform_block(tr, rl.subformat, site, chan, inventory).rstrip("\n"))
+        except ValueError as exc:
+            errors.append(f"line {rl.line}: {rl.text.strip()}\n    -> {exc}")
+    return out
+
+
+def waveform_section(settings, session, rl: RequestLine, errors: list[str], inventory=None) -> tuple[str, int]:
+    env = rl.env
+    t1, t2 = env.time
+    chans = _archive_channels(session, env, t1, t2)
+    _check_channel_seconds(settings, len(chans) * (t2 - t1), f"{len(chans)} channels × {t2 - t1:.0f} s")
     meta = {(c.net, c.sta, c.loc, c.chan): (s, c) for s, c in _channels(session, Environment(time=env.time))}
     out = [f"DATA_TYPE WAVEFORM {rl.format}:{rl.subformat}"]
-    n = 0
-    if chans and settings.archive_dir.is_dir():
-        client = Client(str(settings.archive_dir), sds_type=settings.ingest.sds_type)
-        for net, sta, loc, cha in chans:
-            st = client.get_waveforms(net, sta, loc, cha, t1, t2)
-            st.trim(t1, t2 - 1e-6, nearest_sample=False)
-            st = Stream([tr for tr in st if tr.stats.npts > 0])
-            st.merge(method=-1)
-            site, chan = meta.get((net, sta, loc, cha), (None, None))
-            for tr in sorted(st, key=lambda tr: tr.stats.starttime):
-                try:
-                    out.append(waveform_block(tr, rl.subformat, site, chan, inventory).rstrip("\n"))
-                    n += 1
-                except ValueError as exc:
-                    errors.append(f"line {rl.line}: {rl.text.strip()}\n    -> {exc}")
-    return "\n".join(out) + "\n", n
+    client = _archive_client(settings) if chans else None
+    if client is not None:
+        for nslc in chans:
+            out += _segment_blocks(client, nslc, t1, t2, rl, meta, errors, inventory)
+    return "\n".join(out) + "\n", len(out) - 1
+
+
+def _merge_windows(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The union of [start, end] windows as sorted, non-overlapping windows."""
+    out: list[list[float]] = []
+    for a, b in sorted(windows):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def relative_windows(ev, env: Environment, before_s: float, after_s: float) -> dict[tuple[str, str], list]:
+    """``{(net or "", sta): [(start, end), …]}``: per station with arrivals of ``ev``'s preferred origin
+    (within STA_LIST and EVENT_STA_DIST, as the event selection), the windows
+    [arrival − before_s, arrival + after_s], overlapping windows merged (timestamps)."""
+    from pipeline.io.common import preferred_origin
+
+    o = preferred_origin(ev)
+    wins: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for a, p in event_arrivals(ev, o, env):
+        if p is None or p.time is None or not p.waveform_id or not p.waveform_id.station_code:
+            continue
+        t = p.time.timestamp
+        wins[((p.waveform_id.network_code or "").upper(), p.waveform_id.station_code.upper())].append(
+            (t - before_s, t + after_s))
+    return {k: _merge_windows(v) for k, v in wins.items()}
+
+
+def relative_waveform_section(settings, session, rl: RequestLine, errors: list[str], inventory=None,
+                              keep=None) -> tuple[str, list[str]]:
+    """``RELATIVE_TO ORIGIN|EVENT|BULLETIN`` + ``WAVEFORM``: for each event the environment selects
+    (:func:`select_events`, exactly as the BULLETIN line would), every archived channel (NET/STA/
+    CHAN_LIST) of the stations with arrivals in it, cut to the windows of :func:`relative_windows`
+    (``[autodrm] relative_window_s``), merged per channel. Each event is held to
+    ``max_waveform_channel_seconds`` on its own; an event over it is an ERROR_LOG entry naming the
+    line and the event, and is skipped. Returns the WAVEFORM section and the LOG lines."""
+    from pipeline.io.common import preferred_origin
+
+    before_s, after_s = settings.autodrm.relative_window_s
+    cat, used = select_events(session, rl, settings.autodrm.max_events, keep)
+    plans = [(ev, relative_windows(ev, rl.env, before_s, after_s)) for ev in cat]
+    starts = [w[0][0] for _, ws in plans for w in ws.values()]
+    ends = [w[-1][1] for _, ws in plans for w in ws.values()]
+    meta = client = None
+    if starts:
+        span = (UTCDateTime(min(starts)), UTCDateTime(max(ends)))
+        meta = {(c.net, c.sta, c.loc, c.chan): (s, c) for s, c in _channels(session, Environment(time=span))}
+        client = _archive_client(settings)
+    out = [f"DATA_TYPE WAVEFORM {rl.format}:{rl.subformat}"]
+    per_event = []
+    for ev, wins in plans:
+        o = preferred_origin(ev)
+        what = f"event {_datetime_ms(o.time)} {o.latitude:.3f} {o.longitude:.3f}"
+        if not wins:
+            per_event.append(f"{what}: no arrivals at stations of STA_LIST within EVENT_STA_DIST")
+            continue
+        t1 = UTCDateTime(min(w[0][0] for w in wins.values()))
+        t2 = UTCDateTime(max(w[-1][1] for w in wins.values()))
+        todo: dict[tuple[str, ...], list[tuple[float, float]]] = {}
+        for nslc in _archive_channels(session, rl.env, t1, t2):
+            w = [x for (net, sta), ws in wins.items() if sta == nslc[1].upper() and net in ("", nslc[0].upper())
+                 for x in ws]
+            if w:
+                todo[nslc] = _merge_windows(w)
+        try:
+            _check_channel_seconds(settings, sum(b - a for ws in todo.values() for a, b in ws),
+                                   f"{what}: {len(todo)} channels cut around their arrivals")
+        except LimitError as exc:
+            errors.append(f"line {rl.line}: {rl.text.strip()}\n    -> request exceeds a limit: {exc}")
+            per_event.append(f"{what}: not answered (over a limit, see the ERROR_LOG)")
+            continue
+        n0 = len(out)
+        if client is not None:
+            for nslc, ws in sorted(todo.items()):
+                for a, b in ws:
+                    out += _segment_blocks(client, nslc, UTCDateTime(a), UTCDateTime(b), rl, meta, errors, inventory)
+        per_event.append(f"{what}: {len(wins)} stations with arrivals, {len(out) - n0} waveform segments")
+    log = [f"{len(out) - 1} waveform segments for {len(cat)} events (RELATIVE_TO {rl.relative_to}, line "
+           f"{rl.relative_line}) from "
+           + ("; ".join(used) if used else f"no {rl.product} product in this TIME range")
+           + f"; windows from {before_s:g} s before to {after_s:g} s after each arrival"] + per_event
+    return "\n".join(out) + "\n", log
 
 
 # --------------------------------------------------------------------------- the message
@@ -452,7 +583,9 @@ def answer_request(settings, text: str, now: datetime | None = None, inventory=N
         errors.append("The request was not processed; correct the lines above and send it again.")
     else:
         if req.help:
-            sections.append("DATA_TYPE LOG IMS1.0\n" + HELP_TEXT)
+            before_s, after_s = cfg.relative_window_s
+            sections.append("DATA_TYPE LOG IMS1.0\n" + HELP_TEXT + f"RELATIVE_TO + WAVEFORM windows here: "
+                            f"{before_s:g} s before to {after_s:g} s after each arrival.\n")
         _answer_lines(settings, req, sections, errors, log, inventory, authorize)
     body = []
     if errors:
@@ -479,7 +612,9 @@ def _answer_lines(settings, req: Request, sections, errors, log, inventory, auth
         for rl in req.requests:
             where = f"line {rl.line}: {rl.text.strip()}"
             try:
-                if rl.env.time is not None and rl.keyword != "WAVEFORM":
+                # TIME selects events (RELATIVE_TO + WAVEFORM too): the bulletin limit; plain WAVEFORM
+                # lines are held to channel-seconds instead
+                if rl.env.time is not None and (rl.keyword != "WAVEFORM" or rl.relative_to):
                     span_d = (rl.env.time[1] - rl.env.time[0]) / 86400.0
                     if span_d > cfg.max_time_span_days:
                         raise LimitError(f"TIME spans {span_d:.1f} days, more than the limit of "
@@ -487,13 +622,22 @@ def _answer_lines(settings, req: Request, sections, errors, log, inventory, auth
                 product = (rl.product if rl.keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL") else
                            "waveforms" if rl.keyword == "WAVEFORM" else "stations")
                 keep = authorize(product) if authorize is not None else None
-                if rl.keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL"):
+                if rl.keyword == "WAVEFORM" and rl.relative_to:
+                    # the waveforms as for a plain WAVEFORM line (checked above), and the events they
+                    # are cut around as for a BULLETIN line (the public may see its public part only)
+                    keep = authorize(rl.product) if authorize is not None else None
+                    text, lines = relative_waveform_section(settings, session, rl, errors, inventory, keep)
+                    sections.append(text)
+                    log.append(f"{where}\n    -> " + "\n    -> ".join(lines))
+                elif rl.keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL"):
                     cat, used = select_events(session, rl, cfg.max_events, keep)
                     t1, t2 = rl.env.time
                     title = (f"{rl.product} of the idc-pipeline for {_datetime_ms(t1)[:16]} to "
                              f"{_datetime_ms(t2)[:16]}")
                     sections.append(bulletin_section(cat, rl, title))
-                    log.append(f"{where}\n    -> {len(cat)} events from "
+                    log.append(f"{where}\n    -> {len(cat)} events"
+                               + (f" (RELATIVE_TO {rl.relative_to}: their arrivals)" if rl.relative_to else "")
+                               + " from "
                                + ("; ".join(used) if used else f"no {rl.product} product in this TIME range"))
                 elif rl.keyword == "WAVEFORM":
                     text, n = waveform_section(settings, session, rl, errors, inventory)
