@@ -72,6 +72,20 @@ def test_catalog_store_round_trip(settings, path):
     assert back[0].origins[0].quality.azimuthal_gap is not None
 
 
+def _store_and_load(settings, cat):
+    """Write ``cat`` as an REB product around its first origin and read it back."""
+    from pipeline.store.products import latest_version
+
+    o = cat[0].preferred_origin()
+    db.upgrade(settings.database_url)
+    key = ProductKey("REB", float(o.time.timestamp) - 3600, float(o.time.timestamp) + 3600)
+    with db.session_scope(settings.database_url) as s:
+        write_product(s, key, input_fingerprint="x", config_hash="c", software_version="t",
+                      fill=lambda s, p: store_catalog(s, p, cat))
+    with db.session_scope(settings.database_url) as s:
+        return load_catalog(s, latest_version(s, key))
+
+
 def test_counts_without_quality_come_from_the_arrivals(settings):
     """A catalogue without OriginQuality / Magnitude.station_count (e.g. another agency's
     QuakeML) is stored with ndef = its time-defining arrivals and nsta = its station
@@ -84,15 +98,7 @@ def test_counts_without_quality_come_from_the_arrivals(settings):
     o.quality = None
     for m in ev.magnitudes:
         m.station_count = None
-    db.upgrade(settings.database_url)
-    key = ProductKey("REB", float(o.time.timestamp) - 3600, float(o.time.timestamp) + 3600)
-    with db.session_scope(settings.database_url) as s:
-        write_product(s, key, input_fingerprint="x", config_hash="c", software_version="t",
-                      fill=lambda s, p: store_catalog(s, p, cat))
-    with db.session_scope(settings.database_url) as s:
-        from pipeline.store.products import latest_version
-
-        back = load_catalog(s, latest_version(s, key))[0]
+    back = _store_and_load(settings, cat)[0]
     assert expect_ndef == 8 and back.origins[0].quality.used_phase_count == expect_ndef
     assert expect_nsta["mb"] == 3
     assert {m.magnitude_type: m.station_count for m in back.magnitudes} == expect_nsta
@@ -120,16 +126,7 @@ def test_amplitudes_on_no_arrival_are_kept(settings):
     ev = cat[0]
     ev.amplitudes.append(Amplitude(generic_amplitude=1.5e-6, type="AMs", unit="m", period=20.0,
                                    magnitude_hint="Ms", waveform_id=WaveformStreamID("IM", "ARCES", "", "BHZ")))
-    o = ev.preferred_origin()
-    db.upgrade(settings.database_url)
-    key = ProductKey("REB", float(o.time.timestamp) - 3600, float(o.time.timestamp) + 3600)
-    with db.session_scope(settings.database_url) as s:
-        write_product(s, key, input_fingerprint="x", config_hash="c", software_version="t",
-                      fill=lambda s, p: store_catalog(s, p, cat))
-    with db.session_scope(settings.database_url) as s:
-        from pipeline.store.products import latest_version
-
-        back = load_catalog(s, latest_version(s, key))[0]
+    back = _store_and_load(settings, cat)[0]
     (ms,) = [a for a in back.amplitudes if a.type == "AMs"]
     assert ms.pick_id is None and ms.waveform_id.station_code == "ARCES" and ms.waveform_id.channel_code == "BHZ"
     assert ms.generic_amplitude == pytest.approx(1.5e-6) and ms.period == 20.0 and ms.magnitude_hint == "Ms"
