@@ -28,7 +28,7 @@ from obspy.core.event import (
 
 from pipeline.association.associator import Hypothesis, associate, distance_deg
 from pipeline.association.config import AssociatorConfig
-from pipeline.io.common import region_name
+from pipeline.io.common import body_amp_rank, region_name
 from pipeline.location import LocatorConfig, arrivals_from_event, locate, to_obspy_origin
 from pipeline.magnitude import MagnitudeConfig, compute_magnitudes
 
@@ -188,7 +188,8 @@ def amplitude_columns(ev: Event, pick_ids) -> pd.DataFrame:
     """The magnitude stage's amplitude columns (``amplitude``, ``period``; ``amp_wa``,
     ``amp_wa_period``, ``amp_wa_time``; nm, s, epoch s) of the picks ``pick_ids`` from the
     event's ``Amplitude`` objects: Wood-Anderson amplitudes (type ``AML``) feed ML, the others
-    (IDC ``A5/2`` first) mb or Ms. An amplitude in another unit than metres is not used."""
+    (in the order of :data:`pipeline.io.common.BODY_AMP_TYPES`, IDC ``A5/2`` first) mb or Ms.
+    An amplitude in another unit than metres is not used."""
     body: dict[str, object] = {}
     wa: dict[str, object] = {}
     for a in ev.amplitudes:
@@ -197,7 +198,7 @@ def amplitude_columns(ev: Event, pick_ids) -> pd.DataFrame:
         pid = str(a.pick_id)
         if (a.type or "").upper() == "AML":
             wa.setdefault(pid, a)
-        elif pid not in body or ((a.type or "") == "A5/2" and (body[pid].type or "") != "A5/2"):
+        elif pid not in body or body_amp_rank(a) < body_amp_rank(body[pid]):
             body[pid] = a
     rows = []
     for p in pick_ids:
@@ -239,12 +240,11 @@ def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: Chain
         tables.append(arrivals_from_event(ev, orig, defining_only=True) if orig is not None else pd.DataFrame())
     later = next_event_times([t if len(t) else pd.DataFrame({"station": [], "time": []}) for t in tables])
     for ev, arr, nxt in zip(catalog, tables, later):
-        if len(arr):
-            arr["next_event_time"] = nxt
         if not len(arr):
             failed.append(f"{ev.resource_id}: no arrivals")
             out.append(ev)
             continue
+        arr["next_event_time"] = nxt
         res = locate(arr, stations, tt, config.location)
         missing.update(res.missing_stations)
         if not math.isfinite(res.latitude):

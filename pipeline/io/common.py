@@ -25,6 +25,13 @@ ETYPE_INV = {v: k for k, v in ETYPE.items()}
 #: of preference (body-wave first: the IDC mb amplitude is A5/2 [REFERENCE §1.1])
 BODY_AMP_TYPES = ("A5/2", "AMB", "A", "")
 
+
+def body_amp_rank(a: Amplitude) -> int:
+    """Position of ``a``'s type in :data:`BODY_AMP_TYPES` (lower = preferred as the body-wave
+    amplitude); ``len(BODY_AMP_TYPES)`` for any other type (e.g. ``AML``, ``AMs``)."""
+    t = (a.type or "").upper()
+    return BODY_AMP_TYPES.index(t) if t in BODY_AMP_TYPES else len(BODY_AMP_TYPES)
+
 _FE = None
 
 
@@ -136,10 +143,8 @@ def arrival_rows(ev: Event, o: Origin, unassociated: bool = False) -> list[Arriv
             continue
         amps = by_pick.get(str(p.resource_id), [])
 
-        def rank(a, _order=BODY_AMP_TYPES):
-            t = (a.type or "").upper()
-            has_sm = str(a.resource_id) in sm_by_amp
-            return (0 if has_sm else 1, _order.index(t) if t in _order else len(_order))
+        def rank(a):
+            return (0 if str(a.resource_id) in sm_by_amp else 1, body_amp_rank(a))
 
         amps = sorted(amps, key=rank)
         amp = amps[0] if amps else None

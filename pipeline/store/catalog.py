@@ -198,32 +198,37 @@ class EventAmplitudes:
     """The amplitudes of one event as read back, and which one a station magnitude used.
 
     From the ``amplitude`` rows of each arrival; for products written before those rows existed
-    (migration 0007), the arrival's own ``amp``/``per`` as its A5/2 amplitude."""
+    (migration 0007), the arrival's own ``amp``/``per`` as its A5/2 amplitude.
 
-    def __init__(self):
+    :param rid: ``rid(key) -> resource id`` of a new amplitude, called once per amplitude made;
+        ``key`` is the row's ampid, or the arrival's arid for an amplitude from the arrival row.
+    """
+
+    def __init__(self, rid):
+        self._rid = rid
         self.amplitudes: list[Amplitude] = []
         self._by_ampid: dict[int, Amplitude] = {}
         self._by_arid: dict[int, Amplitude] = {}
 
-    def add_arrival(self, ar: m.Arrival, pick: Pick, rows, rid_of_row, legacy_rid: str) -> None:
+    def add_arrival(self, ar: m.Arrival, pick: Pick, rows) -> None:
         rows = list(rows)
         if rows:
             for r in rows:
-                amp = amplitude_from_row(r, rid_of_row(r), pick)
+                amp = amplitude_from_row(r, self._rid(r.ampid), pick)
                 self.amplitudes.append(amp)
                 self._by_ampid[r.ampid] = amp
                 if r.amptype == "A5/2" or ar.arid not in self._by_arid:
                     self._by_arid[ar.arid] = amp
             return
-        amp = amplitude_from_arrival(ar, legacy_rid, pick)
-        if amp is not None:
+        if ar.amp is not None:
+            amp = amplitude_from_arrival(ar, self._rid(ar.arid), pick)
             self.amplitudes.append(amp)
             self._by_arid[ar.arid] = amp
 
-    def add_unlinked(self, rows, rid_of_row) -> None:
+    def add_unlinked(self, rows) -> None:
         """Amplitudes of the event measured on no arrival (kept with their stream)."""
         for r in rows:
-            amp = amplitude_from_row(r, rid_of_row(r), None)
+            amp = amplitude_from_row(r, self._rid(r.ampid), None)
             self.amplitudes.append(amp)
             self._by_ampid[r.ampid] = amp
 
@@ -273,8 +278,6 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
             if a.pick_id is not None:
                 amps_by_pick[str(a.pick_id)].append(a)
         arid_of_pick: dict[str, int] = {}
-        ampid_of: dict[str, int] = {}
-        arid_of_amp: dict[str, int | None] = {}
         for arr in origin.arrivals:
             pick = picks.get(str(arr.pick_id))
             if pick is None:
@@ -312,19 +315,19 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
                                                                  if origin.earth_model_id else "")[:32]))
             n_arr += 1
         # every amplitude of the stored arrivals' picks, and those measured on no pick
+        amp_rows = {}
         for a in ev.amplitudes:
             if a.generic_amplitude is None:
                 continue
             pid = str(a.pick_id) if a.pick_id is not None else None
             if pid is not None and pid not in arid_of_pick:
                 continue  # a pick that is not one of the preferred origin's arrivals
-            arid = arid_of_pick.get(pid) if pid else None
             wid = a.waveform_id or (picks[pid].waveform_id if pid in picks else None)
-            row = amplitude_row(a, product.id, arid, wid, row_or.orid)
-            session.add(row)
-            session.flush()
-            ampid_of[str(a.resource_id)] = row.ampid
-            arid_of_amp[str(a.resource_id)] = arid
+            amp_rows[str(a.resource_id)] = amplitude_row(a, product.id, arid_of_pick.get(pid) if pid else None,
+                                                         wid, row_or.orid)
+        session.add_all(amp_rows.values())
+        session.flush()  # one flush gives every row its ampid
+        ampid_of = {rid: row.ampid for rid, row in amp_rows.items()}
         stamags = {str(sm.resource_id): sm for sm in ev.station_magnitudes}
         amps = {str(a.resource_id): a for a in ev.amplitudes}
         for mag in ev.magnitudes:
@@ -394,17 +397,15 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
         e = errs.get(o.orid)
         org = origin_from_row(o, e, f"{prefix}/origin/{o.orid}", mode, "IDC", AUTH)
         pick_of_arid: dict[int, Pick] = {}
-        amps = EventAmplitudes()
+        amps = EventAmplitudes(lambda key: f"{prefix}/amplitude/{key}")
         pairs = [(a, arrivals[a.arid]) for a in assocs.get(o.orid, []) if a.arid in arrivals]
         for a, ar in pairs:
             pick = pick_from_arrival(ar, f"{prefix}/pick/{ar.arid}", mode, "IDC")
             ev.picks.append(pick)
             pick_of_arid[ar.arid] = pick
-            amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()), lambda r: f"{prefix}/amplitude/{r.ampid}",
-                             f"{prefix}/amplitude/{ar.arid}")
+            amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()))
             org.arrivals.append(arrival_from_assoc(a, ar, f"{prefix}/arrival/{o.orid}/{ar.arid}", pick))
-        amps.add_unlinked([r for r in amp_rows.get(None, ()) if r.orid == o.orid],
-                          lambda r: f"{prefix}/amplitude/{r.ampid}")
+        amps.add_unlinked([r for r in amp_rows.get(None, ()) if r.orid == o.orid])
         ev.amplitudes.extend(amps.amplitudes)
         org.quality = origin_quality(o, e, pairs)
         ev.origins.append(org)

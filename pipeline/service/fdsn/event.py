@@ -38,6 +38,7 @@ of both paths are cached per (parameters, access class, product generation).
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import re
 import threading
@@ -556,7 +557,8 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
             ev_origins = [o for o in origins if o.orid == r["orid"]]
         npick = 0
         pick_of_arid: dict[int, Any] = {}
-        amps = EventAmplitudes()
+        seq = itertools.count(1)
+        amps = EventAmplitudes(lambda key: f"{prefix}/amplitude/{next(seq)}")
         for k, o in enumerate(ev_origins, start=1):
             e = errs.get(o.orid)
             org = origin_from_row(o, e, f"{prefix}/origin/{k}", mode, agency, o.auth or AUTH)
@@ -568,18 +570,11 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                     pick = pick_from_arrival(ar, f"{prefix}/pick/{npick}", mode, agency)
                     ev.picks.append(pick)
                     pick_of_arid[ar.arid] = pick
-                    n0 = len(amps.amplitudes)
-                    amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()),
-                                     lambda r: f"{prefix}/amplitude/{len(amps.amplitudes) + 1}",
-                                     f"{prefix}/amplitude/{len(amps.amplitudes) + 1}")
-                    ev.amplitudes.extend(amps.amplitudes[n0:])
+                    amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()))
                 org.arrivals.append(arrival_from_assoc(
                     a, ar, f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}", pick))
             if arrivals:
-                n0 = len(amps.amplitudes)
-                amps.add_unlinked(amp_rows.get(("origin", o.orid), ()),
-                                  lambda r: f"{prefix}/amplitude/{len(amps.amplitudes) + 1}")
-                ev.amplitudes.extend(amps.amplitudes[n0:])
+                amps.add_unlinked(amp_rows.get(("origin", o.orid), ()))
             org.quality = origin_quality(o, e, pairs)
             ev.origins.append(org)
             if o.orid == r["orid"]:
@@ -604,6 +599,7 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                 if o.orid == r["orid"] and ev.preferred_magnitude_id is None and (
                         not magtype or n.magtype.lower() == magtype.lower()):
                     ev.preferred_magnitude_id = mag.resource_id
+        ev.amplitudes.extend(amps.amplitudes)
         if ev.preferred_magnitude_id is None and ev.magnitudes:
             ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
         cat.append(ev)
