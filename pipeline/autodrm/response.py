@@ -406,17 +406,28 @@ def waveform_block(tr, subformat: str, site=None, chan=None, inventory=None) -> 
     return "\n".join(lines) + "\n"
 
 
-def _archive_channels(session, env: Environment, t1: UTCDateTime, t2: UTCDateTime) -> list[tuple[str, ...]]:
-    """(net, sta, loc, chan) with archived data (``wfavail`` segments) in [t1, t2] matching NET/STA/CHAN_LIST."""
+def _archive_segments(session, env: Environment, t1: UTCDateTime, t2: UTCDateTime) -> list[tuple]:
+    """``((net, sta, loc, chan), start, end)`` of the archived data (``wfavail`` segments) in
+    [t1, t2] of the channels matching NET/STA/CHAN_LIST (epoch s)."""
     from sqlalchemy import select
 
     from pipeline.store import models as m
 
     W = m.WfAvail
-    rows = session.execute(select(W.net, W.sta, W.loc, W.chan).where(
-        W.kind == "segment", W.endtime >= t1.timestamp, W.starttime < t2.timestamp).distinct())
-    return sorted({tuple(r) for r in rows if env.matches(env.net_list, r[0]) and env.matches(env.sta_list, r[1])
-                   and env.matches(env.chan_list, r[3])})
+    rows = session.execute(select(W.net, W.sta, W.loc, W.chan, W.starttime, W.endtime).where(
+        W.kind == "segment", W.endtime >= t1.timestamp, W.starttime < t2.timestamp))
+    return [(tuple(r[:4]), r[4], r[5]) for r in rows if env.matches(env.net_list, r[0])
+            and env.matches(env.sta_list, r[1]) and env.matches(env.chan_list, r[3])]
+
+
+def _channels_in(segments: list[tuple], t1: float, t2: float) -> list[tuple[str, ...]]:
+    """The channels of ``segments`` (:func:`_archive_segments`) with data in [t1, t2] (epoch s)."""
+    return sorted({nslc for nslc, start, end in segments if end >= t1 and start < t2})
+
+
+def _archive_channels(session, env: Environment, t1: UTCDateTime, t2: UTCDateTime) -> list[tuple[str, ...]]:
+    """(net, sta, loc, chan) with archived data (``wfavail`` segments) in [t1, t2] matching NET/STA/CHAN_LIST."""
+    return _channels_in(_archive_segments(session, env, t1, t2), t1.timestamp, t2.timestamp)
 
 
 def _check_channel_seconds(settings, total: float, what: str) -> None:
@@ -512,9 +523,11 @@ def relative_waveform_section(settings, session, rl: RequestLine, errors: list[s
     starts = [w[0][0] for _, ws in plans for w in ws.values()]
     ends = [w[-1][1] for _, ws in plans for w in ws.values()]
     meta = client = None
+    segments: list[tuple] = []
     if starts:
         span = (UTCDateTime(min(starts)), UTCDateTime(max(ends)))
         meta = {(c.net, c.sta, c.loc, c.chan): (s, c) for s, c in _channels(session, Environment(time=span))}
+        segments = _archive_segments(session, rl.env, *span)  # one query; each event filters it
         client = _archive_client(settings)
     out = [f"DATA_TYPE WAVEFORM {rl.format}:{rl.subformat}"]
     per_event = []
@@ -524,10 +537,10 @@ def relative_waveform_section(settings, session, rl: RequestLine, errors: list[s
         if not wins:
             per_event.append(f"{what}: no arrivals at stations of STA_LIST within EVENT_STA_DIST")
             continue
-        t1 = UTCDateTime(min(w[0][0] for w in wins.values()))
-        t2 = UTCDateTime(max(w[-1][1] for w in wins.values()))
+        t1 = min(w[0][0] for w in wins.values())
+        t2 = max(w[-1][1] for w in wins.values())
         todo: dict[tuple[str, ...], list[tuple[float, float]]] = {}
-        for nslc in _archive_channels(session, rl.env, t1, t2):
+        for nslc in _channels_in(segments, t1, t2):
             w = [x for (net, sta), ws in wins.items() if sta == nslc[1].upper() and net in ("", nslc[0].upper())
                  for x in ws]
             if w:
