@@ -673,3 +673,55 @@ def alerts_for_product(settings: Settings, product: str, start, end, version: in
     from pipeline.alerts import alerts_for_product as _alerts
 
     return _alerts(settings, product, start, end, version)
+
+
+# ----------------------------------------------------------------------------- simulation (issue 12)
+def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: str | Path | None = None,
+                        stations: str | Path | None = None, false_fraction: float | None = None, seed: int = 0,
+                        model: str = "ak135") -> dict:
+    """``idc simulate detections``: one simulated UTC day of IMS detections from real origins.
+
+    Reads the origins (default: the IDC LEB origins of January–February 2022 bundled in
+    ``tests/data/ims_leb_2022``; NORSAR metadata layout or ``time,latitude,longitude,depth_km,mag``)
+    and the stations (default ``stations/ims_stations.csv``, its seismic stations; or a station
+    CSV with an optional ``kind`` column), builds (or loads from ``$IDC_HOME/cache``) the global
+    travel-time table and writes ``picks.csv`` (pipeline.picks CSV form), ``stations.csv``,
+    ``truth.csv`` (one row per origin) and ``picks_truth.csv`` (event of each pick) into
+    ``out_dir``. See :mod:`pipeline.simulate.detections` for the model.
+    """
+    import pandas as pd
+    from obspy import UTCDateTime
+
+    from pipeline.picks import write_picks_csv
+    from pipeline.simulate.detections import SimConfig, ims_seismic_stations, leb_origins
+    from pipeline.simulate.detections import simulate_detections as _simulate
+    from pipeline.traveltime.tables import GLOBAL_PHASES, TravelTimeTable
+
+    origins = Path(origins) if origins else PROJECT_ROOT / "tests" / "data" / "ims_leb_2022" / "metadata_2022_leb_jan_feb.csv"
+    stations = Path(stations) if stations else PROJECT_ROOT / "stations" / "ims_stations.csv"
+    for label, p in (("origins", origins), ("stations", stations)):
+        if not p.is_file():
+            raise FileNotFoundError(f"{label} file {p} not found")
+    try:
+        day = UTCDateTime(str(date))
+    except Exception:
+        raise ValueError(f"--date {date!r} is not a date (YYYY-MM-DD)") from None
+    start = UTCDateTime(day.date)
+    org = leb_origins(pd.read_csv(origins))
+    sta_table = pd.read_csv(stations)
+    sta = ims_seismic_stations(sta_table) if "technology" in sta_table.columns else sta_table
+    cfg = SimConfig() if false_fraction is None else SimConfig(false_fraction=false_fraction)
+    tt = TravelTimeTable(model, list(GLOBAL_PHASES), cache_dir=settings.cache_dir / "traveltime")
+    sim = _simulate(org, sta, tt, cfg, seed, start=start, end=start + 86400)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_picks_csv(sim.picks, out / "picks.csv")
+    sim.stations[["network", "station", "latitude", "longitude", "elevation_m"]].to_csv(out / "stations.csv",
+                                                                                      index=False)
+    truth = sim.truth.copy()
+    truth["time"] = [UTCDateTime(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in truth["time"]]
+    truth[["time", "latitude", "longitude", "depth_km", "mag", "n_stations", "n_p_stations", "event_id",
+           "in_window", "n_detections"]].to_csv(out / "truth.csv", index=False)
+    sim.pick_truth.to_csv(out / "picks_truth.csv", index=False, float_format="%.6f")
+    return {**sim.summary, "origins_file": str(origins), "stations_file": str(stations), "model": model,
+            "output": str(out)}

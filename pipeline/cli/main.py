@@ -439,6 +439,8 @@ from pipeline.cli.accounts import accounts_group as _accounts, subscriptions_gro
 cli.add_command(_accounts); cli.add_command(_subs)
 from pipeline.cli.autodrm_mail import autodrm_group as _autodrm_mail  # noqa: E402  (idc autodrm mail|log)
 cli.add_command(_autodrm_mail)
+from pipeline.cli.simulate import simulate_group as _simulate  # noqa: E402  (idc simulate detections)
+cli.add_command(_simulate)
 
 
 def main(argv: list[str] | None = None) -> None:
