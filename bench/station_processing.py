@@ -9,13 +9,17 @@ station-day of 40 Hz 3-component data** (3 x 86 400 x 40 = 10 368 000 samples), 
 seconds and samples/s, and the speed ratio ``naive time / our time`` (> 1 = ours is faster).
 
 ``ours``
-    ``pipeline.detection.detect(day, inventory, DetectionConfig())`` with the default
-    configuration: 4-band filter bank on the vertical (3 bands at 40 Hz: the 4-20 Hz band
-    exceeds 0.9 x Nyquist), recursive STA/LTA (obspy, C) per band, trigger search
+    ``pipeline.detection.detect(day, inventory, cfg)`` with the default configuration: the
+    ``"auto"`` preset gives a 40 Hz station without station coordinates the ``regional``
+    scales (``AutoDetection().resolve(40.0)`` = ``DetectionConfig.auto_regional()``: the
+    defaults of ``DetectionConfig`` plus the one-P-per-onset rule and an SNR of 2.5 for onsets
+    out of noise; before issue 12 it was ``DetectionConfig()``): 4-band filter bank on the
+    vertical (3 bands at 40 Hz: the 4-20 Hz band exceeds 0.9 x Nyquist), recursive STA/LTA
+    (obspy, C, with its first LTA length started from the leading noise) per band, trigger search
     (:func:`pipeline.detection.stalta.trigger_onsets`: exactly obspy's ``trigger_onset``,
     faster), S detector on the horizontal energy, vectorised AIC onsets, 3-C polarisation,
-    phase hints, 6-h chunks (``chunk_s`` default since the speed-up; 1 h before) with 300 s
-    padding run as dask tasks on the threaded scheduler. Timed with the default thread count
+    phase hints, 6-h chunks (``chunk_s`` default since the speed-up; 1 h before) with 360 s
+    padding (300 s before issue 12) run as dask tasks on the threaded scheduler. Timed with the default thread count
     (cpu count), with one thread, and with an inventory (adds the mb and Wood-Anderson
     amplitude measurements per detection).
 ``naive``
@@ -75,7 +79,7 @@ import scipy  # noqa: E402
 from obspy import Inventory, Stream, Trace, UTCDateTime, read, read_inventory  # noqa: E402
 from obspy.signal.trigger import ar_pick, recursive_sta_lta, trigger_onset  # noqa: E402
 
-from pipeline.detection import DetectionConfig, detect  # noqa: E402
+from pipeline.detection import AutoDetection, DetectionConfig, detect  # noqa: E402
 from pipeline.picks import PICK_COLUMNS  # noqa: E402
 
 from _common import load_average, machine, report_checks  # noqa: E402  (bench/_common.py)
@@ -173,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     day = build_day()
     inv = build_inventory()
     print(f"test data built in {time.perf_counter() - t0:.1f} s")
-    cfg = DetectionConfig()
+    auto = AutoDetection()  # the default preset; no station coordinates here
+    cfg = auto.resolve(FS)
+    print(f"default configuration ('auto' preset): {auto.regime(FS)} scales for a {FS:g} Hz station "
+          f"without coordinates")
 
     variants = {
         "naive_obspy_chain": lambda: naive_chain(day),

@@ -107,16 +107,32 @@ class IngestConfig(_Frozen):
 
 
 class DetectionSettings(_Frozen):
-    """``[detection]``: a preset of :class:`pipeline.detection.DetectionConfig` plus overrides."""
+    """``[detection]``: a preset of station processing plus overrides.
 
-    #: "default" (regional/teleseismic IDC data) or "local" (dense local networks, 100 Hz)
-    preset: Literal["default", "local"] = "default"
+    ``"auto"`` (default) chooses the scales per station from the data
+    (:class:`pipeline.detection.AutoDetection`: local-network scales for a station whose nearest
+    neighbour is within ``local_max_spacing_km``, or, without station coordinates, sampled at
+    ``local_min_sampling_rate_hz`` or faster; regional scales otherwise). ``"default"`` (the
+    fixed regional/teleseismic configuration, :class:`pipeline.detection.DetectionConfig`) and
+    ``"local"`` (dense local networks, tuned on the Iceland demo) force one set for all
+    stations."""
+
+    #: "auto", "default" (regional/teleseismic IDC data) or "local" (dense local networks, 100 Hz)
+    preset: Literal["auto", "default", "local"] = "auto"
+    #: "auto": a station whose nearest neighbour is at most this far (km) is a local-network one
+    local_max_spacing_km: float = Field(50.0, gt=0)
+    #: "auto", no station coordinates: sampling rates (Hz) from which a station is local
+    local_min_sampling_rate_hz: float = Field(80.0, gt=0)
     #: any DetectionConfig field, e.g. {trigger_on = 4.5, chunk_s = 1800}
     overrides: dict[str, Any] = {}
 
     def build(self):
-        from pipeline.detection import DetectionConfig
+        from pipeline.detection import AutoDetection, DetectionConfig
 
+        if self.preset == "auto":
+            return AutoDetection(local_max_spacing_km=self.local_max_spacing_km,
+                                 local_min_sampling_rate_hz=self.local_min_sampling_rate_hz,
+                                 overrides=dict(self.overrides))
         if self.preset == "local":
             return DetectionConfig.local(**self.overrides)
         return DetectionConfig(**self.overrides)

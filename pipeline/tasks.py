@@ -196,25 +196,49 @@ def station_inventory(settings: Settings):
 
 
 def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str | Path | None = None,
-                 out: str | Path | None = None) -> dict:
-    """``idc detect``: station processing on waveform files → picks table (picks.csv)."""
+                 out: str | Path | None = None, progress: bool | None = None) -> dict:
+    """``idc detect``: station processing on waveform files → picks table (picks.csv).
+
+    Files are read one by one and each channel's touching traces are joined without filling
+    gaps (:func:`pipeline.detection.merge_contiguous`), so a file of event windows from several
+    years costs what its samples cost. ``progress`` (default: when stderr is a terminal) shows
+    bars for reading and for the (station, chunk) tasks. Returns the summary: files, traces
+    read, contiguous segments, stations, picks per phase, wall time.
+    """
+    import sys
+    import time
+
     from obspy import Stream, read, read_inventory
 
-    from pipeline.detection import detect
+    from tqdm import tqdm
+    from pipeline.detection import detect, merge_contiguous
     from pipeline.picks import write_picks_csv
 
     st = Stream()
-    for p in paths:
-        st += read(str(p))
-    st.merge(method=1)
+    t_start = time.perf_counter()
+    paths = [Path(p) for p in paths]
+    show = sys.stderr.isatty() if progress is None else progress
+    n_read = 0
+    with tqdm(paths, desc="read", unit="file", disable=not show or len(paths) < 2, file=sys.stderr,
+              dynamic_ncols=True) as bar:
+        for p in bar:
+            part = read(str(p))
+            n_read += len(part)
+            st += part
+    st = merge_contiguous(st)
     inv = read_inventory(str(stations)) if stations and Path(stations).suffix.lower() == ".xml" else (
         station_inventory(settings) if stations is None else None)
-    with dask_client(settings) as client:
-        picks = detect(st, inv, settings.detection.build(), client=client, num_workers=settings.dask.threads)
+    with dask_client(settings) as client, tqdm(desc="detect", unit="task", disable=not show, file=sys.stderr,
+                                                dynamic_ncols=True) as bar:
+        picks = detect(st, inv, settings.detection.build(), client=client, num_workers=settings.dask.threads,
+                       progress=bar)
     if out:
         write_picks_csv(picks, out)
-    return {"traces": len(st), "picks": int(len(picks)),
-            "phases": {k: int(v) for k, v in picks["phase"].value_counts().items()}, "output": str(out or "")}
+    return {"files": len(paths), "traces_read": n_read, "traces": len(st), "segments": len(st),
+            "stations": len({(tr.stats.network, tr.stats.station) for tr in st}),
+            "channels": len({tr.id for tr in st}), "picks": int(len(picks)),
+            "phases": {k: int(v) for k, v in picks["phase"].value_counts().items()}, "output": str(out or ""),
+            "seconds": round(time.perf_counter() - t_start, 1)}
 
 
 def associate_picks(settings: Settings, picks_csv: str | Path, stations: str | Path | None, out: str | Path,
@@ -281,8 +305,9 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
         fp_rows = sorted((r.net, r.sta, r.loc, r.chan, round(r.starttime, 4), round(r.endtime, 4), r.nsamp)
                          for r in rows)
     fingerprint = hashlib.sha256(json.dumps(fp_rows).encode()).hexdigest()
-    st = Client(str(settings.archive_dir)).get_waveforms("*", "*", "*", "*", t0, t1)
-    st.merge(method=1)
+    from pipeline.detection import merge_contiguous
+
+    st = merge_contiguous(Client(str(settings.archive_dir)).get_waveforms("*", "*", "*", "*", t0, t1))
     inv = station_inventory(settings)
     with dask_client(settings) as client:
         picks = (detect(st, inv, det_cfg, start=start, end=end + max_tt, client=client,

@@ -307,17 +307,23 @@ def quarantine_list(settings: Settings, show_all):
 @click.option("--stations", type=click.Path(exists=True, dir_okay=False),
               help="StationXML with responses (amplitudes); default: the configured station files.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="picks.csv to write.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @with_settings
-def detect_cmd(settings: Settings, waveforms, stations, output):
+def detect_cmd(settings: Settings, waveforms, stations, output, progress, as_json):
     """Station processing on waveform files (any format obspy reads) -> picks.csv."""
     from pipeline import tasks
 
     try:
-        res = tasks.detect_files(settings, waveforms, stations, output)
+        res = tasks.detect_files(settings, waveforms, stations, output, progress=progress)
     except Exception as exc:
         _fail(exc)
-    click.echo(f"{res['picks']} picks ({', '.join(f'{k} {v}' for k, v in res['phases'].items())}) from "
-               f"{res['traces']} traces -> {output}")
+    if as_json:
+        click.echo(json.dumps(res, indent=1))
+        return
+    phases = ", ".join(f"{k} {v}" for k, v in res["phases"].items()) or "none"
+    click.echo(f"{res['picks']} picks ({phases}) from {res['files']} files ({res['traces_read']} traces read, "
+               f"{res['segments']} contiguous segments, {res['stations']} stations) in {res['seconds']} s -> {output}")
 
 
 @cli.command("associate")

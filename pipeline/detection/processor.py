@@ -65,7 +65,7 @@ from obspy import Inventory, Stream, Trace, UTCDateTime
 from obspy.signal.rotate import rotate2zne
 
 from pipeline.detection.amplitudes import CachedResponse, mb_amplitude, wa_amplitude
-from pipeline.detection.config import DetectionConfig
+from pipeline.detection.config import AutoDetection, DetectionConfig
 from pipeline.detection.onset import aic_curves
 from pipeline.detection.polarisation import NAN_POLARISATION, Polarisation, polarisation_batch
 from pipeline.detection.stalta import bandpass, merge_triggers, stalta_triggers
@@ -279,6 +279,15 @@ def _gains(seg: _Segment, roles: tuple[str, ...]) -> np.ndarray:
     return scale
 
 
+def _reflect(idx: np.ndarray, n: int) -> np.ndarray:
+    """Sample indices reflected into ``[0, n)`` (``-1 -> 1``, ``n -> n - 2``; periodic beyond)."""
+    if n < 2:
+        return np.zeros_like(idx)
+    period = 2 * (n - 1)
+    idx = np.mod(idx, period)
+    return np.where(idx >= n, period - idx, idx)
+
+
 def _candidates(seg: _Segment, ons: list[int], peaks: list[float], band: tuple[float, float],
                 source: str, window: tuple[float, float], config: DetectionConfig) -> list[_Detection]:
     """Refine and describe triggers at samples ``ons`` (all of one band and source): AIC
@@ -311,8 +320,9 @@ def _candidates(seg: _Segment, ons: list[int], peaks: list[float], band: tuple[f
         # all windows inside the data: gather through sliding window views (no index array)
         x = np.stack([sliding_window_view(seg.data[r], length)[ons_a - lead] for r in roles], axis=1) * gains
     else:
-        # clipping the indices extends the data with their edge values near segment ends
-        idx = np.clip((ons_a - lead)[:, None] + np.arange(length)[None, :], 0, seg.npts - 1)
+        # near segment ends the data are extended by reflection (the leading noise mirrored, not
+        # a constant that would make the noise before an early onset vanish and its SNR infinite)
+        idx = _reflect((ons_a - lead)[:, None] + np.arange(length)[None, :], seg.npts)
         x = np.stack([seg.data[r][idx] for r in roles], axis=1) * gains
     f = bandpass(x, band[0], band[1], fs, config.filter_corners)
     rows = [0] if source == "Z" or not seg.three_c else [1, 2]
@@ -403,8 +413,9 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
             nf = bandpass(seg.data["N"], lo, hi, fs, config.filter_corners)
             ef = bandpass(seg.data["E"], lo, hi, fs, config.filter_corners)
             y = np.sqrt(zf * zf + nf * nf + ef * ef)
-        triggers += stalta_triggers(y, fs, config.sta_s, config.lta_s, config.trigger_on,
-                                    config.trigger_off, band=b)
+        sta, lta = config.stalta_s((lo, hi))
+        triggers += stalta_triggers(y, fs, sta, lta, config.trigger_on,
+                                    config.trigger_off, band=b, warmup_s=config.warmup_s(sta))
     dets: list[_Detection] = []
     kept = [t for t in merge_triggers(triggers, min_sep) if i_lo <= t.on <= i_hi]
     for b, band in enumerate(bands):
@@ -413,8 +424,9 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
                             config.aic_window_s, config)
     # 2. S detection on the horizontal energy
     sdc = config.s_detection
-    if seg.three_c and sdc.enabled and sdc.band_hz[1] <= config.max_nyquist_fraction * fs / 2:
-        lo, hi = sdc.band_hz
+    s_band = (sdc.band_hz[0], min(sdc.band_hz[1], config.max_nyquist_fraction * fs / 2))
+    if seg.three_c and sdc.enabled and s_band[1] > 1.5 * s_band[0]:
+        lo, hi = s_band  # limited to the usable band of the data
         env = bandpass(seg.data["N"], lo, hi, fs, config.filter_corners)
         ef = bandpass(seg.data["E"], lo, hi, fs, config.filter_corners)
         env *= env
@@ -422,10 +434,11 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
         env += ef
         del ef
         np.sqrt(env, out=env)  # sqrt(N_f**2 + E_f**2), in place
-        sel = [t for t in merge_triggers(stalta_triggers(env, fs, sdc.sta_s, sdc.lta_s, sdc.trigger_on,
-                                                         sdc.trigger_off, band=-1), min_sep)
+        sta, lta = config.stalta_s(s_band, s=True)
+        sel = [t for t in merge_triggers(stalta_triggers(env, fs, sta, lta, sdc.trigger_on, sdc.trigger_off,
+                                                         band=-1, warmup_s=config.warmup_s(sta)), min_sep)
                if i_lo <= t.on <= i_hi]
-        dets += _candidates(seg, [t.on for t in sel], [t.peak for t in sel], sdc.band_hz, "H",
+        dets += _candidates(seg, [t.on for t in sel], [t.peak for t in sel], s_band, "H",
                             sdc.aic_window_s, config)
     # 3. phase hints, merge of vertical and horizontal detections of one arrival
     for d in dets:
@@ -447,8 +460,119 @@ def _process_segment(seg: _Segment, config: DetectionConfig, lo: float = -math.i
     for d in out:
         d.snr_amp = d.snr_h if d.phase == "S" and seg.three_c else d.snr_z
         d.uncertainty = onset_uncertainty(d.snr_amp, d.band, fs)
-    out = [d for d in out if not d.snr_amp < config.min_snr]
+    # digital zeros before the onset (infinite SNR: the start of data after a zero-filled
+    # stretch, not an arrival) or an onset refined to outside the data
+    out = [d for d in out if math.isfinite(d.snr_amp) and 0 < d.index < seg.npts]
+    out = _onset_sequences(seg, sorted(out, key=lambda d: (d.index, d.phase)), config)
     return sorted(out, key=lambda d: (d.index, d.phase))
+
+
+def _band_energies(seg: _Segment, band: tuple[float, float], windows: list[tuple[int, int]],
+                   config: DetectionConfig) -> list[float]:
+    """Mean ground-motion energy, causally band-passed in ``band``, in each sample window
+    ``[i0, i1)``: of the vertical, or the sum over the three components of a 3-C sensor (in one
+    unit, see :func:`_gains`). One local stretch is filtered, starting far enough before the
+    first window for the filter to settle, so the values do not depend on where the segment
+    starts."""
+    settle = int(3.0 / band[0] * seg.fs)
+    lo = max(0, min(w[0] for w in windows) - settle)
+    hi = min(seg.npts, max(w[1] for w in windows))
+    roles = ("Z", "N", "E") if seg.three_c else ("Z",)
+    x = np.stack([seg.data[r][lo:hi] for r in roles]) * _gains(seg, roles)[:, None]
+    y = bandpass(x, band[0], band[1], seg.fs, config.filter_corners)
+    y = np.einsum("ij,ij->j", y, y)
+    out = []
+    for i0, i1 in windows:
+        i0, i1 = max(i0 - lo, 0), min(i1 - lo, y.size)
+        out.append(float(y[i0:i1].mean()) if i1 > i0 else math.nan)
+    return out
+
+
+def _onset_sequences(seg: _Segment, dets: list[_Detection], config: DetectionConfig) -> list[_Detection]:
+    """SNR threshold and one P detection per onset, from the energy history of the station.
+
+    Detections are taken in time order. A detection ``d`` at most
+    :meth:`~DetectionConfig.coda_lookback` seconds after the detection ``f`` that started the
+    current sequence is *in the coda* of ``f`` when, on the ground motion band-passed in
+    ``d``'s band (:func:`_band_energies`: all components of a 3-C sensor), the mean energy
+    ``pre`` just before ``d`` (``snr_window_s[0]``, not reaching back before ``f`` and ending a
+    quarter of the signal window before ``d``) exceeds ``coda_level**2`` times the noise
+    ``base`` before ``f``.
+
+    * A detection that is not in a coda rises out of noise: it needs an SNR (``snr`` output,
+      after / before its onset) of at least ``min_snr`` and then starts a new sequence.
+    * A detection in a coda needs ``min_snr_in_coda`` (its own SNR is measured against the coda,
+      so a later arrival is held to a lower bar than a lone noise wiggle). It starts a new
+      sequence as a *new event* when the energy ``post`` after it (``snr_window_s[1]``)
+      exceeds ``new_event_ratio**2`` times both ``pre`` and the energy after ``f`` (a larger
+      event inside the coda; an S wave seldom exceeds its P on the vertical that much), or when
+      it is hinted P on a 3-C sensor after an S-hinted arrival of the sequence (P-type motion
+      after the S: the next event of a swarm). Otherwise it is a later phase of ``f``'s
+      event: kept when hinted S (3-C evidence), else dropped, or kept as
+      :attr:`~DetectionConfig.coda_phase` when that is set. A P detection is never a coda
+      re-trigger.
+    * When ``f`` is hinted S, has no P detection up to ``max_s_minus_p_s`` before it and a
+      later arrival follows in its coda, ``f`` started a sequence of arrivals: it is the first
+      arrival, the P (with its vertical onset when it has one; :attr:`first_arrival_p`).
+
+    With ``coda_level=None`` only ``min_snr`` applies.
+    """
+    if config.coda_level is None:
+        return [d for d in dets if d.snr_amp >= config.min_snr]
+    min_later = config.min_snr if config.min_snr_in_coda is None else config.min_snr_in_coda
+    fs = seg.fs
+    n_noise = max(1, int(round(config.snr_window_s[0] * fs)))
+    n_sig = max(1, int(round(config.snr_window_s[1] * fs)))
+    # the level before ``d`` ends a quarter signal window before its onset: a late onset must
+    # not count its own first cycles as coda
+    guard = n_sig // 4
+    look = config.coda_lookback() * fs
+    s_p = (config.max_s_minus_p_s or math.inf) * fs
+    out: list[_Detection] = []
+    first: int | None = None  # position in ``out`` of the detection that started the sequence
+    for d in dets:
+        f = out[first] if first is not None else None
+        in_coda = False
+        if f is not None and 0 < d.index - f.index <= look:
+            base, post_f, pre, post = _band_energies(
+                seg, d.band, [(f.index - n_noise, f.index), (f.index, f.index + n_sig),
+                              (max(f.index, d.index - n_noise), d.index - guard), (d.index, d.index + n_sig)],
+                config)
+            in_coda = pre > config.coda_level ** 2 * base
+        if not in_coda:
+            if d.snr_amp >= config.min_snr:
+                first = len(out)
+                out.append(d)
+            continue
+        if not d.snr_amp >= min_later:
+            continue
+        if config.first_arrival_p and f.phase == "S" and not _p_before(out, first, s_p):
+            out[first] = f = _as_first_arrival(f, fs)
+        if (post > config.new_event_ratio ** 2 * max(pre, post_f)
+                or (d.phase == "P" and seg.three_c and any(x.phase == "S" for x in out[first:]))):
+            first = len(out)
+            out.append(d)
+        elif d.phase == "S":
+            out.append(d)
+        elif config.coda_phase:
+            d.phase = config.coda_phase
+            out.append(d)
+    return out
+
+
+def _p_before(dets: list[_Detection], k: int, window: float) -> bool:
+    """Whether a P detection precedes ``dets[k]`` by at most ``window`` samples."""
+    return any(d.phase == "P" and 0 < dets[k].index - d.index <= window for d in dets[:k])
+
+
+def _as_first_arrival(d: _Detection, fs: float) -> _Detection:
+    """Detection ``d`` (hinted S) re-hinted P: its vertical partner's onset when it has one."""
+    z = d.partner if d.source == "H" and d.partner is not None else d
+    z.phase = "P"
+    z.snr = max(z.snr, d.snr)
+    z.snr_amp = z.snr_z
+    z.uncertainty = onset_uncertainty(z.snr_amp, z.band, fs)
+    return z
 
 
 def _merge_arrivals(dets: list[_Detection], min_sep: int, min_sp: int | None = None) -> list[_Detection]:
@@ -582,7 +706,7 @@ def _pick_id(seed: str, phase: str, t: float) -> str:
     return hashlib.sha1(f"{seed}|{phase}|{t:.3f}".encode()).hexdigest()[:16]
 
 
-def process_station(stream: Stream, inventory: Inventory | None, config: DetectionConfig,
+def process_station(stream: Stream, inventory: Inventory | None, config: DetectionConfig | AutoDetection,
                     start: UTCDateTime | float | None = None,
                     end: UTCDateTime | float | None = None) -> pd.DataFrame:
     """Detections of one station (all its channels) whose onset lies in ``[start, end)``.
@@ -594,10 +718,14 @@ def process_station(stream: Stream, inventory: Inventory | None, config: Detecti
     :param inventory: station metadata with responses, or None (then every amplitude is NaN).
         Used for response removal, to rotate 1/2 components to N/E and to put the components
         into one unit for polarisation.
-    :param config: :class:`~pipeline.detection.config.DetectionConfig`
+    :param config: :class:`~pipeline.detection.config.DetectionConfig`, or an
+        :class:`~pipeline.detection.config.AutoDetection` (resolved from the sampling rate: one
+        station has no spacing)
     :param start: / :param end: keep detections with ``start <= onset < end`` (None = no limit)
     :returns: picks DataFrame (:data:`pipeline.picks.PICK_COLUMNS`), sorted by time
     """
+    if isinstance(config, AutoDetection):
+        config = next(iter(station_configs(stream, None, config).values()), (None, config.resolve(100.0)))[1]
     rows = _station_rows(stream, inventory, config, start, end)
     if not rows:
         return empty_picks()
@@ -648,57 +776,196 @@ def chunk_intervals(start: UTCDateTime, end: UTCDateTime, chunk_s: float | None)
     return list(zip(edges[:-1], edges[1:]))
 
 
-def detect(stream: Stream, inventory: Inventory | None = None, config: DetectionConfig | None = None,
+def merge_contiguous(stream: Stream) -> Stream:
+    """Join each channel's contiguous or overlapping traces, *without filling gaps*.
+
+    ``Stream.merge(method=1)`` represents a gap as masked samples, so two short windows recorded
+    years apart become one masked array of the whole span (gigabytes). Here the traces of each
+    channel (id and sampling rate) are sorted and cut into clusters that touch or overlap (next
+    start at most 1.5 samples after the running end); each cluster is merged with obspy
+    (``method=1``: overlapping samples are taken from the later trace), separate clusters stay
+    separate traces. Memory is proportional to the samples, not to the time span.
+
+    :param stream: traces in any order (not modified; single-trace clusters are not copied)
+    :returns: a new Stream, sorted by id and start time
+    """
+    by_id: dict[tuple[str, float], list[Trace]] = defaultdict(list)
+    for tr in stream:
+        by_id[(tr.id, float(tr.stats.sampling_rate))].append(tr)
+    out = Stream()
+    for (_, fs), traces in sorted(by_id.items()):
+        traces.sort(key=lambda tr: (tr.stats.starttime, tr.stats.endtime))
+        cluster = [traces[0]]
+        end = traces[0].stats.endtime
+        for tr in traces[1:]:
+            if tr.stats.starttime <= end + 1.5 / fs:
+                cluster.append(tr)
+                end = max(end, tr.stats.endtime)
+                continue
+            out += _merge_cluster(cluster)
+            cluster, end = [tr], tr.stats.endtime
+        out += _merge_cluster(cluster)
+    return out
+
+
+def _merge_cluster(traces: list[Trace]) -> Stream:
+    if len(traces) == 1:
+        return Stream(traces)
+    st = Stream([tr.copy() for tr in traces])
+    st.merge(method=1)
+    return st
+
+
+def data_spans(traces, join_s: float = 0.0) -> list[tuple[UTCDateTime, UTCDateTime]]:
+    """Time spans covered by ``traces`` (the union of their [start, end] intervals), with spans
+    closer than ``join_s`` seconds joined; sorted.
+
+    :param traces: iterable of obspy Traces
+    :param join_s: gaps shorter than this are bridged, s
+    """
+    ivs = sorted((tr.stats.starttime, tr.stats.endtime) for tr in traces)
+    out: list[list[UTCDateTime]] = []
+    for s0, s1 in ivs:
+        if out and s0 - out[-1][1] <= join_s:
+            out[-1][1] = max(out[-1][1], s1)
+        else:
+            out.append([s0, s1])
+    return [(a, b) for a, b in out]
+
+
+def detect(stream: Stream, inventory: Inventory | None = None,
+           config: DetectionConfig | AutoDetection | None = None,
            start: UTCDateTime | None = None, end: UTCDateTime | None = None, client=None,
-           num_workers: int | None = None) -> pd.DataFrame:
+           num_workers: int | None = None, progress=None) -> pd.DataFrame:
     """Station processing of a multi-station stream, chunked and in parallel.
 
-    The time range ``[start, end)`` (default: the data's extent) is cut into chunks of
-    ``config.chunk_s`` seconds. Every (station, chunk) pair is one task that sees the chunk plus
-    ``config.pad_s`` seconds of padding on both sides and keeps only detections whose onset
+    Each station's data are cut into the spans they actually cover (:func:`data_spans`; gaps
+    longer than ``2 * config.pad_s`` separate spans, so data years apart cost what their
+    samples cost), restricted to ``[start, end)`` when given, and every span into chunks of
+    ``config.chunk_s`` seconds. Every (station, chunk) pair is one task that sees the chunk
+    plus ``config.pad_s`` seconds of padding on both sides and keeps only detections whose onset
     falls inside the chunk itself, so results do not depend on the chunk length. Tasks run with
     ``dask.delayed`` on the threaded scheduler (``num_workers`` threads, default: cpu count), or
     on a given ``dask.distributed.Client``.
 
-    :param stream: waveforms (counts) of any number of stations; gaps as separate traces or
-        masked arrays (``Stream.merge(method=1)``)
+    :param stream: waveforms (counts) of any number of stations; gaps as separate traces
+        (:func:`merge_contiguous`) or masked arrays (``Stream.merge(method=1)``, which costs
+        memory for the whole span)
     :param inventory: station metadata with responses, or None (amplitudes NaN)
-    :param config: :class:`~pipeline.detection.config.DetectionConfig` (default: defaults)
+    :param config: :class:`~pipeline.detection.config.DetectionConfig`, or
+        :class:`~pipeline.detection.config.AutoDetection` (the default): one configuration per
+        station from its sampling rate and, with ``inventory`` coordinates, its distance to
+        the nearest other station (:func:`station_configs`)
     :param start: / :param end: time range of onsets to report (UTCDateTime)
     :param client: optional ``dask.distributed.Client``
+    :param progress: optional tqdm-like bar: ``progress.reset(total=number of tasks)``, then
+        ``progress.update(1)`` as each task finishes (threaded scheduler only)
     :returns: picks DataFrame (:data:`pipeline.picks.PICK_COLUMNS`), sorted by time
     """
     import dask
 
-    config = config or DetectionConfig()
-    if not len(stream):
-        return empty_picks()
-    start = UTCDateTime(start) if start is not None else min(tr.stats.starttime for tr in stream)
-    end = UTCDateTime(end) if end is not None else max(tr.stats.endtime for tr in stream) + 1e-6
-    by_station: dict[tuple[str, str], Stream] = defaultdict(Stream)
-    for tr in stream:
-        by_station[(tr.stats.network, tr.stats.station)].append(tr)
-    pad = config.pad_s
-    tasks = []
-    for (net, sta), st in sorted(by_station.items()):
-        inv = inventory.select(network=net, station=sta) if inventory is not None else None
-        if inv is not None and not len(inv.networks):
-            inv = None
-        for c, (c0, c1) in enumerate(chunk_intervals(start, end, config.chunk_s)):
-            sub = st.slice(c0 - pad, c1 + pad)
-            if not len(sub):
-                continue
-            tasks.append(dask.delayed(_station_rows, pure=False)(
-                sub, inv, config, c0, c1, dask_key_name=f"detect-{net}.{sta}-{c}"))
+    config = config or AutoDetection()
+    tasks = detect_tasks(stream, inventory, config, start, end)
     if not tasks:
         return empty_picks()
+    delayed = [dask.delayed(_station_rows, pure=False)(*args, dask_key_name=key) for key, args in tasks]
     if client is not None:
-        results = client.gather(client.compute(tasks))
+        results = client.gather(client.compute(delayed))
+    elif progress is not None:
+        from dask.callbacks import Callback
+
+        class _Progress(Callback):
+            def _posttask(self, key, result, dsk, state, id):
+                if isinstance(key, str) and key.startswith("detect-"):
+                    progress.update(1)
+
+        progress.reset(total=len(delayed))
+        with _Progress():
+            results = dask.compute(*delayed, scheduler="threads", num_workers=num_workers)
     else:
-        results = dask.compute(*tasks, scheduler="threads", num_workers=num_workers)
+        results = dask.compute(*delayed, scheduler="threads", num_workers=num_workers)
     rows = [row for part in results for row in part]
     if not rows:
         return empty_picks()
     return normalise_picks(pd.DataFrame(rows, columns=list(PICK_COLUMNS)))
 
 
+def station_spacing_km(inventory: Inventory | None, stations) -> dict[tuple[str, str], float]:
+    """Distance (km) from each of ``stations`` (``(network, station)`` pairs) to the nearest
+    other one of them, for those with coordinates in ``inventory`` (at least two needed)."""
+    if inventory is None:
+        return {}
+    coords = {}
+    for net in inventory:
+        for sta in net:
+            if (net.code, sta.code) in stations and sta.latitude is not None and sta.longitude is not None:
+                coords[(net.code, sta.code)] = (float(sta.latitude), float(sta.longitude))
+    if len(coords) < 2:
+        return {}
+    keys = list(coords)
+    lat, lon = (np.radians(np.array([coords[k][i] for k in keys])) for i in (0, 1))
+    # haversine on a 6371 km sphere
+    a = (np.sin((lat[:, None] - lat[None, :]) / 2) ** 2
+         + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin((lon[:, None] - lon[None, :]) / 2) ** 2)
+    d = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+    np.fill_diagonal(d, np.inf)
+    return {k: float(v) for k, v in zip(keys, d.min(axis=1))}
+
+
+def station_configs(stream: Stream, inventory: Inventory | None, config: DetectionConfig | AutoDetection
+                    ) -> dict[tuple[str, str], tuple[str, DetectionConfig]]:
+    """The configuration of each station of ``stream``: ``(regime, DetectionConfig)`` where
+    ``regime`` is ``"fixed"`` for a :class:`DetectionConfig`, else the :class:`AutoDetection`
+    choice from the station's highest vertical sampling rate and its distance to the nearest
+    other station of the stream (with ``inventory`` coordinates)."""
+    rates: dict[tuple[str, str], float] = {}
+    for tr in stream:
+        key = (tr.stats.network, tr.stats.station)
+        fs = float(tr.stats.sampling_rate)
+        if _ROLE.get(tr.stats.channel[-1:].upper()) == "Z" or key not in rates:
+            rates[key] = max(rates.get(key, 0.0), fs)
+    if not isinstance(config, AutoDetection):
+        return {k: ("fixed", config) for k in rates}
+    spacing = station_spacing_km(inventory, set(rates))
+    out = {}
+    for k, fs in rates.items():
+        regime = config.regime(fs, spacing.get(k))
+        out[k] = (regime, config.resolve(fs, spacing.get(k)))
+    return out
+
+
+def detect_tasks(stream: Stream, inventory: Inventory | None, config: DetectionConfig | AutoDetection,
+                 start: UTCDateTime | None = None, end: UTCDateTime | None = None) -> list[tuple[str, tuple]]:
+    """The (station, chunk) tasks of :func:`detect`: ``(key, args of _station_rows)`` pairs.
+    Chunks follow each station's data spans, so their number grows with the data, not with
+    the time between the first and the last sample."""
+    if not len(stream):
+        return []
+    lo = UTCDateTime(start) if start is not None else None
+    hi = UTCDateTime(end) if end is not None else None
+    by_station: dict[tuple[str, str], Stream] = defaultdict(Stream)
+    for tr in stream:
+        by_station[(tr.stats.network, tr.stats.station)].append(tr)
+    configs = station_configs(stream, inventory, config)
+    tasks = []
+    for (net, sta), st in sorted(by_station.items()):
+        cfg = configs[(net, sta)][1]
+        pad = cfg.pad_s
+        inv = inventory.select(network=net, station=sta) if inventory is not None else None
+        if inv is not None and not len(inv.networks):
+            inv = None
+        c = 0
+        for s0, s1 in data_spans(st, join_s=2.0 * pad):
+            s1 = s1 + 1e-6  # the last sample is an onset candidate too
+            if lo is not None:
+                s0 = max(s0, lo)
+            if hi is not None:
+                s1 = min(s1, hi)
+            if s1 <= s0:
+                continue
+            for c0, c1 in chunk_intervals(s0, s1, cfg.chunk_s):
+                sub = st.slice(c0 - pad, c1 + pad)
+                if len(sub):
+                    tasks.append((f"detect-{net}.{sta}-{c}", (sub, inv, cfg, c0, c1)))
+                    c += 1
+    return tasks

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 from obspy.signal.trigger import recursive_sta_lta, trigger_onset
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter, sosfilt, sosfilt_zi
 
 
 @lru_cache(maxsize=256)
@@ -106,18 +106,58 @@ class Trigger:
     band: int
 
 
+def sta_lta(y: np.ndarray, nsta: int, nlta: int, warmup: int | None = None) -> np.ndarray:
+    """Recursive STA/LTA of ``y`` that is valid from the first seconds of the data.
+
+    obspy's :func:`~obspy.signal.trigger.recursive_sta_lta` (C) runs the two exponential
+    averages of ``y**2`` from zero and blanks the first ``nlta`` samples, so a trace whose first
+    arrival comes less than an LTA length after its start (an event window) cannot trigger.
+    Here both averages are *bias-corrected*: an exponential average started from zero, divided
+    by ``1 - (1 - c)**i`` (``c = 1/n``, ``i`` samples seen), is the exponentially weighted mean
+    of the samples seen so far. The LTA is therefore the mean energy of the leading noise while
+    fewer than ``nlta`` samples have been seen, and obspy's recursion afterwards (the correction
+    tends to 1 as ``exp(-i / nlta)``; beyond ``30 nlta`` samples obspy's values are used
+    unchanged). Early in the trace the ratio cannot exceed about ``i / nsta``, so the leading
+    samples cannot trigger on their own; the first ``warmup`` samples are set to 0 in addition.
+
+    :param y: samples (band-passed trace or envelope), any unit; squared internally
+    :param nsta: / :param nlta: STA and LTA lengths, samples (``1 <= nsta < nlta``)
+    :param warmup: samples blanked at the start (default ``2 * nsta``): the noise needed before
+        the LTA is trusted
+    :returns: float64 characteristic function, same length as ``y`` (same recursion as obspy's:
+        sample 0 is not used, entry ``i`` sees samples ``1..i``)
+    """
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    n = y.size
+    warmup = 2 * nsta if warmup is None else int(warmup)
+    cf = recursive_sta_lta(y, nsta, nlta) if n > nlta else np.zeros(n)
+    head = min(n, 30 * nlta)
+    if head > 1:
+        e = y[1:head] * y[1:head]
+        cs, cl = 1.0 / nsta, 1.0 / nlta
+        i = np.arange(1, head, dtype=np.float64)
+        sta = lfilter([cs], [1.0, cs - 1.0], e) / -np.expm1(i * np.log1p(-cs))
+        lta = lfilter([cl], [1.0, cl - 1.0], e) / -np.expm1(i * np.log1p(-cl))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cf[1:head] = np.where(lta > 0, sta / np.where(lta > 0, lta, 1.0), 0.0)
+    cf[:max(1, min(n, warmup))] = 0.0
+    return cf
+
+
 def stalta_triggers(y: np.ndarray, fs: float, sta_s: float, lta_s: float, on: float, off: float,
-                    band: int = 0) -> list[Trigger]:
-    """Recursive STA/LTA on ``y`` (squared internally) and its triggers.
+                    band: int = 0, warmup_s: float | None = None) -> list[Trigger]:
+    """STA/LTA (:func:`sta_lta`: valid from the start of the data) on ``y`` and its triggers.
 
     :param y: band-passed samples (or an envelope such as sqrt(N^2 + E^2))
     :param fs: sampling rate, Hz; :param sta_s: / :param lta_s: window lengths, s
     :param on: / :param off: trigger thresholds (STA/LTA ratio)
+    :param warmup_s: leading data that cannot trigger, s (default two STA lengths)
     """
     nsta, nlta = max(1, int(round(sta_s * fs))), max(2, int(round(lta_s * fs)))
-    if y.size <= nlta:
+    warm = None if warmup_s is None else int(round(warmup_s * fs))
+    if y.size <= max(2 * nsta, warm or 0):
         return []
-    cf = recursive_sta_lta(y, nsta, nlta)
+    cf = sta_lta(y, nsta, nlta, warm)
     trig = trigger_onsets(cf, on, off)
     if not len(trig):
         return []
