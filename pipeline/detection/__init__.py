@@ -2,9 +2,10 @@
 
 Public API::
 
-    from pipeline.detection import DetectionConfig, detect, process_station, picks_to_obspy
+    from pipeline.detection import AutoDetection, DetectionConfig, detect, picks_to_obspy
 
-    picks = detect(stream, inventory, DetectionConfig.local())   # picks DataFrame
+    picks = detect(stream, inventory)                       # the default: AutoDetection()
+    picks = detect(stream, inventory, DetectionConfig.local())   # one fixed configuration
     pick_objs, amplitude_objs = picks_to_obspy(picks)
 
 * :func:`detect` - chunked, parallel (dask threads or a ``distributed.Client``) processing of a
@@ -14,7 +15,11 @@ Public API::
   files with it: data years apart then cost what their samples cost).
 * :func:`picks_to_obspy` - DataFrame rows -> obspy ``Pick`` + ``Amplitude`` (A5/2, AML).
 * :class:`DetectionConfig` - the frozen, typed configuration (``DetectionConfig.local()`` is the
-  preset for dense local networks).
+  preset for dense local networks; ``auto_local()`` / ``auto_regional()`` the scales of the
+  automatic preset).
+* :class:`AutoDetection` - the default ``"auto"`` preset: one DetectionConfig per station from
+  its sampling rate and, when station coordinates are known, its distance to the nearest other
+  station (:func:`station_configs` shows the choice).
 
 Importing this package has no side effects.
 """

@@ -2,7 +2,10 @@
 
 All times are in seconds, frequencies in Hz, angles in degrees, velocities in km/s. Every field
 has a documented default; :meth:`DetectionConfig.local` is a preset for dense local networks
-(100 Hz, distances < ~100 km), tuned on the Iceland demo data.
+(100 Hz, distances < ~100 km), tuned on the Iceland demo data. :class:`AutoDetection` (the
+default of ``[detection] preset = "auto"``) chooses per station between that preset, the
+single-station local scales :meth:`DetectionConfig.auto_local` and the regional scales
+:meth:`DetectionConfig.auto_regional` from the data (sampling rate, station spacing).
 
 The models are pydantic (``frozen=True, extra="forbid"``) so that :mod:`pipeline.settings` can
 embed them in a TOML section unchanged; they can also be built directly in Python::
@@ -195,15 +198,6 @@ class DetectionConfig(_Frozen):
     sta_s: float = Field(1.0, gt=0)
     #: LTA length, s (recursive: its memory decays as exp(-t / lta_s))
     lta_s: float = Field(30.0, gt=0)
-    #: STA length as a time-bandwidth product (None = :attr:`sta_s` and :attr:`lta_s` in every
-    #: band): each band's STA is ``sta_tb / (fmax - fmin)`` s and its LTA
-    #: :attr:`lta_sta_ratio` times that. The STA then averages the same number of independent
-    #: samples of band-limited noise in every band, so one threshold means one false-trigger
-    #: probability in all bands (a 1-8 Hz band gets a longer STA than an 8-30 Hz band); the
-    #: S detector's band is scaled the same way
-    sta_tb: float | None = Field(None, gt=0)
-    #: LTA length in STA lengths when :attr:`sta_tb` is set
-    lta_sta_ratio: float = Field(20.0, gt=1)
     #: the LTA starts from the noise at the start of each contiguous segment (event windows:
     #: an arrival a few seconds after the start can trigger), but no trigger is taken until it
     #: has averaged this much data, s (None = two STA lengths: the LTA is then at least as
@@ -342,18 +336,10 @@ class DetectionConfig(_Frozen):
             return 0.0
         return self.coda_lookback_s or self.max_s_minus_p_s or 120.0
 
-    def stalta_s(self, band: Band | None, s: bool = False) -> tuple[float, float]:
-        """(STA, LTA) lengths in seconds for ``band`` (see :attr:`sta_tb`); ``s=True``: of the
-        S detector (its band when ``band`` is None)."""
-        if s:
-            band = band or self.s_detection.band_hz
-            fixed = (self.s_detection.sta_s, self.s_detection.lta_s)
-        else:
-            fixed = (self.sta_s, self.lta_s)
-        if self.sta_tb is None or band is None:
-            return fixed
-        sta = self.sta_tb / (band[1] - band[0])
-        return sta, self.lta_sta_ratio * sta
+    def stalta_s(self, band: Band | None = None, s: bool = False) -> tuple[float, float]:
+        """(STA, LTA) lengths in seconds of the vertical bank, or with ``s=True`` of the S
+        detector (the same in every band)."""
+        return (self.s_detection.sta_s, self.s_detection.lta_s) if s else (self.sta_s, self.lta_s)
 
     def warmup_s(self, sta_s: float | None = None) -> float:
         """Data a segment needs before its first trigger, s (see :attr:`lta_warmup_s`), for an

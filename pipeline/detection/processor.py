@@ -4,12 +4,14 @@ Per station, per sensor (location + band/instrument code) and per contiguous seg
 its components have data:
 
 1. **Detection on the vertical**: for every band of the filter bank
-   (:meth:`DetectionConfig.bands_for`) causal Butterworth band-pass, recursive STA/LTA (obspy,
-   C), :func:`~pipeline.detection.stalta.trigger_onsets` (exactly obspy's ``trigger_onset``,
+   (:meth:`DetectionConfig.bands_for`) causal Butterworth band-pass, recursive STA/LTA
+   (:func:`~pipeline.detection.stalta.sta_lta`: obspy's C recursion, with the LTA started from
+   the leading noise so that a segment can trigger from its first seconds: event windows),
+   :func:`~pipeline.detection.stalta.trigger_onsets` (exactly obspy's ``trigger_onset``,
    faster); triggers of all bands whose on-times are closer than
    ``min_separation_s`` are one detection, the band with the highest STA/LTA peak wins.
 2. **S detection on the horizontals**: recursive STA/LTA of the horizontal energy
-   ``N_f**2 + E_f**2`` in the S band.
+   ``N_f**2 + E_f**2`` in the S band (limited to 0.9 x Nyquist).
 3. **Onset refinement**: AIC picker (:mod:`pipeline.detection.onset`) on the winning band's
    (zero-phase, by default) band-passed vertical, or on both horizontals (summed AIC curves)
    for the S detector, in ``aic_window_s`` around the trigger, then in ``aic_refine_s`` around
@@ -22,12 +24,21 @@ its components have data:
    ``min_separation_s``) are merged (P keeps the vertical onset, S the horizontal one); an S
    hint without a P-hinted detection up to ``max_s_minus_p_s`` earlier becomes P (first
    arrival) unless its energy jump is clearly S; detections of one phase hint closer than
-   ``min_separation_s`` keep the higher STA/LTA peak; detections below ``min_snr`` are dropped.
+   ``min_separation_s`` keep the higher STA/LTA peak. Then, in time order
+   (:func:`_onset_sequences`), **one P per onset**: a detection that rises out of noise needs
+   ``min_snr``; one inside the coda of the arrival that started the current sequence (energy
+   before it above ``coda_level`` times the noise before that arrival) needs
+   ``min_snr_in_coda`` and is a later phase, never a new P, unless it is a much larger new
+   event (``new_event_ratio``) or P-type motion after the sequence's S (the next event of a
+   swarm); S-hinted ones stay S, P-hinted ones are dropped (or labelled ``coda_phase``).
 6. **Amplitudes** (only with an inventory): IDC mb "A5/2" on the vertical for P detections,
    Wood-Anderson on the horizontals for P and S (see :mod:`pipeline.detection.amplitudes`).
 
 :func:`detect` runs this for every (station, chunk) pair in parallel with dask and keeps from
-each chunk only the detections whose onset lies in the chunk's own, unpadded interval. Every
+each chunk only the detections whose onset lies in the chunk's own, unpadded interval. The
+chunks follow each station's actual data spans (:func:`data_spans`), so data years apart cost
+what their samples cost; with the ``"auto"`` preset (:class:`AutoDetection`) each station gets
+its configuration from its sampling rate and station spacing (:func:`station_configs`). Every
 computation around a trigger uses samples at fixed offsets from it, so, given enough padding,
 the result does not depend on the chunk length (tested to one sample).
 

@@ -3,7 +3,8 @@
 Filters are causal Butterworth band-passes (second-order sections, ``scipy.signal.sosfilt``)
 started in their steady state for the first sample (``sosfilt_zi``), so a segment needs no
 demeaning and has no start-up step transient. The characteristic function is obspy's recursive
-STA/LTA in C (:func:`obspy.signal.trigger.recursive_sta_lta`), triggered with
+STA/LTA in C (:func:`obspy.signal.trigger.recursive_sta_lta`) with its start replaced by
+bias-corrected averages (:func:`sta_lta`: valid from the first seconds of the data), triggered with
 :func:`trigger_onsets`, a numpy version of :func:`obspy.signal.trigger.trigger_onset`
 that returns exactly obspy's triggers (tested on real characteristic functions) in a fraction of
 the time (obspy scans every sample several times: ``np.where`` for both thresholds and a
