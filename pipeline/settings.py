@@ -20,7 +20,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -138,19 +138,35 @@ class DetectionSettings(_Frozen):
         return DetectionConfig(**self.overrides)
 
 
+#: default table phases of built-in global models (see TravelTimeSettings.phases)
+GLOBAL_TABLE_PHASES = ("P", "S", "Pg", "Lg", "PKP")
+
+
 class TravelTimeSettings(_Frozen):
     """``[traveltime]``: the Earth model the chain uses."""
 
     #: obspy built-in model ("ak135", "iasp91") or a Depth,Vp,Vs velocity file (relative paths
     #: are relative to the project root)
     model: str = "ak135"
-    #: phases tabulated (names of pipeline.traveltime PHASE_GROUPS)
-    phases: tuple[str, ...] = ("P", "S")
+    #: phases tabulated (names of pipeline.traveltime PHASE_GROUPS); "auto" = by model: the
+    #: first-arriving P and S, the crustal Pg and Lg and the core phase PKP for built-in global
+    #: models (what the associator hypothesises at regional and teleseismic distances), P and S
+    #: for a local velocity file
+    phases: Union[tuple[str, ...], Literal["auto"]] = "auto"
     #: largest distance of a local (velocity-file) table, deg
     local_max_distance_deg: float = Field(2.0, gt=0, le=20)
     #: velocity between the rows of a velocity file: "constant" (blocks) or "linear" (gradient
     #: to the next row, as QuakeMigrate/NonLinLoc read their files); see pipeline.traveltime.models
     model_interpolation: Literal["constant", "linear"] = "constant"
+
+    def table_phases(self, model: str | None = None) -> tuple[str, ...]:
+        """The phases to tabulate for ``model`` (default: the configured model)."""
+        if self.phases != "auto":
+            return tuple(self.phases)
+        model = model or self.model
+        if str(model).lower() in ("ak135", "iasp91", "prem", "jb"):
+            return GLOBAL_TABLE_PHASES
+        return ("P", "S")
 
     def model_path(self) -> str:
         if self.model.lower() in ("ak135", "iasp91", "prem", "jb"):

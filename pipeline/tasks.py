@@ -148,11 +148,12 @@ def travel_times(settings: Settings, model: str | None = None):
 
     cfg = settings.traveltime
     model = model or cfg.model_path()
+    phases = list(cfg.table_phases(model))
     grid = None
     if Path(model).is_file():
         model = read_velocity_file(model, interpolation=cfg.model_interpolation)
         grid = local_grid(model.model_top_km, max_distance_deg=cfg.local_max_distance_deg)
-    return TravelTimeTable(model, list(cfg.phases), cache_dir=settings.cache_dir / "traveltime", grid=grid)
+    return TravelTimeTable(model, phases, cache_dir=settings.cache_dir / "traveltime", grid=grid)
 
 
 def chain_config(settings: Settings):
@@ -209,15 +210,15 @@ def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str 
     import time
 
     from obspy import Stream, read, read_inventory
-
     from tqdm import tqdm
+
     from pipeline.detection import detect, merge_contiguous
     from pipeline.picks import write_picks_csv
 
-    st = Stream()
     t_start = time.perf_counter()
     paths = [Path(p) for p in paths]
     show = sys.stderr.isatty() if progress is None else progress
+    st = Stream()
     n_read = 0
     with tqdm(paths, desc="read", unit="file", disable=not show or len(paths) < 2, file=sys.stderr,
               dynamic_ncols=True) as bar:
@@ -638,12 +639,12 @@ def plot_event_record_section(settings: Settings, out: str | Path, product: str 
             raise ValueError(f"{label}: event {event!r} matches {len(hits)} of {len(evs)} located events "
                              "(give an index 0..n-1 or the end of an event id)")
         ev = hits[0]
-    unknown = [p for p in (phases or ()) if p not in settings.traveltime.phases]
+    tt = travel_times(settings, model)
+    unknown = [p for p in (phases or ()) if p not in tt.phases]
     if unknown:
         raise ValueError(f"phase(s) {', '.join(unknown)} not among the tabulated phases "
-                         f"([traveltime] phases: {', '.join(settings.traveltime.phases)})")
+                         f"([traveltime] phases: {', '.join(tt.phases)})")
     sta = plot_stations(settings, stations)
-    tt = travel_times(settings, model)
     t0 = origin_of(ev).time
     if waveforms:
         st = Stream()

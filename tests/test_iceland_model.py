@@ -127,5 +127,29 @@ def test_vertical_p_and_horizontal_s_merge_by_snr():
         DetectionConfig(min_separation_s=1.0, min_s_minus_p_s=1.5)
 
 
-def test_window_look_ahead_is_off_by_default():
-    assert AssociatorConfig().window_overlap_s == 0.0
+def test_window_look_ahead_is_chosen_from_the_grid_by_default(table):
+    """The look-ahead the demo once set by hand (30 s: more than its largest S travel time)
+    is by default the grid's largest P-type travel time: the P time from the farthest node to
+    the farthest station within reach."""
+    import pandas as pd
+    from obspy import read_inventory
+
+    from pipeline.association.associator import Associator
+    from pipeline.picks import normalise_picks, stations_from_inventory
+
+    assert AssociatorConfig().window_overlap_s == "auto"
+    stations = stations_from_inventory(read_inventory(str(PROJECT_ROOT / "stations" / "Z7.xml")))
+    picks = normalise_picks(pd.DataFrame(dict(station=list(stations["station"]), phase="P", time=1.4e9)))
+    assoc = Associator(stations, table, AssociatorConfig(scale="local"))
+    assoc.run(picks)
+    g = assoc.grid
+    d = great_circle_deg(g.lat[:, None], g.lon[:, None], stations["latitude"].to_numpy()[None, :],
+                         stations["longitude"].to_numpy()[None, :])
+    d = np.where(d <= g.reach["P"], d, np.nan)
+    # table time + the station's elevation correction, largest over nodes and stations in reach
+    expected = np.nanmax(table.time("P", d, np.broadcast_to(g.depth[:, None], d.shape)) + g.corr["P"][None, :])
+    assert 5.0 < assoc.window_overlap_s <= g.window_s
+    assert abs(assoc.window_overlap_s - expected) < 1e-3
+    fixed = Associator(stations, table, AssociatorConfig(scale="local", window_overlap_s=0.0))
+    fixed.run(picks)
+    assert fixed.window_overlap_s == 0.0

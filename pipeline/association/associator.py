@@ -2,25 +2,36 @@
 
 Algorithm (greedy, probabilistic score in the NET-VISA spirit):
 
-1. **Candidate generation by back-projection.** A grid of source nodes covers the region (a
-   local lattice around the stations, or a Fibonacci lattice over the globe with several
-   depths). Travel times from every node to every station come from the precomputed tables.
+1. **Candidate generation by back-projection.** A grid of source nodes covers the region where
+   the network can record events (:mod:`pipeline.association.grid`: a local lattice, a regional
+   cap with a fine core over the stations, or a Fibonacci lattice over the globe; the family,
+   spacing and reach are chosen from the station geometry, :mod:`pipeline.association.network`).
+   Travel times from every node to every station within reach come from the precomputed tables.
    Every pick votes, for every node, for the origin time ``t_pick − T(node, station, phase)``
-   under each phase it may be (its hint, or P and S). Votes are binned in origin time; the
-   (node, time) bin with most votes is the best candidate.
+   under each phase it may be (its hint's kind: P-type or S-type, or both); a pick with a
+   measured backazimuth/slowness (an array detection) votes only for nodes in that direction and
+   at distances with that slowness. Votes are binned in origin time and spread over the vote
+   tolerance of the node's level; the (node, time) bin with most votes is the best candidate.
+   The votes of one processing window are computed once and the picks of each accepted event
+   are subtracted from them (exact: integer weights), so the cost of the vote is linear in the
+   number of picks.
 2. **Gathering and refinement.** Picks whose residual at the candidate is within the vote
-   tolerance are gathered (one P and one S per station, a pick gets one phase); the node is
-   refined on a finer grid around it (robust residual cost) and, when a locator is given,
-   located; picks are re-gathered with the tighter association residual limits.
-3. **Scoring.** ``score = Σ_assoc log(p_d · N(r; σ) / λ_s) + Σ_missed log(1 − p_d)``: each
-   associated pick compares the likelihood of being the event's arrival (detection probability
-   ``p_d`` times the Gaussian residual density) with being a false pick at that station (rate
-   ``λ_s`` per second: the prior fraction ``false_pick_fraction`` of the station's own pick
-   rate); each live station (one
-   that reported picks within ``live_window_s``) nearer to the source than most detecting
-   stations but without a P pick costs ``log(1 − p_d)`` — this is what stops random
-   coincidences over a large search volume from becoming events. The hypothesis is accepted when the score, the number of
-   defining stations (``min_stations``, the IDC minimum rule) and of picks pass the config.
+   tolerance are gathered (one pick per station and phase, one phase per pick); the node is
+   refined on finer grids around it (robust residual cost, down to the core spacing / 4) and,
+   when a locator is given, located; picks are re-gathered with the tighter association
+   residual limits (growing with distance: 1-D model error), and, for picks that carry them,
+   backazimuth and slowness limits.
+3. **Scoring.** ``score = Σ_assoc log(p_d · N(r; σ) / λ_s) + Σ_missed log(1 − p_d)`` plus, for
+   each measured backazimuth / slowness, ``log(N(r; σ) / u)`` against a uniform density ``u`` of
+   a false detection's direction (1/360°) and slowness (1/20 s/deg): each associated pick
+   compares the likelihood of being the event's arrival (detection probability ``p_d`` times
+   the Gaussian residual density) with being a false pick at that station (rate ``λ_s`` per
+   second: the prior fraction ``false_pick_fraction`` of the station's own pick rate); each live
+   station (one that reported picks within ``live_window_s``) nearer to the source than most
+   detecting stations but without a P pick costs ``log(1 − p_d)`` — this is what stops random
+   coincidences over a large search volume from becoming events. The hypothesis is accepted
+   when the score, the number of defining stations (``min_stations``, the IDC minimum rule), of
+   picks and of defining data pass the config.
 4. Accepted picks are removed and the search repeats; rejected candidates are blocked.
 
 Picks are processed in windows (``window_s``) so memory stays bounded; an event belongs to
@@ -36,13 +47,28 @@ from typing import Callable, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy.ndimage import convolve1d
+from scipy.ndimage import correlate1d
+from scipy.special import ndtr
 
 from pipeline.association.config import AssociatorConfig
-from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
+from pipeline.association.grid import (VOTE_BLOCK, Grid, SparseTimes, aperture_km, build_grid,  # noqa: F401
+                                       fibonacci_sphere, phase_kind, station_corrections)
+from pipeline.location.geodesy import KM_PER_DEG, distance_azimuth, great_circle_deg
+from pipeline.magnitude.mb import q_idc
 
 # one spherical geometry for the whole chain (haversine, sphere of the travel-time tables)
 distance_deg = great_circle_deg
+_phase_kind = phase_kind
+_VOTE_BLOCK = VOTE_BLOCK
+
+#: density of a false detection's backazimuth (uniform over 360 deg) and slowness (uniform over
+#: 0-20 s/deg, the range of array detections), per deg and per s/deg
+_FALSE_BAZ_DENSITY = 1.0 / 360.0
+_FALSE_SLOWNESS_DENSITY = 1.0 / 20.0
+#: distances (deg) where the amplitude-based detection model uses the Veith-Clawson mb
+_MB_MIN_DEG, _MB_MAX_DEG = 2.0, 100.0
+#: (node, origin-time bin) cells of the hit counts built at once (bounds memory)
+_VOTE_CELLS = 4_000_000
 
 
 class TravelTimes(Protocol):
@@ -71,169 +97,205 @@ class Hypothesis:
 
 #: ``locate(hypothesis, stations) -> Hypothesis | None`` refines an origin (None = failed)
 LocateFn = Callable[["Hypothesis", pd.DataFrame], "Hypothesis | None"]
+#: ``progress(done_s, total_s, events)``: called after each processing window
+ProgressFn = Callable[[float, float, int], None]
 
 
-# ----------------------------------------------------------------------------- geometry
-def _fibonacci_sphere(spacing_deg: float) -> tuple[np.ndarray, np.ndarray]:
-    n = max(int(4 * math.pi / math.radians(spacing_deg) ** 2), 12)
-    i = np.arange(n) + 0.5
-    lat = np.degrees(np.arcsin(1 - 2 * i / n))
-    lon = (np.degrees(math.pi * (1 + 5 ** 0.5) * i) + 180.0) % 360.0 - 180.0
-    return lat, lon
+def _wrap180(x):
+    return (np.asarray(x, dtype=float) + 180.0) % 360.0 - 180.0
 
 
-@dataclass
-class Grid:
-    scale: str
-    lat: np.ndarray
-    lon: np.ndarray
-    depth: np.ndarray
-    #: phase → (nodes, stations) travel times, s (NaN = not predicted), elevation-corrected
-    tt: dict[str, np.ndarray]
-    #: phase → per-station elevation correction, s (added to table times)
-    corr: dict[str, np.ndarray]
-    tol: dict[str, float]
-    res: dict[str, float]
-    spacing_km: float
-    window_s: float
-    max_tt: float
-    #: phase -> :class:`SparseTimes` of ``tt`` (built on first use by the vote)
-    sparse: dict = field(default_factory=dict, repr=False)
+class _Vote:
+    """Origin-time votes of one processing window, ``(nodes, bins)`` float32, kept up to date
+    as picks are removed.
 
+    Each (node, pick, phase) hit adds integer weights over the bins of the node level's
+    tolerance (a triangle: ``s + 1 - |i|`` times the other kind's ``s + 1``, so that P and S
+    peaks weigh the same), so sums and later subtractions are exact. A node's vote is its
+    largest bin divided by its level's peak weight: the number of picks consistent with an
+    origin there (weighted by how central they fall)."""
 
-#: rows of the node-block index of :class:`SparseTimes`
-_VOTE_BLOCK = 512
-#: budget of one vote chunk: (node, time bin) cells and (node, pick) pairs
-_VOTE_CELLS = 4_000_000
+    def __init__(self, assoc: "Associator", rows: np.ndarray, a: float, b: float):
+        g = assoc.grid
+        self.assoc = assoc
+        self.a = a
+        self.binw = assoc.bin_width
+        self.ncol = int(math.ceil((b - a) / self.binw)) + 2
+        self.n_nodes = g.n_nodes
+        self.V = np.zeros(self.n_nodes * self.ncol, dtype=np.float32)
+        n_levels = len(g.level_slices)
+        # per level and kind: spread in bins and integer weights; peak weight per level
+        self.spread = {}
+        self.weights = {}
+        self.peak = np.ones(n_levels)
+        for lv in range(n_levels):
+            sp = {}
+            for kind in ("P", "S"):
+                ph = [p for p in g.phases if g.kinds[p] == kind]
+                sp[kind] = max(1, int(round(float(g.tol[ph[0]][lv]) / self.binw))) if ph else 1
+            for kind, other in (("P", "S"), ("S", "P")):
+                s = sp[kind]
+                self.spread[(lv, kind)] = s
+                self.weights[(lv, kind)] = ((s + 1 - np.abs(np.arange(-s, s + 1)))
+                                            * (sp[other] + 1)).astype(np.float32)
+            self.peak[lv] = float((sp["P"] + 1) * (sp["S"] + 1))
+        self._node_peak = self.peak[g.level].astype(np.float32)
+        # cells of rejected candidates and of accepted events (suppressed: the next candidates
+        # are fresh ones), and each node's best unsuppressed bin, kept up to date row by row
+        self.mask = np.zeros((self.n_nodes, self.ncol), dtype=bool)
+        self.best_bin = np.zeros(self.n_nodes, dtype=np.int64)
+        self.best_val = np.zeros(self.n_nodes, dtype=np.float32)
+        self._dirty = np.ones(self.n_nodes, dtype=bool)
+        self._add(rows, +1.0)
 
+    def _add(self, rows: np.ndarray, sign: float) -> None:
+        """Add (``sign`` +1) the votes of pick ``rows``: hit counts per (node, bin) with one
+        ``bincount`` per block of nodes and kind, spread over the bins by each level's kernel."""
+        if rows.size == 0:
+            return
+        assoc = self.assoc
+        g = assoc.grid
+        t_all = assoc._pt[rows]
+        s_all = assoc._ps[rows]
+        k_all = assoc._pk[rows]
+        pad = max(self.spread.values())
+        width = self.ncol + 2 * pad
+        n_blocks = -(-self.n_nodes // VOTE_BLOCK)
+        threads = max(1, assoc.config.vote_threads)
+        blocks_per_chunk = max(1, min(_VOTE_CELLS // (VOTE_BLOCK * width), -(-n_blocks // threads)))
+        by_kind = {}
+        for ph in g.phases:
+            allow = (k_all == "") | (k_all == g.kinds[ph])
+            if allow.any():
+                by_kind.setdefault(g.kinds[ph], []).append((ph, rows[allow], s_all[allow], t_all[allow]))
+        V = self.V.reshape(self.n_nodes, self.ncol)
+        chunks = [(b0, min(n_blocks, b0 + blocks_per_chunk)) for b0 in range(0, n_blocks, blocks_per_chunk)]
+        if threads > 1 and len(chunks) > 1:
+            # node blocks are independent (disjoint rows of V); numpy releases the GIL
+            from concurrent.futures import ThreadPoolExecutor
 
-@dataclass
-class SparseTimes:
-    """The finite entries of one phase's (nodes, stations) travel-time matrix, station by
-    station, nodes ascending (a station's nodes within reach): ``node[k]``, ``time[k]`` for
-    ``k`` in ``offs[s, b]:offs[s, b + 1]`` are station ``s``'s entries in node block ``b``
-    (nodes ``b * _VOTE_BLOCK`` ... ``(b + 1) * _VOTE_BLOCK - 1``)."""
-
-    node: np.ndarray
-    time: np.ndarray
-    offs: np.ndarray
-
-    @classmethod
-    def of(cls, tt: np.ndarray) -> "SparseTimes":
-        n_nodes, n_sta = tt.shape
-        sta, node = np.nonzero(np.isfinite(tt.T))  # station-major, nodes ascending
-        n_blocks = -(-n_nodes // _VOTE_BLOCK)
-        # first entry of each (station, block): position of the key sta * n_blocks + block
-        keys = sta.astype(np.int64) * n_blocks + node // _VOTE_BLOCK
-        bounds = np.arange(n_sta * n_blocks + 1, dtype=np.int64)
-        offs = np.searchsorted(keys, bounds, side="left")
-        starts = offs[:-1].reshape(n_sta, n_blocks)
-        offs = np.concatenate([starts, np.append(starts[1:, :1], len(sta))[:, None]], axis=1)
-        return cls(node=node.astype(np.int64), time=tt[node, sta], offs=offs)
-
-    def entries(self, sidx: np.ndarray, b0: int, b1: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(pick, entry)`` index pairs of the picks at stations ``sidx`` in node blocks
-        ``b0 <= b < b1``: for each pick in order, its station's entries, nodes ascending."""
-        lo = self.offs[sidx, b0]
-        cnt = self.offs[sidx, b1] - lo
-        total = int(cnt.sum())
-        pick = np.repeat(np.arange(len(sidx)), cnt)
-        entry = np.arange(total, dtype=np.int64) + np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
-        return pick, entry
-
-
-def _local_nodes(stations: pd.DataFrame, margin_km: float, spacing_km: float, depths) -> tuple:
-    lat0 = float(stations["latitude"].mean())
-    lon0 = float(stations["longitude"].mean())
-    kx = KM_PER_DEG * math.cos(math.radians(lat0))
-    x = (stations["longitude"].to_numpy() - lon0) * kx
-    y = (stations["latitude"].to_numpy() - lat0) * KM_PER_DEG
-    xs = np.arange(x.min() - margin_km, x.max() + margin_km + 1e-9, spacing_km)
-    ys = np.arange(y.min() - margin_km, y.max() + margin_km + 1e-9, spacing_km)
-    X, Y, Z = np.meshgrid(xs, ys, np.asarray(depths, float), indexing="ij")
-    return lat0 + Y.ravel() / KM_PER_DEG, lon0 + X.ravel() / kx, Z.ravel()
-
-
-def aperture_km(stations: pd.DataFrame) -> float:
-    lat, lon = stations["latitude"].to_numpy(), stations["longitude"].to_numpy()
-    if len(lat) < 2:
-        return 0.0
-    d = distance_deg(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
-    return float(d.max() * KM_PER_DEG)
-
-
-def station_corrections(stations: pd.DataFrame, tt, phases) -> dict[str, np.ndarray]:
-    """Seconds to add to table times for each station's elevation (tables put the receiver at
-    the model top). Evaluated for a steep ray (0.2 deg, 5 km): near-vertical in the shallow
-    layers where the correction accrues. Zero when the table has no elevation correction."""
-    elev = stations.get("elevation_m", pd.Series(np.zeros(len(stations)))).fillna(0.0).to_numpy() / 1000.0
-    out = {}
-    for ph in phases:
-        if hasattr(tt, "elevation_correction"):
-            try:
-                c = np.asarray(tt.elevation_correction(ph, np.full(len(elev), 0.2), np.full(len(elev), 5.0), elev),
-                               dtype=float)
-            except Exception:
-                c = np.zeros(len(elev))
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(lambda c: self._add_block(c[0], c[1], by_kind, pad, width, V, sign), chunks))
         else:
-            c = np.zeros(len(elev))
-        out[ph] = np.nan_to_num(c)
-    return out
+            for b0, b1 in chunks:
+                self._add_block(b0, b1, by_kind, pad, width, V, sign)
 
+    def _add_block(self, b0: int, b1: int, by_kind: dict, pad: int, width: int, V: np.ndarray,
+                   sign: float) -> None:
+        """:meth:`_add` for the nodes of blocks ``b0 <= b < b1``."""
+        assoc = self.assoc
+        g = assoc.grid
+        c0, c1 = b0 * VOTE_BLOCK, min(self.n_nodes, b1 * VOTE_BLOCK)
+        for kind, parts in by_kind.items():
+            flat = []
+            for ph, r_ph, sidx, t in parts:
+                sp = g.sparse[ph]
+                pick, entry = sp.entries(sidx, b0, b1)
+                if entry.size == 0:
+                    continue
+                node = sp.node[entry]
+                mask = assoc._direction_mask(ph, r_ph, pick, entry, node, sp)
+                if mask is not None:
+                    pick, entry, node = pick[mask], entry[mask], node[mask]
+                k = np.floor((t[pick] - sp.time[entry] - self.a) / self.binw).astype(np.int64) + pad
+                ok = (k >= 0) & (k < width)
+                flat.append((node[ok].astype(np.int64) - c0) * width + k[ok])
+            if not flat:
+                continue
+            H = np.bincount(np.concatenate(flat), minlength=(c1 - c0) * width)
+            H = H.astype(np.float32).reshape(c1 - c0, width)
+            for lv, sl in enumerate(g.level_slices):
+                r0, r1 = max(sl.start, c0), min(sl.stop, c1)
+                if r1 <= r0:
+                    continue
+                # a hit at bin k adds w[o] to bin k + o (symmetric kernel: a correlation)
+                acc = correlate1d(H[r0 - c0:r1 - c0], self.weights[(lv, kind)], axis=1,
+                                  mode="constant")[:, pad:pad + self.ncol]
+                if sign > 0:
+                    V[r0:r1] += acc
+                else:
+                    V[r0:r1] -= acc
 
-def build_grid(stations: pd.DataFrame, tt: TravelTimes, config: AssociatorConfig) -> Grid:
-    """Source nodes and node→station travel times for the network in ``stations``."""
-    scale = config.scale
-    if scale == "auto":
-        scale = "local" if aperture_km(stations) < config.local_aperture_km else "global"
-    if scale == "local":
-        g = config.local
-        # large networks get a coarser grid (bounded memory); tolerances grow with the spacing
-        spacing_km = max(g.spacing_km, aperture_km(stations) / config.max_nodes_per_side)
-        lat, lon, depth = _local_nodes(stations, g.margin_km, spacing_km, g.depths_km)
-    else:
-        g = config.global_
-        la, lo = _fibonacci_sphere(g.spacing_deg)
-        lat = np.repeat(la, len(g.depths_km))
-        lon = np.repeat(lo, len(g.depths_km))
-        depth = np.tile(np.asarray(g.depths_km, float), len(la))
-        spacing_km = g.spacing_deg * KM_PER_DEG
-    d = distance_deg(lat[:, None], lon[:, None], stations["latitude"].to_numpy()[None, :],
-                     stations["longitude"].to_numpy()[None, :])
-    # only node-station pairs within reach are looked up (a wide network's far pairs, often
-    # most of them, are NaN anyway): the same values, a fraction of the table look-ups
-    near = np.nonzero(d <= g.max_distance_deg)
-    d_near = d[near]
-    z_near = depth[near[0]]
-    tts = {}
-    for ph in config.phases:
-        t = np.full(d.shape, np.nan, dtype=np.float32)
-        t[near] = np.asarray(tt.time(ph, d_near, z_near), dtype=np.float32)
-        tts[ph] = t
-    corr = station_corrections(stations, tt, config.phases)
-    for ph in config.phases:
-        tts[ph] += corr[ph][None, :].astype(np.float32)
-    finite = [np.nanmax(t) for t in tts.values() if np.isfinite(t).any()]
-    # half the node diagonal of travel-time misfit at ~6 / 3.5 km/s must fit in the vote
-    tol_p = max(g.tolerance_p_s, 0.12 * spacing_km) if scale == "local" else g.tolerance_p_s
-    tol_s = max(g.tolerance_s_s, 0.2 * spacing_km) if scale == "local" else g.tolerance_s_s
-    return Grid(scale=scale, lat=lat, lon=lon, depth=depth, tt=tts, corr=corr,
-                tol={"P": tol_p, "S": tol_s},
-                res={"P": g.residual_p_s, "S": g.residual_s_s},
-                spacing_km=spacing_km, window_s=g.window_s, max_tt=float(max(finite) if finite else 0.0))
+    def remove(self, rows: np.ndarray) -> None:
+        """Subtract the votes of pick ``rows`` (a few picks: pick by pick, phase by phase, where
+        every node occurs once, so plain fancy indexing is exact)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        assoc = self.assoc
+        g = assoc.grid
+        for r in rows:
+            s_, t, kd = int(assoc._ps[r]), float(assoc._pt[r]), assoc._pk[r]
+            for ph in g.phases:
+                kind = g.kinds[ph]
+                if kd not in ("", kind):
+                    continue
+                sp = g.sparse[ph]
+                e0, e1 = int(sp.offs[s_, 0]), int(sp.offs[s_, -1])
+                if e1 <= e0:
+                    continue
+                entry = np.arange(e0, e1)
+                node = sp.node[e0:e1]
+                mask = assoc._direction_mask(ph, np.array([r]), np.zeros(e1 - e0, dtype=np.int64), entry,
+                                             node, sp)
+                if mask is not None:
+                    entry, node = entry[mask], node[mask]
+                # (float64: the epoch time with float32 travel times would be cast to float32)
+                k = np.floor((t - sp.time[entry].astype(np.float64) - self.a) / self.binw).astype(np.int64)
+                lv_of = g.level[node]
+                base = node.astype(np.int64) * self.ncol
+                self._dirty[node] = True
+                for lv in np.unique(lv_of):
+                    sel = lv_of == lv
+                    kk, bb = k[sel], base[sel]
+                    sl_ = self.spread[(int(lv), kind)]
+                    w = self.weights[(int(lv), kind)]
+                    for o in range(-sl_, sl_ + 1):
+                        kb = kk + o
+                        v = (kb >= 0) & (kb < self.ncol)
+                        self.V[bb[v] + kb[v]] -= w[o + sl_]
 
+    def candidates(self, n: int, floor: float) -> list[tuple[int, float]]:
+        """Up to ``n`` (node, origin time) candidates with a vote >= ``floor``: the best of
+        each level of spacing in turn (the best of level 0, of level 1, ..., then the second
+        best of each, ...; within a level by vote, ties: lower node index). Votes of levels
+        with different tolerances are not comparable (a coarse far node's wide tolerance
+        gathers the picks of an event inside the network too), so every level's best is
+        examined and the score decides."""
+        g = self.assoc.grid
+        V = self.V.reshape(self.n_nodes, self.ncol)
+        dirty = np.flatnonzero(self._dirty)
+        if dirty.size:
+            rows = V[dirty]
+            m = self.mask[dirty]
+            if m.any():
+                rows = np.where(m, -1.0, rows)
+            bb = rows.argmax(axis=1)
+            self.best_bin[dirty] = bb
+            self.best_val[dirty] = rows[np.arange(dirty.size), bb] / self._node_peak[dirty]
+            self._dirty[dirty] = False
+        best_bin, best_val = self.best_bin, self.best_val
+        per_level = []
+        for sl in g.level_slices:
+            v = best_val[sl]
+            order = np.argsort(-v, kind="stable")[:n]
+            order = order[v[order] >= floor]
+            per_level.append(order + sl.start)
+        out = []
+        for rank in range(n):
+            for nodes in per_level:
+                if rank < nodes.size:
+                    node = int(nodes[rank])
+                    out.append((node, self.a + (best_bin[node] + 0.5) * self.binw))
+            if len(out) >= n:
+                break
+        return out[:n]
 
-# ----------------------------------------------------------------------------- association
-def _phase_kind(name: str) -> str:
-    """P-type or S-type family of a phase name or hint ("" = unknown)."""
-    n = (name or "").strip().upper()
-    if not n:
-        return ""
-    if n.startswith("S") or n in ("LG", "RG"):
-        return "S"
-    if n.startswith("P"):
-        return "P"
-    return ""
+    def suppress(self, nodes: np.ndarray, t0: float, half_width_s: float) -> None:
+        """Suppress the bins within ``half_width_s`` of origin time ``t0`` at ``nodes``."""
+        k0 = max(0, int(math.floor((t0 - half_width_s - self.a) / self.binw)))
+        k1 = min(self.ncol, int(math.floor((t0 + half_width_s - self.a) / self.binw)) + 1)
+        if k1 > k0 and len(nodes):
+            self.mask[nodes, k0:k1] = True
+            self._dirty[nodes] = True
 
 
 class Associator:
@@ -263,17 +325,46 @@ class Associator:
             out[k] = self._by_code.get(f"{net}.{sta}", self._by_code.get(sta, -1))
         return out
 
+    @property
+    def min_stations(self) -> int:
+        """``min_stations``, or by family: 3 (global: the IDC's REB rule), else 4."""
+        if self.config.min_stations != "auto":
+            return self.config.min_stations
+        return 3 if self.grid.scale == "global" else 4
+
+    @property
+    def min_picks(self) -> int:
+        """``min_picks``, or by family: 3 (global: array detections carry azimuth and
+        slowness, see ``min_defining``), else 5."""
+        if self.config.min_picks != "auto":
+            return self.config.min_picks
+        return 3 if self.grid.scale == "global" else 5
+
+    @property
+    def window_overlap_s(self) -> float:
+        """``window_overlap_s``, or the grid's largest first-P travel time (at most the
+        window)."""
+        if self.config.window_overlap_s != "auto":
+            return float(self.config.window_overlap_s)
+        g = self.grid
+        return float(min(g.max_tt_phase.get(self._p_phase, 0.0), g.window_s))
+
+    @property
+    def bin_width(self) -> float:
+        """Origin-time bin of the vote, s: the smallest P-type vote tolerance."""
+        g = self.grid
+        return float(min(g.tol_min(p) for p in g.phases if g.kinds[p] == "P"))
+
     def _predict(self, phase: str, lat: float, lon: float, depth: float, sidx: np.ndarray) -> tuple:
         d = distance_deg(lat, lon, self._slat[sidx], self._slon[sidx])
         t = np.asarray(self.tt.time(phase, d, np.full(d.shape, depth)), dtype=float) + self.grid.corr[phase][sidx]
-        lim = (self.config.local if self.grid.scale == "local" else self.config.global_).max_distance_deg
-        t[d > lim] = np.nan
+        t[(d > self.grid.reach[phase]) | (d < self.grid.near_limit[phase])] = np.nan
         return t, d
 
     def _predict_phases(self, lat: float, lon: float, depth: float, sidx: np.ndarray) -> list:
-        """:meth:`_predict` for every configured phase (same values), with one table call
+        """:meth:`_predict` for every hypothesised phase (same values), with one table call
         when the table takes a phase per point (:class:`~pipeline.traveltime.TravelTimeTable`)."""
-        phases = self.config.phases
+        phases = self.grid.phases
         ids = self._table_phase_ids()
         if ids is None or len(sidx) == 0:
             return [self._predict(ph, lat, lon, depth, sidx) for ph in phases]
@@ -281,29 +372,114 @@ class Associator:
         n = d.size
         tt_all = np.asarray(self.tt.time(np.repeat(ids, n), np.tile(d, len(phases)),
                                          np.full(n * len(phases), depth)), dtype=float)
-        lim = (self.config.local if self.grid.scale == "local" else self.config.global_).max_distance_deg
         out = []
         for k, ph in enumerate(phases):
             t = tt_all[k * n:(k + 1) * n] + self.grid.corr[ph][sidx]
-            t[d > lim] = np.nan
+            t[(d > self.grid.reach[ph]) | (d < self.grid.near_limit[ph])] = np.nan
             out.append((t, d))
         return out
 
     def _table_phase_ids(self) -> np.ndarray | None:
-        """Indices of the configured phases in the table's phases, or None when the table
+        """Indices of the hypothesised phases in the table's phases, or None when the table
         does not take a phase per point."""
-        if not hasattr(self, "_phase_ids"):
+        if self._phase_ids_for != self.grid.phases:
             phases = getattr(self.tt, "phases", None)
             ok = hasattr(self.tt, "lookup") and phases is not None and \
-                all(p in phases for p in self.config.phases)
-            self._phase_ids = (np.array([list(phases).index(p) for p in self.config.phases])
+                all(p in phases for p in self.grid.phases)
+            self._phase_ids = (np.array([list(phases).index(p) for p in self.grid.phases])
                                if ok else None)
+            self._phase_ids_for = self.grid.phases
         return self._phase_ids
 
+    def _slowness(self, phase: str, d: np.ndarray, depth) -> np.ndarray:
+        """Predicted horizontal slowness, s/deg (NaN when the table has none)."""
+        if not hasattr(self.tt, "slowness"):
+            return np.full(np.shape(d), np.nan)
+        return np.asarray(self.tt.slowness(phase, d, np.broadcast_to(depth, np.shape(d))), dtype=float)
+
+    # -- direction data (array detections) ---------------------------------------------------
+    def _direction_limits(self):
+        """Per-pick backazimuth and slowness limits (NaN = the pick carries none or their use
+        is off)."""
+        cfg = self.config
+        n = len(self._pt)
+        use_az = cfg.use_azimuth if cfg.use_azimuth != "auto" else self.grid.scale != "local"
+        use_sl = cfg.use_slowness if cfg.use_slowness != "auto" else self.grid.scale != "local"
+        baz = self._picks_ext["backazimuth"].to_numpy(dtype=float) if use_az else np.full(n, np.nan)
+        bsig = self._picks_ext["backazimuth_uncertainty"].to_numpy(dtype=float) if use_az else np.full(n, np.nan)
+        bsig = np.where(np.isfinite(bsig) & (bsig > 0), bsig, cfg.backazimuth_uncertainty_deg)
+        slo = self._picks_ext["slowness"].to_numpy(dtype=float) if use_sl else np.full(n, np.nan)
+        ssig = self._picks_ext["slowness_uncertainty"].to_numpy(dtype=float) if use_sl else np.full(n, np.nan)
+        ssig = np.where(np.isfinite(ssig) & (ssig > 0), ssig, cfg.slowness_uncertainty_s_deg)
+        self._baz, self._bsig = baz, bsig
+        self._baz_lim = np.where(np.isfinite(baz), np.maximum(cfg.backazimuth_min_limit_deg,
+                                                              cfg.backazimuth_limit_sigmas * bsig), np.nan)
+        self._slo, self._ssig = slo, ssig
+        self._slo_lim = np.where(np.isfinite(slo), np.maximum(cfg.slowness_min_limit_s_deg,
+                                                              cfg.slowness_limit_sigmas * ssig), np.nan)
+        self._has_dir = np.isfinite(baz) | np.isfinite(slo)
+        self._az_cache: dict[int, np.ndarray] = {}
+        self._slow_cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def _node_backazimuths(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Backazimuth (station ``s`` -> each node) and its change across the node's cell seen
+        from the station (so that the vote does not miss an event between nodes), deg, float32
+        (cached per station)."""
+        v = self._az_cache.get(s)
+        if v is None:
+            g = self.grid
+            d, _, baz = distance_azimuth(g.lat, g.lon, self._slat[s], self._slon[s])
+            h = g.level_spacing_km[g.level]
+            blur = np.degrees(np.arctan2(0.75 * h, np.maximum(d * KM_PER_DEG, 1e-3)))
+            v = self._az_cache[s] = (baz.astype(np.float32), blur.astype(np.float32))
+        return v
+
+    def _entry_slowness(self, ph: str, s: int, sp: SparseTimes) -> np.ndarray:
+        """Predicted slowness of phase ``ph`` for station ``s``'s sparse entries, s/deg."""
+        key = (ph, s)
+        v = self._slow_cache.get(key)
+        if v is None:
+            g = self.grid
+            e0, e1 = int(sp.offs[s, 0]), int(sp.offs[s, -1])
+            nodes = sp.node[e0:e1]
+            d = distance_deg(g.lat[nodes], g.lon[nodes], self._slat[s], self._slon[s])
+            v = self._slow_cache[key] = self._slowness(ph, d, g.depth[nodes]).astype(np.float32)
+        return v
+
+    def _direction_mask(self, ph, rows, pick, entry, node, sp: SparseTimes):
+        """Which (pick, node) entries agree with the picks' measured backazimuth / slowness
+        (None: no pick of ``rows`` carries one)."""
+        has = self._has_dir[rows]
+        if not has.any():
+            return None
+        mask = np.ones(entry.size, dtype=bool)
+        for j in np.flatnonzero(has):
+            r = rows[j]
+            lo = np.searchsorted(pick, j, side="left")
+            hi = np.searchsorted(pick, j, side="right")
+            if hi <= lo:
+                continue
+            s = int(self._ps[r])
+            m = np.ones(hi - lo, dtype=bool)
+            nd = node[lo:hi]
+            if np.isfinite(self._baz[r]):
+                az, blur = self._node_backazimuths(s)
+                m &= np.abs(_wrap180(self._baz[r] - az[nd])) <= self._baz_lim[r] + blur[nd]
+            if np.isfinite(self._slo[r]):
+                u = self._entry_slowness(ph, s, sp)[entry[lo:hi] - sp.offs[s, 0]]
+                # slowness change across a node cell: ~0.5 s/deg per degree of spacing
+                blur = 0.5 * self.grid.level_spacing_km[self.grid.level[nd]] / KM_PER_DEG
+                m &= ~(np.abs(self._slo[r] - u) > self._slo_lim[r] + blur)
+            mask[lo:hi] = m
+        return mask
+
     # -- main loop -------------------------------------------------------------------------
-    def run(self, picks: pd.DataFrame) -> tuple[list[Hypothesis], pd.DataFrame]:
+    def run(self, picks: pd.DataFrame, progress: ProgressFn | None = None
+            ) -> tuple[list[Hypothesis], pd.DataFrame]:
         """Associate ``picks`` (picks DataFrame, see :mod:`pipeline.picks`).
 
+        :param progress: called after each processing window with (seconds of the stream
+            done, seconds in all, events so far)
         :returns: ``(events, unassociated)``; unassociated picks include those whose station is
             not in the station table (column ``reason``).
         """
@@ -315,8 +491,15 @@ class Associator:
         key = tuple(active.tolist())
         if key not in self._grids:
             sub = self.stations.iloc[active].reset_index(drop=True)
-            self._grids = {key: build_grid(sub, self.tt, cfg)}
+            n_known = int((sidx_all >= 0).sum())
+            self._grids = {key: build_grid(sub, self.tt, cfg, n_picks=n_known)} if len(active) else {}
+        if not len(active):
+            rest = picks.assign(reason="station not in the station metadata")
+            return [], rest
         self.grid = self._grids[key]
+        self._phase_ids_for = None
+        self._node_tree = None
+        self._p_phase = next(p for p in self.grid.phases if self.grid.kinds[p] == "P")
         self._active = active
         # per-run numpy copies (no DataFrame indexing in the inner loops)
         act = self.stations.iloc[active].reset_index(drop=True)
@@ -326,13 +509,17 @@ class Associator:
         remap = np.full(len(self.stations), -1, dtype=int)
         remap[active] = np.arange(len(active))
         picks["_sidx"] = np.where(sidx_all >= 0, remap[np.maximum(sidx_all, 0)], -1)
-        picks["_kind"] = [_phase_kind(p) for p in picks["phase"]]
+        picks["_kind"] = [phase_kind(p) for p in picks["phase"]]
         picks["station_key"] = picks["_sidx"]
         self._pt = picks["time"].to_numpy(dtype=float)
         self._ps = picks["_sidx"].to_numpy()
         self._pk = picks["_kind"].to_numpy()
         # the picks with the columns _gather adds (their values are set per hypothesis)
         self._picks_ext = picks.assign(assoc_phase="", residual=np.nan, distance_deg=np.nan)
+        if "backazimuth" not in self._picks_ext.columns:
+            for c in ("backazimuth", "backazimuth_uncertainty", "slowness", "slowness_uncertainty"):
+                self._picks_ext[c] = np.nan
+        self._direction_limits()
         unknown = picks["_sidx"] < 0
         used = np.zeros(len(picks), dtype=bool)
         used[unknown.to_numpy()] = True
@@ -341,11 +528,17 @@ class Associator:
         span = max(float(times.max() - times.min()) if len(times) else 0.0, self.grid.window_s)
         counts = np.bincount(picks["_sidx"][~unknown].to_numpy(), minlength=len(self._active))
         self._false_rate = np.maximum(cfg.false_pick_fraction * counts / span, cfg.false_rate_floor)
+        self._detection_model(picks, counts, span)
         events: list[Hypothesis] = []
         if len(times) == 0:
             return events, picks.assign(reason="")
         W = self.grid.window_s
-        a = float(times[~unknown.to_numpy()].min()) - self.grid.max_tt if (~unknown).any() else 0.0
+        # the vote array of a window is bounded: shorten the window for very fine grids
+        binw = self.bin_width
+        max_cols = max(8, cfg.max_vote_cells // max(self.grid.n_nodes, 1))
+        W = float(max(min(W, max_cols * binw - self.window_overlap_s), 4 * binw))
+        t_first = float(times[~unknown.to_numpy()].min()) if (~unknown).any() else 0.0
+        a = t_first - self.grid.max_tt
         t_end = float(times.max())
         order = np.argsort(times, kind="stable")
         sorted_t = times[order]
@@ -355,6 +548,9 @@ class Associator:
         while a <= t_end:
             events += self._window(picks, used, a, a + W)
             a += W
+            if progress is not None:
+                progress(min(a, t_end) - (t_first - self.grid.max_tt), t_end - (t_first - self.grid.max_tt),
+                         len(events))
             # skip stretches without unused picks (pick streams of sparse events span years)
             k = int(np.searchsorted(sorted_t, a, side="left"))
             while k < len(order) and used[order[k]]:
@@ -375,144 +571,155 @@ class Associator:
         # look-ahead (window_overlap_s): hypotheses with origin times in [b, b + ov) compete
         # too; when one wins, its picks are held back for the next window instead of being
         # explained here by wrong hypotheses inside [a, b) (ov = 0: no look-ahead)
-        ov = cfg.window_overlap_s
+        ov = self.window_overlap_s
         sel = np.flatnonzero(~used & (times >= a) & (times < b + ov + g.max_tt))
+        if len(sel) < self.min_picks:
+            return []
         held = np.zeros(len(times), dtype=bool)
         out: list[Hypothesis] = []
-        blocked: list[tuple[float, float, float]] = []
-        for _ in range(cfg.max_events_per_window):
+        vote = _Vote(self, sel, a, b + ov)
+        floor = self.min_picks * 0.5
+        misses = 0  # candidates rejected since the last accepted event
+        n_events = 0
+        while n_events < cfg.max_events_per_window and misses < cfg.candidates_per_vote:
             sel = sel[~used[sel] & ~held[sel]]
-            if len(sel) < cfg.min_picks:
+            if len(sel) < self.min_picks:
                 break
-            accepted = None
-            # the vote stays valid until picks are removed: walk its ranked candidates
+            cands = vote.candidates(cfg.candidates_per_vote, floor)
+            if not cands:
+                break
             # rank the first few acceptable candidates by their (unlocated) score: the vote
-            # maximum of a swarm often mixes picks of neighbouring events
+            # maximum of a swarm often mixes picks of neighbouring events. A rejected candidate's
+            # vote cells are suppressed: the next candidates are fresh ones
             quick: list[tuple[float, int, float]] = []
-            for node, t0 in self._vote(picks, sel, a, b + ov):
-                if any(self._near(node, t0, bl) for bl in blocked):
+            for node, t0 in cands:
+                if any(self._near(node, t0, (g.lat[n], g.lon[n], t, self._node_h(n))) for _, n, t in quick):
                     continue
-                if any(self._near(node, t0, (g.lat[n], g.lon[n], t)) for _, n, t in quick):
-                    continue
-                hyp = self._build(picks, sel, node, t0, locate=False)
-                if hyp is not None and a <= hyp.time < b + ov and self._accept(hyp):
+                hyp = self._evaluate(sel, node, t0, full=False)
+                if a <= hyp.time < b + ov and self._accept(hyp):
                     quick.append((hyp.score, node, t0))
                     if len(quick) >= cfg.ranked_candidates:
                         break
                     continue
-                blocked.append((g.lat[node], g.lon[node], t0))
+                self._suppress(vote, node, t0)
+                misses += 1
+                if misses >= cfg.candidates_per_vote:
+                    break
+            accepted = None
             for _, node, t0 in sorted(quick, key=lambda x: -x[0]):
                 hyp = self._build(picks, sel, node, t0)
                 if hyp is not None and a <= hyp.time < b + ov and self._accept(hyp):
                     accepted = hyp
                     break
-                blocked.append((g.lat[node], g.lon[node], t0))
+                self._suppress(vote, node, t0)
+                misses += 1
             if accepted is None:
-                break
-            if accepted.time >= b:  # the next window's event (look-ahead): hold its picks
-                held[accepted.picks.index.to_numpy()] = True
-                blocked.append((accepted.latitude, accepted.longitude, accepted.time))
                 continue
-            used[accepted.picks.index.to_numpy()] = True
-            out.append(accepted)
+            misses = 0
+            rows = accepted.picks.index.to_numpy()
+            vote.remove(rows)
             # leftovers of this event (picks beyond the residual limits) must not form a twin
-            blocked.append((accepted.latitude, accepted.longitude, accepted.time))
+            self._suppress_at(vote, accepted.latitude, accepted.longitude, accepted.time)
+            if accepted.time >= b:  # the next window's event (look-ahead): hold its picks
+                held[rows] = True
+                continue
+            used[rows] = True
+            out.append(accepted)
+            n_events += 1
         return out
 
-    def _vote(self, picks, sel, a, b) -> list[tuple[int, float]]:
-        """Ranked (node, origin time) candidates with enough votes (best first).
-
-        Every (node, pick) pair within reach votes for the origin-time bin ``pick time -
-        travel time``; each phase's hits are spread over its tolerance by a triangular kernel.
-        Only the finite node-station travel times are visited (:class:`SparseTimes`), in chunks
-        of node blocks bounded by :data:`_VOTE_CELLS` cells and pairs."""
+    def _suppress(self, vote: _Vote, node: int, t0: float) -> None:
+        """Suppress a rejected candidate: its node's neighbourhood (:meth:`_near`) at t0."""
         g = self.grid
-        cfg = self.config
-        binw = g.tol["P"]
-        t = self._pt[sel]
-        sidx = self._ps[sel]
-        kind = self._pk[sel]
-        nb = int(math.ceil((b - a) / binw)) + 1
-        ncol = nb + 1
-        n_nodes = len(g.lat)
-        for ph in cfg.phases:
-            if ph not in g.sparse:
-                g.sparse[ph] = SparseTimes.of(g.tt[ph])
-        n_blocks = -(-n_nodes // _VOTE_BLOCK)
-        per_chunk = max(1, _VOTE_CELLS // max(_VOTE_BLOCK * max(ncol, len(sel) * len(cfg.phases)), 1))
-        best_val = np.zeros(n_nodes, dtype=np.float32)
-        best_bin = np.zeros(n_nodes, dtype=np.int64)
-        allows = [(ph, (kind == "") | (kind == _phase_kind(ph))) for ph in cfg.phases]
-        for b0 in range(0, n_blocks, per_chunk):
-            b1 = min(n_blocks, b0 + per_chunk)
-            c0, c1 = b0 * _VOTE_BLOCK, min(n_nodes, b1 * _VOTE_BLOCK)
-            nrow = c1 - c0
-            votes = np.zeros((nrow, ncol), dtype=np.float32)
-            for ph, allow in allows:
-                if not allow.any():
-                    continue
-                sp = g.sparse[ph]
-                pick, entry = sp.entries(sidx[allow], b0, b1)
-                if entry.size == 0:
-                    continue
-                t0 = t[allow][pick] - sp.time[entry]
-                k = np.floor((t0 - a) / binw)
-                ok = (k >= 0) & (k < ncol)
-                hits = np.bincount((sp.node[entry][ok] - c0) * ncol + k[ok].astype(np.int64),
-                                   minlength=nrow * ncol)
-                hits = hits.reshape(nrow, ncol).astype(np.float32)
-                # triangular spread over ±spread bins: the vote tolerance of this phase
-                spread = max(1, int(round(g.tol[ph] / binw)))
-                kernel = (1.0 - np.abs(np.arange(-spread, spread + 1)) / (spread + 1)).astype(np.float32)
-                votes += convolve1d(hits, kernel, axis=1, mode="constant")
-            best_bin[c0:c1] = votes.argmax(axis=1)
-            best_val[c0:c1] = votes[np.arange(nrow), best_bin[c0:c1]]
-        floor = cfg.min_picks * 0.5
-        order = np.argsort(-best_val, kind="stable")
-        out: list[tuple[int, float]] = []
-        for node in order[: cfg.candidates_per_vote]:
-            if best_val[node] < floor:
-                break
-            out.append((int(node), a + (best_bin[node] + 0.5) * binw))
-        return out
+        self._suppress_at(vote, float(g.lat[node]), float(g.lon[node]), t0, self._node_h(node),
+                          int(g.level[node]))
 
-    def _growth(self) -> dict[str, float]:
-        """Residual limit growth with distance (model error), s/deg, per phase."""
-        g = self.config.local if self.grid.scale == "local" else self.config.global_
-        return {"P": g.residual_growth_p_s_per_deg, "S": g.residual_growth_s_s_per_deg}
+    def _suppress_at(self, vote: _Vote, lat: float, lon: float, t0: float, h: float | None = None,
+                     level: int = 0) -> None:
+        g = self.grid
+        h = g.spacing_km if h is None else h
+        nodes = self._nodes_within(lat, lon, 1.25 * h)
+        vote.suppress(nodes, t0, float(g.tol[self._p_phase][level]))
 
-    def _near(self, node: int, t0: float, bl: tuple[float, float, float]) -> bool:
+    def _nodes_within(self, lat: float, lon: float, km: float) -> np.ndarray:
+        """Nodes (all depths) whose epicentre is within ``km`` of (lat, lon)."""
+        g = self.grid
+        if self._node_tree is None:
+            from scipy.spatial import cKDTree
+
+            la, lo = np.radians(g.lat), np.radians(g.lon)
+            self._node_tree = cKDTree(np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo),
+                                                       np.sin(la)]))
+        la, lo = math.radians(lat), math.radians(lon)
+        chord = 2.0 * math.sin(min(math.pi, km / KM_PER_DEG * math.pi / 180.0) / 2.0)
+        return np.asarray(self._node_tree.query_ball_point(
+            [math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)], chord + 1e-12),
+            dtype=np.int64)
+
+    def _node_h(self, node: int) -> float:
+        return float(self.grid.level_spacing_km[self.grid.level[node]])
+
+    def _near(self, node: int, t0: float, bl: tuple[float, float, float, float]) -> bool:
         g = self.grid
         d_km = distance_deg(g.lat[node], g.lon[node], bl[0], bl[1]) * KM_PER_DEG
         # tight enough that a neighbouring event a few km / seconds away is not blocked
-        return d_km <= 1.25 * g.spacing_km and abs(t0 - bl[2]) <= g.tol["S"]
+        h = max(self._node_h(node), bl[3])
+        lv = int(g.level[node])
+        # within one P vote tolerance: an event a little later at the same place (a swarm,
+        # aftershocks) is another event, not a twin
+        tol_s = float(g.tol[self._p_phase][lv])
+        return d_km <= 1.25 * h and abs(t0 - bl[2]) <= tol_s
 
     def _gather_arrays(self, sel, lat, lon, depth, t0, limits) -> tuple:
-        """:meth:`_gather` as arrays ``(pick rows, phases, residuals, distances)``, in the
-        order of the picks table it builds."""
+        """:meth:`_gather` as arrays ``(pick rows, phases, residuals, distances, backazimuth
+        residuals, slowness residuals)``, in the order of the picks table it builds.
+
+        :param limits: phase -> time residual limit at zero distance, s (grows with distance)
+        """
         sidx = self._ps[sel]
         kind = self._pk[sel]
         t = self._pt[sel]
-        best_r = np.full(len(sel), np.inf)
-        best_ph = np.array([""] * len(sel), dtype=object)
-        best_d = np.full(len(sel), np.nan)
-        best_lim = np.ones(len(sel))
-        grow = self._growth()
-        for ph, (pt, d) in zip(self.config.phases, self._predict_phases(lat, lon, depth, sidx)):
+        g = self.grid
+        n = len(sel)
+        best_r = np.full(n, np.inf)
+        best_ph = np.array([""] * n, dtype=object)
+        best_d = np.full(n, np.nan)
+        best_lim = np.ones(n)
+        best_rb = np.full(n, np.nan)
+        best_rs = np.full(n, np.nan)
+        grow = g.growth
+        dirs = self._has_dir[sel]
+        rb_all = None
+        if dirs.any():
+            _, _, pbaz = distance_azimuth(lat, lon, self._slat[sidx], self._slon[sidx])
+            rb_all = _wrap180(self._baz[sel] - pbaz)
+        for ph, (pt, d) in zip(g.phases, self._predict_phases(lat, lon, depth, sidx)):
             r = t - t0 - pt
-            lim = limits[ph] + grow[ph] * np.nan_to_num(d)
-            allow = ((kind == "") | (kind == _phase_kind(ph))) & np.isfinite(r) & (np.abs(r) <= lim)
+            lim = np.minimum(limits[ph] + grow[ph] * np.nan_to_num(d), max(limits[ph], g.res_max[ph]))
+            allow = ((kind == "") | (kind == g.kinds[ph])) & np.isfinite(r) & (np.abs(r) <= lim)
+            rb = rs = None
+            if rb_all is not None:
+                rb = rb_all
+                allow &= ~(np.abs(rb) > self._baz_lim[sel])
+                sl = np.isfinite(self._slo[sel]) & allow
+                rs = np.full(n, np.nan)
+                if sl.any():
+                    rs[sl] = self._slo[sel][sl] - self._slowness(ph, d[sl], depth)
+                    allow &= ~(np.abs(rs) > self._slo_lim[sel])
             better = allow & (np.abs(r) / lim < np.abs(best_r) / best_lim)
             best_r = np.where(better, r, best_r)
             best_ph = np.where(better, ph, best_ph)
             best_d = np.where(better, d, best_d)
             best_lim = np.where(better, lim, best_lim)
+            if rb is not None:
+                best_rb = np.where(better, rb, best_rb)
+                best_rs = np.where(better, rs, best_rs)
         k = np.flatnonzero(best_ph != "")
         if k.size == 0:
             e = np.empty(0)
-            return np.empty(0, dtype=int), np.empty(0, dtype=object), e, e
+            return np.empty(0, dtype=int), np.empty(0, dtype=object), e, e, e, e
         rows, ss, phs, rr, dd = sel[k], sidx[k], best_ph[k], best_r[k], best_d[k]
-        ar = np.abs(rr) / (np.array([limits[p] for p in phs]) + np.array([grow[p] for p in phs]) * dd)
+        ar = np.abs(rr) / best_lim[k]
         # one pick per station and phase (closest), one phase per pick (the order and tie
         # handling of DataFrame.sort_values("ar").drop_duplicates(...): quicksort, keep first)
         keep = []
@@ -530,133 +737,320 @@ class Associator:
             seen_i.add(rows[q])
             keep2.append(q)
         keep = np.array(keep2, dtype=int)
-        return rows[keep], phs[keep], rr[keep], dd[keep]
+        return rows[keep], phs[keep], rr[keep], dd[keep], best_rb[k][keep], best_rs[k][keep]
 
-    def _gather(self, picks, sel, lat, lon, depth, t0, limits) -> pd.DataFrame:
-        """Best P and S pick per station within ``limits`` (phase → |residual| s)."""
-        rows, phs, rr, dd = self._gather_arrays(sel, lat, lon, depth, t0, limits)
-        if rows.size == 0:
-            return picks.iloc[[]].assign(assoc_phase=[], residual=[], distance_deg=[])
-        out = self._picks_ext.take(rows)  # == picks.loc[rows] + the three columns (RangeIndex)
-        out["assoc_phase"] = phs
-        out["residual"] = rr
-        out["distance_deg"] = dd
-        return out
-
-    def _refine(self, picks, sel, node, t0) -> tuple[float, float, float, float]:
-        """Finer grid search around ``node``: minimise a robust residual cost."""
+    def _refine(self, picks, sel, node, t0, full: bool = True) -> tuple[float, float, float, float]:
+        """Finer grid searches around ``node`` (steps of its spacing / ``refine_factor``, then
+        / ``refine_factor`` again while coarser than the finest level's): minimise a robust
+        residual cost."""
         g = self.grid
         cfg = self.config
-        lat0, lon0, z0 = g.lat[node], g.lon[node], g.depth[node]
-        rows, assoc_phase, _, _ = self._gather_arrays(sel, lat0, lon0, z0, t0, g.tol)
+        lv = int(g.level[node])
+        lat0, lon0, z0 = float(g.lat[node]), float(g.lon[node]), float(g.depth[node])
+        tol = {p: float(g.tol[p][lv]) for p in g.phases}
+        rows, assoc_phase, _, d_node, _, _ = self._gather_arrays(sel, lat0, lon0, z0, t0, tol)
         if len(rows) < 3:
             return lat0, lon0, z0, t0
-        step = g.spacing_km / cfg.refine_factor
-        offs = np.arange(-cfg.refine_factor, cfg.refine_factor + 1) * step
-        kx = KM_PER_DEG * max(math.cos(math.radians(lat0)), 0.05)
-        depths = sorted({max(0.0, z0 + dz) for dz in (np.array([-1.0, -0.5, 0, 0.5, 1.0]) *
-                         (g.spacing_km if g.scale == "local" else 60.0))})
-        DX, DY, DZ = np.meshgrid(offs, offs, depths, indexing="ij")
-        lats = lat0 + DY.ravel() / KM_PER_DEG
-        lons = lon0 + DX.ravel() / kx
-        zs = DZ.ravel()
+        h = float(g.level_spacing_km[lv])
+        # the quick pass (ranking of candidates) searches a coarser 5 x 5 x 3 neighbourhood
+        rf = cfg.refine_factor if full else max(1, cfg.refine_factor // 2)
+        zf = (-1.0, -0.5, 0.0, 0.5, 1.0) if full else (-1.0, 0.0, 1.0)
+        step = h / rf
+        dz = g.refine_depth_km
         sidx = self._ps[rows]
         tt_obs = self._pt[rows]
-        d = distance_deg(lats[:, None], lons[:, None], self._slat[sidx][None, :],
-                         self._slon[sidx][None, :])
-        pred = np.full(d.shape, np.nan)
         ids = self._table_phase_ids()
-        if ids is not None:
-            # all gathered picks in one table call (same values as one call per phase)
-            col_id = np.array([ids[cfg.phases.index(p)] for p in assoc_phase])
-            corr = np.array([g.corr[p][s] for p, s in zip(assoc_phase, sidx)], dtype=float)
-            pred[:, :] = (self.tt.time(np.broadcast_to(col_id[None, :], d.shape), d,
-                                       np.broadcast_to(zs[:, None], d.shape)) + corr[None, :])
-        for ph in (cfg.phases if ids is None else ()):
-            m = assoc_phase == ph
-            if m.any():
-                pred[:, m] = (self.tt.time(ph, d[:, m], np.broadcast_to(zs[:, None], d[:, m].shape))
-                              + g.corr[ph][sidx[m]][None, :])
-        resid = tt_obs[None, :] - pred
-        has = np.isfinite(resid).any(axis=1)
-        if not has.any():
-            return lat0, lon0, z0, t0
-        t0s = np.full(len(lats), np.nan)
-        t0s[has] = np.nanmedian(resid[has], axis=1)
-        r = tt_obs[None, :] - pred - t0s[:, None]
-        lim = np.array([g.tol[p] for p in assoc_phase])[None, :]
-        cost = np.where(np.isfinite(r), np.minimum((r / lim) ** 2, 1.0), 1.0).sum(axis=1)
-        cost[~has] = np.inf
-        k = int(np.argmin(cost))
-        return float(lats[k]), float(lons[k]), float(zs[k]), float(t0s[k])
+        tol_pick = np.array([tol[p] for p in assoc_phase])
+        # the association residual limit of each pick (at its distance from the node)
+        res_pick = np.minimum(np.array([g.res[p] for p in assoc_phase])
+                              + np.array([g.growth[p] for p in assoc_phase]) * np.nan_to_num(d_node),
+                              np.array([max(g.res[p], g.res_max[p]) for p in assoc_phase]))
+        corr = np.array([g.corr[p][s] for p, s in zip(assoc_phase, sidx)], dtype=float)
+        best = (lat0, lon0, z0, t0)
+        while True:
+            # misfit scale of this level: what the step can leave unexplained (the vote
+            # tolerance shrinks with the step), at least the association limit: a loose scale
+            # lets the picks of two events close in time (a swarm) fit one wrong place
+            lim = np.maximum(res_pick, tol_pick * step / h)[None, :]
+            offs = np.arange(-rf, rf + 1) * step
+            kx = KM_PER_DEG * max(math.cos(math.radians(best[0])), 0.05)
+            depths = sorted({max(0.0, best[2] + f * dz) for f in zf})
+            DX, DY, DZ = np.meshgrid(offs, offs, depths, indexing="ij")
+            lats = best[0] + DY.ravel() / KM_PER_DEG
+            lons = best[1] + DX.ravel() / kx
+            zs = DZ.ravel()
+            d = distance_deg(lats[:, None], lons[:, None], self._slat[sidx][None, :],
+                             self._slon[sidx][None, :])
+            pred = np.full(d.shape, np.nan)
+            if ids is not None:
+                # all gathered picks in one table call (same values as one call per phase)
+                col_id = np.array([ids[g.phases.index(p)] for p in assoc_phase])
+                pred[:, :] = (self.tt.time(np.broadcast_to(col_id[None, :], d.shape), d,
+                                           np.broadcast_to(zs[:, None], d.shape)) + corr[None, :])
+            else:
+                for ph in g.phases:
+                    m = assoc_phase == ph
+                    if m.any():
+                        pred[:, m] = (self.tt.time(ph, d[:, m], np.broadcast_to(zs[:, None], d[:, m].shape))
+                                      + g.corr[ph][sidx[m]][None, :])
+            resid = tt_obs[None, :] - pred
+            has = np.isfinite(resid).any(axis=1)
+            if not has.any():
+                return best
+            t0s = np.full(len(lats), np.nan)
+            t0s[has] = np.nanmedian(resid[has], axis=1)
+            r = tt_obs[None, :] - pred - t0s[:, None]
+            cost = np.where(np.isfinite(r), np.minimum((r / lim) ** 2, 1.0), 1.0).sum(axis=1)
+            cost[~has] = np.inf
+            k = int(np.argmin(cost))
+            best = (float(lats[k]), float(lons[k]), float(zs[k]), float(t0s[k]))
+            if not full or step <= (g.fine_km or g.spacing_km) / cfg.refine_factor * 1.001:
+                return best
+            step /= cfg.refine_factor
+            dz = max(dz / cfg.refine_factor, g.refine_depth_km / cfg.refine_factor)
+
+    def _evaluate(self, sel, node, t0, full: bool = True) -> "_Candidate":
+        """Refine a (node, origin time) candidate, gather its picks and score it (arrays only:
+        no DataFrame). ``full=False``: one refinement level (ranking of candidates)."""
+        lat, lon, z, t0 = self._refine(None, sel, node, t0, full=full)
+        rows, phs, rr, dd, rb, rs = self._gather_arrays(sel, lat, lon, z, t0, self.grid.res)
+        c = _Candidate(t0, lat, lon, z, rows, phs, rr, dd, rb, rs)
+        c.score = self._score_arrays(c)
+        return c
+
+    def _hypothesis(self, c: "_Candidate") -> Hypothesis:
+        """A :class:`Hypothesis` (picks DataFrame) from a candidate's arrays."""
+        if c.rows.size == 0:
+            picks = self._picks_ext.iloc[[]].assign(backazimuth_residual=[], slowness_residual=[])
+        else:
+            picks = self._picks_ext.take(c.rows)  # == picks.loc[rows] + the added columns
+            picks["assoc_phase"] = c.phases
+            picks["residual"] = c.residual
+            picks["distance_deg"] = c.distance
+            picks["backazimuth_residual"] = c.baz_residual
+            picks["slowness_residual"] = c.slowness_residual
+        return Hypothesis(time=c.time, latitude=c.latitude, longitude=c.longitude, depth_km=c.depth_km,
+                          picks=picks, score=c.score)
 
     def _build(self, picks, sel, node, t0, locate: bool = True) -> Hypothesis | None:
-        g = self.grid
-        lat, lon, z, t0 = self._refine(picks, sel, node, t0)
-        hyp_picks = self._gather(picks, sel, lat, lon, z, t0, g.res)
-        hyp = Hypothesis(time=t0, latitude=lat, longitude=lon, depth_km=z, picks=hyp_picks)
+        """The hypothesis of a candidate, refined, located (when a locator is given) and its
+        picks gathered again at the location."""
+        c = self._evaluate(sel, node, t0)
+        hyp = self._hypothesis(c)
         if locate and self.locate is not None and hyp.n_stations >= 3:
             for _ in range(2):
                 located = self.locate(hyp, self._active_stations)
                 if located is None:
                     break
-                regathered = self._gather(picks, sel, located.latitude, located.longitude, located.depth_km,
-                                          located.time, g.res)
-                located.picks = regathered
+                c2 = self._gather_candidate(sel, located.latitude, located.longitude, located.depth_km,
+                                            located.time)
+                regathered = self._hypothesis(c2)
+                same = (len(regathered.picks) == len(located.picks)
+                        and np.array_equal(np.sort(regathered.picks.index.to_numpy()),
+                                           np.sort(located.picks.index.to_numpy()))
+                        and np.array_equal(regathered.picks.sort_index()["assoc_phase"].to_numpy(),
+                                           located.picks.sort_index()["assoc_phase"].to_numpy()))
+                if not same:
+                    located.extra.pop("location", None)  # located on another pick set
+                located.picks = regathered.picks
+                located.score = c2.score
                 hyp = located
                 hyp.located = True
-                if len(regathered) == len(located.picks):
+                c = c2
+                if same:
                     break
-        hyp.score = self._score(hyp)
+        hyp.score = c.score
         return hyp
 
+    def _gather_candidate(self, sel, lat, lon, depth, t0) -> "_Candidate":
+        rows, phs, rr, dd, rb, rs = self._gather_arrays(sel, lat, lon, depth, t0, self.grid.res)
+        c = _Candidate(t0, lat, lon, depth, rows, phs, rr, dd, rb, rs)
+        c.score = self._score_arrays(c)
+        return c
+
     def _score(self, hyp: Hypothesis) -> float:
+        """Score of a hypothesis (see the module docstring)."""
+        p = hyp.picks
+        n = len(p)
+        col = (lambda k: p[k].to_numpy(dtype=float) if k in p.columns else np.full(n, np.nan))
+        c = _Candidate(hyp.time, hyp.latitude, hyp.longitude, hyp.depth_km, p.index.to_numpy(),
+                       p["assoc_phase"].to_numpy() if n else np.empty(0, dtype=object),
+                       col("residual"), col("distance_deg"), col("backazimuth_residual"),
+                       col("slowness_residual"))
+        return self._score_arrays(c)
+
+    def _score_arrays(self, c: "_Candidate") -> float:
         cfg = self.config
         g = self.grid
-        if len(hyp.picks) == 0:
+        if c.rows.size == 0:
             return -np.inf
-        grow = self._growth()
-        phs = hyp.picks["assoc_phase"].to_numpy()
-        sig = (np.array([g.res[p] for p in phs], dtype=float)
-               + np.array([grow[p] for p in phs], dtype=float) * hyp.picks["distance_deg"].to_numpy()) / 2.0
-        r = hyp.picks["residual"].to_numpy(dtype=float)
+        phs, dist, r = c.phases, c.distance, c.residual
+        sig = np.minimum(np.array([g.res[p] for p in phs], dtype=float)
+                         + np.array([g.growth[p] for p in phs], dtype=float) * dist,
+                         np.array([g.res_max[p] for p in phs], dtype=float)) / 2.0
         dens = np.exp(-0.5 * (r / sig) ** 2) / (sig * math.sqrt(2 * math.pi))
-        lam = self._false_rate[hyp.picks["_sidx"].to_numpy()]
+        sidx = self._ps[c.rows]
+        lam = self._false_rate[sidx]
         score = float(np.sum(np.log(cfg.p_detect * dens / lam)))
-        if True:
-            # a station misses the P only if it was live (it reported picks around the event)
-            # and it is nearer than the stations that did detect it
-            all_idx = np.arange(len(self._active))
-            pt, dist = self._predict("P", hyp.latitude, hyp.longitude, hyp.depth_km, all_idx)
-            p_rows = phs == "P"
-            if p_rows.any():
-                with_p = np.zeros(len(all_idx), dtype=bool)
-                with_p[hyp.picks["_sidx"].to_numpy()[p_rows]] = True
-                reach = float(np.percentile(hyp.picks["distance_deg"].to_numpy()[p_rows], 75))
-                live = self._live(hyp.time)
-                missed = int(np.count_nonzero(np.isfinite(pt) & (dist <= reach) & live & ~with_p))
-                score += missed * math.log(1 - cfg.p_detect)
-        return score
+        rb = c.baz_residual
+        ok = np.isfinite(rb)
+        if ok.any():
+            sb = self._bsig[c.rows][ok]
+            score += float(np.sum(np.log(np.exp(-0.5 * (rb[ok] / sb) ** 2)
+                                         / (sb * math.sqrt(2 * math.pi)) / _FALSE_BAZ_DENSITY)))
+        rs = c.slowness_residual
+        ok = np.isfinite(rs)
+        if ok.any():
+            ss = self._ssig[c.rows][ok]
+            score += float(np.sum(np.log(np.exp(-0.5 * (rs[ok] / ss) ** 2)
+                                         / (ss * math.sqrt(2 * math.pi)) / _FALSE_SLOWNESS_DENSITY)))
+        # stations that should have detected the P but did not (only live ones: they reported
+        # picks around the event time)
+        p_rows = np.array([g.kinds[p] == "P" for p in phs])
+        if not p_rows.any():
+            return score
+        all_idx = np.arange(len(self._active))
+        pt, d_all = self._predict(self._p_phase, c.latitude, c.longitude, c.depth_km, all_idx)
+        with_p = np.zeros(len(all_idx), dtype=bool)
+        with_p[sidx[p_rows]] = True
+        live = self._live(c.time)
+        pd_sta = self._detection_probability(c, p_rows, d_all)
+        if pd_sta is not None:
+            # amplitude-based detection model (NET-VISA spirit): each live station within the
+            # model's range detects the P with the probability its noise level gives for the
+            # event's mb; the detected ones replace the flat p_detect of their time term
+            use = np.isfinite(pd_sta) & np.isfinite(pt) & live
+            det = use & with_p
+            score += float(np.sum(np.log(pd_sta[det])) - det.sum() * math.log(cfg.p_detect))
+            score += float(np.sum(np.log1p(-pd_sta[use & ~with_p])))
+            return score
+        # flat model: a live station nearer than most detecting stations misses with 1 - p_detect
+        reach = float(np.percentile(dist[p_rows], 75))
+        missed = int(np.count_nonzero(np.isfinite(pt) & (d_all <= reach) & live & ~with_p))
+        return score + missed * math.log(1 - cfg.p_detect)
+
+    def _detection_probability(self, c: "_Candidate", p_rows: np.ndarray, d_all: np.ndarray):
+        """Per-station P detection probability of the candidate's event from its mb and the
+        stations' detection thresholds (``None`` when the picks carry no usable amplitudes).
+
+        ``mb`` = median over its P-type picks of ``log10(A/T) + Q(Δ, h)`` (IDC A5/2 amplitude,
+        Veith-Clawson Q, 2-100 deg); a station's threshold is the 20th percentile of
+        ``log10(A/T)`` of its P-type detections in the stream (most detections are near the
+        threshold: noise triggers and small events); ``p = Φ((mb − Q(Δ_s, h) − thr_s) / σ)``,
+        ``σ`` = ``detection_sigma``, bounded to [0.02, 0.98]; NaN where undefined."""
+        thr = self._thresholds
+        if thr is None:
+            return None
+        rows = c.rows[p_rows]
+        la = self._logat[rows]
+        d = c.distance[p_rows]
+        ok = np.isfinite(la) & (d >= _MB_MIN_DEG) & (d <= _MB_MAX_DEG)
+        if ok.sum() < 2:
+            return None
+        h = max(float(c.depth_km), 0.0)
+        mb = float(np.median(la[ok] + q_idc(d[ok], h)))
+        inr = (d_all >= _MB_MIN_DEG) & (d_all <= _MB_MAX_DEG) & np.isfinite(thr)
+        out = np.full(d_all.size, np.nan)
+        if inr.any():
+            z = (mb - q_idc(d_all[inr], h) - thr[inr]) / self.config.detection_sigma
+            out[inr] = np.clip(ndtr(z), 0.02, 0.98)
+        return out
+
+    def _detection_model(self, picks: pd.DataFrame, counts: np.ndarray, span: float) -> None:
+        """From the stream: ``log10(A/T)`` of every pick with an mb amplitude, each station's
+        detection threshold (20th percentile of its P-type picks' ``log10(A/T)``, at least
+        ``detection_model_min_picks`` of them; None when no station has enough) and the
+        stations' live windows."""
+        cfg = self.config
+        n = len(picks)
+        amp = picks["amplitude"].to_numpy(dtype=float) if "amplitude" in picks.columns else np.full(n, np.nan)
+        per = picks["period"].to_numpy(dtype=float) if "period" in picks.columns else np.full(n, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logat = np.where((amp > 0) & (per > 0), np.log10(amp / per), np.nan)
+        self._logat = logat
+        self._thresholds = None
+        if cfg.detection_model and np.isfinite(logat).any():
+            thr = np.full(len(self._active), np.nan)
+            ok = np.isfinite(logat) & (self._pk != "S") & (self._ps >= 0)
+            sidx = self._ps[ok]
+            vals = logat[ok]
+            order = np.argsort(sidx, kind="stable")
+            sidx, vals = sidx[order], vals[order]
+            bounds = np.searchsorted(sidx, np.arange(len(self._active) + 1))
+            for s_ in range(len(self._active)):
+                v = vals[bounds[s_]:bounds[s_ + 1]]
+                if v.size >= cfg.detection_model_min_picks:
+                    thr[s_] = float(np.percentile(v, 20))
+            if np.isfinite(thr).any():
+                self._thresholds = thr
+        # live windows: live_window_s, or 3 / the station's pick rate for stations with few picks
+        rate = counts / max(span, 1.0)
+        w = np.clip(3.0 / np.maximum(rate, 1e-12), cfg.live_window_s,
+                    max(cfg.live_window_s, cfg.max_live_window_s))
+        levels = np.unique(np.round(w, -1))
+        self._live_groups = [(float(v), np.round(w, -1) == v) for v in levels]
 
     def _live(self, t: float) -> np.ndarray:
-        """Stations with at least one pick within ±``live_window_s`` of ``t``."""
-        w = self.config.live_window_s
-        k0 = np.searchsorted(self._sorted_t, t - w, side="left")
-        k1 = np.searchsorted(self._sorted_t, t + w, side="right")
+        """Stations live at ``t``: with at least one pick within their live window of ``t``
+        (``live_window_s``, longer for stations with few picks: 3 / their pick rate, up to
+        ``max_live_window_s``)."""
         live = np.zeros(len(self._active), dtype=bool)
-        live[self._sorted_s[k0:k1]] = True
+        for w, members in self._live_groups:
+            k0 = np.searchsorted(self._sorted_t, t - w, side="left")
+            k1 = np.searchsorted(self._sorted_t, t + w, side="right")
+            hit = np.zeros(len(self._active), dtype=bool)
+            hit[self._sorted_s[k0:k1]] = True
+            live |= hit & members
         return live
 
-    def _accept(self, hyp: Hypothesis) -> bool:
+    def _accept(self, hyp) -> bool:
+        """Accept a :class:`Hypothesis` or a :class:`_Candidate` (counts and score)."""
         cfg = self.config
-        if len(hyp.picks) < cfg.min_picks:
+        if isinstance(hyp, Hypothesis):
+            rows = hyp.picks.index.to_numpy()
+            n = len(rows)
+            rb = hyp.picks["backazimuth_residual"].to_numpy(dtype=float) \
+                if "backazimuth_residual" in hyp.picks.columns else np.full(n, np.nan)
+            rs = hyp.picks["slowness_residual"].to_numpy(dtype=float) \
+                if "slowness_residual" in hyp.picks.columns else np.full(n, np.nan)
+        else:
+            rows, rb, rs = hyp.rows, hyp.baz_residual, hyp.slowness_residual
+        if len(rows) < self.min_picks:
             return False
-        defining = hyp.picks["station_key"].nunique()
-        return defining >= cfg.min_stations and hyp.score >= cfg.min_score
+        if cfg.min_p_picks > 0:
+            phases = hyp.picks["assoc_phase"].to_numpy() if isinstance(hyp, Hypothesis) else hyp.phases
+            if sum(self.grid.kinds[p] == "P" for p in phases) < cfg.min_p_picks:
+                return False
+        defining = np.unique(self._ps[rows]).size
+        if defining < self.min_stations or hyp.score < cfg.min_score:
+            return False
+        n_def = len(rows) + int(np.isfinite(rb).sum()) + int(np.isfinite(rs).sum())
+        return n_def >= cfg.min_defining
+
+
+@dataclass
+class _Candidate:
+    """An evaluated candidate (arrays of the gathered pick rows; see :meth:`Associator._evaluate`)."""
+
+    time: float
+    latitude: float
+    longitude: float
+    depth_km: float
+    rows: np.ndarray
+    phases: np.ndarray
+    residual: np.ndarray
+    distance: np.ndarray
+    baz_residual: np.ndarray
+    slowness_residual: np.ndarray
+    score: float = -np.inf
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
 
 
 def associate(picks: pd.DataFrame, stations: pd.DataFrame, tt: TravelTimes,
               config: AssociatorConfig = AssociatorConfig(),
-              locate: LocateFn | None = None) -> tuple[list[Hypothesis], pd.DataFrame]:
+              locate: LocateFn | None = None, progress: ProgressFn | None = None
+              ) -> tuple[list[Hypothesis], pd.DataFrame]:
     """Associate ``picks`` with the network ``stations`` (see :class:`Associator`)."""
-    return Associator(stations, tt, config, locate).run(picks)
+    return Associator(stations, tt, config, locate).run(picks, progress=progress)

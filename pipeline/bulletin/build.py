@@ -62,9 +62,11 @@ def _locate_fn(tt, cfg: LocatorConfig):
         res = locate(arr, stations, tt, cfg, start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
         if not res.converged or not math.isfinite(res.latitude):
             return None
+        # the location is kept with the hypothesis: the bulletin reuses it when the
+        # associator ends with the same arrivals (no second location of the same data)
         return Hypothesis(time=float(UTCDateTime(res.time).timestamp), latitude=res.latitude,
                           longitude=res.longitude, depth_km=res.depth_km, picks=hyp.picks, score=hyp.score,
-                          located=True)
+                          located=True, extra={"location": res})
 
     return fn
 
@@ -79,6 +81,9 @@ def _magnitudes(ev: Event, origin, arrivals: pd.DataFrame, res, cfg: MagnitudeCo
     """Station and network magnitudes from the arrivals' amplitudes into ``ev``."""
     if not len(arrivals):
         return
+    amp_cols = [c for c in ("amplitude", "amp_wa") if c in arrivals.columns]
+    if not amp_cols or not np.isfinite(arrivals[amp_cols].to_numpy(dtype=float)).any():
+        return  # no amplitude measured (e.g. a pick file without amplitudes): no magnitude
     a = arrivals.copy()
     # the locator's residual table is indexed like its input arrivals
     a["distance_deg"] = res.arrivals["distance_deg"].reindex(a.index).to_numpy()
@@ -149,19 +154,26 @@ def next_event_times(events: list[pd.DataFrame]) -> list[np.ndarray]:
 
 
 def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig(),
-                      product: str = "SEL3") -> ChainResult:
-    """Associate, locate and measure magnitudes; returns obspy events (automatic)."""
+                      product: str = "SEL3", progress=None) -> ChainResult:
+    """Associate, locate and measure magnitudes; returns obspy events (automatic).
+
+    :param progress: optional ``progress(done_s, total_s, events)`` called by the associator
+        after each processing window (see :func:`pipeline.association.associator.associate`)
+    """
     from pipeline.detection.products import picks_to_obspy
 
-    hyps, rest = associate(picks, stations, tt, config.association, locate=_locate_fn(tt, config.location))
+    hyps, rest = associate(picks, stations, tt, config.association, locate=_locate_fn(tt, config.location),
+                           progress=progress)
     cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
     not_located = []
     later = next_event_times([h.picks for h in hyps])
     for k, hyp in enumerate(hyps):
         arr = _arrivals(hyp)
         arr["next_event_time"] = later[k]
-        res = locate(arr, stations, tt, config.location,
-                     start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
+        res = hyp.extra.get("location")
+        if res is None or not np.array_equal(np.sort(res.arrivals.index.to_numpy()), np.sort(arr.index.to_numpy())):
+            res = locate(arr, stations, tt, config.location,
+                         start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
         if not math.isfinite(res.latitude):
             not_located.append(f"hypothesis at {UTCDateTime(hyp.time)}: {res.message}")
             continue

@@ -436,6 +436,7 @@ class _Problem:
         if not parts:
             return out
         T, DD, U, DH = tt.lookup(np.concatenate(ks), np.concatenate(xs), np.concatenate(zs))
+        ell_all = self._ellipticity_at(lat, lon, depth, d, az) if self._ellipticity else None
         o = 0
         for ph, idx, ds, xd, x_dn, npts in parts:
             t, dd, u, dh = T[o:o + npts], DD[o:o + npts], U[o:o + npts], DH[o:o + npts]
@@ -443,10 +444,7 @@ class _Problem:
             m = idx.size
             ec = self._elevation(ph, idx, dd[:m]) \
                 if self.cfg.elevation_corrections else 0.0
-            ell = 0.0
-            if self._ellipticity:
-                ell = np.nan_to_num(tt.ellipticity(self._phase_ids[ph], d[idx], float(depth),
-                                                   float(lat), az[idx]))
+            ell = ell_all[idx] if ell_all is not None else 0.0
             out["T"][idx] = t[:m] + ec + ell
             out["ec"][idx] = ec
             out["ell"][idx] = ell
@@ -460,6 +458,29 @@ class _Problem:
                     up, dn = u[m:m + k], u[m + k:m + 2 * k]
                     out["dudD"][ds] = (up - dn) / (xd + hd - x_dn)
                     out["dudh"][ds] = (u[m + 2 * k:m + 3 * k] - u[m + 3 * k:]) / (z1 - z0)
+        return out
+
+    #: the ellipticity corrections of all arrivals are computed once per source cell of this
+    #: size (deg, deg, km) and reused while the inversion moves inside it: they change by
+    #: < 0.01 s across it, far below any pick error, and cost as much as the travel times
+    _ELLIPTICITY_CELL = (0.1, 0.1, 5.0)
+
+    def _ellipticity_at(self, lat: float, lon: float, depth: float, d: np.ndarray,
+                        az: np.ndarray) -> np.ndarray:
+        """Ellipticity corrections (s) of every arrival with a table phase for a source at
+        (lat, lon, depth) (0 elsewhere), cached per source cell (:attr:`_ELLIPTICITY_CELL`)."""
+        c = self._ELLIPTICITY_CELL
+        key = (round(lat / c[0]), round(lon / c[1]), round(depth / c[2]))
+        cache = self.__dict__.setdefault("_ell_cache", {})
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        out = np.zeros(d.size)
+        idx = np.concatenate(list(self.groups.values())) if self.groups else np.zeros(0, int)
+        if idx.size:
+            ids = np.concatenate([np.full(i.size, self._phase_ids[p]) for p, i in self.groups.items()])
+            out[idx] = np.nan_to_num(self.tt.ellipticity(ids, d[idx], float(depth), float(lat), az[idx]))
+        cache[key] = out
         return out
 
     def system(self, lat, lon, depth, t0, free_depth: bool, masks):
@@ -638,12 +659,20 @@ def _solve(problem: _Problem, lat, lon, depth, t0, free_depth: bool, masks,
         U, S, Vt = np.linalg.svd(G / col, full_matrices=False)
         ur = U.T @ r
         keep = S > S[0] * 1e-10 if S.size else S
+        first_trial = True
         while True:
             f = np.where(keep, S / (S * S + lam), 0.0)
             ds = Vt.T @ (f * ur)
             dm = ds / col
             if not free_depth:
                 dm = np.insert(dm, 2, 0.0)
+            if first_trial and math.hypot(dm[0], dm[1]) < cfg.convergence_km \
+                    and abs(dm[2]) < cfg.convergence_km and abs(dm[3]) < cfg.convergence_time_s:
+                # the step proposed at the current damping is below the convergence thresholds:
+                # at the minimum (whether such a step lowers the misfit is numerical noise; testing
+                # it used to cost ~10 rejected trials per solve before the damping gave up)
+                return _Solution(lat, lon, depth, t0, chi2, it, True, "converged")
+            first_trial = False
             nlat, nlon = move_km(lat, lon, dm[0], dm[1])
             nz = float(np.clip(depth + dm[2], zlo, zhi)) if free_depth else depth
             nt = t0 + dm[3]
