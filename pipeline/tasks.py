@@ -243,17 +243,60 @@ def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str 
 
 
 def associate_picks(settings: Settings, picks_csv: str | Path, stations: str | Path | None, out: str | Path,
-                    model: str | None = None) -> dict:
-    """``idc associate``: pick table → QuakeML events with origins, arrivals, picks, magnitudes."""
+                    model: str | None = None, progress: bool | None = None) -> dict:
+    """``idc associate``: pick table → QuakeML events with origins, arrivals, picks, magnitudes.
+
+    ``progress`` (default: when stderr is a terminal) shows a bar over the pick stream's time span
+    (association) and one over the events (location, magnitudes). Returns the summary: picks
+    read, events, unassociated picks, the grid the associator chose, seconds per stage."""
+    import sys
+    import time
+
+    from tqdm import tqdm
+
     from pipeline.bulletin.build import events_from_picks
     from pipeline.picks import read_picks_csv
 
+    t_start = time.perf_counter()
     picks = read_picks_csv(picks_csv)
     sta = station_table(settings, stations)
-    res = events_from_picks(picks, sta, travel_times(settings, model), chain_config(settings))
+    tt = travel_times(settings, model)
+    t_read = time.perf_counter()
+    show = sys.stderr.isatty() if progress is None else progress
+    bars: dict = {}
+
+    def on_window(done_s: float, total_s: float, n_events: int) -> None:
+        bar = bars.get("a")
+        if bar is None:
+            bar = bars["a"] = tqdm(total=round(total_s / 3600.0, 2), desc="associate", unit="h", file=sys.stderr,
+                                   disable=not show, dynamic_ncols=True, bar_format=None)
+        bar.n = round(min(done_s, total_s) / 3600.0, 2)
+        bar.set_postfix(events=n_events, refresh=False)
+        bar.refresh()
+
+    def on_event(done: int, total: int) -> None:
+        bar = bars.get("l")
+        if bar is None:
+            if "a" in bars:
+                bars["a"].close()
+            bar = bars["l"] = tqdm(total=total, desc="locate", unit="event", file=sys.stderr, disable=not show,
+                                   dynamic_ncols=True)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        res = events_from_picks(picks, sta, tt, chain_config(settings), progress=on_window,
+                                progress_events=on_event)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    t_chain = time.perf_counter()
     res.catalog.write(str(out), format="QUAKEML")
     missing = sorted(set(res.unassociated.loc[res.unassociated["reason"] != "not associated", "station"]))
-    return {**res.summary(), "output": str(out), "stations_missing": missing}
+    return {**res.summary(), "picks": int(len(picks)), "grid": res.grid, "output": str(out),
+            "stations_missing": missing, "seconds": round(time.perf_counter() - t_start, 1),
+            "seconds_read": round(t_read - t_start, 1), "seconds_chain": round(t_chain - t_read, 1),
+            "seconds_write": round(time.perf_counter() - t_chain, 1)}
 
 
 def locate_bulletin(settings: Settings, bulletin: str | Path, stations: str | Path | None, out: str | Path,

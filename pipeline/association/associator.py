@@ -520,6 +520,8 @@ class Associator:
             for c in ("backazimuth", "backazimuth_uncertainty", "slowness", "slowness_uncertainty"):
                 self._picks_ext[c] = np.nan
         self._direction_limits()
+        eps = cfg.phase_hint_error
+        self._hint_penalty = 2.0 * math.log((1.0 - eps) / eps) if eps > 0 else None
         unknown = picks["_sidx"] < 0
         used = np.zeros(len(picks), dtype=bool)
         used[unknown.to_numpy()] = True
@@ -538,7 +540,9 @@ class Associator:
         max_cols = max(8, cfg.max_vote_cells // max(self.grid.n_nodes, 1))
         W = float(max(min(W, max_cols * binw - self.window_overlap_s), 4 * binw))
         t_first = float(times[~unknown.to_numpy()].min()) if (~unknown).any() else 0.0
-        a = t_first - self.grid.max_tt
+        # windows on a fixed grid of epoch time (multiples of W): the result does not depend on
+        # when the first pick happens to be (a pick moving by a second must not shift every window)
+        a = math.floor((t_first - self.grid.max_tt) / W) * W
         t_end = float(times.max())
         order = np.argsort(times, kind="stable")
         sorted_t = times[order]
@@ -557,7 +561,7 @@ class Associator:
                 k += 1
             if k >= len(order):
                 break
-            nxt = float(sorted_t[k]) - self.grid.max_tt
+            nxt = math.floor((float(sorted_t[k]) - self.grid.max_tt) / W) * W
             if nxt > a:
                 a = nxt
         rest = picks[~used | unknown.to_numpy()].copy()
@@ -579,36 +583,50 @@ class Associator:
         out: list[Hypothesis] = []
         vote = _Vote(self, sel, a, b + ov)
         floor = self.min_picks * 0.5
+        # a candidate of the look-ahead may refine to a later time: an event there is held (its
+        # picks kept for the next window and taken out of this vote) rather than rejected, or
+        # the halo of a large event just after the window would use up the candidates
+        late = b + ov + g.max_tt
         misses = 0  # candidates rejected since the last accepted event
         n_events = 0
-        while n_events < cfg.max_events_per_window and misses < cfg.candidates_per_vote:
+        # acceptable candidates evaluated (quick) and not yet built: (score, node, t0, pick rows).
+        # They stay valid until an accepted event takes one of their picks, so a swarm's
+        # candidates are not evaluated again after every event
+        pool: list[tuple[float, int, float, np.ndarray]] = []
+        while n_events < cfg.max_events_per_window and misses < cfg.max_rejections:
             sel = sel[~used[sel] & ~held[sel]]
             if len(sel) < self.min_picks:
                 break
-            cands = vote.candidates(cfg.candidates_per_vote, floor)
-            if not cands:
-                break
-            # rank the first few acceptable candidates by their (unlocated) score: the vote
-            # maximum of a swarm often mixes picks of neighbouring events. A rejected candidate's
-            # vote cells are suppressed: the next candidates are fresh ones
-            quick: list[tuple[float, int, float]] = []
-            for node, t0 in cands:
-                if any(self._near(node, t0, (g.lat[n], g.lon[n], t, self._node_h(n))) for _, n, t in quick):
-                    continue
-                hyp = self._evaluate(sel, node, t0, full=False)
-                if a <= hyp.time < b + ov and self._accept(hyp):
-                    quick.append((hyp.score, node, t0))
-                    if len(quick) >= cfg.ranked_candidates:
+            exhausted = False
+            if len(pool) < cfg.ranked_candidates:
+                # rank a few acceptable candidates by their (unlocated) score: the vote maximum
+                # of a swarm often mixes picks of neighbouring events. A rejected candidate's
+                # vote cells are suppressed: the next candidates are fresh ones
+                cands = vote.candidates(cfg.candidates_per_vote, floor)
+                exhausted = not cands
+                for node, t0 in cands:
+                    if any(self._near(node, t0, (g.lat[n], g.lon[n], t, self._node_h(n))) for _, n, t, _ in pool):
+                        continue
+                    hyp = self._evaluate(sel, node, t0, full=False)
+                    if a <= hyp.time < late and self._accept(hyp):
+                        pool.append((hyp.score, node, t0, hyp.rows))
+                        if len(pool) >= cfg.ranked_candidates:
+                            break
+                        continue
+                    self._suppress(vote, node, t0)
+                    misses += 1
+                    if misses >= cfg.max_rejections:
                         break
-                    continue
-                self._suppress(vote, node, t0)
-                misses += 1
-                if misses >= cfg.candidates_per_vote:
+            if not pool:
+                if exhausted:
                     break
+                continue
+            pool.sort(key=lambda x: -x[0])
             accepted = None
-            for _, node, t0 in sorted(quick, key=lambda x: -x[0]):
+            while pool:
+                _, node, t0, _ = pool.pop(0)
                 hyp = self._build(picks, sel, node, t0)
-                if hyp is not None and a <= hyp.time < b + ov and self._accept(hyp):
+                if hyp is not None and a <= hyp.time < late and self._accept(hyp):
                     accepted = hyp
                     break
                 self._suppress(vote, node, t0)
@@ -618,6 +636,7 @@ class Associator:
             misses = 0
             rows = accepted.picks.index.to_numpy()
             vote.remove(rows)
+            pool = [p for p in pool if not np.isin(p[3], rows).any()]
             # leftovers of this event (picks beyond the residual limits) must not form a twin
             self._suppress_at(vote, accepted.latitude, accepted.longitude, accepted.time)
             if accepted.time >= b:  # the next window's event (look-ahead): hold its picks
@@ -693,10 +712,16 @@ class Associator:
         if dirs.any():
             _, _, pbaz = distance_azimuth(lat, lon, self._slat[sidx], self._slon[sidx])
             rb_all = _wrap180(self._baz[sel] - pbaz)
+        soft = self._hint_penalty is not None
+        best_cost = np.full(n, np.inf)
         for ph, (pt, d) in zip(g.phases, self._predict_phases(lat, lon, depth, sidx)):
             r = t - t0 - pt
             lim = np.minimum(limits[ph] + grow[ph] * np.nan_to_num(d), max(limits[ph], g.res_max[ph]))
-            allow = ((kind == "") | (kind == g.kinds[ph])) & np.isfinite(r) & (np.abs(r) <= lim)
+            match = (kind == "") | (kind == g.kinds[ph])
+            allow = (match | soft) & np.isfinite(r) & (np.abs(r) <= lim)
+            # -2 log-likelihood of the residual (sigma = limit / 2) and of the pick's P/S hint
+            # being wrong when the phase is of the other kind
+            cost = (2.0 * r / lim) ** 2 + (np.where(match, 0.0, self._hint_penalty) if soft else 0.0)
             rb = rs = None
             if rb_all is not None:
                 rb = rb_all
@@ -706,7 +731,8 @@ class Associator:
                 if sl.any():
                     rs[sl] = self._slo[sel][sl] - self._slowness(ph, d[sl], depth)
                     allow &= ~(np.abs(rs) > self._slo_lim[sel])
-            better = allow & (np.abs(r) / lim < np.abs(best_r) / best_lim)
+            better = allow & (cost < best_cost)
+            best_cost = np.where(better, cost, best_cost)
             best_r = np.where(better, r, best_r)
             best_ph = np.where(better, ph, best_ph)
             best_d = np.where(better, d, best_d)
@@ -719,7 +745,7 @@ class Associator:
             e = np.empty(0)
             return np.empty(0, dtype=int), np.empty(0, dtype=object), e, e, e, e
         rows, ss, phs, rr, dd = sel[k], sidx[k], best_ph[k], best_r[k], best_d[k]
-        ar = np.abs(rr) / best_lim[k]
+        ar = best_cost[k]
         # one pick per station and phase (closest), one phase per pick (the order and tie
         # handling of DataFrame.sort_values("ar").drop_duplicates(...): quicksort, keep first)
         keep = []
@@ -892,6 +918,10 @@ class Associator:
         sidx = self._ps[c.rows]
         lam = self._false_rate[sidx]
         score = float(np.sum(np.log(cfg.p_detect * dens / lam)))
+        if self._hint_penalty is not None:
+            hk = self._pk[c.rows]
+            wrong = (hk != "") & (hk != np.array([g.kinds[p] for p in phs]))
+            score -= 0.5 * self._hint_penalty * int(wrong.sum())
         rb = c.baz_residual
         ok = np.isfinite(rb)
         if ok.any():

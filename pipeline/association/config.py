@@ -137,6 +137,11 @@ class AssociatorConfig(_Frozen):
     min_stations: Union[Annotated[int, Field(ge=1)], Auto] = "auto"
     #: minimum number of associated picks ("auto" = 3 for the global family, else 5)
     min_picks: Union[Annotated[int, Field(ge=1)], Auto] = "auto"
+    #: probability that a pick's P/S phase hint is wrong (3-C hints confuse P and S, and an
+    #: S wave often triggers the vertical): a P-hinted pick may be associated as an S-type
+    #: phase (and vice versa) at a cost of log(eps / (1 - eps)) in the score, i.e. only when the
+    #: hinted kind does not fit; 0 = hints are trusted (the vote always follows the hint)
+    phase_hint_error: float = Field(0.0, ge=0, lt=0.5)
     #: minimum number of P-type arrivals of an event (an event of S arrivals only is the tail
     #: of another event's coda or of a missed one in a swarm, not an event)
     min_p_picks: int = Field(1, ge=0)
@@ -194,11 +199,14 @@ class AssociatorConfig(_Frozen):
     #: single-station 3-C polarisation azimuths there are poor)
     use_azimuth: Union[bool, Auto] = "auto"
     use_slowness: Union[bool, Auto] = "auto"
-    #: candidates examined per vote before giving up on a window
+    #: candidates taken from the vote at a time (best first, level by level)
     candidates_per_vote: int = Field(64, ge=1)
+    #: a window is done after this many candidates in a row were rejected (each rejection
+    #: suppresses its vote cells, so every candidate is a fresh one)
+    max_rejections: int = Field(32, ge=1)
     #: acceptable candidates (distinct in space-time) compared by score before the best is
     #: located and kept (1 = the first acceptable candidate of the vote)
-    ranked_candidates: int = Field(8, ge=1)
+    ranked_candidates: int = Field(16, ge=1)
     #: maximum number of events per window (guards against runaway loops)
     max_events_per_window: int = Field(500, ge=1)
     #: look-ahead past the end of each processing window, s: hypotheses with origin times up

@@ -48,6 +48,8 @@ class ChainResult:
     catalog: Catalog
     unassociated: pd.DataFrame
     not_located: list[str] = field(default_factory=list)
+    #: one line on the grid the associator chose (family, nodes, spacing, phases)
+    grid: str = ""
 
     def summary(self) -> dict:
         return {"events": len(self.catalog), "unassociated_picks": int(len(self.unassociated)),
@@ -154,20 +156,26 @@ def next_event_times(events: list[pd.DataFrame]) -> list[np.ndarray]:
 
 
 def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: ChainConfig = ChainConfig(),
-                      product: str = "SEL3", progress=None) -> ChainResult:
+                      product: str = "SEL3", progress=None, progress_events=None) -> ChainResult:
     """Associate, locate and measure magnitudes; returns obspy events (automatic).
 
     :param progress: optional ``progress(done_s, total_s, events)`` called by the associator
         after each processing window (see :func:`pipeline.association.associator.associate`)
+    :param progress_events: optional ``progress_events(done, total)`` called after each event
+        is located and measured
     """
+    from pipeline.association.associator import Associator
     from pipeline.detection.products import picks_to_obspy
 
-    hyps, rest = associate(picks, stations, tt, config.association, locate=_locate_fn(tt, config.location),
-                           progress=progress)
+    assoc = Associator(stations, tt, config.association, locate=_locate_fn(tt, config.location))
+    hyps, rest = assoc.run(picks, progress=progress)
+    grid_line = assoc.grid.describe() if getattr(assoc, "grid", None) is not None else ""
     cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
     not_located = []
     later = next_event_times([h.picks for h in hyps])
     for k, hyp in enumerate(hyps):
+        if progress_events is not None and k % 10 == 0:
+            progress_events(k, len(hyps))
         arr = _arrivals(hyp)
         arr["next_event_time"] = later[k]
         res = hyp.extra.get("location")
@@ -193,7 +201,9 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
             ev.event_descriptions.append(EventDescription(text=region, type="Flinn-Engdahl region"))
         _magnitudes(ev, origin, arr, res, config.magnitude)
         cat.append(ev)
-    return ChainResult(cat, rest, not_located)
+    if progress_events is not None and hyps:
+        progress_events(len(hyps), len(hyps))
+    return ChainResult(cat, rest, not_located, grid_line)
 
 
 def amplitude_columns(ev: Event, pick_ids) -> pd.DataFrame:

@@ -333,20 +333,28 @@ def detect_cmd(settings: Settings, waveforms, stations, output, progress, as_jso
               help="stations.csv (station,latitude,longitude,elevation_m[,network]) or StationXML; default: the store.")
 @click.option("--model", help="ak135 | iasp91 | a Depth,Vp,Vs velocity file (default: [traveltime] model).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="QuakeML to write.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars on stderr (default: when stderr is a terminal).")
 @with_settings
-def associate_cmd(settings: Settings, picks_csv, stations, model, output):
-    """Associate a pick table into located events (QuakeML with origins, arrivals, picks, magnitudes)."""
+def associate_cmd(settings: Settings, picks_csv, stations, model, output, progress):
+    """Associate a pick table into located events (QuakeML with origins, arrivals, picks, magnitudes).
+
+    The grid family (local, regional, global), node spacing and phases are chosen from the
+    stations that have picks and from the travel-time table; the chosen grid is printed."""
     from pipeline import tasks
     from pipeline.picks import TableError
 
     try:
-        res = tasks.associate_picks(settings, picks_csv, stations, output, model)
+        res = tasks.associate_picks(settings, picks_csv, stations, output, model, progress=progress)
     except (TableError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if res["stations_missing"]:
         click.echo(f"warning: picks of stations not in the station table: {', '.join(res['stations_missing'])}",
                    err=True)
-    click.echo(f"{res['events']} events, {res['unassociated_picks']} picks unassociated -> {output}")
+    if res["grid"]:
+        click.echo(res["grid"], err=True)
+    click.echo(f"{res['picks']} picks read, {res['events']} events, {res['unassociated_picks']} picks unassociated "
+               f"in {res['seconds']:.1f} s (association+location {res['seconds_chain']:.1f} s) -> {output}")
 
 
 @cli.command("locate")
