@@ -67,6 +67,8 @@ _FALSE_BAZ_DENSITY = 1.0 / 360.0
 _FALSE_SLOWNESS_DENSITY = 1.0 / 20.0
 #: distances (deg) where the amplitude-based detection model uses the Veith-Clawson mb
 _MB_MIN_DEG, _MB_MAX_DEG = 2.0, 100.0
+#: bins of the stream's covered time (per-station pick rates), s
+_SPAN_BIN_S = 600.0
 #: (node, origin-time bin) cells of the hit counts built at once (bounds memory)
 _VOTE_CELLS = 4_000_000
 
@@ -99,6 +101,27 @@ class Hypothesis:
 LocateFn = Callable[["Hypothesis", pd.DataFrame], "Hypothesis | None"]
 #: ``progress(done_s, total_s, events)``: called after each processing window
 ProgressFn = Callable[[float, float, int], None]
+
+
+def _covered_s(times: np.ndarray) -> float:
+    """The time a pick stream covers, s: its 10-minute bins holding at least a tenth of the
+    median occupied bin's picks. A stream of event windows spanning years, or a stray pick an
+    hour before the rest, must not dilute the per-station pick rates."""
+    if not len(times):
+        return 0.0
+    _, counts = np.unique(np.floor(times / _SPAN_BIN_S), return_counts=True)
+    return float((counts >= 0.1 * np.median(counts)).sum() * _SPAN_BIN_S)
+
+
+def _row_nanmedian(x: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(x, axis=1)`` for rows with at least one finite value (sort-based: the
+    masked-array path of nanmedian costs ~0.5 ms per call in the refinement loops)."""
+    s = np.sort(x, axis=1)  # NaN last
+    n = np.isfinite(x).sum(axis=1)
+    i = np.arange(len(x))
+    lo = s[i, np.maximum((n - 1) // 2, 0)]
+    hi = s[i, np.maximum(n // 2, 0)]
+    return np.where(n % 2 == 1, lo, 0.5 * (lo + hi))
 
 
 def _wrap180(x):
@@ -161,7 +184,7 @@ class _Vote:
         pad = max(self.spread.values())
         width = self.ncol + 2 * pad
         n_blocks = -(-self.n_nodes // VOTE_BLOCK)
-        threads = max(1, assoc.config.vote_threads)
+        threads = max(1, getattr(assoc, "_vote_threads", None) or assoc.config.vote_threads)
         blocks_per_chunk = max(1, min(_VOTE_CELLS // (VOTE_BLOCK * width), -(-n_blocks // threads)))
         by_kind = {}
         for ph in g.phases:
@@ -527,34 +550,127 @@ class Associator:
         used[unknown.to_numpy()] = True
         times = picks["time"].to_numpy(dtype=float)
         # per-station false-pick rate, 1/s, from the stream itself (upper bound: every pick false)
-        span = max(float(times.max() - times.min()) if len(times) else 0.0, self.grid.window_s)
+        span = max(_covered_s(times[~unknown.to_numpy()]), self.grid.window_s)
         counts = np.bincount(picks["_sidx"][~unknown].to_numpy(), minlength=len(self._active))
         self._false_rate = np.maximum(cfg.false_pick_fraction * counts / span, cfg.false_rate_floor)
         self._detection_model(picks, counts, span)
-        events: list[Hypothesis] = []
         if len(times) == 0:
-            return events, picks.assign(reason="")
+            return [], picks.assign(reason="")
         W = self.grid.window_s
         # the vote array of a window is bounded: shorten the window for very fine grids
         binw = self.bin_width
         max_cols = max(8, cfg.max_vote_cells // max(self.grid.n_nodes, 1))
         W = float(max(min(W, max_cols * binw - self.window_overlap_s), 4 * binw))
-        t_first = float(times[~unknown.to_numpy()].min()) if (~unknown).any() else 0.0
+        self._W = W
+        known_mask = ~unknown.to_numpy()
+        t_first = float(times[known_mask].min()) if known_mask.any() else 0.0
         # windows on a fixed grid of epoch time (multiples of W): the result does not depend on
         # when the first pick happens to be (a pick moving by a second must not shift every window)
-        a = math.floor((t_first - self.grid.max_tt) / W) * W
+        start = math.floor((t_first - self.grid.max_tt) / W) * W
         t_end = float(times.max())
         order = np.argsort(times, kind="stable")
-        sorted_t = times[order]
+        self._order = order
+        self._sorted_all = times[order]
         known = order[picks["_sidx"].to_numpy()[order] >= 0]
         self._sorted_t = times[known]
         self._sorted_s = picks["_sidx"].to_numpy()[known]
-        while a <= t_end:
-            events += self._window(picks, used, a, a + W)
+        self._picks_run = picks
+        self._unknown = unknown.to_numpy()
+        chunks = self._chunks(start, t_end, W)
+        self._chunk_list = chunks
+        total = t_end - start
+        found: list[list[Hypothesis]] = []
+        n_events = 0
+        workers = min(self.workers, len(chunks))
+        if workers > 1:
+            import multiprocessing as mp
+
+            global _FORKED
+            _FORKED = self
+            try:
+                with mp.get_context("fork").Pool(workers) as pool:
+                    for k, evs in pool.imap(_chunk_worker, range(len(chunks))):
+                        found.append(evs)
+                        n_events += len(evs)
+                        if progress is not None:
+                            progress(min(chunks[k][1], t_end) - start, total, n_events)
+            finally:
+                _FORKED = None
+        else:
+            for k in range(len(chunks)):
+                evs = self._run_chunk(chunks[k], None if len(chunks) > 1 or progress is None else
+                                      (lambda t, n: progress(min(t, t_end) - start, total, n)))
+                found.append(evs)
+                n_events += len(evs)
+                if progress is not None and len(chunks) > 1:
+                    progress(min(chunks[k][1], t_end) - start, total, n_events)
+        events = _merge_chunks(found, self.min_picks)
+        used = self._unknown.copy()
+        for h in events:
+            used[h.picks.index.to_numpy()] = True
+        rest = picks[~used | self._unknown].copy()
+        rest["reason"] = np.where(rest["_sidx"] < 0, "station not in the station metadata", "not associated")
+        return events, rest.drop(columns=["_sidx", "_kind"])
+
+    @property
+    def workers(self) -> int:
+        """``workers``, or "auto": the CPUs this process may use."""
+        import multiprocessing as mp
+
+        if mp.current_process().daemon:
+            return 1  # a pool worker (e.g. some executors' task processes) cannot have children
+        w = self.config.workers
+        if w == "auto":
+            import os
+
+            try:
+                return max(1, len(os.sched_getaffinity(0)))
+            except AttributeError:  # pragma: no cover - not Linux
+                return max(1, os.cpu_count() or 1)
+        return int(w)
+
+    def _chunks(self, start: float, t_end: float, W: float) -> list[tuple[float, float]]:
+        """Origin-time chunks ``[T_k, T_k+1)`` on the epoch grid of windows (``chunk_s``, "auto":
+        at least an hour and 8 times the warm-up, whole windows). They are associated
+        independently (in parallel with ``workers``), the same way whatever the worker count."""
+        cfg = self.config
+        warm = self.grid.max_tt + self.window_overlap_s
+        if cfg.chunk_s == "auto":
+            length = max(3600.0, 8.0 * warm)
+        else:
+            length = float(cfg.chunk_s)
+        n_w = max(1, math.ceil(length / W))
+        length = n_w * W
+        # only chunks that can hold an event: with picks in [T_k, T_k+1 + max_tt) (a stream of
+        # sparse event windows spanning years has few)
+        t = self._sorted_t
+        if not t.size:
+            return [(math.floor(start / length) * length, math.floor(start / length) * length + length)]
+        ids = np.unique(np.concatenate([np.floor(t / length), np.floor((t - self.grid.max_tt) / length)]))
+        return [(float(k) * length, float(k + 1) * length) for k in ids]
+
+    def _run_chunk(self, chunk: tuple[float, float], progress=None) -> list[Hypothesis]:
+        """The events with origin times in ``chunk``: its windows are processed after warm-up
+        windows (the largest travel time plus the look-ahead before it) whose events only take
+        their picks (they belong to the chunk before)."""
+        c0, c1 = chunk
+        W = self._W
+        warm = self.grid.max_tt + self.window_overlap_s
+        a = c0 - math.ceil(warm / W) * W
+        used = self._unknown.copy()
+        order, sorted_t = self._order, self._sorted_all
+        # the first window with an unused pick
+        k = int(np.searchsorted(sorted_t, a, side="left"))
+        if k >= len(order):
+            return []
+        a = max(a, math.floor((float(sorted_t[k]) - self.grid.max_tt) / W) * W)
+        out: list[Hypothesis] = []
+        while a < c1:
+            evs = self._window(self._picks_run, used, a, a + W)
+            out += [e for e in evs if c0 <= e.time < c1]
             a += W
             if progress is not None:
-                progress(min(a, t_end) - (t_first - self.grid.max_tt), t_end - (t_first - self.grid.max_tt),
-                         len(events))
+                progress(a, len(out))
             # skip stretches without unused picks (pick streams of sparse events span years)
             k = int(np.searchsorted(sorted_t, a, side="left"))
             while k < len(order) and used[order[k]]:
@@ -564,9 +680,7 @@ class Associator:
             nxt = math.floor((float(sorted_t[k]) - self.grid.max_tt) / W) * W
             if nxt > a:
                 a = nxt
-        rest = picks[~used | unknown.to_numpy()].copy()
-        rest["reason"] = np.where(rest["_sidx"] < 0, "station not in the station metadata", "not associated")
-        return events, rest.drop(columns=["_sidx", "_kind"])
+        return out
 
     def _window(self, picks: pd.DataFrame, used: np.ndarray, a: float, b: float) -> list[Hypothesis]:
         cfg = self.config
@@ -824,7 +938,7 @@ class Associator:
             if not has.any():
                 return best
             t0s = np.full(len(lats), np.nan)
-            t0s[has] = np.nanmedian(resid[has], axis=1)
+            t0s[has] = _row_nanmedian(resid[has])
             r = tt_obs[None, :] - pred - t0s[:, None]
             cost = np.where(np.isfinite(r), np.minimum((r / lim) ** 2, 1.0), 1.0).sum(axis=1)
             cost[~has] = np.inf
@@ -1076,6 +1190,47 @@ class _Candidate:
 
     def __len__(self) -> int:
         return int(self.rows.size)
+
+
+#: the associator a forked worker process runs chunks of (set in the parent just before the fork)
+_FORKED: "Associator | None" = None
+
+
+def _chunk_worker(k: int) -> tuple[int, list[Hypothesis]]:
+    assoc = _FORKED
+    assoc._vote_threads = 1  # the workers use the cores already
+    return k, assoc._run_chunk(assoc._chunk_list[k])
+
+
+def _merge_chunks(found: list[list[Hypothesis]], min_picks: int) -> list[Hypothesis]:
+    """The events of all chunks, in time order. An event near a chunk boundary may have been
+    found by both chunks with origin times on either side: events sharing picks keep them with
+    the better score; an event left with half of its picks or fewer than ``min_picks`` is a
+    twin and dropped."""
+    events = sorted((h for evs in found for h in evs), key=lambda h: h.time)
+    owner: dict[int, int] = {}
+    drop: set[int] = set()
+    for i, h in enumerate(events):
+        for r in h.picks.index.to_numpy().tolist():
+            j = owner.get(r)
+            if j is None:
+                owner[r] = i
+            elif j != i:
+                lose = i if events[i].score < events[j].score else j
+                drop.add(lose)  # handled below (remove shared picks or the whole twin)
+                owner[r] = j if lose == i else i
+    if not drop:
+        return events
+    out = []
+    for i, h in enumerate(events):
+        if i in drop:
+            mine = np.array([owner.get(r) == i for r in h.picks.index.to_numpy().tolist()], dtype=bool)
+            if mine.sum() < max(min_picks, 0.5 * len(mine)):
+                continue
+            h.picks = h.picks[mine]
+            h.extra.pop("location", None)  # located on other picks: the bulletin locates again
+        out.append(h)
+    return out
 
 
 def associate(picks: pd.DataFrame, stations: pd.DataFrame, tt: TravelTimes,

@@ -220,6 +220,12 @@ class AssociatorConfig(_Frozen):
     #: threads building the vote of a window (blocks of nodes in parallel; numpy releases the
     #: GIL)
     vote_threads: int = Field(2, ge=1, le=64)
+    #: worker processes associating chunks of the stream in parallel ("auto": the CPUs this
+    #: process may use; 1: in this process). The result does not depend on it
+    workers: Union[Annotated[int, Field(ge=1, le=256)], Auto] = "auto"
+    #: origin-time chunks associated independently, s ("auto": at least an hour and 8 x the
+    #: largest travel time plus the look-ahead; whole processing windows)
+    chunk_s: Union[Annotated[float, Field(gt=0)], Auto] = "auto"
     #: largest vote array of one processing window (nodes x origin-time bins); a longer window
     #: is shortened to fit (bounds memory: 4 bytes per cell)
     max_vote_cells: int = Field(40_000_000, ge=100_000)

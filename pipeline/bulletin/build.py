@@ -165,7 +165,6 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
         is located and measured
     """
     from pipeline.association.associator import Associator
-    from pipeline.detection.products import picks_to_obspy
 
     assoc = Associator(stations, tt, config.association, locate=_locate_fn(tt, config.location))
     hyps, rest = assoc.run(picks, progress=progress)
@@ -173,37 +172,84 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
     cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
     not_located = []
     later = next_event_times([h.picks for h in hyps])
-    for k, hyp in enumerate(hyps):
-        if progress_events is not None and k % 10 == 0:
-            progress_events(k, len(hyps))
-        arr = _arrivals(hyp)
-        arr["next_event_time"] = later[k]
-        res = hyp.extra.get("location")
-        if res is None or not np.array_equal(np.sort(res.arrivals.index.to_numpy()), np.sort(arr.index.to_numpy())):
-            res = locate(arr, stations, tt, config.location,
-                         start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
-        if not math.isfinite(res.latitude):
-            not_located.append(f"hypothesis at {UTCDateTime(hyp.time)}: {res.message}")
-            continue
-        ev = Event(event_type="earthquake", event_type_certainty="suspected",
-                   creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR))
-        rows = picks.loc[hyp.picks.index] if set(hyp.picks.index) <= set(picks.index) else hyp.picks
-        obs_picks, amps = picks_to_obspy(rows.assign(phase=hyp.picks["assoc_phase"].to_numpy()))
-        ev.picks.extend(obs_picks)
-        ev.amplitudes.extend(amps)
-        origin = to_obspy_origin(res, arr, stations, pick_ids=list(arr["pick_id"]))
-        origin.creation_info = CreationInfo(agency_id=AGENCY, author=AUTHOR)
-        origin.comments.append(Comment(text=f"{product} association score {hyp.score:.1f}"))
-        ev.origins.append(origin)
-        ev.preferred_origin_id = origin.resource_id
-        region = region_name(res.latitude, res.longitude)
-        if region:
-            ev.event_descriptions.append(EventDescription(text=region, type="Flinn-Engdahl region"))
-        _magnitudes(ev, origin, arr, res, config.magnitude)
-        cat.append(ev)
-    if progress_events is not None and hyps:
-        progress_events(len(hyps), len(hyps))
+    global _BUILD
+    _BUILD = (hyps, later, picks, stations, tt, config, product)
+    try:
+        workers = min(assoc.workers, max(1, len(hyps) // _EVENTS_PER_TASK))
+        batches = [range(k, min(k + _EVENTS_PER_TASK, len(hyps))) for k in range(0, len(hyps), _EVENTS_PER_TASK)]
+        if workers > 1:
+            # events are independent: location, obspy objects and magnitudes in forked workers
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers) as pool:
+                results = pool.imap(_build_batch, batches)
+                done = 0
+                for part in results:
+                    for ev, msg in part:
+                        _collect(cat, not_located, ev, msg)
+                    done += len(part)
+                    if progress_events is not None:
+                        progress_events(done, len(hyps))
+        else:
+            for batch in batches:
+                for ev, msg in _build_batch(batch):
+                    _collect(cat, not_located, ev, msg)
+                if progress_events is not None:
+                    progress_events(batch.stop, len(hyps))
+    finally:
+        _BUILD = None
     return ChainResult(cat, rest, not_located, grid_line)
+
+
+#: events per task of the event-building workers
+_EVENTS_PER_TASK = 50
+#: (hypotheses, next event times, picks, stations, tables, config, product) of the running
+#: events_from_picks, for its forked workers
+_BUILD = None
+
+
+def _collect(cat: Catalog, not_located: list, ev, msg) -> None:
+    if ev is not None:
+        cat.append(ev)
+    if msg:
+        not_located.append(msg)
+
+
+def _build_batch(batch: range) -> list:
+    hyps, later, picks, stations, tt, config, product = _BUILD
+    return [_build_event(hyps[k], later[k], picks, stations, tt, config, product) for k in batch]
+
+
+def _build_event(hyp: Hypothesis, later, picks, stations, tt, config: ChainConfig, product: str):
+    """One hypothesis -> (obspy Event, None), or (None, why it could not be located)."""
+    from pipeline.detection.products import picks_to_obspy
+
+    arr = _arrivals(hyp)
+    arr["next_event_time"] = later
+    res = hyp.extra.get("location")
+    if res is None or not np.array_equal(np.sort(res.arrivals.index.to_numpy()), np.sort(arr.index.to_numpy())):
+        res = locate(arr, stations, tt, config.location,
+                     start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
+    if not math.isfinite(res.latitude):
+        return None, f"hypothesis at {UTCDateTime(hyp.time)}: {res.message}"
+    ev = Event(event_type="earthquake", event_type_certainty="suspected",
+               creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR))
+    # the associator's pick rows are positions in the table it was given (it resets the index)
+    idx = hyp.picks.index.to_numpy()
+    rows = picks.iloc[idx] if len(idx) and idx.min() >= 0 and idx.max() < len(picks) else hyp.picks
+    obs_picks, amps = picks_to_obspy(rows.assign(phase=hyp.picks["assoc_phase"].to_numpy()))
+    ev.picks.extend(obs_picks)
+    ev.amplitudes.extend(amps)
+    origin = to_obspy_origin(res, arr, stations, pick_ids=list(arr["pick_id"]))
+    origin.creation_info = CreationInfo(agency_id=AGENCY, author=AUTHOR)
+    origin.comments.append(Comment(text=f"{product} association score {hyp.score:.1f}"))
+    ev.origins.append(origin)
+    ev.preferred_origin_id = origin.resource_id
+    region = region_name(res.latitude, res.longitude)
+    if region:
+        ev.event_descriptions.append(EventDescription(text=region, type="Flinn-Engdahl region"))
+    _magnitudes(ev, origin, arr, res, config.magnitude)
+    return ev, None
 
 
 def amplitude_columns(ev: Event, pick_ids) -> pd.DataFrame:
