@@ -345,6 +345,35 @@ def _vm_hwm_kb(pid: int) -> int:
     return 0
 
 
+def _tree_pss_kb(root: int) -> int:
+    """Summed proportional set size (Pss, KB) of ``root`` and all its descendants now (the
+    associator's worker processes share the parent's pages copy-on-write: Pss counts a shared
+    page once in all, RSS once per process)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
 def run_child(cmd: list[str], env: dict, log: Path, timeout: float) -> dict:
     """Run one child; its wall time and peak RSS.
 
@@ -359,9 +388,14 @@ def run_child(cmd: list[str], env: dict, log: Path, timeout: float) -> dict:
         p = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = t0 + timeout
         hwm = 0
+        tree = 0
         timed_out = False
+        n_poll = 0
         while True:
             hwm = max(hwm, _vm_hwm_kb(p.pid))
+            if n_poll % 5 == 0:  # every 0.1 s: the process tree (worker processes included)
+                tree = max(tree, _tree_pss_kb(p.pid))
+            n_poll += 1
             pid, status, ru = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 break
@@ -376,7 +410,7 @@ def run_child(cmd: list[str], env: dict, log: Path, timeout: float) -> dict:
     p.returncode = code
     return {"ok": code == 0 and not timed_out, "timeout": timed_out, "exit_code": code, "seconds": round(wall, 2),
             "peak_rss_mb": round(hwm / 1024.0, 1), "ru_maxrss_mb": round(ru.ru_maxrss / 1024.0, 1),
-            "log": str(log)}
+            "peak_tree_pss_mb": round(tree / 1024.0, 1), "log": str(log)}
 
 
 def clean_env(home: Path) -> dict:
@@ -490,7 +524,8 @@ def main() -> int:
     def record(set_name, assoc, model_label, n_picks, r, sc, extra=None):
         row = {"set": set_name, "associator": assoc, "model": model_label, "picks": int(n_picks),
                "ok": r.get("ok", False), "timeout": r.get("timeout", False), "seconds": r.get("seconds"),
-               "peak_rss_mb": r.get("peak_rss_mb"), "ru_maxrss_mb": r.get("ru_maxrss_mb"), "table_s": r.get("table_s"),
+               "peak_rss_mb": r.get("peak_rss_mb"), "peak_tree_pss_mb": r.get("peak_tree_pss_mb"),
+               "ru_maxrss_mb": r.get("ru_maxrss_mb"), "table_s": r.get("table_s"),
                "call_s": r.get("call_s"),
                **(sc or {}), **(extra or {})}
         if "settings" in r:
@@ -602,7 +637,7 @@ def main() -> int:
     print("\n" + "=" * 150)
     hdr = (f"{'set':15s} {'associator':15s} {'model':26s} {'picks':>7s} {'reported':>8s} {'matched/ref':>12s} "
            f"{'recall':>6s} {'false':>11s} {'false@span':>10s} {'med.epi':>7s} {'seconds':>8s} {'call s':>7s} "
-           f"{'table s':>7s} {'RSS MB':>7s}")
+           f"{'table s':>7s} {'RSS MB':>7s} {'tree MB':>7s}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
@@ -615,10 +650,10 @@ def main() -> int:
         print(f"{r['set']:15s} {r['associator']:15s} {r['model'][:26]:26s} {r['picks']:7d} {f(r.get('reported'), 'd'):>8s} "
               f"{mr:>12s} {f(r.get('recall'), '.3f'):>6s} {fl:>11s} {fs:>10s} {f(r.get('median_epi_km'), '.2f'):>7s} "
               f"{f(r.get('seconds'), '.1f'):>8s} {f(r.get('call_s'), '.2f'):>7s} {f(r.get('table_s'), '.1f'):>7s} "
-              f"{f(r.get('peak_rss_mb'), '.0f'):>7s}")
+              f"{f(r.get('peak_rss_mb'), '.0f'):>7s} {f(r.get('peak_tree_pss_mb'), '.0f'):>7s}")
     print("-" * len(hdr))
     print("seconds/RSS: wall time and peak RSS of the associator's own child process (start-up and CSV reading "
-          "included); call s: PyOcto's associate() alone; table s: our travel-time table build in the fresh home "
+          "included); tree MB: peak summed Pss of that process and its worker processes (polled every 0.1 s); call s: PyOcto's associate() alone; table s: our travel-time table build in the fresh home "
           "(excluded from seconds).")
     print("match: NCSN and Italy 5 s / 20 km, IMS 10 s / 100 km (recall over origins detected at >= 3 stations); "
           "false@span: unmatched events inside the reference catalogue's time span (Italy: 00:00-00:50).")

@@ -160,3 +160,27 @@ def test_italy_first_hour_matches_loc_flow(ak135_default, italy):
     print(f"\nItaly 2016-10-14 00:00-01:00: {len(sub)} picks -> {len(events)} events, "
           f"{m}/{len(ref)} LOC-FLOW events matched (5 s, 20 km), {len(rest)} picks unassociated")
     assert m >= 0.90 * len(ref)
+
+
+def test_ims_simulated_day(ak135_default):
+    """A held-out February day of the IDC LEB origins at the IMS seismic stations (misses,
+    timing errors, array backazimuth/slowness, ~67 % false detections; pipeline.simulate), the
+    default configuration: recall over the origins detected at >= 3 stations, and false events,
+    matched at 10 s / 100 km."""
+    from obspy import UTCDateTime
+
+    from pipeline.simulate import SimConfig, leb_origins, simulate_detections
+
+    leb = leb_origins(pd.read_csv(DATA / "ims_leb_2022" / "metadata_2022_leb_jan_feb.csv"))
+    ims = ims_seismic_stations(pd.read_csv(PROJECT_ROOT / "stations" / "ims_stations.csv"))
+    sim = simulate_detections(leb, ims, ak135_default, SimConfig(), seed=12, start=UTCDateTime("2022-02-12"))
+    truth = sim.truth[sim.truth["in_window"] & (sim.truth["n_stations"] >= 3)]
+    events, _ = associate(sim.picks, ims, ak135_default, AssociatorConfig())
+    m = _matched(events, truth, dt_s=10.0, dist_km=100.0)
+    false = len(events) - _matched(events, sim.truth, dt_s=10.0, dist_km=100.0)
+    print(f"\nIMS 2022-02-12 (simulated, seed 12): {len(sim.picks)} detections, {len(truth)} origins at "
+          f">= 3 stations, {len(events)} events: recall {m / len(truth):.3f}, false {false}")
+    # measured here 17/19, 2 false; the issue's target (0.95, 5 %) is met on 3 of 5 days
+    # evaluated (see the README): this bound guards the present level
+    assert m >= 0.85 * len(truth)
+    assert false <= max(1, 0.15 * len(events))
