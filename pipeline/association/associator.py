@@ -71,6 +71,10 @@ _MB_MIN_DEG, _MB_MAX_DEG = 2.0, 100.0
 _SPAN_BIN_S = 600.0
 #: (node, origin-time bin) cells of the hit counts built at once (bounds memory)
 _VOTE_CELLS = 4_000_000
+#: fewest chunks per worker process before the chunks are spread over processes
+_CHUNKS_PER_WORKER = 4
+#: (pick, node) entries visited at once when a vote is built (bounds its temporaries)
+_VOTE_ENTRIES = 1_000_000
 
 
 class TravelTimes(Protocol):
@@ -101,6 +105,24 @@ class Hypothesis:
 LocateFn = Callable[["Hypothesis", pd.DataFrame], "Hypothesis | None"]
 #: ``progress(done_s, total_s, events)``: called after each processing window
 ProgressFn = Callable[[float, float, int], None]
+
+
+def _release_freed_memory() -> None:
+    """Give the heap's freed pages back to the system after a window (glibc keeps them in
+    per-thread arenas otherwise: a long run's RSS would grow with the vote's temporaries)."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            import ctypes
+
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 def _covered_s(times: np.ndarray) -> float:
@@ -209,23 +231,29 @@ class _Vote:
         assoc = self.assoc
         g = assoc.grid
         c0, c1 = b0 * VOTE_BLOCK, min(self.n_nodes, b1 * VOTE_BLOCK)
+        # picks in batches: a batch visits at most ~_VOTE_ENTRIES (pick, node) entries, so the
+        # temporaries stay bounded whatever the number of picks in the window
+        batch = max(1, _VOTE_ENTRIES // max(c1 - c0, 1))
         for kind, parts in by_kind.items():
-            flat = []
+            H = None
             for ph, r_ph, sidx, t in parts:
                 sp = g.sparse[ph]
-                pick, entry = sp.entries(sidx, b0, b1)
-                if entry.size == 0:
-                    continue
-                node = sp.node[entry]
-                mask = assoc._direction_mask(ph, r_ph, pick, entry, node, sp)
-                if mask is not None:
-                    pick, entry, node = pick[mask], entry[mask], node[mask]
-                k = np.floor((t[pick] - sp.time[entry] - self.a) / self.binw).astype(np.int64) + pad
-                ok = (k >= 0) & (k < width)
-                flat.append((node[ok].astype(np.int64) - c0) * width + k[ok])
-            if not flat:
+                for q0 in range(0, len(sidx), batch):
+                    q1 = q0 + batch
+                    pick, entry = sp.entries(sidx[q0:q1], b0, b1)
+                    if entry.size == 0:
+                        continue
+                    node = sp.node[entry]
+                    mask = assoc._direction_mask(ph, r_ph[q0:q1], pick, entry, node, sp)
+                    if mask is not None:
+                        pick, entry, node = pick[mask], entry[mask], node[mask]
+                    k = np.floor((t[q0:q1][pick] - sp.time[entry] - self.a) / self.binw).astype(np.int64) + pad
+                    ok = (k >= 0) & (k < width)
+                    hits = np.bincount((node[ok].astype(np.int64) - c0) * width + k[ok],
+                                       minlength=(c1 - c0) * width)
+                    H = hits if H is None else H + hits
+            if H is None:
                 continue
-            H = np.bincount(np.concatenate(flat), minlength=(c1 - c0) * width)
             H = H.astype(np.float32).reshape(c1 - c0, width)
             for lv, sl in enumerate(g.level_slices):
                 r0, r1 = max(sl.start, c0), min(sl.stop, c1)
@@ -581,7 +609,10 @@ class Associator:
         total = t_end - start
         found: list[list[Hypothesis]] = []
         n_events = 0
-        workers = min(self.workers, len(chunks))
+        # worker processes pay off from a few chunks each (each chunk repeats its warm-up, each
+        # worker holds its own vote arrays): a day on a global grid (~5 chunks) stays in this
+        # process, a day of a local network (24) or a multi-year stream is spread
+        workers = max(1, min(self.workers, len(chunks) // _CHUNKS_PER_WORKER))
         if workers > 1:
             import multiprocessing as mp
 
@@ -668,6 +699,7 @@ class Associator:
         while a < c1:
             evs = self._window(self._picks_run, used, a, a + W)
             out += [e for e in evs if c0 <= e.time < c1]
+            _release_freed_memory()
             a += W
             if progress is not None:
                 progress(a, len(out))

@@ -221,7 +221,8 @@ class AssociatorConfig(_Frozen):
     #: GIL)
     vote_threads: int = Field(2, ge=1, le=64)
     #: worker processes associating chunks of the stream in parallel ("auto": the CPUs this
-    #: process may use; 1: in this process). The result does not depend on it
+    #: process may use; 1: in this process), used with at least 4 chunks per worker. The result
+    #: does not depend on it
     workers: Union[Annotated[int, Field(ge=1, le=256)], Auto] = "auto"
     #: origin-time chunks associated independently, s ("auto": at least an hour and 8 x the
     #: largest travel time plus the look-ahead; whole processing windows)
