@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipeline.association import associator as A
-from pipeline.association.associator import KM_PER_DEG, Hypothesis, associate, distance_deg
+from pipeline.association.associator import Hypothesis, associate
 from pipeline.association.config import AssociatorConfig
 from pipeline.association.grid import build_grid, geometry_of
 from pipeline.association.network import choose_scale
@@ -22,6 +22,7 @@ from pipeline.settings import GLOBAL_TABLE_PHASES, PROJECT_ROOT
 from pipeline.simulate.detections import ims_seismic_stations
 from pipeline.traveltime.tables import TravelTimeTable
 from tests.conftest import DATA
+from tests.test_association import _match
 
 ITALY = DATA / "italy"
 
@@ -41,20 +42,9 @@ def italy():
 
 
 def _matched(events, ref: pd.DataFrame, dt_s=5.0, dist_km=20.0) -> int:
-    """One-to-one matches within dt_s and dist_km (the rule of shared/tools/score_events.py)."""
-    used, n = set(), 0
-    for r in ref.sort_values("time").itertuples():
-        best = None
-        for k, e in enumerate(events):
-            if k in used or abs(e.time - r.time) > dt_s:
-                continue
-            d = float(distance_deg(e.latitude, e.longitude, r.latitude, r.longitude)) * KM_PER_DEG
-            if d <= dist_km and (best is None or d < best[1]):
-                best = (k, d)
-        if best is not None:
-            used.add(best[0])
-            n += 1
-    return n
+    """One-to-one matches within dt_s and dist_km (test_association's greedy matching, reference
+    events in time order as shared/tools/score_events.py takes them)."""
+    return len(_match(events, ref.sort_values("time"), dt_s, dist_km)[0])
 
 
 def test_family_follows_the_station_geometry():

@@ -107,6 +107,16 @@ LocateFn = Callable[["Hypothesis", pd.DataFrame], "Hypothesis | None"]
 ProgressFn = Callable[[float, float, int], None]
 
 
+def _direction_log_ratio(residual: np.ndarray, sigma: np.ndarray, false_density: float) -> float:
+    """Sum over the finite residuals (backazimuth or slowness) of log(Gaussian density of the
+    residual / density of a false detection's value)."""
+    ok = np.isfinite(residual)
+    if not ok.any():
+        return 0.0
+    r, sg = residual[ok], sigma[ok]
+    return float(np.sum(np.log(np.exp(-0.5 * (r / sg) ** 2) / (sg * math.sqrt(2 * math.pi)) / false_density)))
+
+
 def _release_freed_memory() -> None:
     """Give the heap's freed pages back to the system after a window (glibc keeps them in
     per-thread arenas otherwise: a long run's RSS would grow with the vote's temporaries)."""
@@ -1068,18 +1078,8 @@ class Associator:
             hk = self._pk[c.rows]
             wrong = (hk != "") & (hk != np.array([g.kinds[p] for p in phs]))
             score -= 0.5 * self._hint_penalty * int(wrong.sum())
-        rb = c.baz_residual
-        ok = np.isfinite(rb)
-        if ok.any():
-            sb = self._bsig[c.rows][ok]
-            score += float(np.sum(np.log(np.exp(-0.5 * (rb[ok] / sb) ** 2)
-                                         / (sb * math.sqrt(2 * math.pi)) / _FALSE_BAZ_DENSITY)))
-        rs = c.slowness_residual
-        ok = np.isfinite(rs)
-        if ok.any():
-            ss = self._ssig[c.rows][ok]
-            score += float(np.sum(np.log(np.exp(-0.5 * (rs[ok] / ss) ** 2)
-                                         / (ss * math.sqrt(2 * math.pi)) / _FALSE_SLOWNESS_DENSITY)))
+        score += _direction_log_ratio(c.baz_residual, self._bsig[c.rows], _FALSE_BAZ_DENSITY)
+        score += _direction_log_ratio(c.slowness_residual, self._ssig[c.rows], _FALSE_SLOWNESS_DENSITY)
         # stations that should have detected the P but did not (only live ones: they reported
         # picks around the event time)
         p_rows = np.array([g.kinds[p] == "P" for p in phs])
