@@ -141,6 +141,24 @@ class IngestedFile(Base):
     lddate: Mapped[datetime] = _lddate()
 
 
+class IngestJournal(Base):
+    """An ingest batch whose database rows are committed while its day files may still sit in
+    the archive's staging folder (``<archive>/.staging/<batch>/``).
+
+    The row is written in the same transaction as the batch's availability rows; the staged
+    files are then renamed into the archive and the row deleted. A staging folder without a row
+    was never committed (deleted by the next ingest); a row means "finish the renames". So a
+    crash at any moment leaves a state the next ingest (or ``idc archive check --repair``)
+    completes to exactly the state of an uninterrupted run.
+    """
+
+    __tablename__ = "ingest_journal"
+
+    batch: Mapped[str] = mapped_column(String(32), primary_key=True)
+    nfiles: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IngestError(Base):
     """A rejected input: what, why, and where the quarantined copy is."""
 
