@@ -5,11 +5,13 @@ import fnmatch
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import and_, literal_column, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from pipeline.store.models import WfAvail
+from pipeline.store.selection import Selection, batches, code_condition, merge_windows
 
 
 @dataclass
@@ -106,3 +108,52 @@ def channel_coverage(session: Session, start: float | None = None, end: float | 
             overlaps=len(ovs), conflicts=sum(1 for o in ovs if o.detail.startswith("conflict")),
             window=(start, end) if start is not None and end is not None else None))
     return out
+
+
+def segments_matching(session: Session, selections: Sequence[Selection]) -> list:
+    """Every archived segment (``wfavail`` rows of kind ``segment``) that one of ``selections``
+    names and whose span overlaps that selection's window, as rows ``(sel, id, net, sta, loc,
+    chan, starttime, endtime, samprate, nsamp)`` (``sel``: the index of the selection; a segment
+    named by several selections comes once for each). One ``UNION ALL`` statement per batch of
+    selections (:func:`pipeline.store.selection.batches`), sorted by channel and time."""
+    W = WfAvail
+    out = []
+    indexed = list(enumerate(selections))
+    for batch in batches(indexed, lambda it: 1 + it[1].n_codes):
+        parts = []
+        for i, sel in batch:
+            conds = [W.kind == "segment"]
+            if sel.starttime is not None:
+                conds.append(W.endtime >= sel.starttime.timestamp)
+            if sel.endtime is not None:
+                conds.append(W.starttime <= sel.endtime.timestamp)
+            for col, pats in ((W.net, sel.network), (W.sta, sel.station), (W.loc, sel.location),
+                              (W.chan, sel.channel)):
+                if (c := code_condition(col, pats)) is not None:
+                    conds.append(c)
+            parts.append(select(literal_column(str(int(i))).label("sel"), W.id, W.net, W.sta, W.loc, W.chan,
+                                W.starttime, W.endtime, W.samprate, W.nsamp).where(*conds))
+        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        out += session.execute(stmt).all()
+    out.sort(key=lambda r: (r.net, r.sta, r.loc, r.chan, r.starttime, r.sel))
+    return out
+
+
+def has_segment(session: Session, net: str, sta: str, loc: str, chan: str, ondate: float,
+                offdate: float | None, windows: Sequence[tuple[float | None, float | None]] = ()) -> bool:
+    """Is there an archived segment of the channel within its epoch ``[ondate, offdate]`` (and,
+    when ``windows`` are given, overlapping one of them; None = open end)? The windows are merged
+    and asked in batches (:func:`pipeline.store.selection.batches`)."""
+    W = WfAvail
+    conds = [W.net == net, W.sta == sta, W.loc == loc, W.chan == chan, W.kind == "segment", W.endtime >= ondate]
+    if offdate is not None:
+        conds.append(W.starttime <= offdate)
+    merged = merge_windows((-math.inf if a is None else a, math.inf if b is None else b) for a, b in windows)
+    if not merged or merged[0] == (-math.inf, math.inf):
+        return session.execute(select(W.id).where(*conds).limit(1)).first() is not None
+    for batch in batches(merged):
+        terms = [and_(*([W.endtime >= a] if a != -math.inf else []), *([W.starttime <= b] if b != math.inf else []))
+                 for a, b in batch]
+        if session.execute(select(W.id).where(*conds, or_(*terms)).limit(1)).first() is not None:
+            return True
+    return False
