@@ -201,8 +201,16 @@ class ServiceConfig(_Frozen):
     event_generation_check_s: float = Field(0.05, ge=0, le=60)
     #: largest request of one fdsnws-dataselect query, in channel-seconds (more: HTTP 413)
     dataselect_max_channel_seconds: float = Field(30 * 86400.0, gt=0)
+    #: largest number of samples one fdsnws-dataselect query may return, counted from the
+    #: archive's availability rows before anything is read (more: HTTP 413)
+    dataselect_max_samples: int = Field(259_200_000, ge=1)
     #: miniSEED record length of fdsnws-dataselect responses (bytes)
     dataselect_record_length: Literal[512, 1024, 2048, 4096, 8192] = 4096
+    #: largest body of an fdsnws-station/-dataselect POST request, bytes (more: HTTP 413, answered
+    #: from the Content-Length header before the body is read)
+    post_max_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    #: most lines of an fdsnws-station/-dataselect POST body (more: HTTP 413)
+    post_max_lines: int = Field(100_000, ge=1)
 
 
 #: configuration sections whose values change the automatic products (their hash is stored with

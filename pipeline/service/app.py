@@ -7,8 +7,9 @@ and takes the caller as the :func:`pipeline.service.auth.current_principal` depe
 
 Errors: an :class:`~pipeline.service.fdsn.params.FDSNError` (and FastAPI's own validation and
 routing errors) become FDSN error documents (text/plain, ``Error <code>: …``, REFERENCE.md
-§8.2); an unexpected exception is logged and answered with a 500 document — bad input never
-causes one, as every parameter is checked before use.
+§8.2); an unexpected exception is logged as one line (class and first line of its message; for
+store errors the database's message, never the SQL statement or its parameters) and answered
+with a 500 document — bad input never causes one, as every parameter is checked before use.
 """
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.service.fdsn.params import FDSNError, error_body
 from pipeline.settings import Settings
+from pipeline.store.db import short_error
 
 log = logging.getLogger("pipeline.service")
 
@@ -70,16 +73,30 @@ def _service_of(path: str) -> str:
     return ""
 
 
+#: characters of a POST body echoed in an error document
+ECHO_CHARS = 4000
+
+
+async def _body_head(request: Request) -> str:
+    """The first :data:`ECHO_CHARS` bytes of a body nobody read (the rest is never read)."""
+    head = b""
+    try:
+        async for chunk in request.stream():
+            head += chunk
+            if len(head) >= ECHO_CHARS:
+                break
+    except Exception:
+        pass
+    return head[:ECHO_CHARS].decode("utf-8", "replace")
+
+
 async def _request_text(request: Request) -> str:
     text = str(request.url)
     if request.method == "POST":
         body = getattr(request.state, "body_text", None)
         if body is None:
-            try:
-                body = (await request.body()).decode("utf-8", "replace")
-            except Exception:
-                body = ""
-        text += "\n" + body[:4000]
+            body = await _body_head(request)
+        text += "\n" + body[:ECHO_CHARS]
     return text
 
 
@@ -136,9 +153,17 @@ def create_app(settings: Settings) -> FastAPI:
             msg = f"No such resource: {request.url.path}"
         return await fdsn_error_response(request, exc.status_code, msg)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _store_error(request: Request, exc: SQLAlchemyError):
+        # one line, no statement: SQLAlchemy's text holds the SQL and its parameters. (A handler
+        # of this class, unlike the catch-all below, is not re-raised to the server's own log.)
+        log.error("store error serving %s %s: %s", request.method, request.url.path, short_error(exc))
+        return await fdsn_error_response(request, 500, f"Internal error ({type(exc).__name__}); the "
+                                                       "operators have been told in the service log.")
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unexpected error serving %s", request.url)
+        log.error("unexpected error serving %s %s: %s", request.method, request.url.path, short_error(exc))
         return await fdsn_error_response(request, 500, f"Internal error ({type(exc).__name__}); the "
                                                        "operators have been told in the service log.")
 

@@ -28,6 +28,8 @@ import threading
 import weakref
 from collections import deque
 
+from pipeline.store.db import short_error
+
 log = logging.getLogger("pipeline.service.auth")
 
 #: seconds between two writes of the queued rows
@@ -140,7 +142,7 @@ class AuditWriter:
             self.written += len(rows)
         except Exception as exc:  # the audit never breaks the service
             self.failed += len(rows)
-            log.warning("download audit: %d row(s) not written: %s", len(rows), exc)
+            log.warning("download audit: %d row(s) not written: %s", len(rows), short_error(exc))
 
 
 #: the columns written (all but the id) and the value of a column a row leaves out

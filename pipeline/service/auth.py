@@ -41,6 +41,7 @@ from fastapi import Request
 
 from pipeline.accounts.policy import Decision, decide, readable_products
 from pipeline.service.fdsn.params import FDSNError
+from pipeline.store.db import short_error
 
 log = logging.getLogger("pipeline.service.auth")
 
@@ -346,7 +347,7 @@ class AccessMiddleware:
                         self.writer = AuditWriter(self.settings.database_url)
                     self.writer.submit(row)  # queued: written within 0.1 s (pipeline.service.audit)
                 except Exception as exc:  # the audit never breaks a response
-                    log.warning("download audit not written: %s", exc)
+                    log.warning("download audit not written: %s", short_error(exc))
 
 
 def _audit_row(scope, state, p: Principal, info, ms: float) -> dict:

@@ -6,11 +6,18 @@ resolved against the archive's availability rows (``wfavail``), so only archived
 read. Each selection is cut to ``[starttime, endtime]`` (samples inside the window) and sent as
 miniSEED (integer samples STEIM2, float samples FLOAT32/FLOAT64: lossless).
 
+* Selections are merged before anything is read: repeated lines, overlapping or touching windows
+  of one pattern, and two patterns naming the same channel give each sample once. The answer is
+  streamed, read and encoded one channel-day at a time (a continuous trace crossing midnight
+  is sent as two), so server memory does not grow with the request.
 * ``quality``: ``B`` (best, default) and ``M`` return everything; ``D``, ``R``, ``Q`` return only
   records of that data-quality code.
 * ``minimumlength`` (s): continuous segments shorter than this are left out;
-  ``longestonly``: only the longest continuous segment of each channel is returned.
-* A request larger than ``[service] dataselect_max_channel_seconds`` gets HTTP 413.
+  ``longestonly``: only the longest continuous segment of each channel (and merged window) is
+  returned. Both judge the segments by the availability rows.
+* A request larger than ``[service] dataselect_max_channel_seconds`` (channels x merged window
+  lengths) or ``dataselect_max_samples`` (counted from the availability rows) gets HTTP 413, as
+  does a POST body over ``post_max_bytes`` or ``post_max_lines`` (:func:`read_post_body`).
 * ``queryauth``: as ``query`` for authenticated requests only (401 without credentials): HTTP
   Digest as the FDSN specification says (obspy ``Client(user=..., password=...)``; user = account
   name, password = API token; :mod:`pipeline.service.digest`), or Bearer / Basic with the token.
@@ -20,11 +27,16 @@ Parameters: FDSN spec 1.2 (fdsnws-dataselect 1.1), REFERENCE.md §8.4.
 from __future__ import annotations
 
 import io
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import chain, groupby
+from typing import Iterator
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse, Response
-from sqlalchemy import and_, select
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from pipeline.service.auth import AccessDenied, Principal, current_principal, require
 from pipeline.service.fdsn.params import (
@@ -32,15 +44,16 @@ from pipeline.service.fdsn.params import (
     FDSNError,
     Param,
     Selection,
-    code_condition,
     OPENAPI_POST_BODY,
     openapi_parameters,
     parse_params,
     read_post_body,
     wadl,
 )
-from pipeline.store import models as m
+from pipeline.store.availability import segments_matching
+from pipeline.store.selection import merge_selections, merge_windows
 
+log = logging.getLogger("pipeline.service")
 router = APIRouter(tags=["fdsnws-dataselect"])
 
 SPECS: list[Param] = [
@@ -59,15 +72,124 @@ SPECS: list[Param] = [
 ]
 
 
-def _channels(session, sel: Selection) -> list[tuple[str, str, str, str]]:
-    W = m.WfAvail
-    conds = [W.kind == "segment", W.endtime >= sel.starttime.timestamp, W.starttime <= sel.endtime.timestamp]
-    for col, pats in ((W.net, sel.network), (W.sta, sel.station), (W.loc, sel.location), (W.chan, sel.channel)):
-        c = code_condition(col, pats)
-        if c is not None:
-            conds.append(c)
-    rows = session.execute(select(W.net, W.sta, W.loc, W.chan).where(and_(*conds)).distinct())
-    return sorted(tuple(r) for r in rows)
+DAY_NS = 86_400 * 10**9
+
+
+@dataclass
+class _Run:
+    """A continuous run of archived samples of one channel inside one requested window."""
+
+    start: float  # s, first sample of the run (not clipped)
+    end: float  # s, last sample
+    samprate: float
+    npts: int = 0  # samples inside the window
+
+
+@dataclass
+class _Window:
+    """One merged window ``[start_ns, end_ns]`` of one channel and the runs sent from it."""
+
+    start_ns: int
+    end_ns: int
+    runs: list[_Run] = field(default_factory=list)
+
+
+@dataclass
+class ChannelPlan:
+    """What a request sends of one channel: its merged windows and the runs kept in each."""
+
+    nslc: tuple[str, str, str, str]
+    windows: list[_Window] = field(default_factory=list)
+
+    @property
+    def samples(self) -> int:
+        return sum(r.npts for w in self.windows for r in w.runs)
+
+
+def _inside(t0: float, n: int, fs: float, a: float, b: float) -> int:
+    """How many of the ``n`` samples ``t0 + k/fs`` lie in ``[a, b]`` (obspy's trim rounding)."""
+    k0 = max(0, math.ceil(round((a - t0) * fs, 7)))
+    k1 = min(n - 1, math.floor(round((b - t0) * fs, 7)))
+    return max(0, k1 - k0 + 1)
+
+
+def _runs(segments, a: float, b: float) -> list[_Run]:
+    """The continuous runs of ``segments`` (wfavail rows sorted by start) in ``[a, b]``."""
+    runs: list[_Run] = []
+    for g in segments:
+        if g.endtime < a or g.starttime > b or not g.samprate:
+            continue
+        n = _inside(g.starttime, g.nsamp, g.samprate, a, b)
+        last = runs[-1] if runs else None
+        if (last is not None and abs(last.samprate - g.samprate) <= 1e-4 * g.samprate
+                and g.starttime - last.end <= 1.5 / g.samprate):
+            last.end = max(last.end, g.endtime)
+            last.npts += n
+        else:
+            runs.append(_Run(g.starttime, g.endtime, g.samprate, n))
+    return [r for r in runs if r.npts > 0]
+
+
+def plan(state, params: dict, selections: list[Selection]) -> list[ChannelPlan]:
+    """What ``selections`` ask of the archive, per channel, from the availability rows alone.
+
+    Selections are merged (:func:`pipeline.store.selection.merge_selections`), matched against
+    the archive in bounded batches (:func:`pipeline.store.availability.segments_matching`) and
+    the windows of each channel merged again (two patterns naming one channel), so every sample
+    is sent once. ``minimumlength``/``longestonly`` choose among the continuous runs of each
+    window. Requests beyond ``[service] dataselect_max_channel_seconds`` or
+    ``dataselect_max_samples`` raise a 413 here, before anything is read.
+    """
+    settings = state.settings
+    sels = merge_selections(selections)
+    with state.session() as session:
+        rows = segments_matching(session, sels)
+    windows: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    segments: dict[tuple, dict[int, object]] = defaultdict(dict)
+    for r in rows:
+        nslc = (r.net, r.sta, r.loc, r.chan)
+        sel = sels[r.sel]
+        windows[nslc].append((sel.starttime.ns, sel.endtime.ns))
+        segments[nslc].setdefault(r.id, r)
+    plans = [ChannelPlan(nslc, [_Window(a, b) for a, b in merge_windows(windows[nslc])]) for nslc in sorted(windows)]
+    total = sum((w.end_ns - w.start_ns) / 1e9 for p in plans for w in p.windows)
+    limit = settings.service.dataselect_max_channel_seconds
+    if total > limit:
+        raise FDSNError(413, f"The request asks for {total:.0f} channel-seconds, more than the limit of "
+                             f"{limit:.0f} ([service] dataselect_max_channel_seconds); split it into smaller "
+                             "requests")
+    minlen, longest = params["minimumlength"], params["longestonly"]
+    for p in plans:
+        segs = sorted(segments[p.nslc].values(), key=lambda g: (g.starttime, g.id))
+        for w in p.windows:
+            runs = _runs(segs, w.start_ns / 1e9, w.end_ns / 1e9)
+            if minlen > 0:
+                runs = [r for r in runs if r.npts / r.samprate >= minlen]
+            if longest and len(runs) > 1:
+                runs = [max(runs, key=lambda r: r.npts)]
+            w.runs = runs
+        p.windows = [w for w in p.windows if w.runs]
+    plans = [p for p in plans if p.windows]
+    samples = sum(p.samples for p in plans)
+    if samples > settings.service.dataselect_max_samples:
+        raise FDSNError(413, f"The request would return {samples} samples, more than the limit of "
+                             f"{settings.service.dataselect_max_samples} ([service] dataselect_max_samples); "
+                             "split it into smaller requests")
+    return plans
+
+
+def _day_pieces(w: _Window) -> Iterator[tuple[int, int, int, bool]]:
+    """``(day, start_ns, end_ns, closed)`` pieces of window ``w`` cut at midnight (UTC): a
+    piece is closed at its end only where the window ends, so a sample at midnight goes once."""
+    day = w.start_ns // DAY_NS
+    while True:
+        a = max(w.start_ns, day * DAY_NS)
+        b = min(w.end_ns, (day + 1) * DAY_NS)
+        closed = b == w.end_ns
+        yield day, a, b, closed
+        if closed:
+            return
+        day += 1
 
 
 def _encoding(data: np.ndarray) -> tuple[np.ndarray, str]:
@@ -76,39 +198,6 @@ def _encoding(data: np.ndarray) -> tuple[np.ndarray, str]:
     if data.dtype == np.float64:
         return data, "FLOAT64"
     return data.astype(np.float32, copy=False), "FLOAT32"
-
-
-def fetch(state, params: dict, selections: list[Selection]):
-    """The obspy Stream answering ``selections`` (empty when nothing matches)."""
-    from obspy import Stream
-    from obspy.clients.filesystem.sds import Client
-
-    settings = state.settings
-    with state.session() as session:
-        wanted = [(sel, _channels(session, sel)) for sel in selections]
-    total = sum(len(ch) * (sel.endtime - sel.starttime) for sel, ch in wanted)
-    limit = settings.service.dataselect_max_channel_seconds
-    if total > limit:
-        raise FDSNError(413, f"The request asks for {total:.0f} channel-seconds, more than the limit of "
-                             f"{limit:.0f}; split it into smaller requests")
-    out = Stream()
-    if not any(ch for _, ch in wanted) or not state.archive_dir.is_dir():
-        return out
-    client = Client(str(state.archive_dir), sds_type=settings.ingest.sds_type)
-    for sel, chans in wanted:
-        for net, sta, loc, cha in chans:
-            st = client.get_waveforms(net, sta, loc, cha, sel.starttime, sel.endtime, merge=-1)
-            st.trim(sel.starttime, sel.endtime, nearest_sample=False)
-            q = params["quality"]
-            if q in ("D", "R", "Q"):
-                st.traces = [tr for tr in st if getattr(tr.stats, "mseed", {}).get("dataquality", "D") == q]
-            st.traces = [tr for tr in st if tr.stats.npts > 0]
-            if params["minimumlength"] > 0:
-                st.traces = [tr for tr in st if tr.stats.npts * tr.stats.delta >= params["minimumlength"]]
-            if params["longestonly"] and len(st) > 1:
-                st.traces = [max(st, key=lambda tr: tr.stats.npts)]
-            out += st
-    return out
 
 
 def to_miniseed(st, reclen: int) -> bytes:
@@ -120,15 +209,68 @@ def to_miniseed(st, reclen: int) -> bytes:
     return buf.getvalue()
 
 
+def stream_miniseed(state, params: dict, plans: list[ChannelPlan]) -> Iterator[bytes]:
+    """miniSEED of ``plans``, one chunk per channel, window and UTC day: the archive is read one
+    channel-day at a time (obspy's SDS client), so memory does not grow with the request."""
+    from obspy import UTCDateTime
+    from obspy.clients.filesystem.sds import Client
+
+    if not plans or not state.archive_dir.is_dir():
+        return
+    settings = state.settings
+    client = Client(str(state.archive_dir), sds_type=settings.ingest.sds_type)
+    reclen = settings.service.dataselect_record_length
+    quality = params["quality"] if params["quality"] in ("D", "R", "Q") else None
+    choose = params["minimumlength"] > 0 or params["longestonly"]
+    for p in plans:
+        pieces = [(day, a, b, closed, w) for w in p.windows for day, a, b, closed in _day_pieces(w)]
+        for day, group in groupby(pieces, key=lambda x: x[0]):
+            group = [g for g in group if any(r.start <= g[2] / 1e9 and r.end >= g[1] / 1e9 for r in g[4].runs)]
+            if not group:
+                continue
+            st = client.get_waveforms(*p.nslc, UTCDateTime(ns=min(g[1] for g in group)),
+                                      UTCDateTime(ns=max(g[2] for g in group)), merge=-1)
+            for _, a, b, closed, w in group:
+                t0, t1 = UTCDateTime(ns=a), UTCDateTime(ns=b)
+                out = []
+                for tr in st:
+                    # a piece ending at midnight leaves the sample at midnight to the next day
+                    piece = tr.slice(t0, t1 if closed else t1 - tr.stats.delta / 2, nearest_sample=False)
+                    if piece.stats.npts == 0:
+                        continue
+                    if quality and getattr(piece.stats, "mseed", {}).get("dataquality", "D") != quality:
+                        continue
+                    if choose and not any(r.start <= piece.stats.endtime.timestamp and
+                                          r.end >= piece.stats.starttime.timestamp for r in w.runs):
+                        continue
+                    out.append(piece)
+                if out:
+                    yield to_miniseed(out, reclen)
+            del st
+
+
 def _respond(request: Request, params: dict, selections: list[Selection]):
     st = request.app.state.idc
-    stream = fetch(st, params, selections)
-    if not len(stream):
+    chunks = stream_miniseed(st, params, plan(st, params, selections))
+    first = next(chunks, None)  # the status depends on whether anything is sent
+    if first is None:
         if params["nodata"] == "404":
             raise FDSNError(404, "No data matches the selection")
         return Response(status_code=204)
-    return Response(to_miniseed(stream, st.settings.service.dataselect_record_length),
-                    media_type="application/vnd.fdsn.mseed")
+    return StreamingResponse(_guarded(chain([first], chunks), str(request.url)),
+                             media_type="application/vnd.fdsn.mseed")
+
+
+def _guarded(chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
+    """``chunks``; an error after the answer started is logged as one line and ends the
+    connection without a complete answer (the status was sent already)."""
+    try:
+        yield from chunks
+    except Exception as exc:
+        from pipeline.store.db import short_error
+
+        log.error("fdsnws-dataselect answer to %s broken off: %s", url, short_error(exc))
+        raise RuntimeError("fdsnws-dataselect answer broken off (see the service log)") from None
 
 
 @router.get("/query", openapi_extra=openapi_parameters(SPECS))

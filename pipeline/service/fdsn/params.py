@@ -20,6 +20,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 from obspy import UTCDateTime
 
+# selections and their SQL live in the store (re-exported: the services import them from here)
+from pipeline.store.selection import Selection, code_condition, like_pattern  # noqa: F401
+
 #: implementation versions: SpecMajor.SpecMinor.Implementation (FDSN spec 1.2, §"version")
 SERVICE_VERSIONS = {"event": "1.2.0", "station": "1.1.0", "dataselect": "1.1.0"}
 #: where a user reads about the parameters (named in every error body)
@@ -212,58 +215,53 @@ def split_codes(name: str, raw: str | None, max_len: int) -> list[str] | None:
     return out
 
 
-def like_pattern(code: str) -> str | None:
-    """SQL LIKE pattern (escape ``\\``) of a code with wildcards, or None when it has none."""
-    if "*" not in code and "?" not in code:
-        return None
-    return (code.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            .replace("*", "%").replace("?", "_"))
-
-
-def code_condition(column, patterns: list[str] | None):
-    """SQLAlchemy condition matching ``column`` against code patterns (None = no condition)."""
-    from sqlalchemy import or_
-
-    if patterns is None:
-        return None
-    conds = []
-    for c in patterns:
-        like = like_pattern(c)
-        conds.append(column == c if like is None else column.like(like, escape="\\"))
-    return or_(*conds)
-
-
 # --------------------------------------------------------------------------- POST bodies
-@dataclass(frozen=True)
-class Selection:
-    """One windowed channel selection (a POST line, or the GET stream parameters)."""
-
-    network: list[str] | None
-    station: list[str] | None
-    location: list[str] | None
-    channel: list[str] | None
-    starttime: UTCDateTime | None
-    endtime: UTCDateTime | None
-
-
 async def read_post_body(request, specs: list[Param]) -> tuple[dict[str, Any], list[Selection]]:
     """The parameters and selections of an FDSN POST request (the body is kept on ``request.state``
-    for error messages); parameters in the URL are refused."""
-    body = (await request.body()).decode("utf-8", "replace")
+    for error messages); parameters in the URL are refused.
+
+    Bodies larger than ``[service] post_max_bytes`` are answered 413 before they are read (by
+    their ``Content-Length``) or as soon as that many bytes came (chunked, no length); bodies
+    of more than ``[service] post_max_lines`` lines are answered 413 before they are parsed.
+    """
+    svc = request.app.state.idc.settings.service
+    max_bytes, max_lines = svc.post_max_bytes, svc.post_max_lines
+    request.state.body_text = ""  # error documents then never read the body themselves
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise FDSNError(413, f"The POST body of {int(length)} bytes is larger than the limit of {max_bytes} bytes "
+                             "([service] post_max_bytes); split the request into smaller ones")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > max_bytes:
+            request.state.body_text = b"".join(chunks)[:4000].decode("utf-8", "replace")
+            raise FDSNError(413, f"The POST body is larger than the limit of {max_bytes} bytes "
+                                 "([service] post_max_bytes); split the request into smaller ones")
+    body = b"".join(chunks).decode("utf-8", "replace")
+    del chunks
     request.state.body_text = body
     if request.query_params:
         raise FDSNError(400, "A POST request takes its parameters in the body, not in the URL "
                              f"(got '{next(iter(request.query_params))}')")
+    lines = body.count("\n") + (not body.endswith("\n"))
+    if lines > max_lines:
+        raise FDSNError(413, f"The POST body has {lines} lines, more than the limit of {max_lines} lines "
+                             "([service] post_max_lines); split the request into smaller ones")
     return parse_post_body(body, specs)
 
 
 def parse_post_body(body: str, specs: list[Param]) -> tuple[dict[str, Any], list[Selection]]:
     """Parse an FDSN POST body: ``key=value`` lines, then ``NET STA LOC CHA START END`` lines.
 
-    Blank lines and ``#`` comments are ignored; an error names the line number.
+    Blank lines and ``#`` comments are ignored; an error names the line number. A selection line
+    repeated verbatim is parsed (and returned) once.
     """
     items: list[tuple[str, str]] = []
     selections: list[Selection] = []
+    seen: set[str] = set()
     for no, line in enumerate(body.splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -274,11 +272,18 @@ def parse_post_body(body: str, specs: list[Param]) -> tuple[dict[str, Any], list
             k, v = text.split("=", 1)
             items.append((k.strip(), v.strip()))
             continue
+        if text in seen:
+            continue
         parts = text.split()
         if len(parts) != 6:
-            raise FDSNError(400, f"POST body line {no}: expected 'NET STA LOC CHA STARTTIME ENDTIME', got {text!r}")
+            raise FDSNError(400, f"POST body line {no}: expected 'NET STA LOC CHA STARTTIME ENDTIME', got "
+                                 f"{text[:200]!r}")
         net, sta, loc, cha, t0, t1 = parts
         try:
+            for name, value in zip(("network", "station", "location", "channel"), parts):
+                if len(value) > MAX_VALUE_CHARS:
+                    raise FDSNError(400, f"Invalid value for parameter '{name}': longer than {MAX_VALUE_CHARS} "
+                                         "characters")
             sel = Selection(split_codes("network", net, 8), split_codes("station", sta, 8),
                             split_codes("location", loc, 8), split_codes("channel", cha, 8),
                             parse_time("starttime", t0), parse_time("endtime", t1))
@@ -286,6 +291,7 @@ def parse_post_body(body: str, specs: list[Param]) -> tuple[dict[str, Any], list
             raise FDSNError(400, f"POST body line {no}: {exc.message}") from None
         if sel.endtime <= sel.starttime:
             raise FDSNError(400, f"POST body line {no}: endtime {t1} is not after starttime {t0}")
+        seen.add(text)
         selections.append(sel)
     if not selections:
         raise FDSNError(400, "POST body holds no selection line (NET STA LOC CHA STARTTIME ENDTIME)")

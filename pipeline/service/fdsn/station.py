@@ -38,6 +38,8 @@ from pipeline.service.fdsn.params import (
     wadl,
 )
 from pipeline.store import models as m
+from pipeline.store.availability import has_segment
+from pipeline.store.selection import merge_selections, scalars_any
 
 router = APIRouter(tags=["fdsnws-station"])
 
@@ -110,11 +112,8 @@ def _sel_condition(cls, sel: Selection, with_channel: bool):
     return and_(*conds) if conds else None
 
 
-def _any(conds):
-    conds = list(conds)
-    if any(c is None for c in conds):
-        return None  # one selection without constraints selects everything
-    return or_(*conds)
+def _cost(sel: Selection) -> int:
+    return 1 + sel.n_codes
 
 
 class StationQuery:
@@ -128,6 +127,8 @@ class StationQuery:
         for s in selections:
             if s.starttime is not None and s.endtime is not None and s.starttime > s.endtime:
                 raise FDSNError(400, "Invalid parameters: 'starttime' is after 'endtime'")
+        # duplicate and overlapping lines of a POST body merged; asked in bounded batches below
+        self.selections = selections = merge_selections(selections)
         self.radius = p.get("minradius") is not None or p.get("maxradius") is not None
         if self.radius and (p.get("latitude") is None or p.get("longitude") is None):
             raise FDSNError(400, "Parameters 'minradius'/'maxradius' need both 'latitude' and 'longitude'")
@@ -140,9 +141,6 @@ class StationQuery:
     def sites(self, session) -> list[m.Site]:
         p, S = self.p, m.Site
         q = select(S)
-        cond = _any(_sel_condition(S, s, False) for s in self.selections)
-        if cond is not None:
-            q = q.where(cond)
         for c in _before_after(S, p) if p["level"] in ("network", "station") else _before_after(S, {}):
             q = q.where(c)
         if p.get("minlatitude") is not None:
@@ -158,7 +156,8 @@ class StationQuery:
             q = q.where(S.lat >= lo, S.lat <= hi)
             if lons is not None and (c := lon_condition(S.lon, *lons)) is not None:
                 q = q.where(c)
-        rows = list(session.scalars(q.order_by(S.net, S.sta, S.ondate)))
+        rows = scalars_any(session, q, self.selections, lambda s: _sel_condition(S, s, False), cost=_cost)
+        rows.sort(key=lambda s: (s.net, s.sta, s.ondate))
         if self.radius:
             rmin, rmax = p.get("minradius", 0.0), p.get("maxradius", 180.0)
             rows = [s for s in rows if rmin <= _distance_deg(p["latitude"], p["longitude"], s.lat, s.lon) <= rmax]
@@ -169,32 +168,26 @@ class StationQuery:
         keys = sorted({(s.net, s.sta) for s in sites})
         if not keys:
             return []
-        out = []
-        cond = _any(_sel_condition(C, s, True) for s in self.selections)
-        for i in range(0, len(keys), 200):
-            chunk = keys[i:i + 200]
-            q = select(C).where(or_(*[and_(C.net == n, C.sta == s) for n, s in chunk]))
-            if cond is not None:
-                q = q.where(cond)
-            if p["level"] in ("channel", "response"):
-                for c in _before_after(C, p):
-                    q = q.where(c)
-            out += list(session.scalars(q.order_by(C.net, C.sta, C.loc, C.chan, C.ondate)))
+        q = select(C)
+        if p["level"] in ("channel", "response"):
+            for c in _before_after(C, p):
+                q = q.where(c)
+        conds = [_sel_condition(C, s, True) for s in self.selections]
+        if any(c is None for c in conds):  # a selection of every channel: those of the stations
+            out = scalars_any(session, q, keys, lambda k: and_(C.net == k[0], C.sta == k[1]))
+        else:
+            wanted = set(keys)
+            out = [c for c in scalars_any(session, q, self.selections, lambda s: _sel_condition(C, s, True),
+                                          cost=_cost) if (c.net, c.sta) in wanted]
+        out.sort(key=lambda c: (c.net, c.sta, c.loc, c.chan, c.ondate))
         if p["matchtimeseries"]:
             out = [c for c in out if self._has_data(session, c)]
         return out
 
     def _has_data(self, session, c: m.Sitechan) -> bool:
-        W = m.WfAvail
-        conds = [W.net == c.net, W.sta == c.sta, W.loc == c.loc, W.chan == c.chan, W.kind == "segment",
-                 W.endtime >= c.ondate]
-        if c.offdate is not None:
-            conds.append(W.starttime <= c.offdate)
-        windows = [(s.starttime, s.endtime) for s in self.selections if s.starttime or s.endtime]
-        if windows:
-            conds.append(or_(*[and_(*([W.endtime >= t0.timestamp] if t0 else []),
-                                    *([W.starttime <= t1.timestamp] if t1 else [])) for t0, t1 in windows]))
-        return session.execute(select(W.id).where(*conds).limit(1)).first() is not None
+        windows = [(s.starttime and s.starttime.timestamp, s.endtime and s.endtime.timestamp)
+                   for s in self.selections if s.starttime or s.endtime]
+        return has_segment(session, c.net, c.sta, c.loc, c.chan, c.ondate, c.offdate, windows)
 
 
 def _availability(session, chans: list[m.Sitechan]) -> dict[tuple, tuple[float, float]]:
