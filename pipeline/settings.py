@@ -86,6 +86,11 @@ class IngestConfig(_Frozen):
     on_conflict: Literal["quarantine", "keep_archive", "replace"] = "quarantine"
     #: relative tolerance when comparing sampling rates (same channel, same day)
     samplerate_tolerance: float = Field(1e-4, gt=0, lt=0.1)
+    #: float samples that are NaN or ±Inf: quarantine the input (default) or store them as gaps
+    non_finite: Literal["quarantine", "gap"] = "quarantine"
+    #: samples held in memory per ingest batch before merged day files are written to the
+    #: archive's staging folder (bounds memory whatever the input size)
+    memory_samples: int = Field(20_000_000, ge=100_000)
     #: glob patterns skipped when a folder is ingested
     ignore_patterns: tuple[str, ...] = ("*.txt", "*.csv", "*.md", "*.xml", "*.json", ".*")
     #: station code renames applied before anything else ({"TESTbe" = "TESTB"}); miniSEED 2 (and

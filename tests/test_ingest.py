@@ -213,8 +213,25 @@ def test_truncated_miniseed(settings, tmp_path, good_file):
     raw = good_file.read_bytes()
     bad.write_bytes(raw[: len(raw) // 2 + 100])
     res = tasks.ingest_files(settings, [bad, good_file], progress=False)
-    _check_rejected(settings, res, bad, "corrupt", "not enough to constitute a full SEED record")
+    _check_rejected(settings, res, bad, "corrupt", "file cut inside a record")
     assert res["accepted"] == 1  # the batch continued
+
+
+def test_truncated_miniseed_at_every_cut_point_of_a_record(sqlite_settings, tmp_path, good_file):
+    """A file cut anywhere inside its last record is rejected (HEAD accepted 3,968 of 4,095
+    cut points of a 4 KiB record with half the samples): here every 37th byte of the record."""
+    settings = sqlite_settings
+    _load(settings, Z7)
+    raw = good_file.read_bytes()
+    drop = tmp_path / "cuts"
+    drop.mkdir()
+    cuts = list(range(len(raw) - 4096 + 1, len(raw), 37))
+    for cut in cuts:
+        (drop / f"cut{cut:07d}.mseed").write_bytes(raw[:cut])
+    res = tasks.ingest_files(settings, [drop], progress=False)
+    assert res["accepted"] == 0 and res["rejected"] == len(cuts), res
+    assert all(r["kind"] == "corrupt" and "cut inside a record" in r["message"] for r in res["rejections"])
+    print(f"{len(cuts)} cut points inside the last 4096-byte record: all rejected")
 
 
 def test_corrupt_miniseed(settings, tmp_path, good_file):

@@ -39,19 +39,21 @@ def _message_waveform_offset(head: bytes) -> int | None:
     return m.start() if m else -1
 
 
-def read_waveforms(path: str | Path) -> tuple[Stream, str]:
-    """Read one waveform file; returns ``(stream, format_name)``.
+def read_waveforms(path: str | Path, display: str | None = None) -> tuple[Stream, str]:
+    """Read one waveform file; returns ``(stream, format_name)``. ``display`` names the file in
+    errors (default: the path).
 
     :raises IngestRejected: ``unknown_format`` (not a waveform format obspy knows), ``corrupt``
         (obspy failed or skipped data), ``read_error`` (unreadable file).
     """
     path = Path(path)
+    name = display or str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise IngestRejected("read_error", f"{path}: cannot read file: {exc.strerror}") from None
+        raise IngestRejected("read_error", f"{name}: cannot read file: {exc.strerror}") from None
     if not raw:
-        raise IngestRejected("corrupt", f"{path}: empty file")
+        raise IngestRejected("corrupt", f"{name}: empty file")
     caught: list[warnings.WarningMessage] = []
     fmt_hint = None
     off = _message_waveform_offset(raw[:65536])
@@ -64,7 +66,7 @@ def read_waveforms(path: str | Path) -> tuple[Stream, str]:
                     if not m:
                         raise IngestRejected(
                             "unknown_format",
-                            f"{path}: IMS1.0/GSE2 message without waveform data (no WID2 block)")
+                            f"{name}: IMS1.0/GSE2 message without waveform data (no WID2 block)")
                     off = m.start()
                 st = read(io.BytesIO(raw[off:]), format="GSE2")
                 fmt_hint = "IMS1.0"
@@ -75,24 +77,24 @@ def read_waveforms(path: str | Path) -> tuple[Stream, str]:
     except TypeError as exc:
         if "Unknown format" in str(exc):
             raise IngestRejected("unknown_format",
-                                 f"{path}: unknown format (not miniSEED, SAC, GSE2/IMS1.0 or CSS3.0 wfdisc)") from None
-        raise IngestRejected("corrupt", f"{path}: {type(exc).__name__}: {exc}") from None
+                                 f"{name}: unknown format (not miniSEED, SAC, GSE2/IMS1.0 or CSS3.0 wfdisc)") from None
+        raise IngestRejected("corrupt", f"{name}: {type(exc).__name__}: {exc}") from None
     except FileNotFoundError as exc:
-        raise IngestRejected("read_error", f"{path}: referenced file missing: {exc.filename}") from None
+        raise IngestRejected("read_error", f"{name}: referenced file missing: {exc.filename}") from None
     except Exception as exc:  # obspy raises many types for damaged files
         text = " ".join(str(exc).split())
-        raise IngestRejected("corrupt", f"{path}: corrupt data ({type(exc).__name__}: {text[:200]})") from None
+        raise IngestRejected("corrupt", f"{name}: corrupt data ({type(exc).__name__}: {text[:200]})") from None
     bad = [str(w.message) for w in caught if _CORRUPT_PATTERNS.search(str(w.message))]
     if bad:
         first = " ".join(bad[0].split())
         more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-        raise IngestRejected("corrupt", f"{path}: corrupt data: {first[:200]}{more}")
+        raise IngestRejected("corrupt", f"{name}: corrupt data: {first[:200]}{more}")
     if len(st) == 0:
-        raise IngestRejected("corrupt", f"{path}: no waveform data in file")
+        raise IngestRejected("corrupt", f"{name}: no waveform data in file")
     fmt = fmt_hint or getattr(st[0].stats, "_format", "") or "unknown"
     for tr in st:
         if tr.stats.npts == 0:
             continue
         if not np.issubdtype(tr.data.dtype, np.number):
-            raise IngestRejected("corrupt", f"{path}: {tr.id}: non-numeric samples")
+            raise IngestRejected("corrupt", f"{name}: {tr.id}: non-numeric samples")
     return st, fmt

@@ -14,7 +14,9 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import shutil
 import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +26,12 @@ import numpy as np
 from obspy import Stream, Trace, UTCDateTime, read
 
 from pipeline.ingest.readers import IngestRejected
+from pipeline.util import fault_point
 
 SDS_FMT = "{year}/{net}/{sta}/{chan}.{typ}/{net}.{sta}.{loc}.{chan}.{typ}.{year}.{doy:03d}"
 DAY = 86400.0
+#: folder under the archive root where ingest batches stage day files (see StagedBatch)
+STAGING = ".staging"
 
 
 @dataclass(frozen=True)
@@ -231,12 +236,22 @@ class SDSArchive:
             return self.integer_encoding
         return "FLOAT64" if data.dtype == np.float64 else "FLOAT32"
 
+    @property
+    def staging_dir(self) -> Path:
+        """Where ingest batches stage day files before their rows are committed."""
+        return self.root / STAGING
+
     def write_day(self, plan: DayPlan) -> Path:
         """Write the merged content of one day file atomically (temp file + rename)."""
         p = self.path(plan.key)
+        self.write_stream(plan.stream, p)
+        return p
+
+    def write_stream(self, stream: Stream, p: Path) -> None:
+        """Write one channel-day as miniSEED to ``p``: temp file in the same folder, fsync, rename."""
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.parent / f".{p.name}.{uuid.uuid4().hex[:8]}.tmp"
-        st = plan.stream.copy()
+        st = stream.copy()
         for tr in st:
             if tr.data.dtype.kind in "iu":
                 if tr.data.size and (tr.data.max() > 2**31 - 1 or tr.data.min() < -2**31):
@@ -248,13 +263,191 @@ class SDSArchive:
         try:
             try:
                 st.write(str(tmp), format="MSEED", reclen=self.record_length, encoding=enc)
+            except OSError:
+                raise
             except Exception:
                 if enc.startswith("STEIM"):  # differences too large for Steim: store uncompressed
                     st.write(str(tmp), format="MSEED", reclen=self.record_length, encoding="INT32")
                 else:
                     raise
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
             os.replace(tmp, p)
         finally:
             if tmp.exists():
                 tmp.unlink()
-        return p
+
+    # ------------------------------------------------------------------ staged batches
+    def publish(self, batch: "StagedBatch") -> int:
+        """Rename a committed batch's staged day files into the archive (roll forward)."""
+        return self._roll_forward(batch.dir)
+
+    def _roll_forward(self, folder: Path) -> int:
+        n = 0
+        dirs: set[Path] = set()
+        if folder.exists():
+            for f in sorted(folder.rglob("*")):
+                if not f.is_file() or f.name.endswith(".tmp"):
+                    continue
+                target = self.root / f.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(f, target)
+                dirs.add(target.parent)
+                n += 1
+                fault_point("ingest.rename")
+            for d in dirs:
+                _fsync_dir(d)
+            shutil.rmtree(folder, ignore_errors=True)
+        return n
+
+    def recover(self, committed: set[str]) -> tuple[list[str], list[str]]:
+        """Complete what crashed ingest runs left: ``(rolled_forward, discarded)`` batch ids.
+
+        A staged batch whose rows were committed (its id in ``committed``) has its files renamed
+        into the archive; anything else in the staging folder was never committed and is deleted.
+        """
+        done, dropped = [], []
+        if not self.staging_dir.exists():
+            return done, dropped
+        for d in sorted(self.staging_dir.iterdir()):
+            if d.is_dir() and d.name in committed:
+                self._roll_forward(d)
+                done.append(d.name)
+            else:
+                shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink()
+                dropped.append(d.name)
+        return done, dropped
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def segments_of(stream: Stream) -> list[Segment]:
+    """Contiguous runs of a channel-day as read back from a file (adjacent records joined)."""
+    out: list[Segment] = []
+    for tr in sorted(stream, key=lambda t: t.stats.starttime):
+        fs, n = tr.stats.sampling_rate, tr.stats.npts
+        if n == 0:
+            continue
+        if out and abs(float(tr.stats.starttime - out[-1].end) * fs - 1.0) < 0.5 and abs(out[-1].samprate - fs) < 1e-9 * fs:
+            out[-1] = Segment(out[-1].start, fs, out[-1].npts + n)
+        else:
+            out.append(Segment(tr.stats.starttime, fs, n))
+    return out
+
+
+class _Layer:
+    """Day streams of one staging layer: newest in memory, older spilled to ``folder``."""
+
+    def __init__(self, archive: SDSArchive, folder: Path):
+        self.archive, self.folder = archive, folder
+        self.mem: "OrderedDict[DayKey, Stream]" = OrderedDict()
+        self.on_disk: set[DayKey] = set()
+        self.samples = 0
+
+    def file(self, key: DayKey) -> Path:
+        return self.folder / key.relpath(self.archive.sds_type)
+
+    def get(self, key: DayKey) -> Stream | None:
+        if key in self.mem:
+            self.mem.move_to_end(key)
+            return self.mem[key]
+        if key in self.on_disk:
+            st = read(str(self.file(key)), format="MSEED")
+            st.merge(method=-1)
+            return st
+        return None
+
+    def put(self, key: DayKey, st: Stream) -> None:
+        old = self.mem.pop(key, None)
+        if old is not None:
+            self.samples -= sum(t.stats.npts for t in old)
+        self.mem[key] = st
+        self.samples += sum(t.stats.npts for t in st)
+
+    def spill(self, target: int) -> None:
+        """Write the least recently used streams to disk until at most ``target`` samples remain."""
+        while self.mem and self.samples > target:
+            key, st = self.mem.popitem(last=False)
+            self.samples -= sum(t.stats.npts for t in st)
+            self.archive.write_stream(st, self.file(key))
+            self.on_disk.add(key)
+            fault_point("ingest.spill")
+
+    def clear(self) -> None:
+        self.mem.clear()
+        self.on_disk.clear()
+        self.samples = 0
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class StagedBatch:
+    """The day files an ingest batch changes, before they reach the archive.
+
+    Merged streams stay in memory up to ``memory_samples`` and are spilled to
+    ``<archive>/.staging/<batch>/`` beyond that. The input being ingested has its own layer
+    (``<batch>.input``) so that a rejected input leaves no trace in the batch. At the end,
+    :meth:`stage_all` writes every day file to the staging folder; the caller commits the
+    batch's rows with a journal row and then :meth:`SDSArchive.publish` renames the files into
+    the archive.
+    """
+
+    def __init__(self, archive: SDSArchive, memory_samples: int = 20_000_000):
+        self.id = uuid.uuid4().hex
+        self.archive = archive
+        self.dir = archive.staging_dir / self.id
+        self.base = _Layer(archive, self.dir)
+        self.input = _Layer(archive, archive.staging_dir / f"{self.id}.input")
+        self.limit = memory_samples
+
+    def read_day(self, key: DayKey) -> Stream:
+        for layer in (self.input, self.base):
+            st = layer.get(key)
+            if st is not None:
+                return st
+        return self.archive.read_day(key)
+
+    def put(self, key: DayKey, st: Stream) -> None:
+        self.input.put(key, st)
+        if self.input.samples + self.base.samples > self.limit:
+            self.base.spill(max(self.limit - self.input.samples, 0))
+            self.input.spill(self.limit // 2)
+
+    def accept_input(self) -> None:
+        for key in sorted(self.input.on_disk, key=lambda k: (k.nslc, k.year, k.doy)):
+            target = self.base.file(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.input.file(key), target)
+            self.base.on_disk.add(key)
+            old = self.base.mem.pop(key, None)
+            if old is not None:
+                self.base.samples -= sum(t.stats.npts for t in old)
+        for key, st in self.input.mem.items():
+            self.base.put(key, st)
+        self.input.clear()
+
+    def discard_input(self) -> None:
+        self.input.clear()
+
+    def stage_all(self) -> int:
+        """Write every day file of the batch to the staging folder; returns how many there are."""
+        self.base.spill(0)
+        return len(self.base.on_disk)
+
+    @property
+    def keys(self) -> set[DayKey]:
+        return set(self.base.mem) | self.base.on_disk
+
+    def discard(self) -> None:
+        self.input.clear()
+        self.base.clear()

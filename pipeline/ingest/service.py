@@ -10,24 +10,28 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import io
+import os
+import re
 import shutil
+import stat
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
+import numpy as np
 from obspy import Stream
-from sqlalchemy import delete, select
 
 from pipeline.ingest.readers import IngestRejected, read_waveforms
-from pipeline.ingest.sds import DayKey, DayPlan, SDSArchive, merge_day, split_by_day
+from pipeline.ingest.sds import DayKey, SDSArchive, StagedBatch, merge_day, split_by_day
+from pipeline.io.mseed import RecordError, iter_record_groups, looks_like_mseed, scan_records
 from pipeline.settings import Settings
+from pipeline.store import ingest as ingest_store
 from pipeline.store.db import ensure_schema, session_scope
-from pipeline.store.models import IngestedFile, IngestError, WfAvail
 from pipeline.store.stations import ChannelIndex
-from pipeline.util import sha256_file
+from pipeline.util import fault_point, sha256_file
 
 
 @dataclass
@@ -166,55 +170,159 @@ class Ingestor:
                         f"metadata says {ep.samprate:g} Hz")
         return st
 
-    def _plan(self, st: Stream, source: str, batch: "_Batch") -> list[DayPlan]:
-        pieces: dict[DayKey, list] = defaultdict(list)
+    def _check_samples(self, st: Stream, source: str) -> Stream:
+        """Integer samples must fit 32 bits (miniSEED 2); NaN/Inf float samples per ``non_finite``."""
+        out = Stream()
         for tr in st:
+            d = tr.data
             if tr.stats.npts == 0:
                 continue
-            for tr_part in (tr.split() if hasattr(tr.data, "mask") else [tr]):
-                for key, piece in split_by_day(tr_part):
-                    pieces[key].append(piece)
-        plans = []
-        for key in sorted(pieces, key=lambda k: (k.nslc, k.year, k.doy)):
-            if key not in batch.days:
-                batch.days[key] = self.archive.read_day(key)
-            plans.append(merge_day(key, batch.days[key], pieces[key], self.cfg.on_conflict,
-                                   self.cfg.samplerate_tolerance, source))
-        return plans
+            if d.dtype.kind in "iu" and (d.max() > 2**31 - 1 or d.min() < -2**31):
+                big = int(np.flatnonzero((d > 2**31 - 1) | (d < -2**31))[0])
+                raise IngestRejected(
+                    "corrupt", f"{source}: {tr.id}: integer sample {int(d[big])} at "
+                    f"{tr.stats.starttime + big / tr.stats.sampling_rate} exceeds 32 bits (miniSEED 2 "
+                    "and Steim cannot store it)")
+            if d.dtype.kind == "f":
+                bad = ~np.isfinite(np.ma.getdata(d))
+                if bad.any():
+                    first = tr.stats.starttime + int(np.flatnonzero(bad)[0]) / tr.stats.sampling_rate
+                    what = f"{source}: {tr.id}: {int(bad.sum())} NaN/Inf samples from {first}"
+                    if self.cfg.non_finite == "quarantine":
+                        raise IngestRejected("bad_samples", what + " (ingest.non_finite = quarantine)")
+                    self.echo(f"WARNING {what}: stored as gaps (ingest.non_finite = gap)")
+                    tr = tr.copy()
+                    tr.data = np.ma.masked_array(np.ma.getdata(d), mask=bad | np.ma.getmaskarray(d))
+            out.append(tr)
+        return out
+
+    def _merge_pieces(self, pending: dict, keys: list, source: str, batch: StagedBatch, acc: "_InputPlans") -> None:
+        """Merge the pending pieces of ``keys`` into the staged day files of this input."""
+        for key in sorted(keys, key=lambda k: (k.nslc, k.year, k.doy)):
+            plan = merge_day(key, batch.read_day(key), pending.pop(key), self.cfg.on_conflict,
+                             self.cfg.samplerate_tolerance, source)
+            if plan.changed:
+                batch.put(key, plan.stream)
+                acc.segments[key] = plan.segments
+            fs = plan.segments[0].samprate if plan.segments else 0.0
+            acc.overlaps += [(key, ov, fs) for ov in plan.overlaps]
+            acc.new_samples += plan.new_samples
+
+    def _ingest_pieces(self, pieces: Iterable[Stream], source: str, batch: StagedBatch) -> "_InputPlans":
+        """Validate and merge one input, piece by piece (channel-days of miniSEED, or the whole
+        stream of other formats). Pieces of a day stay pending until the input moves past it.
+        :raises IngestRejected: the input is rejected as a whole."""
+        acc = _InputPlans()
+        pending: dict[DayKey, list] = defaultdict(list)
+        for st in pieces:
+            st = self._check_samples(self._prepare(st, source), source)
+            current: set[tuple[str, float]] = set()
+            for tr in st:
+                acc.traces += 1
+                acc.samples += tr.stats.npts
+                acc.channels.add(tr.id)
+                for part in (tr.split() if hasattr(tr.data, "mask") else [tr]):
+                    for key, piece in split_by_day(part):
+                        pending[key].append(piece)
+                        current.add(key.nslc)
+            # a later piece of the same channel may still reach its last day: keep that one open
+            last = {}
+            for key in pending:
+                if key.nslc in current:
+                    last[key.nslc] = max(last.get(key.nslc, (0, 0)), (key.year, key.doy))
+            done = [k for k in pending if k.nslc not in last or (k.year, k.doy) < last[k.nslc]]
+            self._merge_pieces(pending, done, source, batch, acc)
+        self._merge_pieces(pending, list(pending), source, batch, acc)
+        return acc
+
+    def _read_pieces(self, path: Path, display: str) -> tuple[str, Iterator[Stream]]:
+        """``(format, pieces)`` of one file; miniSEED is validated record by record and decoded
+        one channel-day at a time. :raises IngestRejected:"""
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(1024)
+                size = os.fstat(fh.fileno()).st_size
+                if not looks_like_mseed(head):
+                    raise _NotMseed
+                records = scan_records(fh, size)
+        except _NotMseed:
+            st, fmt = read_waveforms(path, display)
+            return fmt, iter([st])
+        except RecordError as exc:
+            raise IngestRejected("corrupt", f"{display}: corrupt data: {exc}") from None
+        except OSError as exc:
+            raise IngestRejected("read_error", f"{display}: cannot read file: {exc.strerror or exc}") from None
+
+        def pieces() -> Iterator[Stream]:
+            try:
+                for _, _, st in iter_record_groups(path, records):
+                    for tr in st:
+                        if tr.stats.npts and not np.issubdtype(tr.data.dtype, np.number):
+                            raise IngestRejected("corrupt", f"{display}: {tr.id}: non-numeric samples")
+                    yield st
+            except RecordError as exc:
+                raise IngestRejected("corrupt", f"{display}: corrupt data: {exc}") from None
+        return "MSEED", pieces()
 
     # ------------------------------------------------------------------ bookkeeping
-    def _flush(self, batch: "_Batch", report: IngestReport) -> None:
-        """Write every changed day file once, then record availability and accepted inputs."""
-        for plan in batch.dirty.values():
-            self.archive.write_day(plan)
+    def _recover(self) -> None:
+        """Finish or discard what an interrupted ingest left in the staging folder."""
+        if not self.archive.staging_dir.exists():
+            with session_scope(self.settings.database_url) as s:
+                left = ingest_store.journal_batches(s)
+            if not left:
+                return
+        else:
+            with session_scope(self.settings.database_url) as s:
+                left = ingest_store.journal_batches(s)
+        done, dropped = self.archive.recover(left)
         with session_scope(self.settings.database_url) as s:
-            for plan in batch.dirty.values():
-                k = plan.key
-                rel = k.relpath(self.cfg.sds_type)
-                s.execute(delete(WfAvail).where(WfAvail.path == rel, WfAvail.kind.in_(("segment", "gap"))))
-                prev = None
-                for seg in plan.segments:
-                    if prev is not None:
-                        s.add(WfAvail(net=k.net, sta=k.sta, loc=k.loc, chan=k.chan, kind="gap",
-                                      starttime=float(prev.end.timestamp), endtime=float(seg.start.timestamp),
-                                      samprate=seg.samprate, nsamp=0, path=rel))
-                    s.add(WfAvail(net=k.net, sta=k.sta, loc=k.loc, chan=k.chan, kind="segment",
-                                  starttime=float(seg.start.timestamp), endtime=float(seg.end.timestamp),
-                                  samprate=seg.samprate, nsamp=seg.npts, path=rel))
-                    prev = seg
-            for k, ov, fs, source in batch.overlaps:
-                s.add(WfAvail(net=k.net, sta=k.sta, loc=k.loc, chan=k.chan, kind="overlap",
-                              starttime=float(ov.start.timestamp), endtime=float(ov.end.timestamp),
-                              samprate=fs, nsamp=ov.nsamp, path=k.relpath(self.cfg.sds_type),
-                              detail=f"{ov.detail} from {source}"))
-            for row in batch.files:
-                s.merge(IngestedFile(**row))
-            if batch.files:  # a previously rejected copy of an input is now resolved
-                shas = [row["sha256"] for row in batch.files]
-                for err in s.scalars(select(IngestError).where(IngestError.sha256.in_(shas))):
-                    err.resolved = True
-        report.day_files_written += len(batch.dirty)
-        batch.reset()
+            for b in left:
+                ingest_store.finish_batch(s, b)
+        if done:
+            self.echo(f"recovered {len(done)} interrupted ingest batch(es): committed day files moved into the archive")
+        if dropped:
+            self.echo(f"discarded {len(dropped)} uncommitted staging folder(s) of an interrupted ingest "
+                      "(their inputs are ingested again)")
+
+    def _flush(self, batch: StagedBatch, work: "_Batch", report: IngestReport) -> StagedBatch:
+        """Stage every changed day file, commit the rows with a journal row, move the files into
+        the archive, clear the journal. A crash anywhere leaves a state :meth:`_recover` completes."""
+        if not work.files and not batch.keys:
+            return batch
+        try:
+            nfiles = batch.stage_all()
+        except OSError as exc:
+            batch.discard()
+            raise IngestAborted(f"cannot write to the archive {self.archive.root}: {exc.strerror or exc} "
+                                f"({len(work.files)} accepted inputs not committed; free space and re-run)") from None
+        fault_point("ingest.staged")
+        rel = lambda k: k.relpath(self.cfg.sds_type)  # noqa: E731
+        days = [ingest_store.DayRows(k.net, k.sta, k.loc, k.chan, rel(k),
+                                     tuple((float(g.start.timestamp), float(g.end.timestamp), g.samprate, g.npts)
+                                           for g in segs))
+                for k, segs in work.segments.items()]
+        overlaps = [ingest_store.OverlapRow(k.net, k.sta, k.loc, k.chan, rel(k), float(ov.start.timestamp),
+                                            float(ov.end.timestamp), fs, ov.nsamp, f"{ov.detail} from {src}")
+                    for k, ov, fs, src in work.overlaps]
+        try:
+            with session_scope(self.settings.database_url) as s:
+                ingest_store.commit_batch(s, batch.id, days, overlaps, work.files, nfiles)
+        except Exception as exc:
+            batch.discard()
+            raise IngestAborted(f"store {_safe_url(self.settings.database_url)} failed while committing an "
+                                f"ingest batch ({type(exc).__name__}: {_one_line(exc)}); nothing of the batch "
+                                "was committed, re-run the same ingest") from None
+        fault_point("ingest.committed")
+        if nfiles:
+            self.archive.publish(batch)
+            fault_point("ingest.published")
+            with session_scope(self.settings.database_url) as s:
+                ingest_store.finish_batch(s, batch.id)
+        report.day_files_written += nfiles
+        work.reset()
+        batch.discard()
+        return StagedBatch(self.archive, self.cfg.memory_samples)
 
     def _quarantine(self, source: str, kind: str, message: str, sha: str,
                     payload: Path | bytes | None) -> Rejection:
@@ -222,54 +330,69 @@ class Ingestor:
         qpath = ""
         if payload is not None:
             qdir.mkdir(parents=True, exist_ok=True)
-            name = Path(source).name if isinstance(payload, Path) else "stream.mseed"
+            name = _safe_name(Path(source).name) if isinstance(payload, Path) else "stream.mseed"
             target = qdir / f"{sha[:12]}_{name}"
             if not target.exists():
-                if isinstance(payload, Path):
-                    shutil.copy2(payload, target)
-                else:
-                    target.write_bytes(payload)
-            qpath = str(target)
+                tmp = qdir / f".{target.name}.{os.getpid()}.tmp"
+                try:
+                    if isinstance(payload, Path):
+                        shutil.copyfile(payload, tmp)
+                    else:
+                        tmp.write_bytes(payload)
+                    os.replace(tmp, target)
+                except OSError as exc:
+                    message += f" (no quarantined copy: {exc.strerror or exc})"
+                    target = None
+                finally:
+                    if tmp.exists():
+                        tmp.unlink()
+            qpath = str(target) if target else ""
+        fault_point("ingest.quarantine")
         with session_scope(self.settings.database_url) as s:
-            row = s.scalar(select(IngestError).where(IngestError.sha256 == sha, IngestError.kind == kind,
-                                                     IngestError.resolved.is_(False)))
-            if row is None:
-                s.add(IngestError(source=source, kind=kind, message=message, quarantine_path=qpath,
-                                  sha256=sha))
-            else:  # same input rejected again: one row, refreshed
-                row.message, row.source, row.created = message, source, datetime.now(timezone.utc)
+            ingest_store.record_rejection(s, source, kind, message, qpath, sha)
         self.echo(f"REJECTED {source}: {kind}: {message}")
         return Rejection(source, kind, message, qpath)
 
     # ------------------------------------------------------------------ entry points
-    def ingest_stream(self, st: Stream, source: str, fmt: str, sha: str, size: int,
-                      report: IngestReport, payload: Path | bytes | None, batch: "_Batch") -> None:
-        """Validate and merge one input into ``batch`` (written by :meth:`_flush`)."""
+    def _accept_or_reject(self, pieces: Iterable[Stream] | Callable[[], Iterable[Stream]], source: str, fmt: str,
+                          sha: str, size: int, report: IngestReport, payload: Path | bytes | None,
+                          batch: StagedBatch, work: "_Batch") -> None:
+        """One input inside one error boundary: accepted as a whole into ``batch``, or rejected
+        (quarantined) leaving no trace in it."""
         try:
-            st = self._prepare(st, source)
-            plans = self._plan(st, source, batch)
+            acc = self._ingest_pieces(pieces() if callable(pieces) else pieces, source, batch)
         except IngestRejected as exc:
+            batch.discard_input()
             report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, payload))
             return
-        for plan in plans:  # the input is accepted as a whole: commit its plans to the batch
-            batch.days[plan.key] = plan.stream
-            if plan.changed:
-                batch.dirty[plan.key] = plan
-            fs = plan.segments[0].samprate if plan.segments else 0.0
-            batch.overlaps += [(plan.key, ov, fs, source) for ov in plan.overlaps]
-        batch.files.append(dict(sha256=sha, source=source, format=fmt, size_bytes=size, ntraces=len(st),
-                                nsamples=sum(t.stats.npts for t in st)))
-        batch.samples += sum(t.stats.npts for t in st)
+        except OSError as exc:
+            batch.discard()
+            raise IngestAborted(f"{source}: cannot write to the archive staging folder "
+                                f"{self.archive.staging_dir}: {exc.strerror or exc}; nothing of this "
+                                "batch was committed, free space and re-run") from None
+        batch.accept_input()
+        work.segments.update(acc.segments)
+        work.overlaps += [(k, ov, fs, source) for k, ov, fs in acc.overlaps]
+        work.files.append(dict(sha256=sha, source=source, format=fmt, size_bytes=size, ntraces=acc.traces,
+                               nsamples=acc.samples))
+        work.samples += acc.samples
         report.accepted += 1
-        report.traces += len(st)
+        report.traces += acc.traces
         report.bytes_read += size
-        report.new_samples += sum(p.new_samples for p in plans)
-        report.overlaps += sum(len(p.overlaps) for p in plans)
-        report.channels.update(t.id for t in st)
-        if batch.samples >= self.BATCH_SAMPLES or len(batch.days) >= self.BATCH_DAYS:
-            self._flush(batch, report)
+        report.new_samples += acc.new_samples
+        report.overlaps += len(acc.overlaps)
+        report.channels.update(acc.channels)
 
-    #: a batch is written out when it holds this many new samples or day files
+    def ingest_stream(self, st: Stream, source: str, fmt: str, sha: str, size: int,
+                      report: IngestReport, payload: Path | bytes | None, batch: StagedBatch,
+                      work: "_Batch") -> None:
+        """Validate and merge one in-memory input into ``batch`` (committed by :meth:`_flush`)."""
+        self._accept_or_reject([st], source, fmt, sha, size, report, payload, batch, work)
+
+    def _due(self, work: "_Batch") -> bool:
+        return work.samples >= self.BATCH_SAMPLES or len(work.segments) >= self.BATCH_DAYS
+
+    #: a batch is committed when it holds this many new samples or changed day files
     BATCH_SAMPLES = 50_000_000
     BATCH_DAYS = 2000
 
@@ -277,8 +400,11 @@ class Ingestor:
                      force: bool = False) -> IngestReport:
         """Ingest files and folders. ``force`` re-processes inputs already ingested.
 
-        Day files touched by several inputs of the batch (e.g. hourly files) are merged in memory
-        and written once; inputs are recorded as ingested only after their data is on disk.
+        Every input is read, hashed and validated inside its own error boundary: a bad input is
+        reported on one line naming it, quarantined (or recorded when it cannot be read) and the
+        batch goes on. Day files touched by several inputs of the batch (e.g. hourly files) are
+        merged and written once; the batch's rows and its files reach the store and the archive
+        together (see :meth:`_flush`).
         """
         from tqdm import tqdm
 
@@ -289,37 +415,63 @@ class Ingestor:
                    file=sys.stderr, dynamic_ncols=True)
         old_echo = self.echo
         self.echo = lambda m: bar.write(m, file=sys.stderr) if show else old_echo(m)
-        batch = _Batch()
         seen: set[str] = set()
         try:
             with self.archive.lock():
-                for path in bar:
-                    source = str(path)
-                    if not path.exists():
-                        report.rejected.append(self._quarantine(source, "read_error",
-                                                                f"{source}: no such file", "-" * 64, None))
-                        continue
-                    sha = sha256_file(path)
-                    if not force:
-                        if sha in seen:
-                            report.already_ingested += 1
-                            continue
-                        with session_scope(self.settings.database_url) as s:
-                            if s.get(IngestedFile, sha) is not None:
-                                report.already_ingested += 1
-                                continue
-                    seen.add(sha)
-                    try:
-                        st, fmt = read_waveforms(path)
-                    except IngestRejected as exc:
-                        report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, path))
-                        continue
-                    self.ingest_stream(st, source, fmt, sha, path.stat().st_size, report, path, batch)
-                self._flush(batch, report)
+                self._recover()
+                batch, work = StagedBatch(self.archive, self.cfg.memory_samples), _Batch()
+                try:
+                    for path in bar:
+                        self._one_file(path, force, seen, report, batch, work)
+                        if self._due(work):
+                            batch = self._flush(batch, work, report)
+                    batch = self._flush(batch, work, report)
+                finally:
+                    batch.discard()
         finally:
             bar.close()
             self.echo = old_echo
         return report
+
+    def _one_file(self, path: Path, force: bool, seen: set, report: IngestReport, batch: StagedBatch,
+                  work: "_Batch") -> None:
+        source = display_path(path)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            why = "no such file" if isinstance(exc, FileNotFoundError) else f"cannot read file: {exc.strerror}"
+            report.rejected.append(self._quarantine(source, "read_error", f"{source}: {why}",
+                                                    _sha_of_name(source), None))
+            return
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                    or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "a folder"
+                    if stat.S_ISDIR(info.st_mode) else "not a regular file")
+            report.rejected.append(self._quarantine(source, "read_error", f"{source}: {kind}, not a regular file "
+                                                    "(skipped)", _sha_of_name(source), None))
+            return
+        try:
+            sha = sha256_file(path)
+        except OSError as exc:
+            report.rejected.append(self._quarantine(source, "read_error",
+                                                    f"{source}: cannot read file: {exc.strerror or exc}",
+                                                    _sha_of_name(source), None))
+            return
+        if not force:
+            if sha in seen:
+                report.already_ingested += 1
+                return
+            with session_scope(self.settings.database_url) as s:
+                if ingest_store.is_ingested(s, sha):
+                    report.already_ingested += 1
+                    return
+        seen.add(sha)
+        try:
+            fmt, pieces = self._read_pieces(path, source)
+        except IngestRejected as exc:
+            report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, path))
+            return
+        self._accept_or_reject(pieces, source, fmt, sha, info.st_size, report, path, batch, work)
 
     def ingest_memory(self, st: Stream, source: str, fmt: str = "MSEED") -> IngestReport:
         """Ingest an in-memory stream (SeedLink/FDSN answer).
@@ -328,39 +480,85 @@ class Ingestor:
         channel without metadata does not hold back the others of the same request.
         """
         report = IngestReport()
-        batch = _Batch()
         groups: dict[str, Stream] = defaultdict(Stream)
         for tr in st.copy().split():
             groups[tr.id].append(tr)
         with self.archive.lock():
-            for tid in sorted(groups):
-                part = groups[tid]
-                buf = io.BytesIO()
-                part.write(buf, format="MSEED")
-                raw = buf.getvalue()
-                sha = hashlib.sha256(raw).hexdigest()
-                with session_scope(self.settings.database_url) as s:
-                    if s.get(IngestedFile, sha) is not None:
-                        report.already_ingested += 1
-                        continue
-                self.ingest_stream(part, f"{source} [{tid}]", fmt, sha, len(raw), report, raw, batch)
-            self._flush(batch, report)
+            self._recover()
+            batch, work = StagedBatch(self.archive, self.cfg.memory_samples), _Batch()
+            try:
+                for tid in sorted(groups):
+                    part = groups[tid]
+                    buf = io.BytesIO()
+                    part.write(buf, format="MSEED")
+                    raw = buf.getvalue()
+                    sha = hashlib.sha256(raw).hexdigest()
+                    with session_scope(self.settings.database_url) as s:
+                        if ingest_store.is_ingested(s, sha):
+                            report.already_ingested += 1
+                            continue
+                    self.ingest_stream(part, f"{source} [{tid}]", fmt, sha, len(raw), report, raw, batch, work)
+                batch = self._flush(batch, work, report)
+            finally:
+                batch.discard()
         return report
+
+
+class IngestAborted(RuntimeError):
+    """The batch cannot go on (archive not writable, store unreachable); nothing half-done is
+    left: the next run of the same ingest completes it. The message is one line."""
+
+
+class _NotMseed(Exception):
+    pass
+
+
+def display_path(path: Path) -> str:
+    """A file name as text that can be printed and stored even when it is not valid UTF-8."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-+" else "_" for c in name)[:120] or "input"
+
+
+def _sha_of_name(source: str) -> str:
+    """Stand-in key for an input that cannot be read (one ingest_error row per name and kind)."""
+    return "name:" + hashlib.sha256(source.encode()).hexdigest()[:59]
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return " ".join(text.split("[SQL:")[0].split())[:200]
+
+
+@dataclass
+class _InputPlans:
+    """What one input changes, collected while its pieces are merged."""
+
+    segments: dict = field(default_factory=dict)
+    overlaps: list = field(default_factory=list)
+    new_samples: int = 0
+    traces: int = 0
+    samples: int = 0
+    channels: set = field(default_factory=set)
 
 
 @dataclass
 class _Batch:
-    """Merged day files and bookkeeping of accepted inputs not yet written."""
+    """Bookkeeping of the accepted inputs of a batch not yet committed."""
 
-    days: dict = field(default_factory=dict)
-    dirty: dict = field(default_factory=dict)
+    segments: dict = field(default_factory=dict)
     overlaps: list = field(default_factory=list)
     files: list = field(default_factory=list)
     samples: int = 0
 
     def reset(self) -> None:
-        self.days.clear()
-        self.dirty.clear()
+        self.segments.clear()
         self.overlaps.clear()
         self.files.clear()
         self.samples = 0
