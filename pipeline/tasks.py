@@ -301,16 +301,19 @@ def associate_picks(settings: Settings, picks_csv: str | Path, stations: str | P
 
 def locate_bulletin(settings: Settings, bulletin: str | Path, stations: str | Path | None, out: str | Path,
                     model: str | None = None) -> dict:
-    """``idc locate``: relocate every event of a bulletin and recompute its magnitudes."""
+    """``idc locate``: relocate every event of a bulletin and recompute its magnitudes. Arrivals that
+    cannot be used (no time) are left out; ``skipped`` says which (file:line or pick id) and why."""
     from pipeline.bulletin.build import relocate_catalog
     from pipeline.bulletin.read import read_bulletin
+    from pipeline.io.columns import collect_skipped
 
-    cat, fmt = read_bulletin(bulletin)
-    rep = relocate_catalog(cat, station_table(settings, stations), travel_times(settings, model),
-                           chain_config(settings))
+    with collect_skipped() as skipped:  # bad arrivals/picks are left out, each named: the rest is located
+        cat, fmt = read_bulletin(bulletin)
+        rep = relocate_catalog(cat, station_table(settings, stations), travel_times(settings, model),
+                               chain_config(settings))
     rep.catalog.write(str(out), format="QUAKEML")
     return {"events": len(cat), "format": fmt, "output": str(out), "missing_stations": rep.missing_stations,
-            "failed": rep.failed}
+            "failed": rep.failed, "skipped": skipped}
 
 
 def process_window(settings: Settings, product: str, start, end, runner: str = "cli", run_id: str = "") -> dict:

@@ -48,7 +48,7 @@ def test_read_normalises_gse2_amplitudes_to_metres():
 def test_unreadable_bulletin_names_the_file(tmp_path):
     bad = tmp_path / "junk.txt"
     bad.write_text("hello\n")
-    with pytest.raises(BulletinError, match="junk.txt: not a bulletin"):
+    with pytest.raises(BulletinError, match="junk.txt: could not be read as any of the supported bulletin formats"):
         read_bulletin(bad)
 
 

@@ -365,7 +365,10 @@ def associate_cmd(settings: Settings, picks_csv, stations, model, output, progre
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="QuakeML to write.")
 @with_settings
 def locate_cmd(settings: Settings, bulletin, stations, model, output):
-    """Relocate every event of an IMS1.0/GSE2.0/QuakeML bulletin and recompute its magnitudes."""
+    """Relocate every event of an IMS1.0/GSE2.0/QuakeML bulletin and recompute its magnitudes.
+
+    An arrival without a time (blank IMS1.0 time field, QuakeML pick without <time>) is skipped
+    with a warning naming file:line (and the pick id); the rest is located."""
     from pipeline import tasks
     from pipeline.bulletin.read import BulletinError
 
@@ -376,9 +379,12 @@ def locate_cmd(settings: Settings, bulletin, stations, model, output):
     if res["missing_stations"]:
         click.echo(f"warning: stations not in the station metadata (their arrivals were not used): "
                    f"{', '.join(res['missing_stations'])}", err=True)
+    for f in res["skipped"]:
+        click.echo(f"warning: {f}", err=True)
     for f in res["failed"]:
         click.echo(f"warning: not relocated: {f}", err=True)
-    click.echo(f"{res['events']} events ({res['format']}) relocated -> {output}")
+    skipped = f", {len(res['skipped'])} arrivals skipped" if res["skipped"] else ""
+    click.echo(f"{res['events']} events ({res['format']}) relocated{skipped} -> {output}")
 
 
 PRODUCTS = click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"])

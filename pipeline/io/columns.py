@@ -8,8 +8,10 @@ Nothing else in :mod:`pipeline.io` slices fixed-column lines by hand.
 from __future__ import annotations
 
 import math
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 
 class FormatError(ValueError):
@@ -17,6 +19,27 @@ class FormatError(ValueError):
 
     When reading, the message starts with ``<file>:<line>:``.
     """
+
+
+class SkippedInputWarning(UserWarning):
+    """A bad record (line, pick, row) was left out and the rest was read; the message starts with
+    ``<file>:<line>:`` (or names the record) and says why. Readers warn instead of failing on one bad
+    record of a real-world file; :func:`collect_skipped` gathers these warnings for a summary."""
+
+
+@contextmanager
+def collect_skipped() -> Iterator[list[str]]:
+    """``with collect_skipped() as skipped:`` — the messages of the :class:`SkippedInputWarning`
+    raised inside, in order (every one, even repeated ones); other warnings pass through."""
+    out: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedInputWarning)
+        yield out
+    for w in caught:
+        if issubclass(w.category, SkippedInputWarning):
+            out.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 @dataclass(frozen=True)

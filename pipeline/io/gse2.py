@@ -8,8 +8,10 @@ before the phase, amplitude in nm, up to two station magnitudes, and events sepa
 lines. Each line type is declared once below.
 
 Reading: obspy's GSE2 reader builds the Catalog; before it every origin and arrival line is parsed
-here so a malformed line is reported as ``<file>:<line>: …``; after it amplitudes are converted from
-the file's nanometres to metres (:func:`pipeline.io.common.normalise_catalog`).
+here so a malformed line is reported as ``<file>:<line>: …`` (an arrival line with a blank time is
+left out with a :class:`~pipeline.io.columns.SkippedInputWarning` naming ``<file>:<line>``); after it
+amplitudes are converted from the file's nanometres to metres
+(:func:`pipeline.io.common.normalise_catalog`).
 
 Format limits: one origin per event (the preferred), magnitudes with a type of at most 2 characters
 (mb, Ms, ML; at most three), origin and arrival times to 0.1 s, periods to 0.1 s unless more
@@ -17,6 +19,7 @@ decimals fit (written adaptively), picks without an arrival are not written.
 """
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TextIO
@@ -24,7 +27,7 @@ from typing import TextIO
 from obspy import UTCDateTime
 from obspy.core.event import Catalog
 
-from pipeline.io.columns import Col, FormatError, parse, render
+from pipeline.io.columns import Col, FormatError, SkippedInputWarning, parse, render
 from pipeline.io.common import (ETYPE, Ids, arrival_rows, event_region, fmt_time, normalise_catalog,
                                 preferred_origin, stamag_type)
 
@@ -176,14 +179,16 @@ def write_gse2(catalog: Catalog, fh: TextIO, title: str = "", author: str = "IDC
     fh.write("STOP\n")
 
 
-def _check(path: str, text: str) -> tuple[int, str | None]:
-    """Parse the origin and arrival lines of every event; returns (number of events, title line)."""
+def _check(path: str, text: str) -> tuple[int, str | None, list[tuple[int, str]]]:
+    """Parse the origin and arrival lines of every event; returns (number of events, title line,
+    arrival lines without a time: (line number, message))."""
     lines = text.splitlines()
     if not lines or not lines[0].startswith("BEGIN GSE2.0"):
         raise FormatError(f"{path}:1: not a GSE2.0 message (first line must be 'BEGIN GSE2.0')")
     n_events = 0
     i = 0
     title = None
+    untimed: list[tuple[int, str]] = []
     for k, line in enumerate(lines[:-1]):
         if line.startswith("DATA_TYPE BULLETIN") and not lines[k + 1].startswith("EVENT"):
             title = lines[k + 1].strip() or None
@@ -221,12 +226,17 @@ def _check(path: str, text: str) -> tuple[int, str | None]:
                 else:
                     blank = 0
                     v = parse(ARRIVAL_COLUMNS, lines[j], f"{path}:{j + 1}")
-                    when(j, v["time"] or "", "arrival time (columns 32-52)", "yyyy/mm/dd hh:mm:ss.s")
+                    if v["time"]:
+                        when(j, v["time"], "arrival time (columns 32-52)", "yyyy/mm/dd hh:mm:ss.s")
+                    else:
+                        untimed.append((j + 1, f"{path}:{j + 1}: arrival line skipped: arrival time (columns 32-52) "
+                                               f"is blank ({v['sta'] or '?'} {v['phase'] or '?'}"
+                                               + (f", arrival id {v['id']})" if v["id"] else ")")))
                 j += 1
             i = j
             continue
         i += 1
-    return n_events, title
+    return n_events, title, untimed
 
 
 def read_gse2(source, **kwargs) -> Catalog:
@@ -236,17 +246,26 @@ def read_gse2(source, **kwargs) -> Catalog:
     """
     path = str(source.name if hasattr(source, "read") else source)
     text = Path(path).read_text(encoding="latin-1")
-    n, title = _check(path, text)
+    n, title, untimed = _check(path, text)
     if n == 0:
         return Catalog(description=title)
     from obspy.io.gse2.bulletin import _read_gse2
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            cat = _read_gse2(path, **kwargs)
-        except Exception as exc:
-            raise FormatError(f"{path}: obspy's GSE2.0 reader failed: {type(exc).__name__}: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="idc-gse2-") as tmp:
+        source = path
+        if untimed:  # a pick needs a time: leave the line out (obspy reads files by name), and say so
+            drop = {n for n, _ in untimed}
+            source = str(Path(tmp) / Path(path).name)
+            Path(source).write_text("".join(ln for n, ln in enumerate(text.splitlines(keepends=True), 1)
+                                            if n not in drop), encoding="latin-1")
+            for _, msg in untimed:
+                warnings.warn(msg, SkippedInputWarning, stacklevel=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                cat = _read_gse2(source, **kwargs)
+            except Exception as exc:
+                raise FormatError(f"{path}: obspy's GSE2.0 reader failed: {type(exc).__name__}: {exc}") from exc
     if title:
         cat.description = title
     return normalise_catalog(cat, amplitudes_in_nm=True)

@@ -13,7 +13,9 @@ Flinn–Engdahl region of the preferred origin). obspy's ``read_events(format="I
 the output (tested).
 
 Reading: obspy's reader builds the Catalog; before it, every origin, magnitude and phase line is
-parsed here so a malformed line is reported as ``<file>:<line>: …``; after it, what obspy drops is
+parsed here so a malformed line is reported as ``<file>:<line>: …`` (a phase line with a blank
+arrival time is left out with a :class:`~pipeline.io.columns.SkippedInputWarning` naming
+``<file>:<line>``: a pick needs a time); after it, what obspy drops is
 restored (the station magnitude type of phase lines) and units are normalised
 (:func:`pipeline.io.common.normalise_catalog`).
 
@@ -32,7 +34,7 @@ from typing import TextIO
 from obspy import UTCDateTime
 from obspy.core.event import Arrival, Catalog, Event, Origin, QuantityError, ResourceIdentifier
 
-from pipeline.io.columns import Col, FormatError, parse, render
+from pipeline.io.columns import Col, FormatError, SkippedInputWarning, parse, render
 from pipeline.io.common import (ETYPE, Ids, arrival_rows, event_region, fmt_time, normalise_catalog,
                                 preferred_origin, stamag_type)
 
@@ -260,7 +262,8 @@ def _block(line: str):
 
 def _check(path: str, text: str) -> tuple[str, list[dict]]:
     """Parse every data line with the column tables; returns the subformat and, per event, the phase
-    lines' (arrid → magtype). Raises :class:`FormatError` naming ``path:line``."""
+    lines' (arrid → magtype) and the phase lines without an arrival time (``untimed``: line number,
+    message). Raises :class:`FormatError` naming ``path:line``."""
     lines = text.splitlines()
     start = None
     for n, line in enumerate(lines, 1):
@@ -285,7 +288,7 @@ def _check(path: str, text: str) -> tuple[str, list[dict]]:
         if b:
             block = b
             if b == "event":
-                events.append({"origins": {}, "mags": [], "stamags": {}})
+                events.append({"origins": {}, "mags": [], "stamags": {}, "untimed": []})
             continue
         if block is None or not events:
             continue  # title
@@ -316,6 +319,11 @@ def _check(path: str, text: str) -> tuple[str, list[dict]]:
             if len(line.rstrip()) < 109:
                 raise FormatError(f"{where}: phase line ends at column {len(line.rstrip())}; the fixed "
                                   f"columns up to 109 (quality and magnitude flags) must be present")
+            if not t:
+                events[-1]["untimed"].append((n, f"{where}: phase line skipped: arrival time (columns 29-40) is "
+                                                 f"blank ({v['sta'] or '?'} {v['phase'] or '?'}"
+                                                 + (f", arrival id {v['arrid']})" if v["arrid"] else ")")))
+                continue
             if v["arrid"] and v["magtype"]:
                 events[-1]["stamags"][v["arrid"]] = (v["magtype"], v["minmax"])
         elif block == "bibliography":
@@ -338,6 +346,14 @@ def read_ims1(source, **kwargs) -> Catalog:
     _, parsed = _check(path, text)
     if not parsed:
         return Catalog(description=None)
+    untimed = [u for info in parsed for u in info["untimed"]]
+    if untimed:
+        # a pick needs a time (QuakeML); obspy would drop such a line silently or keep a pick
+        # without a time (when it has an amplitude): leave the line out, and say so
+        drop = {n for n, _ in untimed}
+        text = "".join(ln for n, ln in enumerate(text.splitlines(keepends=True), 1) if n not in drop)
+        for _, msg in untimed:
+            warnings.warn(msg, SkippedInputWarning, stacklevel=2)
     from obspy.io.iaspei.core import ISFReader
 
     with warnings.catch_warnings():

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 
 from obspy import read_events
 from obspy.core.event import Catalog
 
+from pipeline.io.columns import SkippedInputWarning
 from pipeline.io.common import ETYPE, NAMESPACE, normalise_catalog, preferred_origin
 
 PRODUCT_RE = re.compile(r"/(SEL1|SEL2|SEL3|REB|SEB|SSEB|LEB)/v(\d+)(/|$)")
@@ -74,5 +76,41 @@ def write_quakeml(catalog: Catalog, path, product: str | None = None, version: i
 
 
 def read_quakeml(path, **kwargs) -> Catalog:
-    """Read QuakeML through obspy (extras come back as ``extra`` dicts)."""
-    return normalise_catalog(read_events(str(path), format="QUAKEML"))
+    """Read QuakeML through obspy (extras come back as ``extra`` dicts); picks without a time are
+    left out (:func:`drop_untimed_picks`)."""
+    return drop_untimed_picks(normalise_catalog(read_events(str(path), format="QUAKEML")), path)
+
+
+def _pick_lines(path) -> dict[str, int]:
+    """publicID → line number of the ``<pick>`` elements of a QuakeML file ({} if unreadable)."""
+    from lxml import etree
+
+    try:
+        return {el.get("publicID"): el.sourceline for el in etree.parse(str(path)).getroot().iter("{*}pick")}
+    except Exception:
+        return {}
+
+
+def drop_untimed_picks(catalog: Catalog, path) -> Catalog:
+    """Leave out the picks without a time (``<time>`` is required in QuakeML, obspy reads such a pick
+    with ``time=None``) and the arrivals that refer to them, each with a
+    :class:`~pipeline.io.columns.SkippedInputWarning` ``<file>:<line>: pick <id> (…) skipped: …``.
+    Modifies and returns ``catalog``."""
+    lines = None
+    for ev in catalog:
+        bad = [p for p in ev.picks if p.time is None]
+        if not bad:
+            continue
+        if lines is None:
+            lines = _pick_lines(path)
+        ids = {str(p.resource_id) for p in bad}
+        for p in bad:
+            wid = p.waveform_id
+            what = f"{(wid.station_code if wid else None) or '?'} {p.phase_hint or '?'}"
+            line = lines.get(str(p.resource_id))
+            warnings.warn(f"{path}{f':{line}' if line else ''}: pick {p.resource_id} ({what}) skipped: "
+                          "no <time> (a pick needs one)", SkippedInputWarning, stacklevel=2)
+        ev.picks = [p for p in ev.picks if str(p.resource_id) not in ids]
+        for o in ev.origins:
+            o.arrivals = [a for a in o.arrivals if str(a.pick_id) not in ids]
+    return catalog

@@ -68,6 +68,8 @@ import numpy as np
 import pandas as pd
 from obspy import UTCDateTime
 
+from pipeline.io.columns import SkippedInputWarning
+
 from .config import LocatorConfig
 from .ellipse import ErrorEllipse, error_ellipse, half_interval, jordan_sverdrup
 from .geodesy import (
@@ -1011,7 +1013,8 @@ def arrivals_from_event(event, origin=None, defining_only: bool = True) -> pd.Da
         ``time_weight``/``backazimuth_weight``/``horizontal_slowness_weight`` (> 0 = defining,
         missing = not); otherwise every measured datum may define.
     :returns: DataFrame with the columns of the module docstring (times epoch s) plus
-        ``pick_id``; one row per arrival whose pick is found.
+        ``pick_id``; one row per arrival whose pick is found and has a time (a pick without a time
+        is left out with a :class:`~pipeline.io.columns.SkippedInputWarning` naming it).
     """
     origin = origin or event.preferred_origin() or (event.origins[0] if event.origins else None)
     if origin is None:
@@ -1021,6 +1024,11 @@ def arrivals_from_event(event, origin=None, defining_only: bool = True) -> pd.Da
     for a in origin.arrivals:
         pk = picks.get(str(a.pick_id))
         if pk is None:
+            continue
+        if pk.time is None:  # invalid QuakeML, but obspy builds such picks: say so, locate the rest
+            wid = pk.waveform_id
+            warnings.warn(f"pick {pk.resource_id} ({(wid.station_code if wid else None) or '?'} "
+                          f"{a.phase or pk.phase_hint or '?'}) skipped: no time", SkippedInputWarning, stacklevel=2)
             continue
         wid = pk.waveform_id
         te = pk.time_errors.uncertainty if pk.time_errors else None
