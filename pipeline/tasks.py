@@ -48,8 +48,11 @@ def db_upgrade(settings: Settings) -> dict:
     return {"database": _redact(settings.database_url), "from": before, "to": after}
 
 
-def load_stations(settings: Settings, paths: Iterable[str | Path] = ()) -> dict:
-    """Fill site/sitechan from StationXML / station CSV files (default: ``stations.paths``)."""
+def load_stations(settings: Settings, paths: Iterable[str | Path] = (), strict: bool = False) -> dict:
+    """Fill site/sitechan from StationXML / station CSV files (default: ``stations.paths``).
+
+    A bad CSV row (unreadable or out-of-range value) is skipped and named in ``rejected`` (file,
+    line, field); ``strict=True`` refuses the file at its first bad row (StationFileError)."""
     from pipeline.stations.inventory import iter_station_files, read_station_file
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.stations import upsert_inventory
@@ -59,18 +62,22 @@ def load_stations(settings: Settings, paths: Iterable[str | Path] = ()) -> dict:
         raise FileNotFoundError("no station files found in " + ", ".join(map(str, paths or settings.station_paths())))
     ensure_schema(settings.database_url)
     total = {"files": 0, "sites_new": 0, "sites_updated": 0, "channels_new": 0, "channels_updated": 0,
-             "skipped_rows": 0}
-    per_file = []
+             "skipped_rows": 0, "rejected_rows": 0}
+    per_file, rejected = [], []
     for f in files:
-        table = read_station_file(f, default_network=settings.stations.default_network or "XX")
+        table = read_station_file(f, default_network=settings.stations.default_network or "XX", strict=strict)
         with session_scope(settings.database_url) as s:
             counts = upsert_inventory(s, table.inventory, str(f))
         total["files"] += 1
         total["skipped_rows"] += len(table.skipped)
+        total["rejected_rows"] += len(table.rejected)
+        rejected += table.rejected
         for k, v in counts.items():
             total[k] += v
-        per_file.append({"file": str(f), **counts, "skipped_rows": len(table.skipped)})
+        per_file.append({"file": str(f), **counts, "skipped_rows": len(table.skipped),
+                         "rejected_rows": len(table.rejected)})
     total["per_file"] = per_file
+    total["rejected"] = rejected
     return total
 
 

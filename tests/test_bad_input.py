@@ -18,15 +18,18 @@ import obspy
 import pytest
 from obspy.geodetics import gps2dist_azimuth
 
+from pipeline import tasks
 from pipeline.bulletin.read import BulletinError, read_bulletin
 from pipeline.io.columns import SkippedInputWarning
 from pipeline.settings import PROJECT_ROOT
+from pipeline.stations.inventory import StationFileError, read_station_file
 from tests.conftest import DATA
 
 IDC = Path(sys.executable).parent / "idc"
 IPEC = DATA / "bulletins" / "ipec_202409_ims1.txt"
 IPEC_STATIONS = DATA / "bulletins" / "ipec_stations.csv"
 REB = DATA / "bulletins" / "reb_1995_gse2.txt"
+STATIONS = DATA / "stations" / "test_stations.csv"
 #: IPEC's own origin of event 2032257 (Ostrava), 7 phase lines
 IPEC_EVENT, IPEC_LAT, IPEC_LON = "2032257", 49.8219, 18.5593
 
@@ -172,3 +175,65 @@ def test_unreadable_bulletin_one_line_error_from_idc_locate(tmp_path, home):
                         f"IMS1.0, GSE2.0, ISF): it says IMS1.0, but reading it as IMS1.0 failed: line {n + 1}: "
                         f"phase line ends at column {col}; the fixed columns up to 109 (quality and magnitude flags) "
                         "must be present\n")
+
+
+# --------------------------------------------------------------------------- station tables
+def _bad_station_csv(tmp_path) -> tuple[Path, int, int]:
+    """test_stations.csv with BRP1's longitude set to 1990 and TESTB's elevation to 99999 m."""
+    lines = STATIONS.read_text().split("\n")
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("YJ,BRP1,"))
+    j = next(k for k, ln in enumerate(lines) if ln.startswith("XX,TESTB,"))
+    lines[i] = lines[i].replace(",-110.7409,", ",1990,")
+    lines[j] = lines[j].replace(",0.0,0.0,0,", ",0.0,0.0,99999,")
+    bad = tmp_path / "stations_bad.csv"
+    bad.write_text("\n".join(lines))
+    return bad, i + 1, j + 1
+
+
+def test_stations_load_skips_bad_rows_with_warnings(tmp_path):
+    bad, n_lon, n_elev = _bad_station_csv(tmp_path)
+    r = _run(["stations", "load", str(bad)], tmp_path / "home")
+    print(r.stdout, r.stderr)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        f"warning: {bad}: line {n_lon}: field 'longitude' out of range: 1990.0 (-180..360); row skipped",
+        f"warning: {bad}: line {n_elev}: field 'elevation_m' out of range: 99999 m (-12000..9000 m); row skipped"]
+    assert f"{bad}: 2 new / 0 updated stations, 4 new / 0 updated channels, 2 bad rows skipped" in r.stdout
+    assert "2 bad rows skipped" in r.stdout.splitlines()[-1]
+    listed = _run(["stations", "list"], tmp_path / "home")
+    assert {ln.split()[1] for ln in listed.stdout.splitlines()[1:-1]} == {"RJOB", "TESTL"}
+
+
+def test_stations_load_strict_refuses_the_file(tmp_path):
+    bad, n_lon, _ = _bad_station_csv(tmp_path)
+    r = _run(["stations", "load", "--strict", str(bad)], tmp_path / "home")
+    assert r.returncode == 1
+    assert r.stderr == f"Error: {bad}: line {n_lon}: field 'longitude' out of range: 1990.0 (-180..360)\n"
+    listed = _run(["stations", "list"], tmp_path / "home")
+    assert listed.stdout.splitlines()[-1].startswith("0 station epochs")
+
+
+def test_station_elevation_range(tmp_path):
+    f = tmp_path / "elev.csv"
+    # Challenger Deep (-10.9 km) and Everest (8.8 km) are plausible; 9.5 km or -99,999 m are not
+    f.write_text("station,latitude,longitude,elevation_m\nDEEP,11.37,142.59,-10920\nHIGH,27.99,86.93,8849\n")
+    inv = read_station_file(f).inventory
+    assert [s.elevation for s in inv[0]] == [-10920.0, 8849.0]
+    for elev in ("9500", "-99999"):
+        f.write_text(f"station,latitude,longitude,elevation_m\nBAD,0,0,{elev}\n")
+        with pytest.raises(StationFileError, match=r"line 2: field 'elevation_m' out of range"):
+            read_station_file(f)
+    # QuakeMigrate tables give km
+    f.write_text("Latitude,Longitude,Elevation,Name\n64.6,-17.1,99.999,KM\n")
+    with pytest.raises(StationFileError, match=r"field 'elevation' out of range: 99.999 km \(-12..9 km\)"):
+        read_station_file(f)
+
+
+def test_load_stations_task_reports_rejected_rows(sqlite_settings, tmp_path):
+    bad, n_lon, n_elev = _bad_station_csv(tmp_path)
+    res = tasks.load_stations(sqlite_settings, [bad])
+    assert res["sites_new"] == 2 and res["rejected_rows"] == 2 and res["per_file"][0]["rejected_rows"] == 2
+    assert [m.split(": field")[0] for m in res["rejected"]] == [f"{bad}: line {n_lon}", f"{bad}: line {n_elev}"]
+    with pytest.raises(StationFileError):
+        tasks.load_stations(sqlite_settings, [bad], strict=True)
+    assert tasks.load_stations(sqlite_settings, [STATIONS])["rejected"] == []  # a clean table

@@ -109,21 +109,32 @@ def stations_group():
 
 @stations_group.command("load")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--strict", is_flag=True,
+              help="Refuse a station file at its first bad row (default: skip bad rows with a warning).")
 @with_settings
-def stations_load(settings: Settings, paths):
-    """Load station files (default: everything in stations.paths, i.e. stations/)."""
+def stations_load(settings: Settings, paths, strict):
+    """Load station files (default: everything in stations.paths, i.e. stations/).
+
+    A station CSV row with an unreadable or implausible value (latitude -90..90, longitude
+    -180..360, elevation -12 km..+9 km) is skipped with a warning naming file, line and field,
+    and the other rows are loaded; --strict refuses the file instead."""
     from pipeline import tasks
     from pipeline.stations.inventory import StationFileError
 
     try:
-        res = tasks.load_stations(settings, paths)
+        res = tasks.load_stations(settings, paths, strict=strict)
     except (StationFileError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
+    for msg in res["rejected"]:
+        click.echo(f"warning: {msg}", err=True)
     for f in res["per_file"]:
         skipped = f", {f['skipped_rows']} rows without code/coordinates skipped" if f["skipped_rows"] else ""
+        skipped += f", {f['rejected_rows']} bad rows skipped" if f["rejected_rows"] else ""
         click.echo(f"{f['file']}: {f['sites_new']} new / {f['sites_updated']} updated stations, "
                    f"{f['channels_new']} new / {f['channels_updated']} updated channels{skipped}")
-    click.echo(f"{res['files']} files: {res['sites_new']} new stations, {res['channels_new']} new channels")
+    bad = (f"; {res['rejected_rows']} bad rows skipped (see the warnings; --strict refuses such files)"
+           if res["rejected_rows"] else "")
+    click.echo(f"{res['files']} files: {res['sites_new']} new stations, {res['channels_new']} new channels{bad}")
 
 
 @stations_group.command("list")
