@@ -201,20 +201,34 @@ def test_help_subject_and_help_body(home, smtp):
     assert res.answer == "help" and HELP_TEXT.strip() in body_of(smtp.messages[-1][2])
 
 
-def test_unknown_sender_rejected_by_default_or_answered_as_public(home, smtp):
+def test_unknown_sender_not_answered_by_default_or_answered_as_public(home, smtp, caplog):
     text = request("TIME 1995/01/16 TO 1995/01/17", "BULLETIN IMS1.0", WF_TIME, "STA_LIST KVER", "CHAN_LIST HHZ",
                    "WAVEFORM IMS1.0:CM6", msg_id="pub1")
     s = settings_for(home, smtp.port)
-    assert s.autodrm.unknown_senders == "reject"  # the documented default
-    res = mail.process_message(s, email_bytes(text, frm="someone@elsewhere.example"), now=NOW)
-    assert (res.status, res.answer, res.user, res.reply_to) == ("sent", "refused", "", "someone@elsewhere.example")
-    body = body_of(smtp.messages[-1][2])
-    err = sections(body, "DATA_TYPE ERROR_LOG")[0]
-    assert "someone@elsewhere.example belongs to no account" in err and "unknown_senders" in err
-    assert "BULLETIN" not in body.split("ERROR_LOG", 1)[1] and "REF_ID pub1" in body
-    # a disabled account is refused as well (not downgraded to public)
+    assert s.autodrm.unknown_senders == "reject" and s.access.audit  # the documented defaults
+    sent_before = len(smtp.messages)
+    # an unknown (possibly forged) From address: no reply at all (an ERROR_LOG would be backscatter),
+    # but logged, recorded and audited
+    raw = email_bytes(text, frm="someone@elsewhere.example", subject="forged?")
+    with caplog.at_level("WARNING", logger="pipeline.autodrm.mail"):
+        res = mail.process_message(s, raw, now=NOW)
+    assert (res.status, res.answer, res.user, res.messages) == ("ignored", "none", "", [])
+    assert len(smtp.messages) == sent_before  # nothing went out
+    assert "someone@elsewhere.example is not the address of an account" in caplog.text
+    row = next(r for r in log_rows(s).values() if r.subject == "forged?")
+    assert (row.status, row.answer, row.sender) == ("ignored", "none", "someone@elsewhere.example")
+    assert "not the address of an account" in row.error
+    with db.session_scope(s.database_url) as ss:
+        audit = ss.scalars(select(m.DownloadAudit).where(m.DownloadAudit.client == "mail:someone@elsewhere.example")
+                           ).all()
+    assert [a.status for a in audit] == [403]
+    assert mail.exit_status([res]) == mail.EX_OK  # handled: the MTA must not retry or bounce it
+    # a registered but disabled account still gets its ERROR_LOG (not downgraded to public)
     res = mail.process_message(s, email_bytes(text, frm="GONE@example.de"), now=NOW)
-    assert res.answer == "refused" and "disabled" in body_of(smtp.messages[-1][2])
+    assert (res.status, res.answer, res.reply_to) == ("sent", "refused", "GONE@example.de")
+    body = body_of(smtp.messages[-1][2])
+    assert "disabled" in sections(body, "DATA_TYPE ERROR_LOG")[0] and "REF_ID pub1" in body
+    assert "BULLETIN" not in body.split("ERROR_LOG", 1)[1]
     # unknown_senders = "public": the public part of the REB, and the WAVEFORM line refused by name
     sp = settings_for(home, smtp.port, **{"autodrm.unknown_senders": "public"})
     res = mail.process_message(sp, email_bytes(text, frm="someone@elsewhere.example", subject="again"), now=NOW)

@@ -32,9 +32,10 @@ class AutoDRMConfig(BaseModel):
     max_response_bytes: int = Field(50_000_000, ge=10_000)
 
     # ------------------------------------------------------------------ the e-mail path (mail.py)
-    #: senders whose From address matches no account: answered as the ``public`` role, or refused
-    #: with an ERROR_LOG. From addresses can be forged, so "reject" (registered correspondents only)
-    #: is the default: it keeps the AutoDRM from mailing data messages to arbitrary third parties.
+    #: senders whose From address matches no account: answered as the ``public`` role, or not
+    #: answered at all (logged and recorded as ``ignored``). From addresses can be forged, so "reject"
+    #: (registered correspondents only) is the default: it keeps the AutoDRM from mailing data
+    #: messages, or error replies (backscatter), to arbitrary third parties.
     unknown_senders: Literal["public", "reject"] = "reject"
     #: where a registered (non-public) sender's answer may go other than its From address (E-MAIL/
     #: FTP line, Reply-To): "account" = the account's own address only, "state" = also addresses of

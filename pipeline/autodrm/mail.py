@@ -9,10 +9,13 @@ base64, charsets and CRLF decoded by :mod:`email` with ``policy.default``); a su
 Who asks: the From address, matched case-insensitively to an account's e-mail address, gives the
 principal (role, State) exactly as an API token does over HTTP, and the access policy
 (:func:`pipeline.service.autodrm.policy_hook`) decides per request line. Senders without an
-account are answered as ``public`` or refused (``[autodrm] unknown_senders``; default "reject",
-because From addresses can be forged). A forged From with an ``E-MAIL`` line to the forger would
-leak restricted data, so a registered sender's answer goes elsewhere than its From address only as
-``[autodrm] reply_redirect`` allows. Loops: messages with ``Auto-Submitted`` other than ``no``
+account are answered as ``public`` or not at all (``[autodrm] unknown_senders``; default "reject",
+because From addresses can be forged: an ERROR_LOG to a forged address would be backscatter, so
+the message is only logged, recorded in ``autodrm_message`` with status ``ignored`` and audited
+with status 403). A registered sender's bad request (disabled account, address of several
+accounts, unreadable request, redirect not allowed) still gets its ERROR_LOG. A forged From with
+an ``E-MAIL`` line to the forger would leak restricted data, so a registered sender's answer goes
+elsewhere than its From address only as ``[autodrm] reply_redirect`` allows. Loops: messages with ``Auto-Submitted`` other than ``no``
 (RFC 3834 §2), from a mailer daemon or from our own address are logged and not answered; answers
 carry ``Auto-Submitted: auto-replied`` (RFC 3834 §5).
 
@@ -545,6 +548,12 @@ def process_message(settings, raw: bytes, *, now: datetime | None = None, invent
             return Outcome(inc.key, "ignored", sender=inc.sender, error="mail loop")
         out = _answer(settings, inc, now or _utcnow(), inventory)
         principal = out.pop("principal")
+    except _Unregistered as exc:
+        # no reply at all: the From address may be forged, and an ERROR_LOG to it would be backscatter
+        _finish(url, inc.key, status="ignored", error=str(exc), answer="none")
+        _audit(settings, None, inc, 403, 0, (time.perf_counter() - t0) * 1000.0)
+        log.warning("AutoDRM: not answering %s: %s", inc.message_id or inc.key[:12], exc)
+        return Outcome(inc.key, "ignored", sender=inc.sender, answer="none", error=str(exc))
     except _Hard as exc:
         _finish(url, inc.key, status="failed", error=str(exc))
         log.error("AutoDRM: message %s not answered: %s", inc.message_id or inc.key[:12], exc)
@@ -581,6 +590,20 @@ class _Hard(Exception):
     """The message cannot be answered at all."""
 
 
+class _Unregistered(Exception):
+    """The sender is no account's address (and ``unknown_senders = "reject"``): not answered."""
+
+
+def _registered(session, address: str) -> bool:
+    """Whether ``address`` is the e-mail address of an account (active or not)."""
+    from sqlalchemy import func, select
+
+    from pipeline.store import models as m
+
+    return session.scalar(select(func.count()).select_from(m.UserAccount).where(
+        func.lower(func.trim(m.UserAccount.email)) == address.strip().lower())) > 0
+
+
 def _answer(settings, inc: Incoming, now: datetime, inventory) -> dict:
     """The answer e-mails of ``inc`` (not sent yet) and what the log row needs."""
     from pipeline.autodrm import answer_request, parse_request
@@ -596,6 +619,9 @@ def _answer(settings, inc: Incoming, now: datetime, inventory) -> dict:
     note = ""
     with session_scope(settings.database_url) as s:
         principal, refusal = sender_principal(s, settings, inc.sender)
+        if principal is None and not _registered(s, inc.sender):
+            raise _Unregistered(f"sender {inc.sender} is not the address of an account (From addresses can be "
+                                "forged; [autodrm] unknown_senders = \"reject\"): logged, no reply")
         to, channel, answer = inc.sender, "email", ""
         if refusal:
             text, answer = error_message(settings, [f"message: {refusal}. The request was not processed."],
