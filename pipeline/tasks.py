@@ -89,6 +89,13 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], progress: bool
     return Ingestor(settings, echo=echo).ingest_files(paths, progress=progress, force=force).as_dict()
 
 
+def check_archive(settings: Settings, repair: bool = False, echo: Callable[[str], None] | None = None) -> dict:
+    """Compare the SDS archive with the store's availability rows (``idc archive check``)."""
+    from pipeline.ingest.service import Ingestor
+
+    return Ingestor(settings, echo=echo).check_archive(repair=repair).as_dict()
+
+
 def ingest_seedlink(settings: Settings, server: str, selectors: list[str], start, end,
                     echo: Callable[[str], None] | None = None) -> dict:
     """Fetch a time window from a SeedLink server and ingest it."""

@@ -472,6 +472,8 @@ from pipeline.cli.autodrm_mail import autodrm_group as _autodrm_mail  # noqa: E4
 cli.add_command(_autodrm_mail)
 from pipeline.cli.simulate import simulate_group as _simulate  # noqa: E402  (idc simulate detections)
 cli.add_command(_simulate)
+from pipeline.cli.archive import archive_group as _archive  # noqa: E402  (idc archive check)
+cli.add_command(_archive)
 
 
 def main(argv: list[str] | None = None) -> None:

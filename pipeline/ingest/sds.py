@@ -12,6 +12,7 @@ the same folder and renamed (``os.replace``), so a reader never sees a half-writ
 from __future__ import annotations
 
 import fcntl
+import io
 import math
 import os
 import shutil
@@ -260,17 +261,20 @@ class SDSArchive:
             elif tr.data.dtype not in (np.float32, np.float64):
                 tr.data = tr.data.astype(np.float64)
         enc = self._encoding(st[0].data)
+        # encode in memory: obspy's writer calls back into Python from libmseed and only prints
+        # (ignores) an OSError raised there, so a full disk could leave a short file unnoticed
+        buf = io.BytesIO()
         try:
-            try:
-                st.write(str(tmp), format="MSEED", reclen=self.record_length, encoding=enc)
-            except OSError:
+            st.write(buf, format="MSEED", reclen=self.record_length, encoding=enc)
+        except Exception:
+            if not enc.startswith("STEIM"):
                 raise
-            except Exception:
-                if enc.startswith("STEIM"):  # differences too large for Steim: store uncompressed
-                    st.write(str(tmp), format="MSEED", reclen=self.record_length, encoding="INT32")
-                else:
-                    raise
-            with open(tmp, "rb+") as fh:
+            buf = io.BytesIO()  # differences too large for Steim: store uncompressed
+            st.write(buf, format="MSEED", reclen=self.record_length, encoding="INT32")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(buf.getbuffer())
+                fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, p)
         finally:

@@ -25,7 +25,7 @@ import numpy as np
 from obspy import Stream
 
 from pipeline.ingest.readers import IngestRejected, read_waveforms
-from pipeline.ingest.sds import DayKey, SDSArchive, StagedBatch, merge_day, split_by_day
+from pipeline.ingest.sds import DayKey, SDSArchive, StagedBatch, merge_day, segments_of, split_by_day
 from pipeline.io.mseed import RecordError, iter_record_groups, looks_like_mseed, scan_records
 from pipeline.settings import Settings
 from pipeline.store import ingest as ingest_store
@@ -473,6 +473,73 @@ class Ingestor:
             return
         self._accept_or_reject(pieces, source, fmt, sha, info.st_size, report, path, batch, work)
 
+    def check_archive(self, repair: bool = False) -> ArchiveCheck:
+        """Compare the SDS archive with the store's availability rows.
+
+        Problems: interrupted ingest batches (staging folder / journal rows), temporary files,
+        day files whose content disagrees with their segment rows (or has none), rows whose day
+        file is missing, unreadable day files. ``repair`` finishes interrupted batches, removes
+        temporary files and rewrites the rows from the files (the files hold the data); rows of
+        missing files are deleted — their data is gone and the inputs must be ingested again
+        with ``idc ingest --force``, which the problem line says.
+        """
+        from obspy import read
+
+        out = ArchiveCheck()
+        root = self.archive.root
+        with self.archive.lock():
+            with session_scope(self.settings.database_url) as s:
+                journal = ingest_store.journal_batches(s)
+            staged = sorted(self.archive.staging_dir.iterdir()) if self.archive.staging_dir.exists() else []
+            if journal or staged:
+                out.problems.append(f"interrupted ingest: {len(journal)} committed batch(es) not fully moved into "
+                                    f"the archive, {len(staged)} staging folder(s) in {self.archive.staging_dir}")
+                if repair:
+                    self._recover()
+                    out.repaired.append("interrupted ingest batches completed or discarded")
+            with session_scope(self.settings.database_url) as s:
+                rows = ingest_store.segment_rows_by_path(s)
+            seen: set[str] = set()
+            for p in sorted(root.rglob("*")) if root.exists() else []:
+                rel = p.relative_to(root)
+                if rel.parts[0] == ".staging" or p.name == ".lock" or not p.is_file():
+                    continue
+                if p.name.endswith(".tmp") or p.name.startswith("."):
+                    out.problems.append(f"{rel}: temporary file left by an interrupted write")
+                    if repair:
+                        p.unlink()
+                        out.repaired.append(f"{rel}: removed")
+                    continue
+                out.files += 1
+                key = _day_key(p.name)
+                if key is None:
+                    out.problems.append(f"{rel}: not an SDS day file name (NET.STA.LOC.CHAN.TYPE.YEAR.DOY); left alone")
+                    continue
+                seen.add(str(rel))
+                try:
+                    segs = segments_of(read(str(p), format="MSEED", headonly=True))
+                except Exception as exc:
+                    out.problems.append(f"{rel}: unreadable day file ({type(exc).__name__}: {_one_line(exc)}); "
+                                        "move it away and re-ingest its inputs with `idc ingest --force`")
+                    continue
+                have = [(float(g.start.timestamp), float(g.end.timestamp), g.samprate, g.npts) for g in segs]
+                want = rows.get(str(rel), [])
+                if _rounded(have) != _rounded(want):
+                    out.problems.append(f"{rel}: {len(want)} segment rows in the store, {len(have)} segments "
+                                        f"({sum(g[3] for g in have)} samples) in the file")
+                    if repair:
+                        with session_scope(self.settings.database_url) as s:
+                            ingest_store.replace_day_rows(s, ingest_store.DayRows(*key, str(rel), tuple(have)))
+                        out.repaired.append(f"{rel}: rows rewritten from the file")
+            for rel in sorted(set(rows) - seen):
+                out.problems.append(f"{rel}: {len(rows[rel])} segment rows but no day file (data missing; "
+                                    "re-ingest its inputs with `idc ingest --force`)")
+                if repair:
+                    with session_scope(self.settings.database_url) as s:
+                        ingest_store.delete_day_rows(s, rel)
+                    out.repaired.append(f"{rel}: rows of the missing file deleted")
+        return out
+
     def ingest_memory(self, st: Stream, source: str, fmt: str = "MSEED") -> IngestReport:
         """Ingest an in-memory stream (SeedLink/FDSN answer).
 
@@ -504,6 +571,18 @@ class Ingestor:
         return report
 
 
+@dataclass
+class ArchiveCheck:
+    """Result of :meth:`Ingestor.check_archive`: one line per problem, and what was repaired."""
+
+    files: int = 0
+    problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"files": self.files, "problems": self.problems, "repaired": self.repaired}
+
+
 class IngestAborted(RuntimeError):
     """The batch cannot go on (archive not writable, store unreachable); nothing half-done is
     left: the next run of the same ingest completes it. The message is one line."""
@@ -525,6 +604,17 @@ def _safe_name(name: str) -> str:
 def _sha_of_name(source: str) -> str:
     """Stand-in key for an input that cannot be read (one ingest_error row per name and kind)."""
     return "name:" + hashlib.sha256(source.encode()).hexdigest()[:59]
+
+
+def _day_key(name: str) -> tuple[str, str, str, str] | None:
+    parts = name.split(".")
+    if len(parts) != 7 or not (parts[5].isdigit() and parts[6].isdigit()):
+        return None
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _rounded(segs) -> list:
+    return [(round(a, 4), round(b, 4), round(fs, 6), int(n)) for a, b, fs, n in sorted(segs)]
 
 
 def _safe_url(url: str) -> str:

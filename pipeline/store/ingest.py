@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pipeline.store.models import IngestedFile, IngestError, IngestJournal, WfAvail
+from pipeline.util import fault_point
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def commit_batch(session: Session, batch: str, days: Iterable[DayRows], overlaps
             err.resolved = True
     if nfiles:
         session.add(IngestJournal(batch=batch, nfiles=nfiles))
+    session.flush()  # every statement sent: a crash here leaves an open transaction behind
+    fault_point("ingest.in_transaction")
 
 
 def journal_batches(session: Session) -> set[str]:
