@@ -6,13 +6,18 @@ Rule (used by every stage that writes a product):
 * the newest version has the same input fingerprint and config hash → its rows are deleted and
   re-written in place (same version number, ``runs`` incremented): a re-run never duplicates;
 * otherwise → a new version (newest + 1); earlier versions stay retrievable.
+
+Concurrent writers of the same window are serialised (:func:`lock_window`): the later one sees the
+earlier one's version and follows the rule above, so two simultaneous runs end as one version
+(written, then replaced) or two, never as an IntegrityError.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from pipeline.store.models import (
@@ -63,6 +68,27 @@ def clear_rows(session: Session, product_id: int) -> None:
         session.execute(delete(model).where(model.product_id == product_id))
 
 
+def lock_window(session: Session, key: ProductKey) -> None:
+    """Serialise the writers of one product window until the end of ``session``'s transaction.
+
+    Two runs of the same window (two ``idc process``, a DAG run beside a manual one) would both read
+    "no version yet" and both insert version 1: the loser got an IntegrityError (SQL dump). With
+    this lock the second writer waits until the first has committed and then reads its version, so
+    it replaces it (same inputs) or writes the next version. PostgreSQL: a transaction-level
+    advisory lock on a 64-bit hash of the key; SQLite: the database write lock taken now
+    (``BEGIN IMMEDIATE``, waiting up to the connection's busy timeout, 30 s) instead of at the
+    first insert, after a stale read.
+    """
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"product {key.type} {key.window_start!r} {key.window_end!r}".encode()).digest()
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        if not raw.in_transaction:  # (inside one, this session has written already: it holds the lock)
+            raw.execute("BEGIN IMMEDIATE")
+
+
 def write_product(session: Session, key: ProductKey, *, input_fingerprint: str, config_hash: str,
                   software_version: str, fill: Callable[[Session, Product], dict] | None = None,
                   force_new_version: bool = False) -> tuple[Product, bool]:
@@ -70,6 +96,7 @@ def write_product(session: Session, key: ProductKey, *, input_fingerprint: str, 
 
     :returns: ``(product, is_new_version)``.
     """
+    lock_window(session, key)
     current = latest_version(session, key)
     same = (current is not None and current.input_fingerprint == input_fingerprint
             and current.config_hash == config_hash and not force_new_version)
