@@ -59,6 +59,13 @@ class StoreConfig(_Frozen):
     database_url: str = ""
     #: log every SQL statement (debugging)
     echo: bool = False
+    #: connecting to a database server that is not accepting connections yet ("the database system
+    #: is starting up", connection refused, too many clients): attempts before giving up with a
+    #: one-line error (1 = no waiting); the wait after the first failure, doubled after each next
+    #: one up to ``connect_max_backoff_s``. Defaults 8 / 0.5 s / 8 s: about 30 s in all.
+    connect_attempts: int = Field(8, ge=1, le=1000)
+    connect_backoff_s: float = Field(0.5, gt=0, le=600)
+    connect_max_backoff_s: float = Field(8.0, gt=0, le=3600)
 
 
 class StationsConfig(_Frozen):

@@ -36,7 +36,18 @@ def settings_from_env() -> Settings:
     """The settings of a task process (Airflow worker): ``IDC_CONFIG``, ``IDC_HOME``, ``IDC_…``."""
     from pipeline.settings import load_settings
 
-    return load_settings()
+    return use_settings(load_settings())
+
+
+def use_settings(settings: Settings) -> Settings:
+    """Apply what the settings say about this process as a whole (the ``idc`` CLI and the Airflow
+    tasks call it): the store's wait for a database server that is not accepting connections yet
+    (``[store] connect_*``, :class:`pipeline.store.db.ConnectRetry`). Returns ``settings``."""
+    from pipeline.store.db import ConnectRetry, set_connect_retry
+
+    st = settings.store
+    set_connect_retry(ConnectRetry(st.connect_attempts, st.connect_backoff_s, st.connect_max_backoff_s))
+    return settings
 
 
 def db_upgrade(settings: Settings) -> dict:
@@ -146,12 +157,9 @@ def availability(settings: Settings, start=None, end=None, pattern: str = "*") -
 
 def _redact(url: str) -> str:
     """Hide a password in a database URL."""
-    from sqlalchemy.engine import make_url
+    from pipeline.store.db import redact_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
+    return redact_url(url)
 
 
 # ----------------------------------------------------------------------------- automatic chain

@@ -1,4 +1,4 @@
-"""`idc process` and the store under concurrency (issue 13, defect 8a).
+"""`idc process` and the store under concurrency and a restarting database (issue 13, defect 8a/8b).
 
 Real processes on the demo data (Z7 waveforms of tests/data/iceland, config/demo-iceland.toml),
 as an operator or two schedulers would run them:
@@ -7,11 +7,15 @@ as an operator or two schedulers would run them:
   replaces it (nothing duplicated, no IntegrityError with an SQL dump). To make the two meet at the
   write every time, the test holds the store's write lock (SQLite) / a lock on the product table
   (PostgreSQL) until both runs are waiting for it, as happens when two runs finish computing within
-  the other's write.
+  the other's write;
+* `idc process` while PostgreSQL restarts ("connection refused", then "the database system is
+  starting up"): it waits and succeeds; against a server that never comes, it gives up after the
+  configured attempts with one line naming the database, without its password.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -27,6 +31,8 @@ from pipeline import tasks
 from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.store import db
 from pipeline.store.models import Event, Product
+from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
+from tests.servers import free_port
 
 IDC = Path(sys.executable).parent / "idc"
 DEMO = PROJECT_ROOT / "config" / "demo-iceland.toml"
@@ -145,3 +151,47 @@ def test_two_concurrent_process_runs_of_one_window_postgresql(tmp_path, tt_cache
         lock.rollback()
         lock.close()
     _check_two_runs(procs, s)
+
+
+# --------------------------------------------------------------------------- a restarting server
+@pytest.fixture
+def own_pg():
+    """A PostgreSQL server of this test alone (it is restarted)."""
+    if find_bindir() is None:
+        pytest.skip("PostgreSQL server binaries (initdb/pg_ctl) not found on this machine")
+    with ThrowawayPostgres() as pg:
+        yield pg
+
+
+@pytest.mark.postgres
+def test_process_waits_for_a_restarting_postgresql(tmp_path, tt_cache, own_pg):
+    url = own_pg.create_database("idc")
+    s = _demo_home(tmp_path / "home", tt_cache, url)
+    db.get_engine(url).dispose()  # this process holds no connection across the restart
+    own_pg.restart_slowly(starting_up_s=8)  # longer than the run's start-up (imports)
+    p = _process(tmp_path / "home", url)
+    out, err = p.communicate(timeout=600)
+    print(out, err)
+    assert p.returncode == 0, err
+    # it waited, and said so on stderr (one line per retry)
+    assert re.search(r"FATAL: the database system is starting up; attempt \d of 8 in \d\.\d s", err)
+    assert "SEL1 2014-08-24T00:01:00.000000Z" in out and "version 1 (new version)" in out
+    with db.session_scope(s.database_url) as ss:
+        assert ss.scalar(select(func.count()).select_from(Product)) == 1
+
+
+def test_process_gives_up_on_an_unreachable_database_in_one_line(tmp_path):
+    url = f"postgresql+psycopg://idc:s3cret@127.0.0.1:{free_port()}/idc"  # nothing listens there
+    t0 = time.monotonic()
+    p = _process(tmp_path / "home", url, IDC__STORE__CONNECT_ATTEMPTS="3", IDC__STORE__CONNECT_BACKOFF_S="0.2")
+    out, err = p.communicate(timeout=120)
+    print(err)
+    assert p.returncode == 1 and out == "" and "Traceback" not in err and "s3cret" not in err
+    where = url.replace(":s3cret@", ":***@")
+    retries = [ln for ln in err.splitlines() if "; attempt" in ln]
+    assert [ln.startswith(f"store {where}: ") and "Connection refused" in ln for ln in retries] == [True, True]
+    assert retries[0].endswith("; attempt 2 of 3 in 0.2 s") and retries[1].endswith("; attempt 3 of 3 in 0.4 s")
+    (error,) = [ln for ln in err.splitlines() if ln.startswith("Error:")]
+    assert f"cannot connect to the store {where} (gave up after 3 attempts in " in error
+    assert "Connection refused" in error and err.rstrip().endswith(error)  # the last line, one line
+    assert 0.6 <= time.monotonic() - t0 < 60  # slept 0.2 + 0.4 s

@@ -28,12 +28,18 @@ def with_settings(func):
     @click.pass_context
     @functools.wraps(func)
     def wrapper(ctx: click.Context, *args, config_file=None, **kwargs):
+        from pipeline.store.db import StoreError
+        from pipeline.tasks import use_settings
+
         chosen = config_file or (ctx.find_root().params.get("config_file"))
         try:
-            settings = load_settings(chosen)
+            settings = use_settings(load_settings(chosen))
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        return func(settings, *args, **kwargs)
+        try:
+            return func(settings, *args, **kwargs)
+        except StoreError as exc:  # e.g. the database server did not come up: one line, no traceback
+            raise click.ClickException(str(exc)) from None
 
     return wrapper
 

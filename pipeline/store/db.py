@@ -2,10 +2,18 @@
 
 SQLite (embedded default) and PostgreSQL (``IDC_DATABASE_URL``) run the same code and the same
 Alembic migrations.
+
+Connecting to a database server waits for a server that is not accepting connections yet (see
+:class:`ConnectRetry`): every connection the engine opens (``session_scope``, ``ensure_schema``,
+a pool reconnect) goes through it; when it gives up, :class:`StoreError` says so in one line naming
+the database (without its password).
 """
 from __future__ import annotations
 
+import logging
+import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -15,10 +23,83 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger("pipeline.store.db")
 
 
 class StoreError(RuntimeError):
     """The store is unreachable or not migrated; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ConnectRetry:
+    """How a process waits for a database server that refuses connections for a while: attempt
+    ``attempts`` times, sleeping ``backoff_s`` after the first failure and twice as long after each
+    next one, at most ``max_backoff_s``. Only :func:`transient_connect_error` failures are waited for.
+
+    The library default is one attempt (no waiting); the ``idc`` commands and the Airflow tasks
+    apply ``[store] connect_attempts / connect_backoff_s / connect_max_backoff_s`` (defaults 8,
+    0.5 s, 8 s: sleeps of 0.5, 1, 2, 4, 8, 8, 8 s, about 30 s in all, enough for a PostgreSQL
+    restart and its recovery) with :func:`set_connect_retry`.
+    """
+
+    attempts: int = 1
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+
+
+_connect_retry = ConnectRetry()
+
+#: the server is (re)starting or has no free slot: worth waiting for (lower-case parts of the
+#: driver's message; libpq gives no SQLSTATE for these). Not: authentication, unknown database, DNS.
+TRANSIENT_CONNECT_ERRORS = (
+    "the database system is starting up", "the database system is not yet accepting connections",
+    "the database system is in recovery mode", "the database system is shutting down",
+    "connection refused", "too many clients already", "remaining connection slots are reserved",
+)
+
+
+def set_connect_retry(policy: ConnectRetry) -> None:
+    """Use ``policy`` for every connection this process opens from now on (all engines)."""
+    global _connect_retry
+    _connect_retry = policy
+
+
+def transient_connect_error(exc: BaseException) -> bool:
+    """Whether a failed connection attempt is worth retrying (:data:`TRANSIENT_CONNECT_ERRORS`)."""
+    text = str(exc).lower()
+    return any(t in text for t in TRANSIENT_CONNECT_ERRORS)
+
+
+def redact_url(url) -> str:
+    """A database URL without its password (for messages and logs)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return str(url)
+
+
+def _retrying_connect(engine: Engine):
+    """``do_connect`` hook of ``engine``: the driver's connect under :class:`ConnectRetry`."""
+    where = redact_url(engine.url)
+
+    def do_connect(dialect, _record, cargs, cparams):
+        policy, t0 = _connect_retry, time.monotonic()
+        delay, attempt = policy.backoff_s, 1
+        while True:
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.Error as exc:
+                why = " ".join(str(exc).split()) or type(exc).__name__
+                if not transient_connect_error(exc) or attempt >= policy.attempts:
+                    waited = f" (gave up after {attempt} attempts in {time.monotonic() - t0:.0f} s)" if attempt > 1 else ""
+                    raise StoreError(f"cannot connect to the store {where}{waited}: {why}") from None
+                log.warning("store %s: %s; attempt %d of %d in %.1f s", where, why, attempt + 1, policy.attempts, delay)
+                time.sleep(delay)
+                delay, attempt = min(2 * delay, policy.max_backoff_s), attempt + 1
+
+    return do_connect
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -40,6 +121,7 @@ def get_engine(url: str, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        event.listen(engine, "do_connect", _retrying_connect(engine))
     return engine
 
 

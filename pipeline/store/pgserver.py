@@ -93,3 +93,18 @@ class ThrowawayPostgres:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def restart_slowly(self, starting_up_s: float) -> None:
+        """Restart the server (fast shutdown) and return without waiting: for about ``starting_up_s``
+        it then answers every connection with "FATAL: the database system is starting up", as a
+        server does while it recovers after a restart. (The start is an archive recovery whose first
+        ``restore_command`` call sleeps; recovery then ends on a new timeline.)"""
+        flag = self.tmp / f"slept-{time.monotonic_ns()}"
+        script = self.tmp / "slow_restore.sh"
+        script.write_text(f"#!/bin/sh\n[ -e {flag} ] || {{ touch {flag}; sleep {starting_up_s}; }}\nexit 1\n")
+        script.chmod(0o755)
+        (self.datadir / "recovery.signal").touch()
+        with open(self.datadir / "postgresql.auto.conf", "a") as fh:
+            fh.write(f"restore_command = '{script} %f'\n")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-W",
+                  "-l", str(self.tmp / "server.log"), "restart")
