@@ -29,9 +29,10 @@ from __future__ import annotations
 import io
 import logging
 import math
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import chain, groupby
+from itertools import accumulate, chain, groupby
 from typing import Iterator
 
 import numpy as np
@@ -113,10 +114,23 @@ def _inside(t0: float, n: int, fs: float, a: float, b: float) -> int:
     return max(0, k1 - k0 + 1)
 
 
-def _runs(segments, a: float, b: float) -> list[_Run]:
-    """The continuous runs of ``segments`` (wfavail rows sorted by start) in ``[a, b]``."""
+class _Segments:
+    """The archived segments of one channel (wfavail rows), sorted by start, with the running
+    maximum of their ends: the segments overlapping a window are found by bisection."""
+
+    def __init__(self, rows):
+        self.rows = sorted(rows, key=lambda g: (g.starttime, g.id))
+        self.starts = [g.starttime for g in self.rows]
+        self.max_ends = list(accumulate((g.endtime for g in self.rows), max))
+
+    def overlapping(self, a: float, b: float) -> list:
+        return self.rows[bisect_left(self.max_ends, a):bisect_right(self.starts, b)]
+
+
+def _runs(segments: _Segments, a: float, b: float) -> list[_Run]:
+    """The continuous runs of ``segments`` in ``[a, b]``."""
     runs: list[_Run] = []
-    for g in segments:
+    for g in segments.overlapping(a, b):
         if g.endtime < a or g.starttime > b or not g.samprate:
             continue
         n = _inside(g.starttime, g.nsamp, g.samprate, a, b)
@@ -160,7 +174,7 @@ def plan(state, params: dict, selections: list[Selection]) -> list[ChannelPlan]:
                              "requests")
     minlen, longest = params["minimumlength"], params["longestonly"]
     for p in plans:
-        segs = sorted(segments[p.nslc].values(), key=lambda g: (g.starttime, g.id))
+        segs = _Segments(segments[p.nslc].values())
         for w in p.windows:
             runs = _runs(segs, w.start_ns / 1e9, w.end_ns / 1e9)
             if minlen > 0:
