@@ -65,8 +65,6 @@ import math
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,15 +72,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import free_port, start_idc_serve, stop_process  # noqa: E402  (bench/_common.py)
+
 RESULTS = ROOT / "bench" / "results" / "fdsn_event_throughput.json"
 DAY = 86400.0
 T0 = 1577836800.0  # 2020-01-01T00:00:00Z
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fill_store(url: str, n_events: int, per_product: int, seed: int) -> list[str]:
@@ -364,7 +358,7 @@ def main() -> int:
         fill_s = time.perf_counter() - t0
         print(f"store: {backend}, {len(ids)} events in {math.ceil(args.events / args.per_product)} daily REB "
               f"products, filled in {fill_s:.1f} s")
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
         env.update(IDC_HOME=str(tmp), IDC_DATABASE_URL=url,
                    # the bench measures the service, not the per-client rate limit (one client address here)
@@ -372,22 +366,8 @@ def main() -> int:
                    IDC__ACCESS__RATE_LIMIT__PUBLIC_BURST="1000000")
         if args.no_audit:
             env["IDC__ACCESS__AUDIT"] = "false"
-        idc = shutil.which("idc", path=str(ROOT / ".venv" / "bin")) or "idc"
-        proc = subprocess.Popen([idc, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                                 "--workers", str(args.workers)],
-                                env=env, cwd=str(ROOT))
+        proc = start_idc_serve(env, port, "/fdsnws/event/1/version", extra_args=("--workers", str(args.workers)))
         base = f"http://127.0.0.1:{port}"
-        import httpx
-
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/fdsnws/event/1/version", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("idc serve exited early")
-            time.sleep(0.1)
         n_days = math.ceil(args.events / args.per_product)
         warm = make_requests(args.warmup, n_days, ids, args.seed + 100)
         _run(run_load(base, warm, args.concurrency))
@@ -444,12 +424,7 @@ def main() -> int:
             return 1
         return 0
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_process(proc)
         if pg is not None:
             pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
