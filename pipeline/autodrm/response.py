@@ -61,6 +61,7 @@ from obspy.core.event import Catalog
 
 from pipeline.autodrm.cm6 import checksum, encode_cm6, encode_int
 from pipeline.autodrm.request import Environment, Request, RequestLine, parse_request
+from pipeline.store.selection import merge_windows
 
 log_ = logging.getLogger("pipeline.autodrm")
 
@@ -479,17 +480,6 @@ def waveform_section(settings, session, rl: RequestLine, errors: list[str], inve
     return "\n".join(out) + "\n", len(out) - 1
 
 
-def _merge_windows(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The union of [start, end] windows as sorted, non-overlapping windows."""
-    out: list[list[float]] = []
-    for a, b in sorted(windows):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(a, b) for a, b in out]
-
-
 def relative_windows(ev, env: Environment, before_s: float, after_s: float) -> dict[tuple[str, str], list]:
     """``{(net or "", sta): [(start, end), …]}``: per station with arrivals of ``ev``'s preferred origin
     (within STA_LIST and EVENT_STA_DIST, as the event selection), the windows
@@ -504,7 +494,7 @@ def relative_windows(ev, env: Environment, before_s: float, after_s: float) -> d
         t = p.time.timestamp
         wins[((p.waveform_id.network_code or "").upper(), p.waveform_id.station_code.upper())].append(
             (t - before_s, t + after_s))
-    return {k: _merge_windows(v) for k, v in wins.items()}
+    return {k: merge_windows(v) for k, v in wins.items()}
 
 
 def relative_waveform_section(settings, session, rl: RequestLine, errors: list[str], inventory=None,
@@ -544,7 +534,7 @@ def relative_waveform_section(settings, session, rl: RequestLine, errors: list[s
             w = [x for (net, sta), ws in wins.items() if sta == nslc[1].upper() and net in ("", nslc[0].upper())
                  for x in ws]
             if w:
-                todo[nslc] = _merge_windows(w)
+                todo[nslc] = merge_windows(w)
         try:
             _check_channel_seconds(settings, sum(b - a for ws in todo.values() for a, b in ws),
                                    f"{what}: {len(todo)} channels cut around their arrivals")
