@@ -350,6 +350,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
 
     from obspy import UTCDateTime
     from obspy.clients.filesystem.sds import Client
+    from obspy.core.event import ResourceIdentifier
 
     from pipeline import __version__
     from pipeline.bulletin.build import events_from_picks
@@ -358,6 +359,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.models import WfAvail, utcnow
     from pipeline.store.products import ProductKey, record_run, write_product
+    from pipeline.util import fault_point, staged_files
 
     t_start, started = time.perf_counter(), utcnow()
     start, end = UTCDateTime(start), UTCDateTime(end)
@@ -394,19 +396,28 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
         cat, unassoc = Catalog(), pd.DataFrame()
 
     def fill(session, prod):
+        # stable event ids (obspy's are random): a re-run of the window stores the same events the same way
+        stamp = f"{start.strftime('%Y%m%dT%H%M%S')}-{end.strftime('%Y%m%dT%H%M%S')}"
+        for rank, ev in enumerate(sorted(cat, key=lambda e: e.preferred_origin().time), start=1):
+            ev.resource_id = ResourceIdentifier(f"smi:idc-pipeline/{product}/{stamp}/v{prod.version}/event/{rank}")
         summary = store_catalog(session, prod, cat)
+        fault_point("process.events_stored")  # events, origins, arrivals flushed; not committed
         summary["unassociated_arrivals"] = store_unassociated(session, prod, unassoc)
         summary["picks"] = int(len(picks)) if picks is not None else 0
         return summary
 
-    with session_scope(settings.database_url) as s:
-        prod, new = write_product(s, key, input_fingerprint=fingerprint, config_hash=settings.config_hash(),
-                                  software_version=__version__, fill=fill)
-        version, summary = prod.version, dict(prod.summary)
-        run = record_run(s, prod, new, len(cat), started, time.perf_counter() - t_start, runner, run_id)
-    out = settings.products_dir / product / f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}.xml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cat.write(str(out), format="QUAKEML")
+    # the QuakeML file is written before the commit and renamed into place after it: a failed write
+    # (disk full) rolls the version back; a crash in between leaves rows the re-run replaces
+    with staged_files() as stage:
+        with session_scope(settings.database_url) as s:
+            prod, new = write_product(s, key, input_fingerprint=fingerprint, config_hash=settings.config_hash(),
+                                      software_version=__version__, fill=fill)
+            version, summary = prod.version, dict(prod.summary)
+            run = record_run(s, prod, new, len(cat), started, time.perf_counter() - t_start, runner, run_id)
+            out = settings.products_dir / product / f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}.xml"
+            cat.write(str(stage.path(out)), format="QUAKEML")
+            fault_point("process.file_staged")
+        fault_point("process.committed")  # rows committed, file not renamed into place yet
     return {"product": product, "start": str(start), "end": str(end), "version": version, "new_version": new,
             "events": len(cat), "channels": len(st), **summary, "file": str(out),
             "seconds": round(time.perf_counter() - t_start, 1), "latency_s": round(run["latency_s"], 1)}

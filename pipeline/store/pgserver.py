@@ -59,11 +59,20 @@ class ThrowawayPostgres:
             shutil.chown(self.tmp, "postgres", "postgres")
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--no-locale", "--no-sync")
+        return self.restart()
+
+    def restart(self) -> "ThrowawayPostgres":
+        """Start the server on its data folder (again, after :meth:`crash`)."""
         opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.tmp} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-o", opts, "-w", "-t", "60",
                   "-l", str(self.tmp / "server.log"), "start")
         return self
+
+    def crash(self) -> None:
+        """Stop the server the hard way (``pg_ctl stop -m immediate``: no shutdown checkpoint, open
+        transactions cut), keeping its data for :meth:`restart` (crash recovery)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
