@@ -241,6 +241,10 @@ def test_cli_review_session(tmp_path, tt, tt_cache):
     out = run("review", "show", "1")
     assert "dora" in out and "depth from regional practice" in out and "MBC" in out
     assert "REB 1995-01-16 version 1: 1 events" in run("review", "publish", "--day", "1995-01-16")
-    assert "version 2" in run("review", "publish", "--day", "1995-01-16")
+    # publishing the same events again (a re-run) makes no second version
+    assert "version 1 (unchanged: already published): 1 events" in run("review", "publish", "--day", "1995-01-16")
+    run("review", "edit", "1", "--depth", "25")
+    run("review", "relocate", "1")
+    assert "version 2: 1 events" in run("review", "publish", "--day", "1995-01-16")
     out = run("screen", "--day", "1995-01-16")
     assert "REB v2 -> SEB v1, SSEB v1: 1 events" in out

@@ -26,7 +26,7 @@ def _run(fn, *args, **kwargs):
 
     try:
         return fn(*args, **kwargs)
-    except (ReviewError, ValueError, FileNotFoundError) as exc:
+    except (ReviewError, ValueError, OSError) as exc:  # OSError: a missing file, the disk full
         raise click.ClickException(str(exc)) from None
 
 
@@ -252,11 +252,13 @@ def review_comment_cmd(settings: Settings, item, text, analyst):
 @_analyst_option
 @with_settings
 def review_publish_cmd(settings: Settings, day, analyst):
-    """Freeze the accepted events of a UTC day into a new REB product version."""
+    """Freeze the accepted events of a UTC day into a new REB product version (none when they are
+    what the newest version already holds)."""
     from pipeline import tasks
 
     res = _run(tasks.reb_publish, settings, day, _who(analyst))
-    click.echo(f"REB {res['day']} version {res['version']}: {res['events']} events -> {res['file']}")
+    same = " (unchanged: already published)" if res.get("unchanged") else ""
+    click.echo(f"REB {res['day']} version {res['version']}{same}: {res['events']} events -> {res['file']}")
     for x in res["excluded"]:
         click.echo(f"warning: item {x['id']} left out (Event Definition Criteria): {'; '.join(x['reasons'])}",
                    err=True)

@@ -416,13 +416,17 @@ def split(settings: Settings, item_id: int, arrivals: Iterable[str], analyst: st
 def publish(settings: Settings, day, analyst: str | None = None, runner: str = "cli", run_id: str = "") -> dict:
     """Freeze the accepted events of the UTC day into a new REB product version for [D, D+1 day).
 
-    Each publication is a new version (earlier versions stay readable); accepted events that no
-    longer meet the Event Definition Criteria are left out and reported with the reasons."""
+    Each publication of changed events is a new version (earlier versions stay readable, never
+    overwritten); accepted events that no longer meet the Event Definition Criteria are left out
+    and reported with the reasons. Publishing again what the newest version already holds (same
+    events, same configuration: a re-run, e.g. after a crash) makes no new version: it returns
+    that version (``"unchanged": True``) and writes its file if it is missing."""
     from pipeline import __version__
     from pipeline.store.catalog import store_catalog
     from pipeline.store.db import session_scope
     from pipeline.store.models import ReviewItem, utcnow
-    from pipeline.store.products import ProductKey, write_product
+    from pipeline.store.products import ProductKey, latest_version, lock_window, record_run, write_product
+    from pipeline.util import fault_point, staged_files
 
     who = _analyst(settings, analyst)
     d0 = utc_day(day)
@@ -430,51 +434,60 @@ def publish(settings: Settings, day, analyst: str | None = None, runner: str = "
     key = ProductKey("REB", t0, t0 + DAY_S)
     started, tick = utcnow(), time.perf_counter()
     url = _url(settings)
-    with session_scope(url) as s:
-        items = s.scalars(select(ReviewItem).where(ReviewItem.status == "accepted", ReviewItem.origin_time >= t0,
-                                                   ReviewItem.origin_time < t0 + DAY_S)
-                          .order_by(ReviewItem.origin_time, ReviewItem.id).with_for_update()).all()
-        cat = Catalog(creation_info=CreationInfo(agency_id="IDC", author=who, creation_time=UTCDateTime()))
-        included, excluded, snaps = [], [], []
-        for it in items:
-            ev = event_from_xml(it.event_xml)
-            edc = evaluate_edc(ev, settings.review.edc)
-            if not edc.passed:
-                excluded.append({"id": it.id, "reasons": list(edc.reasons)})
-                continue
-            o = preferred_origin(ev)
-            o.evaluation_mode, o.evaluation_status = "manual", "reviewed"
-            for m in ev.magnitudes:
-                m.evaluation_mode, m.evaluation_status = "manual", "reviewed"
-            cat.append(ev)
-            included.append(it)
-            snaps.append(event_snapshot(ev))
-        fingerprint = hashlib.sha256(json.dumps(snaps, sort_keys=True).encode()).hexdigest()
-        prod, new = write_product(s, key, input_fingerprint=fingerprint,
-                                  config_hash=settings.config_hash("review", "location", "magnitude"),
-                                  software_version=__version__,
-                                  fill=lambda ss, p: {**store_catalog(ss, p, cat), "analyst": who,
-                                                      "excluded": len(excluded)},
-                                  force_new_version=True)
-        version = prod.version
-        for it in included:
-            it.published_version = version
-            _log(s, it, "publish", who, {"product": "REB", "day": str(d0.date), "version": version, "included": True})
-        for x in excluded:
-            _log(s, _item(s, x["id"], lock=False), "publish", who,
-                 {"product": "REB", "day": str(d0.date), "version": version, "included": False,
-                  "reasons": x["reasons"]})
-        try:
-            from pipeline.store.products import record_run
-
+    with staged_files() as stage:
+        with session_scope(url) as s:
+            lock_window(s, key)  # one publisher of the day at a time: the next one sees this one's version
+            items = s.scalars(select(ReviewItem).where(ReviewItem.status == "accepted", ReviewItem.origin_time >= t0,
+                                                       ReviewItem.origin_time < t0 + DAY_S)
+                              .order_by(ReviewItem.origin_time, ReviewItem.id).with_for_update()).all()
+            cat = Catalog(creation_info=CreationInfo(agency_id="IDC", author=who, creation_time=UTCDateTime()))
+            included, excluded, snaps = [], [], []
+            for it in items:
+                ev = event_from_xml(it.event_xml)
+                edc = evaluate_edc(ev, settings.review.edc)
+                if not edc.passed:
+                    excluded.append({"id": it.id, "reasons": list(edc.reasons)})
+                    continue
+                o = preferred_origin(ev)
+                o.evaluation_mode, o.evaluation_status = "manual", "reviewed"
+                for m in ev.magnitudes:
+                    m.evaluation_mode, m.evaluation_status = "manual", "reviewed"
+                cat.append(ev)
+                included.append(it)
+                snaps.append(event_snapshot(ev))
+            fingerprint = hashlib.sha256(json.dumps(snaps, sort_keys=True).encode()).hexdigest()
+            config_hash = settings.config_hash("review", "location", "magnitude")
+            newest = latest_version(s, key)
+            unchanged = (newest is not None and newest.input_fingerprint == fingerprint
+                         and newest.config_hash == config_hash)
+            if unchanged:  # already published: a re-run adds no version and no audit rows
+                prod, new = newest, False
+                prod.runs = (prod.runs or 1) + 1
+            else:
+                prod, new = write_product(s, key, input_fingerprint=fingerprint, config_hash=config_hash,
+                                          software_version=__version__,
+                                          fill=lambda ss, p: {**store_catalog(ss, p, cat), "analyst": who,
+                                                              "excluded": len(excluded)},
+                                          force_new_version=True)
+                fault_point("publish.rows_stored")  # REB rows flushed, items not marked yet
+                for it in included:
+                    it.published_version = prod.version
+                    _log(s, it, "publish", who, {"product": "REB", "day": str(d0.date), "version": prod.version,
+                                                 "included": True})
+                for x in excluded:
+                    _log(s, _item(s, x["id"], lock=False), "publish", who,
+                         {"product": "REB", "day": str(d0.date), "version": prod.version, "included": False,
+                          "reasons": x["reasons"]})
+                fault_point("publish.items_marked")
+            version = prod.version
             record_run(s, prod, new, len(cat), started, time.perf_counter() - tick, runner, run_id)
-        except ImportError:  # older store without the run log
-            pass
-    out = settings.products_dir / "REB" / f"REB_{d0.strftime('%Y%m%d')}_v{version}.xml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cat.write(str(out), format="QUAKEML")
+            out = settings.products_dir / "REB" / f"REB_{d0.strftime('%Y%m%d')}_v{version}.xml"
+            if not (unchanged and out.exists()):
+                cat.write(str(stage.path(out)), format="QUAKEML")
+                fault_point("publish.file_staged")
+        fault_point("publish.committed")  # the version is stored, its file not renamed into place yet
     return {"product": "REB", "day": str(d0.date), "start": str(d0), "end": str(d0 + DAY_S),
-            "version": version, "events": len(cat),
+            "version": version, "events": len(cat), "unchanged": unchanged,
             "items": [it.id for it in included], "excluded": excluded, "file": str(out)}
 
 

@@ -63,7 +63,8 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.models import Event as EventRow
     from pipeline.store.models import EventCharacterization, ScreeningResult, utcnow
-    from pipeline.store.products import ProductKey, select_version, write_product
+    from pipeline.store.products import ProductKey, record_run, select_version, write_product
+    from pipeline.util import fault_point, staged_files
 
     cfg = settings.screening
     d0 = utc_day(day)
@@ -119,25 +120,23 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
         return {**summary, "reb_version": reb_v, "screened_out": n_out, "not_screened_out": len(chars) - n_out}
 
     out = {"day": str(d0.date), "reb_version": reb_v, "events": len(cat)}
-    with session_scope(settings.database_url) as s:
-        for ptype, fill, c in (("SEB", fill_seb, seb_cat), ("SSEB", fill_sseb, sseb_cat)):
-            prod, new = write_product(s, ProductKey(ptype, t0, t0 + DAY_S), input_fingerprint=fingerprint,
-                                      config_hash=conf_hash, software_version=__version__, fill=fill)
-            out[f"{ptype.lower()}_version"] = prod.version
-            out[f"{ptype.lower()}_new_version"] = new
-            try:
-                from pipeline.store.products import record_run
-
-                record_run(s, prod, new, len(c), started, time.perf_counter() - tick, runner, run_id)
-            except ImportError:  # pragma: no cover - store without the run log
-                pass
     files = {}
-    for ptype, c in (("SEB", seb_cat), ("SSEB", sseb_cat)):
-        v = out[f"{ptype.lower()}_version"]
-        f = settings.products_dir / ptype / f"{ptype}_{d0.strftime('%Y%m%d')}_v{v}.xml"
-        f.parent.mkdir(parents=True, exist_ok=True)
-        c.write(str(f), format="QUAKEML")
-        files[ptype] = str(f)
+    # both files are written before the commit and renamed into place after it (pipeline.util.staged_files)
+    with staged_files() as stage:
+        with session_scope(settings.database_url) as s:
+            for ptype, fill, c in (("SEB", fill_seb, seb_cat), ("SSEB", fill_sseb, sseb_cat)):
+                prod, new = write_product(s, ProductKey(ptype, t0, t0 + DAY_S), input_fingerprint=fingerprint,
+                                          config_hash=conf_hash, software_version=__version__, fill=fill)
+                out[f"{ptype.lower()}_version"] = prod.version
+                out[f"{ptype.lower()}_new_version"] = new
+                record_run(s, prod, new, len(c), started, time.perf_counter() - tick, runner, run_id)
+                fault_point(f"publish.screen_{ptype.lower()}_stored")
+            for ptype, c in (("SEB", seb_cat), ("SSEB", sseb_cat)):
+                f = settings.products_dir / ptype / f"{ptype}_{d0.strftime('%Y%m%d')}_v{out[f'{ptype.lower()}_version']}.xml"
+                c.write(str(stage.path(f)), format="QUAKEML")
+                files[ptype] = str(f)
+            fault_point("publish.screen_files_staged")
+        fault_point("publish.screen_committed")
     out["files"] = files
     for ptype in ("SEB", "SSEB"):
         out[ptype] = {"product": ptype, "start": str(d0), "end": str(d0 + DAY_S),
