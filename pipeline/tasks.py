@@ -577,25 +577,40 @@ def station_health(settings: Settings, start, end) -> dict:
 
 
 def distribute(settings: Settings, product: str, start, end, version: int | None = None) -> dict:
-    """The ``distribute`` DAG's task for one new product version: writes it to the distribution
-    folder ``products/outbox/<type>/`` as IMS1.0 and QuakeML (replacing the files of an earlier run
-    of the same version), updates the CAP/GeoJSON alert feeds and delivers to subscribers
-    (webhooks, e-mail; idempotent delivery ids, so a re-run never delivers twice)."""
+    """The ``distribute`` DAG's task for one product version (default: the newest): updates the
+    CAP/GeoJSON alert feeds, delivers to subscribers (webhooks, e-mail; idempotent delivery ids)
+    and writes the version to the distribution folder ``products/outbox/<type>/`` as IMS1.0 and
+    QuakeML (replacing the files of an earlier run of the same version).
+
+    The outbox files are renamed into place last: they mark the version as distributed
+    (:func:`distribute_pending`), so a run that died before they exist is run again, and every
+    step before them is safe to repeat."""
     from obspy import UTCDateTime
 
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.products import ProductKey, select_version
+    from pipeline.util import fault_point, staged_files
+
     start, end = UTCDateTime(start), UTCDateTime(end)
+    if version is None:
+        ensure_schema(settings.database_url)
+        with session_scope(settings.database_url) as s:
+            version = select_version(s, ProductKey(product, float(start.timestamp), float(end.timestamp)), None,
+                                     label=f"{product} {start} – {end}",
+                                     missing=f"no {product} product for {start} – {end}").version
     folder = settings.products_dir / "outbox" / product
-    stem = f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}"
+    stem = f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}"
     files = []
-    for fmt, ext in (("ims1", "ims1"), ("quakeml", "xml")):
-        tmp = folder / f".{stem}.{ext}.partial"
-        res = export_product(settings, product, start, end, fmt, tmp, version=version)
-        final = folder / f"{stem}_v{res['version']}.{ext}"
-        tmp.replace(final)
-        files.append(str(final))
-    alerts = alerts_for_product(settings, product, start, end, res["version"])  # CAP + GeoJSON feeds
-    deliveries = subscriptions_deliver(settings, product, start, end, res["version"])  # webhooks, e-mail
-    return {"product": product, "window": [str(start), str(end)], "version": res["version"],
+    with staged_files() as stage:
+        for fmt, ext in (("ims1", "ims1"), ("quakeml", "xml")):
+            final = folder / f"{stem}.{ext}"
+            res = export_product(settings, product, start, end, fmt, stage.path(final), version=version)
+            files.append(str(final))
+        fault_point("distribute.outbox_staged")
+        alerts = alerts_for_product(settings, product, start, end, version)  # CAP + GeoJSON feeds
+        deliveries = subscriptions_deliver(settings, product, start, end, version)  # webhooks, e-mail
+        fault_point("distribute.delivered")  # everything sent, the outbox files not in place yet
+    return {"product": product, "window": [str(start), str(end)], "version": version,
             "events": res["events"], "files": files,
             "alerts": alerts["alerts"] + alerts["updates"] + alerts["cancels"], "deliveries": deliveries}
 
@@ -625,7 +640,9 @@ def screen(settings: Settings, day, reb_version: int | None = None, runner: str 
 
 def distribute_pending(settings: Settings) -> list[dict]:
     """Distribute the newest version of every product window whose files are not in the outbox yet
-    (what the ``distribute`` DAG does when run by hand, without triggering Asset events)."""
+    (what the ``distribute`` DAG does when run by hand, without triggering Asset events; ``idc
+    distribute``). The outbox files are written last by :func:`distribute`, so a window whose
+    distribution died half-way is taken again."""
     from obspy import UTCDateTime
     from sqlalchemy import func, select
 
@@ -635,12 +652,13 @@ def distribute_pending(settings: Settings) -> list[dict]:
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
         newest = s.execute(select(Product.type, Product.window_start, Product.window_end, func.max(Product.version))
-                           .group_by(Product.type, Product.window_start, Product.window_end)).all()
+                           .group_by(Product.type, Product.window_start, Product.window_end)
+                           .order_by(Product.window_start, Product.window_end, Product.type)).all()
     out = []
     for typ, ws, we, v in newest:
         start, end = UTCDateTime(ws), UTCDateTime(we)
         stem = f"{typ}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{v}"
-        if not (settings.products_dir / "outbox" / typ / f"{stem}.ims1").exists():
+        if not all((settings.products_dir / "outbox" / typ / f"{stem}.{ext}").exists() for ext in ("ims1", "xml")):
             out.append(distribute(settings, typ, start, end, v))
     return out
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -36,6 +35,7 @@ from pathlib import Path
 from obspy import UTCDateTime
 
 from pipeline.alerts.cap import CapMessage, cap_time, to_xml
+from pipeline.util import fault_point, write_atomic
 
 #: rank of the products: a later stage may revise an earlier one
 PRODUCT_RANK = {"SEL1": 1, "SEL2": 2, "SEL3": 3, "REB": 4, "SEB": 5, "SSEB": 6}
@@ -54,12 +54,6 @@ def _locked(folder: Path):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def _load_state(folder: Path) -> dict:
@@ -195,7 +189,7 @@ def write_feed(folder: Path, state: dict) -> Path:
           "metadata": {"title": "idc-pipeline tsunami-relevant events", "count": len(recs)},
           "features": [_feature(r) for r in recs]}
     path = folder / "feed.geojson"
-    _write_atomic(path, (json.dumps(fc, indent=1) + "\n").encode())
+    write_atomic(path, (json.dumps(fc, indent=1) + "\n").encode())
     return path
 
 
@@ -281,7 +275,9 @@ def alerts_for_catalog(settings, catalog, product: str, version: int, window: tu
                                         "values": rec["values"], "facts": rec["facts"], "relevant": False})
                 summary["cancels"].append(f"{rec['key']}-{n}")
                 written.append(_rewrite(settings, folder, rec, n - 1))
-        _write_atomic(folder / "state.json", (json.dumps(state, indent=1) + "\n").encode())
+        fault_point("distribute.alert_messages")  # CAP files written, state.json not yet
+        write_atomic(folder / "state.json", (json.dumps(state, indent=1) + "\n").encode())
+        fault_point("distribute.alert_state")  # state.json written, the GeoJSON feed not yet
         summary["feed"] = str(write_feed(folder, state))
     summary["files"] = [str(p) for p in written]
     summary["seconds"] = round(time.perf_counter() - t0, 3)
@@ -293,7 +289,7 @@ def _rewrite(settings, folder: Path, rec: dict, i: int) -> Path:
     rec_i = dict(rec, values=m_["values"], facts=m_.get("facts", rec["facts"]), relevant=m_.get("relevant", rec["relevant"]))
     msg = _message(settings.alerts, rec_i, i + 1, m_["msgType"], m_["sent"], m_["product"], m_["version"])
     path = folder / f"{m_['identifier']}.cap.xml"
-    _write_atomic(path, to_xml(msg))
+    write_atomic(path, to_xml(msg))
     return path
 
 

@@ -45,6 +45,11 @@ def with_settings(func):
 
 
 def _fail(exc: Exception) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):  # one line (the driver's first), not the SQL and the help link
+        raise click.ClickException(f"database error: {type(exc.orig).__name__}: "
+                                   f"{(str(exc.orig).strip().splitlines() or [''])[0]}")
     raise click.ClickException(f"{type(exc).__name__}: {exc}" if not isinstance(exc, (ValueError, FileNotFoundError)) else str(exc))
 
 
@@ -467,8 +472,8 @@ from pipeline.cli.plot import plot_group as _plot  # noqa: E402  (idc plot)
 cli.add_command(_plot)
 
 
-from pipeline.cli.ops import airflow_group as _airflow, latency as _latency  # noqa: E402
-cli.add_command(_latency); cli.add_command(_airflow)
+from pipeline.cli.ops import airflow_group as _airflow, distribute as _distribute, latency as _latency  # noqa: E402
+cli.add_command(_latency); cli.add_command(_airflow); cli.add_command(_distribute)
 
 from pipeline.cli.autodrm import COMMANDS as _autodrm_cmds  # noqa: E402  (idc request, alerts, export-open)
 for _c in _autodrm_cmds: cli.add_command(_c)  # noqa: E701

@@ -1,4 +1,5 @@
-"""Operations commands: ``idc latency`` (product latency report) and ``idc airflow up|down|status|run``."""
+"""Operations commands: ``idc latency`` (product latency report), ``idc distribute`` (the distribute
+DAG by hand) and ``idc airflow up|down|status|run``."""
 from __future__ import annotations
 
 import json
@@ -122,3 +123,33 @@ def airflow_env(settings: Settings):
     env = {**orchestration.airflow_environ(settings), **orchestration.idc_environ(settings)}
     for k, v in env.items():
         click.echo(f"export {k}={shlex.quote(v)}")
+
+
+@click.command("distribute")
+@click.option("--product", default=None, type=click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"]),
+              help="One product window (with --start/--end); default: every window not distributed yet.")
+@click.option("--start", default=None, help="Window start (ISO 8601).")
+@click.option("--end", default=None, help="Window end (ISO 8601).")
+@click.option("--version", type=int, default=None, help="Product version (default: newest).")
+@with_settings
+def distribute(settings: Settings, product, start, end, version):
+    """What the distribute DAG does, by hand: alerts, subscriber deliveries and the outbox files
+    (IMS1.0 + QuakeML) of a product version, or of every newest version not in the outbox yet.
+    Safe to re-run, after a crash too (see pipeline.distribution.deliver: at least once, by delivery id)."""
+    from pipeline import tasks
+
+    if product and not (start and end):
+        raise click.UsageError("--product needs --start and --end")
+    try:
+        res = [tasks.distribute(settings, product, start, end, version)] if product else tasks.distribute_pending(settings)
+    except Exception as exc:
+        _fail(exc)
+    for r in res:
+        d = r["deliveries"]
+        click.echo(f"{r['product']} {r['window'][0][:19]} – {r['window'][1][:19]} v{r['version']}: {r['events']} events, "
+                   f"{len(r['alerts'])} alert messages, deliveries {d['delivered']} sent / {d['already']} already / "
+                   f"{d['failed']} failed / {d['skipped']} skipped")
+    if not res:
+        click.echo("nothing to distribute: every newest product version is in the outbox")
+    if any(r["deliveries"].get("failed") for r in res):
+        raise SystemExit(1)

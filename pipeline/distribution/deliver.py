@@ -11,11 +11,15 @@ Every delivery has a **deterministic id**: the first 32 hex digits of
 event id of an alert, empty otherwise). The ``delivery`` table holds one row per id (unique);
 a delivery whose row says ``delivered`` is never sent again, so re-running the DAG task (or
 ``idc subscriptions deliver``) sends only what has not arrived yet. A run claims a row
-(``status = sending``) with a conditional UPDATE, so two concurrent runs do not send the same
-delivery; a claim older than an hour (a crashed run) may be taken over. The id is sent along
-(``X-IDC-Delivery`` header, e-mail ``Message-ID``) so a receiver can also drop a repeat caused by
-a crash between its answer and our bookkeeping (delivery is at least once, exactly once in the
-log).
+(``status = sending``, ``last_error`` naming the claimant: host, process id and its start time)
+with a conditional UPDATE, so two concurrent runs do not send the same delivery. A claim whose
+process is gone (killed: same host, no such process) is taken over by the next run at once; a
+claim of another host after an hour.
+
+Delivery is **at least once**, exactly once in the log: a run killed after the receiver took a
+delivery and before the row says ``delivered`` sends it again when re-run, with the same id in
+``X-IDC-Delivery`` (webhook) and ``Message-ID`` (e-mail) and the same body and signature, so the
+receiver drops the repeat by its id (tests/faults/test_chain_faults.py kills at that point).
 
 Transport
 ---------
@@ -60,6 +64,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.accounts.policy import decide
 from pipeline.store import models as m
+from pipeline.util import fault_point, pid_alive
 
 log = logging.getLogger("pipeline.distribution")
 
@@ -258,23 +263,62 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: ``last_error`` of a row being sent: who claimed it (see :func:`_claimant`)
+CLAIM_PREFIX = "sending: "
+
+
+def _claimant() -> str:
+    """``sending: host <name> pid <pid> start <ticks>`` of this process (the start time in clock
+    ticks since boot, from /proc, so that a reused process id is not taken for the claimant)."""
+    import os
+    import socket
+
+    return f"{CLAIM_PREFIX}host {socket.gethostname()} pid {os.getpid()} start {_start_ticks(os.getpid())}"
+
+
+def _start_ticks(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _claim_abandoned(claim: str) -> bool:
+    """The claim was made by a process of this host that no longer runs (a killed run)."""
+    import socket
+
+    parts = claim[len(CLAIM_PREFIX):].split() if claim.startswith(CLAIM_PREFIX) else []
+    if len(parts) != 6 or parts[1] != socket.gethostname() or not parts[3].isdigit():
+        return False
+    pid = int(parts[3])
+    if not pid_alive(pid):
+        return True
+    start = _start_ticks(pid)  # the process id was reused by another process
+    return "?" not in (start, parts[5]) and start != parts[5]
+
+
 def _claim(url: str, sub_id: int, did: str, prod: m.Product, item: str) -> bool:
     """Create or take the delivery row for sending; False when delivered or being sent."""
     from pipeline.store.db import session_scope
 
     D = m.Delivery
+    me = _claimant()
     try:
         with session_scope(url) as s:
-            if s.scalar(select(D.id).where(D.delivery_id == did)) is None:
+            row = s.execute(select(D.status, D.last_error).where(D.delivery_id == did)).first()
+            if row is None:
                 s.add(D(delivery_id=did, subscription_id=sub_id, product=prod.type, window_start=prod.window_start,
                         window_end=prod.window_end, version=prod.version, item=item, status="sending", attempts=0,
-                        last_error="", bytes=0))
+                        last_error=me, bytes=0))
                 s.flush()
                 return True
             cutoff = _now() - timedelta(seconds=STALE_CLAIM_S)
-            res = s.execute(update(D).where(D.delivery_id == did).where(or_(
-                D.status.in_(("pending", "failed", "skipped")), (D.status == "sending") & (D.lddate < cutoff)))
-                .values(status="sending", lddate=_now()))
+            takeable = or_(D.status.in_(("pending", "failed", "skipped")), (D.status == "sending") & (D.lddate < cutoff))
+            if row.status == "sending" and _claim_abandoned(row.last_error):  # compare-and-set on the claim
+                takeable = or_(takeable, (D.status == "sending") & (D.last_error == row.last_error))
+            res = s.execute(update(D).where(D.delivery_id == did).where(takeable)
+                            .values(status="sending", lddate=_now(), last_error=me))
             return res.rowcount == 1
     except IntegrityError:  # a concurrent run created it first
         return False
@@ -485,8 +529,11 @@ def deliver_product(settings, product: str, start, end, version: int | None = No
                     else:
                         def attempt(did=did, out=out):
                             return send_email(cfg, sub.target, did, out)
+                    fault_point("distribute.claimed")  # the row says sending, nothing sent yet
                     n, nbytes, err = with_retries(cfg, attempt, sleep)
+                    fault_point("distribute.sent")  # the receiver has it, the row still says sending
                     _finish(url, did, n, nbytes, err)
+                    fault_point("distribute.recorded")
                     if nbytes is None:
                         counts["failed"] += 1
                         errors.append(f"subscription {sub.id} ({sub.channel} {sub.target}): {err}")
