@@ -362,7 +362,7 @@ def test_disk_full_under_product_files(chain, tmp_path, stage, folder):
     half_lost, half_dup, half_diffs = compare(before, left)
     out, diffs = _outcome(stage, f"disk full under products/{folder}",
                           one_line, rerun, clean_state, state,
-                          note="" if not (half_lost or half_dup) else f"the failed run left {half_diffs}")
+                          note="" if not (half_lost or half_dup) else f"the failed run left {half_diffs}"[:300])
     assert one_line, f"expected a one-line error, got rc {failed.returncode}:\n{failed.stderr}"
     assert (half_lost, half_dup) == (0, 0), f"the failed run left a half-done state: {half_diffs}"
     _check(out, diffs)
