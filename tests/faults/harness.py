@@ -99,7 +99,7 @@ def was_killed(proc: subprocess.CompletedProcess) -> bool:
 
 
 # ---------------------------------------------------------------------------- state snapshots
-def _db_rows(database_url: str) -> Counter:
+def _db_rows(database_url: str, home: str = "") -> Counter:
     from sqlalchemy import DateTime, Integer, create_engine, select
 
     from pipeline.store.models import Base
@@ -124,7 +124,8 @@ def _db_rows(database_url: str) -> Counter:
                 for row in result:
                     key = (table.name,) + tuple(("id" if v is not None else None) if r else
                                                 round(v, 6) if isinstance(v, float) else
-                                                json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+                                                json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else
+                                                v.replace(home, "$IDC_HOME") if home and isinstance(v, str) else v
                                                 for v, r in zip(row, ref))
                     if table.name in LOG_TABLES:
                         out[key] = 1
@@ -192,7 +193,7 @@ def _files(root: Path, tag: str) -> Counter:
 
 def snapshot(settings) -> Counter:
     """Everything a run leaves behind, in comparable form."""
-    state = _db_rows(settings.database_url)
+    state = _db_rows(settings.database_url, str(settings.home))
     state += _archive_content(Path(settings.archive_dir))
     state += _files(Path(settings.products_dir), "product-file")
     return state
