@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench airflow airflow-down clean
+.PHONY: venv demo test faults bench airflow airflow-down clean
 
 venv: $(STAMP)
 
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15 tests
+
+# Only the fault-injection suite (also part of `make test`): kill -9 at every write point of ingest,
+# process, publish and distribute, database stopped, disk full; prints the recovered/lost table.
+faults: $(STAMP)
+	$(PY) -m pytest -q tests/faults
 
 # Airflow for operators on the store of CONFIG (default: the demo's); `make airflow-down` stops it.
 CONFIG ?= config/demo-iceland.toml
