@@ -248,3 +248,55 @@ def test_cli_review_session(tmp_path, tt, tt_cache):
     assert "version 2: 1 events" in run("review", "publish", "--day", "1995-01-16")
     out = run("screen", "--day", "1995-01-16")
     assert "REB v2 -> SEB v1, SSEB v1: 1 events" in out
+
+
+# --------------------------------------------------------------------------- swarm events
+def _qm_catalog(shift_s: float = 0.0):
+    """QuakeMigrate's real Iceland solutions of 2014-08-24 00:01-00:10 (tests/data/iceland) with
+    their P/S picks, as obspy events; ``shift_s`` moves every origin and pick (a later SEL3
+    version re-finds the same events with slightly different times)."""
+    import csv
+
+    from obspy.core.event import Arrival, Catalog, Event, Origin, Pick, WaveformStreamID
+
+    cat = Catalog()
+    for evf in sorted((DATA / "iceland" / "quakemigrate").glob("*.event")):
+        row = next(csv.DictReader(evf.open()))
+        o = Origin(time=UTCDateTime(row["DT"]) + shift_s, latitude=float(row["Y"]), longitude=float(row["X"]),
+                   depth=float(row["Z"]) * 1000.0)
+        ev = Event(origins=[o])
+        for p in csv.DictReader(evf.with_suffix(".picks").open()):
+            if p["PickTime"] in ("", "-1"):
+                continue
+            pk = Pick(time=UTCDateTime(p["PickTime"]) + shift_s, phase_hint=p["Phase"],
+                      waveform_id=WaveformStreamID("Z7", p["Station"], "", "HHZ"))
+            ev.picks.append(pk)
+            o.arrivals.append(Arrival(pick_id=pk.resource_id, phase=p["Phase"]))
+        ev.preferred_origin_id = o.resource_id
+        cat.append(ev)
+    return cat
+
+
+def test_swarm_events_close_in_time_and_space_are_all_queued(tmp_path):
+    """Issue 14 defect 1: events within 10 s / 100 km of each other are different events when they
+    have their own picks (HEAD queued 25 of 55 SEL3 events of the Iceland window); a later SEL3
+    version of the same window (same picks, 0.05 s later) queues nothing new."""
+    settings = make_settings(tmp_path / "home")
+    db.upgrade(settings.database_url)
+    cat = _qm_catalog()
+    t0 = UTCDateTime(2014, 8, 24)
+    times = sorted(float(e.origins[0].time.timestamp) for e in cat)
+    close = sum(1 for a, b in zip(times, times[1:]) if b - a <= 10.0)
+    assert close >= 3  # the real window is a swarm: several events within 10 s of the previous one
+    for version, shift in ((1, 0.0), (2, 0.05)):
+        key = ProductKey("SEL3", float(t0.timestamp), float(t0.timestamp) + 3600)
+        c = _qm_catalog(shift)
+        with db.session_scope(settings.database_url) as s:
+            write_product(s, key, input_fingerprint=f"qm{version}", config_hash="t", software_version="t",
+                          fill=lambda ss, p, c=c: store_catalog(ss, p, c), force_new_version=True)
+        res = review.enqueue(settings, t0, t0 + 3600)
+        print(f"SEL3 v{version}: queued {res['queued']}, already queued {res['already_queued']}")
+        if version == 1:
+            assert res["queued"] == len(cat) and res["already_queued"] == 0, res
+        else:
+            assert res["queued"] == 0 and res["already_queued"] == len(cat), res

@@ -44,8 +44,13 @@ class ReviewConfig(_Frozen):
     default_analyst: str = Field("analyst", min_length=1, max_length=64)
     #: an SEL3 event whose origin is within this time (s) ...
     match_time_s: float = Field(10.0, ge=0)
-    #: ... and this epicentral distance (km) of an event already queued is not queued again
-    #: (a later SEL3 version of the same window re-finds the same events)
+    #: ... and this epicentral distance (km) of an event already queued ...
     match_distance_km: float = Field(100.0, ge=0)
+    #: ... and that shares at least this fraction of the smaller event's picks with it (same
+    #: station and phase, onset times within ``match_pick_s``) is a version of the same event (a
+    #: later SEL3 version of the same window re-finds it) and is not queued again. Nearby events
+    #: of a swarm have their own picks and are all queued.
+    match_shared_picks: float = Field(0.5, gt=0, le=1)
+    match_pick_s: float = Field(0.5, gt=0)
     #: the event may not be accepted (or published) unless it meets these criteria
     edc: EventDefinitionCriteria = EventDefinitionCriteria()

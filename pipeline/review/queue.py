@@ -108,11 +108,45 @@ def _editable(it) -> None:
 
 
 # --------------------------------------------------------------------------- queue
+def _pick_keys(ev) -> list[tuple[str, str, float]]:
+    """(station, phase, onset time) of an event's picks (phase from the pick or its arrival)."""
+    phase_of = {}
+    for o in ev.origins:
+        for a in o.arrivals:
+            phase_of[str(a.pick_id)] = (a.phase or "").upper()
+    out = []
+    for pk in ev.picks:
+        if pk.time is None or pk.waveform_id is None:
+            continue
+        ph = phase_of.get(str(pk.resource_id)) or (pk.phase_hint or "").upper()
+        out.append((pk.waveform_id.station_code or "", ph[:1], float(pk.time.timestamp)))
+    return out
+
+
+def _item_picks(it, cache: dict) -> list:
+    if it.id not in cache:
+        cache[it.id] = _pick_keys(event_from_xml(it.event_xml)) if it.event_xml else []
+    return cache[it.id]
+
+
+def _same_picks(a: list, b: list, cfg) -> bool:
+    """Two events share enough picks to be versions of one event (either without picks: the
+    origin match alone decides, as for bulletins imported without phase data)."""
+    if not a or not b:
+        return True
+    by = {}
+    for sta, ph, t in b:
+        by.setdefault((sta, ph), []).append(t)
+    shared = sum(1 for sta, ph, t in a if any(abs(t - u) <= cfg.match_pick_s for u in by.get((sta, ph), ())))
+    return shared >= cfg.match_shared_picks * min(len(a), len(b))
+
+
 def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
     """Queue the events of the newest SEL3 versions of every window overlapping [start, end)
     whose origin time is in [start, end). Idempotent: an event already queued (same source
-    product and event, or an origin within ``review.match_time_s`` and
-    ``review.match_distance_km`` of a queued item) is skipped."""
+    product and event, or a version of it: origin within ``review.match_time_s`` and
+    ``review.match_distance_km`` of a queued item *and* sharing ``review.match_shared_picks`` of
+    the picks) is skipped; nearby events of a swarm with their own picks are all queued."""
     from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
     from pipeline.store.catalog import load_catalog
     from pipeline.store.db import session_scope
@@ -130,6 +164,7 @@ def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
         newest = {}
         for p in prods:
             newest[(p.window_start, p.window_end)] = p
+        pick_cache: dict[int, list] = {}
         existing = s.scalars(select(ReviewItem).where(ReviewItem.origin_time >= t0 - cfg.match_time_s - 1,
                                                       ReviewItem.origin_time < t1 + cfg.match_time_s + 1,
                                                       ReviewItem.status != "merged")).all()
@@ -142,10 +177,12 @@ def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
                 if not t0 <= ot < t1:
                     continue
                 pub = str(ev.resource_id)
+                mine = _pick_keys(ev)
                 dup = any((x.source_product_id == p.id and x.source_public_id == pub) or (
                     abs(x.origin_time - ot) <= cfg.match_time_s
                     and float(great_circle_deg(x.lat, x.lon, o.latitude, o.longitude)) * KM_PER_DEG
-                    <= cfg.match_distance_km) for x in existing)
+                    <= cfg.match_distance_km
+                    and _same_picks(mine, _item_picks(x, pick_cache), cfg)) for x in existing)
                 if dup:
                     skipped += 1
                     continue
