@@ -361,6 +361,12 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     from pipeline.store.products import ProductKey, record_run, write_product
     from pipeline.util import fault_point, staged_files
 
+    from pipeline.store.products import AUTOMATIC_PRODUCTS
+
+    product = str(product).upper()
+    if product not in AUTOMATIC_PRODUCTS:
+        raise ValueError(f"product {product}: the automatic chain makes only {', '.join(AUTOMATIC_PRODUCTS)}; "
+                         "the REB comes from analyst review (`idc review publish`), SEB/SSEB from `idc screen`")
     t_start, started = time.perf_counter(), utcnow()
     start, end = UTCDateTime(start), UTCDateTime(end)
     key = ProductKey(product, float(start.timestamp), float(end.timestamp))

@@ -72,3 +72,19 @@ def test_config_option_on_subcommand_and_bad_config(tmp_path):
     cfg.write_text("[dask]\nthreads = -1\n")
     r = _run(["config", "show", "--config", str(cfg)], tmp_path / "h")
     assert r.returncode != 0 and f"{cfg}: dask.threads" in r.stderr
+
+
+def test_process_makes_only_automatic_products(tmp_path):
+    """Issue 14 defect 2: `idc process --product REB` wrote an unreviewed "REB" (served under the
+    REB policy). The automatic chain makes SEL1/SEL2/SEL3 only; product names are case-insensitive."""
+    from pipeline import tasks
+    from tests.conftest import make_settings
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("IDC")}, "IDC_HOME": str(tmp_path / "home")}
+    for product in ("REB", "SEB", "SSEB", "reb"):
+        res = CliRunner().invoke(cli, ["process", "--product", product, "--start", "2014-08-24T00:00",
+                                       "--end", "2014-08-24T00:10"], env=env)
+        assert res.exit_code == 2 and "review publish" in res.output, res.output
+    with pytest.raises(ValueError, match="review publish"):
+        tasks.process_window(make_settings(tmp_path / "h2"), "REB", "2014-08-24T00:00", "2014-08-24T00:10")
+    assert not (tmp_path / "home" / "products").exists()

@@ -409,11 +409,23 @@ def locate_cmd(settings: Settings, bulletin, stations, model, output):
     click.echo(f"{res['events']} events ({res['format']}) relocated{skipped} -> {output}")
 
 
-PRODUCTS = click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"])
+PRODUCTS = click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"], case_sensitive=False)
+
+
+def _automatic_product(value: str) -> str:
+    from pipeline.store.products import AUTOMATIC_PRODUCTS
+
+    v = str(value).upper()
+    if v not in AUTOMATIC_PRODUCTS:
+        raise click.BadParameter(f"{value!r}: the automatic chain makes {', '.join(AUTOMATIC_PRODUCTS)}; the REB "
+                                 "comes from analyst review (`idc review publish`), SEB/SSEB from `idc screen`")
+    return v
 
 
 @cli.command("process")
-@click.option("--product", type=PRODUCTS, required=True, help="Product to compute.")
+@click.option("--product", required=True, callback=lambda ctx, param, v: _automatic_product(v),
+              help="Automatic product to compute: SEL1, SEL2 or SEL3 (the REB comes from "
+                   "`idc review publish`, SEB/SSEB from `idc screen`).")
 @click.option("--start", required=True, help="Window start (ISO 8601).")
 @click.option("--end", required=True, help="Window end (ISO 8601).")
 @with_settings

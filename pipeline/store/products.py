@@ -34,6 +34,9 @@ from pipeline.store.models import (
 )
 
 PRODUCT_TYPES = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
+#: products the automatic chain makes; REB comes only from analyst review (``idc review publish``),
+#: SEB/SSEB only from screening (``idc screen``)
+AUTOMATIC_PRODUCTS = ("SEL1", "SEL2", "SEL3")
 #: child tables in delete order (children first)
 _CHILDREN = (Stamag, Netmag, Assoc, Amplitude, Origerr, Arrival, Origin, Event)
 
