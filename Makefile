@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/idc --config config/demo-iceland.toml demo
 
+# Test files are spread over one worker process per core (pytest-xdist; a file stays in one worker).
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=15 tests
 
 # Only the fault-injection suite (also part of `make test`): kill -9 at every write point of ingest,
 # process, publish and distribute, database stopped, disk full; prints the recovered/lost table.

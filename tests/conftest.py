@@ -15,6 +15,36 @@ TEST_CONFIG = PROJECT_ROOT / "config" / "test.toml"
 _db_counter = itertools.count()
 
 
+def pytest_configure(config):
+    """The fault suite's outcomes go to one file for the whole session (also from xdist workers,
+    which inherit this variable), so the controller can print the table at the end."""
+    if not hasattr(config, "workerinput"):
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="idc_fault_ledger_", suffix=".jsonl")
+        os.close(fd)
+        os.environ["IDC_FAULT_LEDGER"] = path
+        config._idc_fault_ledger = path
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    path = getattr(config, "_idc_fault_ledger", None)
+    if not path:
+        return
+    from tests.faults.harness import Ledger, Outcome
+
+    ledger = Ledger()
+    with open(path) as fh:
+        ledger.rows = [Outcome(**__import__("json").loads(line)) for line in fh if line.strip()]
+    os.unlink(path)
+    if ledger.rows:
+        terminalreporter.write_sep("=", "fault injection: injected / fired / recovered / lost / duplicated / manual")
+        terminalreporter.write_line(ledger.table())
+        for r in ledger.rows:
+            if not r.recovered or r.lost or r.duplicated or r.manual:
+                terminalreporter.write_line(f"  NOT RECOVERED: {r.area}: {r.fault}: {r.note}")
+
+
 def pytest_report_header(config):
     b = find_bindir()
     return f"PostgreSQL server binaries: {b or 'NOT FOUND (postgres tests will be skipped)'}"

@@ -295,7 +295,7 @@ def test_process_database_stopped_mid_write(chain, tmp_path):
     chain.home("ingested")  # its travel-time table
     flag = tmp_path / "waiting"
     with ThrowawayPostgres() as pg:
-        url = pg.create_database("faults")
+        url = pg.create_database("faults", durable=True)
         home = chain.populate(tmp_path / "home", url)
         child = chain.start(args, home, url, IDC_FAULT_WAIT="process.events_stored", IDC_FAULT_WAIT_FILE=str(flag))
         try:

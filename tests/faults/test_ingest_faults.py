@@ -176,7 +176,7 @@ def test_database_stopped_mid_ingest(outage, pg_server, tmp_path_factory, drops,
     tasks.ingest_files(ref, [drops[1]], progress=False)
     clean_pg = snapshot(ref)
 
-    url = pg_server.create_database(f"ingfault_{tag}")
+    url = pg_server.create_database(f"ingfault_{tag}", durable=True)
     s = _home(tmp_path / "home", url)
     tasks.ingest_files(s, [drops[0]], progress=False)
     flag = tmp_path / "waiting"
