@@ -5,6 +5,7 @@ returns a small JSON-able summary dict. Nothing here is implemented twice elsewh
 """
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
@@ -188,16 +189,19 @@ def station_table(settings: Settings, path: str | Path | None = None):
     """Stations DataFrame from a StationXML/CSV file, or from the store's site table."""
     import pandas as pd
 
-    from pipeline.picks import read_stations_csv, stations_from_inventory
+    from pipeline.picks import stations_from_inventory
     from pipeline.stations.inventory import read_station_file
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.models import Site
 
     if path is not None:
         p = Path(path)
-        if p.suffix.lower() == ".csv":
-            return read_stations_csv(p)
-        return stations_from_inventory(read_station_file(p).inventory)
+        # real station lists have the odd bad row: it is skipped with a warning naming file,
+        # line and field (as `idc stations load` does), the other stations are used
+        table = read_station_file(p, default_network="" if p.suffix.lower() == ".csv" else "XX", strict=False)
+        for msg in table.rejected:
+            print(f"warning: {msg}", file=sys.stderr)
+        return stations_from_inventory(table.inventory)
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
         rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in s.query(Site).order_by(Site.ondate)]

@@ -237,3 +237,22 @@ def test_load_stations_task_reports_rejected_rows(sqlite_settings, tmp_path):
     with pytest.raises(StationFileError):
         tasks.load_stations(sqlite_settings, [bad], strict=True)
     assert tasks.load_stations(sqlite_settings, [STATIONS])["rejected"] == []  # a clean table
+
+
+def test_locate_skips_a_bad_station_row_with_a_warning(tmp_path, home):
+    """`idc locate --stations` with one station row out of range: that row is skipped with the
+    warning `stations load` gives, the event is located with the other stations."""
+    lines = IPEC_STATIONS.read_text().split("\n")
+    k = 1  # the first station row: its longitude becomes 1990
+    parts = lines[k].split(",")
+    header = lines[0].split(",")
+    parts[header.index("longitude")] = "1990"
+    lines[k] = ",".join(parts)
+    bad = tmp_path / "ipec_stations_bad.csv"
+    bad.write_text("\n".join(lines))
+    out = tmp_path / "reloc.xml"
+    r = _run(["locate", str(IPEC), "--stations", str(bad), "--model", "ak135", "-o", str(out)], home)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert f"warning: {bad}: line {k + 1}: field 'longitude' out of range: 1990.0" in r.stderr, r.stderr
+    o = _relocated(out, IPEC_EVENT)
+    assert o.latitude is not None
