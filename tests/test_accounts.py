@@ -156,6 +156,9 @@ def test_authorisation_matrix(env, who):
         elif role == "public" and product in ACCESS["public_events"]["products"]:
             assert r.status_code == 200, (who, product, r.text)
             assert [round(t, 1) for t in _times(r.text)] == pub_times
+        elif who == "anonymous":  # credentials would help: challenged (obspy Client(user, password) answers)
+            assert r.status_code == 401, (who, product, r.status_code)
+            assert r.headers.get_list("www-authenticate")[0].startswith("Digest ") and product in r.text
         else:
             assert r.status_code == 403, (who, product, r.status_code)
             assert r.text.startswith("Error 403: Forbidden") and product in r.text
@@ -202,9 +205,11 @@ def test_default_catalog_and_eventid_for_the_public(env):
     assert httpx.get(f"{env.url}/fdsnws/event/1/query", params={"eventid": hidden[0]}).status_code == 204
     assert httpx.get(f"{env.url}/fdsnws/event/1/query", params={"eventid": hidden[0]},
                      headers=_auth(env, "fr_user")).status_code == 200
-    # an automatic bulletin by id: 403 for the public
+    # an automatic bulletin by id: 401 (challenge) without credentials, 403 for a public account
     sel = ids[0].replace("REB-", "SEL3-")
-    assert httpx.get(f"{env.url}/fdsnws/event/1/query", params={"eventid": sel}).status_code == 403
+    assert httpx.get(f"{env.url}/fdsnws/event/1/query", params={"eventid": sel}).status_code == 401
+    assert httpx.get(f"{env.url}/fdsnws/event/1/query", params={"eventid": sel},
+                     headers=_auth(env, "press")).status_code == 403
 
 
 def test_whoami(env):
@@ -336,7 +341,7 @@ def test_every_download_is_audited(env):
     r = httpx.get(f"{env.url}/fdsnws/dataselect/1/query", params=WF, headers=_auth(env, "fr_user"))
     assert r.status_code == 200
     denied = httpx.get(f"{env.url}/fdsnws/event/1/query", params={"catalog": "SEB"})
-    assert denied.status_code == 403
+    assert denied.status_code == 401  # restricted, no credentials: challenged
     deadline = time.time() + 5
     while True:
         with db.session_scope(s.database_url) as ss:
@@ -351,7 +356,7 @@ def test_every_download_is_audited(env):
     assert (a.state, a.role, a.product, a.status, a.method) == ("FR", "state_user", "waveforms", 200, "GET")
     assert a.bytes == len(r.content) > 0 and a.client == "127.0.0.1" and a.duration_ms > 0
     assert "sta=KVER" in a.query
-    assert (pub[-1].status, pub[-1].product, pub[-1].bytes) == (403, "SEB", len(denied.content))
+    assert (pub[-1].status, pub[-1].product, pub[-1].bytes) == (401, "SEB", len(denied.content))
 
 
 # --------------------------------------------------------------------------- CLI

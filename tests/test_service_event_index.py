@@ -7,7 +7,7 @@ real data (the IDC's 1995 REB in two versions — arrivals, origin errors, event
 names, mb and ML — and the NCSN Calaveras catalogue as yearly SEL3 products) and a synthetic
 bench store (``bench/fdsn_event_throughput.py``: 2 000 events, mb rounded to 0.1 so that many sit
 exactly on the public rule's mb 4.0 threshold). The access policy is config/default.toml's
-(the public may read only the REB events with mb >= 4.0 older than 2 days; other catalogs: 403),
+(the public may read only the REB events with mb >= 4.0 older than 2 days; other catalogs: 401),
 so both the public and an unrestricted principal are compared. Answers must be byte-identical
 (status too) except the QuakeML ``creationTime``.
 
@@ -265,8 +265,9 @@ def test_index_answers_equal_the_sql_path(store):
             assert _strip(got[1]) == _strip(want[1]), (who, q)
             statuses.add(want[0])
             n_equal += want[0] == 200
-    # the comparison covered answers with events, empty answers, refused catalogs and too many events
-    assert {200, 204, 403, 413} <= statuses, statuses
+    # the comparison covered answers with events, empty answers, refused catalogs (401: the public
+    # is challenged for a restricted catalog) and too many events
+    assert {200, 204, 401, 413} <= statuses, statuses
     assert n_equal > 120
 
 
@@ -409,12 +410,12 @@ def test_audit_rows_are_written_in_batches_and_flushed(tmp_path, backend, reques
             assert index_of(app.state.idc).builds == 1
             for k in range(30):
                 client.get("/fdsnws/event/1/query", params={"catalog": "REB", "limit": str(k + 1)})
-            client.get("/fdsnws/event/1/query", params={"catalog": "SEB"})  # 403, audited too
+            client.get("/fdsnws/event/1/query", params={"catalog": "SEB"})  # 401, audited too
         with db.session_scope(cfg.database_url) as s:
             rows = list(s.scalars(select(m.DownloadAudit).order_by(m.DownloadAudit.id)))
         assert len(rows) == 31
         assert [r.query for r in rows[:3]] == ["catalog=REB&limit=1", "catalog=REB&limit=2", "catalog=REB&limit=3"]
-        assert rows[-1].status == 403 and rows[-1].product == "SEB" and rows[0].product == "REB"
+        assert rows[-1].status == 401 and rows[-1].product == "SEB" and rows[0].product == "REB"
         assert all(r.user_name == "public" and r.endpoint == "/fdsnws/event/1/query" for r in rows)
         assert app.state.idc_audit.written == 31
         if backend == "sqlite":

@@ -188,9 +188,10 @@ def test_events_match_the_stored_reb_and_the_public_rule(client, store):
     pub = client.get("/ui/api/events", params={"catalog": "REB"}).json()["events"]
     want = [e for e in reb if any(m.magnitude_type == "mb" and m.mag >= 4.0 for m in e.magnitudes)]
     assert len(pub) == len(want) == 1 and pub[0]["latitude"] == pytest.approx(want[0].origins[0].latitude)
-    # automatic bulletins are not public: an FDSN error document naming the product
+    # automatic bulletins are not public: an FDSN error document naming the product (401: an
+    # account may read it)
     r = client.get("/ui/api/events", params={"catalog": "SEL3"})
-    assert r.status_code == 403 and "SEL3" in r.text
+    assert r.status_code == 401 and "SEL3" in r.text
     bad = client.get("/ui/api/events", params={"catalog": "REB", "minmag": "big"}, headers=auth(store, "sue"))
     assert bad.status_code == 400 and "minmag" in bad.text
     r = client.get("/ui/api/events", headers={"Authorization": "Bearer idc_000000000000_" + "x" * 40})
@@ -294,7 +295,7 @@ def test_ims1_export_reads_back(client, store, tmp_path):
     want = sorted(float((e.preferred_origin() or e.origins[0]).time) for e in store["reb"])
     assert np.allclose(got, want, atol=0.01)
     assert sum(len((e.preferred_origin() or e.origins[0]).arrivals) for e in cat) == 16
-    assert client.get("/ui/api/export", params={"format": "ims1", "catalog": "SEL3"}).status_code == 403
+    assert client.get("/ui/api/export", params={"format": "ims1", "catalog": "SEL3"}).status_code == 401
     assert client.get("/ui/api/export", params={"format": "csv"}, headers=h).status_code == 400
 
 

@@ -16,8 +16,10 @@ Credentials (what is supported)
   ``Client(user=..., password=...)`` sends (:mod:`pipeline.service.digest`; ``[access.digest]``);
 * no ``Authorization`` header — the ``public`` principal.
 
-``/fdsnws/dataselect/1/queryauth`` answers 401 without credentials. Tokens are never accepted in
-the URL.
+``/fdsnws/dataselect/1/queryauth`` and ``/fdsnws/event/1/queryauth`` answer 401 without
+credentials; so does an event query without credentials for a catalog only accounts may read
+(:func:`require_catalog`: the Digest challenge lets obspy's ``Client(user=..., password=...)``
+send its credentials). Tokens are never accepted in the URL.
 
 Answers: malformed/unknown/expired/revoked token → 401 (with ``WWW-Authenticate: Bearer``, and on
 ``[access.digest] challenge_paths`` first the Digest and Basic challenges of :func:`challenges`);
@@ -124,6 +126,25 @@ def require(principal: Principal, product: str, *, partial_ok: bool = False) -> 
     raise AccessDenied(403, f"Access to {product} is not allowed for {_who(principal)}.{hint}")
 
 
+def require_catalog(principal: Principal, product: str) -> Decision:
+    """:func:`require` (``partial_ok``) for an event catalog (fdsnws-event, the web UI): a request
+    *without credentials* for a catalog that some account may read gets 401 with the
+    ``WWW-Authenticate`` challenges (:func:`challenges`) instead of 403, so that a client holding
+    credentials sends them: obspy's ``Client(user=..., password=...)`` answers a Digest challenge
+    on ``/fdsnws/event/1/query`` (it uses ``queryauth`` for dataselect only)."""
+    try:
+        return require(principal, product, partial_ok=True)
+    except AccessDenied as exc:
+        cfg = principal.access
+        if principal.authenticated or exc.status != 403 or cfg is None or \
+                not any(r != "public" for r in cfg.roles_for(product)):
+            raise
+        raise AccessDenied(401, f"{product} is restricted: send the credentials of an account allowed to read it "
+                                "(HTTP Digest with user = account name and password = API token, as obspy's "
+                                "Client(base_url, user=..., password=...) does, or 'Authorization: Bearer "
+                                "<token>')") from None
+
+
 def public_event_condition(principal: Principal, O, now: float | None = None):
     """SQL condition on origin ``O`` for the public part of a bulletin: magnitude (of
     ``magnitude_type``, else the preferred = first network magnitude) ≥ ``min_magnitude`` and
@@ -143,20 +164,22 @@ def public_event_condition(principal: Principal, O, now: float | None = None):
 
 def event_filter(principal: Principal):
     """For :class:`pipeline.service.fdsn.event.EventQuery`: a function ``(query, types, O, P) →
-    query`` that refuses (403) catalogs the principal may not read and keeps only the public
-    events of catalogs it may read in part."""
+    query`` that refuses (403; 401 without credentials, :func:`require_catalog`) catalogs the
+    principal may not read and keeps only the public events of catalogs it may read in part. Its
+    ``may_read`` attribute (``product → bool``) chooses the default catalog of the principal."""
     from sqlalchemy import or_
 
     def apply(q, types, O, P):
         full, partial = [], []
         for t in types:
-            d = require(principal, t, partial_ok=True)
+            d = require_catalog(principal, t)
             (full if d.full else partial).append(t)
         if not partial:
             return q
         cond = P.type.in_(partial) & public_event_condition(principal, O)
         return q.where(or_(P.type.in_(full), cond) if full else cond)
 
+    apply.may_read = principal.may_read
     return apply
 
 

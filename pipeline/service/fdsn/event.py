@@ -4,10 +4,18 @@ What is served
 --------------
 * **Catalogs** are the product types in the store (SEL1, SEL2, SEL3, REB, SEB, SSEB). For each
   (type, window) only the **newest version** is served; older versions stay in the store.
-* **Default catalog** (no ``catalog`` parameter): ``REB`` when the REB holds any event, else the
-  first of ``SEL3``, ``SEL2``, ``SEL1`` that holds events (the most complete automatic bulletin);
-  with ``eventid`` the catalog named in the id. ``catalog`` takes one type or a comma list.
-  The default is re-evaluated at most every :data:`DEFAULT_CATALOG_TTL_S` (5) seconds.
+* **Default catalog** (no ``catalog`` parameter): of the catalogs the *caller may read*, ``REB``
+  when the REB holds any event, else the first of ``SEL3``, ``SEL2``, ``SEL1`` that holds events
+  (the newest, most complete bulletin); when none of them holds events, the first the caller may
+  read. So the public's default query is the public part of the REB (never a 403 for a catalog it
+  did not name). With ``eventid`` the catalog named in the id. ``catalog`` takes one type or a
+  comma list. Which catalogs hold events is re-evaluated at most every
+  :data:`DEFAULT_CATALOG_TTL_S` (5) seconds.
+* **Access**: a catalog the caller may not read answers 403; without credentials, a catalog that
+  accounts may read answers **401** with the ``WWW-Authenticate`` challenges (HTTP Digest first),
+  so obspy's ``Client(base_url, user=..., password=...)`` (which sends credentials only when
+  challenged) gets it; ``queryauth`` is ``query`` for authenticated callers only (FDSN).
+  ``catalogs`` lists the catalogs holding products that the caller may read.
 * **Event ids** are ``<TYPE>-<window start>-<window end>-<n>``, e.g.
   ``REB-19950116T000000-19950117T000000-1``: product type, window (UTC, ``YYYYMMDDTHHMMSS``) and
   the event's rank by origin time within that product version. They do not use database keys,
@@ -47,14 +55,14 @@ from collections import defaultdict
 from functools import lru_cache
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from obspy import UTCDateTime
 from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import aliased
 
-from pipeline.service.auth import current_principal, event_filter
+from pipeline.service.auth import Principal, current_principal, event_filter
 from pipeline.service.fdsn.cache import (
     MAX_ONE_RESPONSE,
     access_class,
@@ -197,29 +205,40 @@ MAX_NEWEST_IN = 5000
 
 #: seconds the default catalog is remembered (it changes only when a first REB/SEL product appears)
 DEFAULT_CATALOG_TTL_S = 5.0
-_default_cache: dict[str, tuple[float, str]] = {}
+_default_cache: dict[str, tuple[float, frozenset]] = {}
 _default_lock = threading.Lock()
 
+#: the default catalog candidates, in order of preference
+DEFAULT_ORDER = ("REB",) + AUTOMATIC
 
-def default_catalog(session) -> str:
-    """REB if it holds events, else the most complete automatic bulletin that does (SEL3, SEL2, SEL1);
-    remembered for :data:`DEFAULT_CATALOG_TTL_S` seconds per store."""
+
+def choose_default(holding, may_read=None) -> str:
+    """The default catalog: the first of :data:`DEFAULT_ORDER` that the caller may read
+    (``may_read(type) -> bool``, None = all) and that is in ``holding`` (types holding events);
+    else the first the caller may read; else ``REB`` (which is then refused)."""
+    readable = [t for t in DEFAULT_ORDER if may_read is None or may_read(t)]
+    return next((t for t in readable if t in holding), readable[0] if readable else "REB")
+
+
+def default_catalog(session, may_read=None) -> str:
+    """:func:`choose_default` over the catalogs holding events in their newest versions
+    (remembered for :data:`DEFAULT_CATALOG_TTL_S` seconds per store)."""
     key = str(session.get_bind().url)
     now = time.monotonic()
     with _default_lock:
         hit = _default_cache.get(key)
-    if hit is not None and now - hit[0] < DEFAULT_CATALOG_TTL_S:
-        return hit[1]
-    P = m.Product
-    found = "REB"
-    for t in ("REB",) + AUTOMATIC:
-        q = select(m.Event.evid).join(P, P.id == m.Event.product_id).where(P.type == t, _newest_version(P)).limit(1)
-        if session.execute(q).first() is not None:
-            found = t
-            break
-    with _default_lock:
-        _default_cache[key] = (now, found)
-    return found
+    if hit is None or now - hit[0] >= DEFAULT_CATALOG_TTL_S:
+        P = m.Product
+        holding = set()
+        for t in DEFAULT_ORDER:
+            q = select(m.Event.evid).join(P, P.id == m.Event.product_id).where(P.type == t,
+                                                                              _newest_version(P)).limit(1)
+            if session.execute(q).first() is not None:
+                holding.add(t)
+        hit = (now, frozenset(holding))
+        with _default_lock:
+            _default_cache[key] = hit
+    return choose_default(hit[1], may_read)
 
 
 def _resolve_ids(session, ids: list[tuple[str, float, float, int]]) -> list[int]:
@@ -374,7 +393,7 @@ class EventQuery:
             orids = _resolve_ids(session, self.ids)
             types = self.catalogs or sorted({i[0] for i in self.ids})
         else:
-            types = self.catalogs or [default_catalog(session)]
+            types = self.catalogs or [default_catalog(session, getattr(self.access, "may_read", None))]
         # newest versions: by id from the cache (no product join needed), else "no newer version" in SQL
         products = None
         if self.caches is not None:
@@ -613,18 +632,37 @@ def _nodata(params) -> Response:
     return Response(status_code=204)
 
 
+async def _principal(request: Request):
+    # the caller first (401/429 come before parameter errors); without credentials the
+    # principal needs no store access
+    if "authorization" in request.headers:
+        return await run_in_threadpool(current_principal, request)
+    return current_principal(request)
+
+
 @router.get("/query", openapi_extra=openapi_parameters(SPECS))
 async def query(request: Request):
     """fdsnws-event ``query``. Async: a request the in-memory index answers (the common ones)
     is computed on the event loop without a thread hop (no store access besides the generation
     read, :meth:`~pipeline.service.fdsn.index.EventIndex.generation`); a token check, an index
     (re)build, a large rendering and the SQL path run in the thread pool."""
-    # the caller first (401/429 come before parameter errors); without credentials the
-    # principal needs no store access
-    if "authorization" in request.headers:
-        principal = await run_in_threadpool(current_principal, request)
-    else:
-        principal = current_principal(request)
+    return await _answer(request, await _principal(request))
+
+
+@router.get("/queryauth", openapi_extra=openapi_parameters(SPECS))
+async def queryauth(request: Request):
+    """As ``query``, for authenticated callers only (401 without credentials): HTTP Digest with
+    user = account name and password = API token (FDSN), or Bearer / Basic with the token."""
+    from pipeline.service.auth import AccessDenied
+
+    principal = await _principal(request)
+    if not principal.authenticated:
+        raise AccessDenied(401, "queryauth needs credentials: an API token as 'Authorization: Bearer <token>' or "
+                                "as the password of HTTP Digest or Basic (user = the account name)")
+    return await _answer(request, principal)
+
+
+async def _answer(request: Request, principal):
     st = request.app.state.idc
     items = request.query_params.multi_items()
     params = parse_params(items, SPECS)
@@ -754,17 +792,19 @@ def version():
 def application_wadl(request: Request):
     from pipeline.service.app import base_url
 
-    return Response(wadl("event", base_url(request, "event"), SPECS, extra_resources=("catalogs", "contributors")),
+    return Response(wadl("event", base_url(request, "event"), SPECS, extra_resources=("catalogs", "contributors"),
+                         queryauth=True),
                     media_type="application/xml")
 
 
 @router.get("/catalogs")
-def catalogs(request: Request):
+def catalogs(request: Request, principal: Principal = Depends(current_principal)):
+    """The catalogs holding products that the caller may read (all or the public part of)."""
     st = request.app.state.idc
     with st.session() as session:
         P = m.Product
         present = {t for (t,) in session.execute(select(P.type).distinct())}
-    return Response(simple_list_xml("Catalog", [t for t in PRODUCT_TYPES if t in present]),
+    return Response(simple_list_xml("Catalog", [t for t in PRODUCT_TYPES if t in present and principal.may_read(t)]),
                     media_type="application/xml")
 
 

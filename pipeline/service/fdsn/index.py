@@ -430,7 +430,7 @@ class EventIndex:
         """The events of query ``eq`` (an :class:`~pipeline.service.fdsn.event.EventQuery` the
         index :func:`handles`) for ``principal``, in answer order: ``(block, position)`` pairs.
         Raises the same :class:`FDSNError` as the SQL path (403 for a refused catalog, 413)."""
-        from pipeline.service.auth import require
+        from pipeline.service.auth import require_catalog
         from pipeline.service.fdsn.event import ETYPE_QUAKEML, _distance_deg, radius_box, radius_page
         from pipeline.service.fdsn.params import FDSNError
 
@@ -438,10 +438,10 @@ class EventIndex:
         if eq.ids:
             types = eq.catalogs or sorted({i[0] for i in eq.ids})
         else:
-            types = eq.catalogs or [self.default_catalog(snap)]
+            types = eq.catalogs or [self.default_catalog(snap, principal.may_read)]
         full, partial = [], []
-        for t in types:  # as pipeline.service.auth.event_filter: 403, products for the audit
-            d = require(principal, t, partial_ok=True)
+        for t in types:  # as pipeline.service.auth.event_filter: 403/401, products for the audit
+            d = require_catalog(principal, t)
             (full if d.full else partial).append(t)
         t0, t1 = p.get("starttime"), p.get("endtime")
         lo = 0 if t0 is None else int(np.searchsorted(snap.time, t0.timestamp, side="left"))
@@ -535,14 +535,11 @@ class EventIndex:
                                  "narrower selection")
         return [(snap.block_list[int(snap.blk[j])], int(snap.pos[j])) for j in sel]
 
-    def default_catalog(self, snap: Snapshot) -> str:
+    def default_catalog(self, snap: Snapshot, may_read=None) -> str:
         """As :func:`pipeline.service.fdsn.event.default_catalog`, from the snapshot."""
-        from pipeline.service.fdsn.event import AUTOMATIC
+        from pipeline.service.fdsn.event import choose_default
 
-        for t in ("REB",) + AUTOMATIC:
-            if snap.n_events_by_type.get(t, 0) > 0:
-                return t
-        return "REB"
+        return choose_default({t for t, n in snap.n_events_by_type.items() if n > 0}, may_read)
 
     def _resolve_ids(self, snap: Snapshot, ids) -> set[int]:
         """Positions in the snapshot of event ids (as ``_resolve_ids`` + the newest-version rule)."""
