@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import httpx
 from lxml import etree
 
 from obspy import UTCDateTime
@@ -306,6 +307,19 @@ def test_served_feeds(tmp_path):
         assert one.content == (alerts_dir(settings) / f"{res['updates'][0]}.cap.xml").read_bytes()
         geo = client.get("/alerts/feed.geojson")
         assert geo.headers["content-type"].startswith("application/geo+json")
-        assert geo.json() == json.loads((alerts_dir(settings) / "feed.geojson").read_text())
+        on_disk = json.loads((alerts_dir(settings) / "feed.geojson").read_text())
+        served = geo.json()
+        assert len(served["features"]) == len(on_disk["features"]) >= 1
+        for f, g in zip(served["features"], on_disk["features"]):
+            # the link is absolute when served, and resolves to the CAP message (it used to 404)
+            cap = f["properties"].pop("cap")
+            assert cap.startswith("http://testserver/alerts/cap/"), cap
+            got = client.get(cap)
+            assert got.status_code == 200 and got.headers["content-type"].startswith("application/cap+xml")
+            assert got.content == (alerts_dir(settings) / f"{f['properties']['identifier']}.cap.xml").read_bytes()
+            # the file's link is relative to the feed's own URL and resolves to the same message
+            rel = g["properties"].pop("cap")
+            assert str(httpx.URL("http://testserver/alerts/feed.geojson").join(rel)) == cap
+        assert served == on_disk
         assert client.get("/alerts/cap/nope.xml").status_code == 404
         assert client.get("/alerts/cap/..%2Fstate.xml").status_code in (400, 404)

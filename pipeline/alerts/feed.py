@@ -168,7 +168,14 @@ def _message(cfg, rec: dict, n: int, msg_type: str, sent: str, product: str, ver
         parameters=params, area_desc=where, circle=f"{v['lat']:.3f},{v['lon']:.3f} {cfg.area_radius_km:.1f}")
 
 
-def _feature(rec: dict) -> dict:
+def cap_link(identifier: str, base_url: str = "") -> str:
+    """Where the CAP message ``identifier`` is served: ``<base_url>/alerts/cap/<id>.xml``, or
+    without a base URL ``cap/<id>.xml``, relative to the feed's own URL ``/alerts/feed.geojson``."""
+    base = (base_url or "").rstrip("/")
+    return f"{base}/alerts/cap/{identifier}.xml" if base else f"cap/{identifier}.xml"
+
+
+def _feature(rec: dict, base_url: str = "") -> dict:
     v, last = rec["values"], rec["messages"][-1]
     return {"type": "Feature", "id": rec["key"],
             "geometry": {"type": "Point", "coordinates": [round(v["lon"], 4), round(v["lat"], 4)]},
@@ -180,14 +187,14 @@ def _feature(rec: dict) -> dict:
                            "mag": v["mag"], "magtype": v["magtype"], "region": v["region"],
                            "at_sea": rec["facts"].get("at_sea"),
                            "distance_to_coast_km": rec["facts"].get("distance_to_coast_km"),
-                           "tsunami_relevant": rec["relevant"], "cap": f"alerts/cap/{last['identifier']}.xml"}}
+                           "tsunami_relevant": rec["relevant"], "cap": cap_link(last["identifier"], base_url)}}
 
 
-def write_feed(folder: Path, state: dict) -> Path:
+def write_feed(folder: Path, state: dict, base_url: str = "") -> Path:
     recs = sorted(state["events"].values(), key=lambda r: r["values"]["time"], reverse=True)
     fc = {"type": "FeatureCollection",
           "metadata": {"title": "idc-pipeline tsunami-relevant events", "count": len(recs)},
-          "features": [_feature(r) for r in recs]}
+          "features": [_feature(r, base_url) for r in recs]}
     path = folder / "feed.geojson"
     write_atomic(path, (json.dumps(fc, indent=1) + "\n").encode())
     return path
@@ -278,7 +285,7 @@ def alerts_for_catalog(settings, catalog, product: str, version: int, window: tu
         fault_point("distribute.alert_messages")  # CAP files written, state.json not yet
         write_atomic(folder / "state.json", (json.dumps(state, indent=1) + "\n").encode())
         fault_point("distribute.alert_state")  # state.json written, the GeoJSON feed not yet
-        summary["feed"] = str(write_feed(folder, state))
+        summary["feed"] = str(write_feed(folder, state, cfg.base_url))
     summary["files"] = [str(p) for p in written]
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     return summary

@@ -36,15 +36,25 @@ def _state(request: Request) -> dict:
 
 @router.get("/feed.geojson")
 def feed(request: Request, principal: Principal = Depends(current_principal)):
-    """GeoJSON FeatureCollection of the alerted (tsunami-relevant) events."""
-    from pipeline.alerts.feed import alerts_dir
+    """GeoJSON FeatureCollection of the alerted (tsunami-relevant) events; each feature's ``cap``
+    property is the absolute URL of its CAP message (``[alerts] base_url``, else
+    ``[service] base_url``, else the URL this request came to)."""
+    from pipeline.alerts.feed import alerts_dir, cap_link
 
     _check(principal)
-    p = alerts_dir(request.app.state.idc.settings) / "feed.geojson"
-    body = p.read_bytes() if p.exists() else json.dumps(
-        {"type": "FeatureCollection", "metadata": {"title": "idc-pipeline tsunami-relevant events", "count": 0},
-         "features": []}).encode()
-    return Response(body, media_type="application/geo+json")
+    settings = request.app.state.idc.settings
+    p = alerts_dir(settings) / "feed.geojson"
+    if not p.exists():
+        body = json.dumps({"type": "FeatureCollection", "features": [],
+                           "metadata": {"title": "idc-pipeline tsunami-relevant events", "count": 0}}).encode()
+        return Response(body, media_type="application/geo+json")
+    fc = json.loads(p.read_bytes())
+    base = settings.alerts.base_url or settings.service.base_url or str(request.base_url)
+    for f in fc.get("features", []):
+        props = f.get("properties") or {}
+        if props.get("identifier"):
+            props["cap"] = cap_link(props["identifier"], base)
+    return Response(json.dumps(fc, indent=1).encode() + b"\n", media_type="application/geo+json")
 
 
 @router.get("/cap")
