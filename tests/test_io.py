@@ -7,6 +7,7 @@ magnitude code (pipeline.bulletin.build.relocate_catalog) — two origins per ev
 floats, station magnitudes with contributions."""
 import filecmp
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -257,7 +258,11 @@ def test_golden_read_write_read_is_stable(src, tmp_path, fmt):
         for t, f1 in table_paths(p1).items():
             assert filecmp.cmp(f1, table_paths(p2)[t], shallow=False), t
     else:
-        assert p1.read_bytes() == p2.read_bytes()
+        a, b = p1.read_bytes(), p2.read_bytes()
+        if fmt == "ims1":  # every IMS1.0 message has its own MSG_ID
+            a, b = (re.sub(rb"(?m)^MSG_ID \S+", b"MSG_ID *", x) for x in (a, b))
+            assert p1.read_bytes() != p2.read_bytes()
+        assert a == b
         if fmt == "csv":
             assert filecmp.cmp(tmp_path / "first.arrivals.csv", tmp_path / "second.arrivals.csv", shallow=False)
 

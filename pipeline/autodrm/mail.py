@@ -244,8 +244,11 @@ def _ref(req) -> str:
 
 def error_message(settings, errors: list[str], now: datetime, ref: str = "", seed: str = "") -> str:
     """A DATA message with only a ``DATA_TYPE ERROR_LOG`` section (``errors``, one entry each)."""
+    from pipeline.io.ims1 import ims1_ascii
+
     head = _head(settings, seed or "\n".join(errors), now, ref)
-    return "\n".join(head) + "\nDATA_TYPE ERROR_LOG IMS1.0\n" + "\n".join(errors) + "\n\nSTOP\n"
+    return ims1_ascii("\n".join(head) + "\nDATA_TYPE ERROR_LOG IMS1.0\n" + "\n".join(errors) + "\n\nSTOP\n",
+                      keep_width=False)
 
 
 def _sections(lines: list[str]) -> list[list[str]]:
@@ -379,7 +382,10 @@ def compose(settings, inc: Incoming, to: str, subject: str, body: str) -> EmailM
         msg["In-Reply-To"] = inc.message_id
         msg["References"] = f"{inc.references} {inc.message_id}".strip()
     msg["Auto-Submitted"] = "auto-replied"
-    plain = body.isascii() and max((len(x) for x in body.split("\n")), default=0) <= 998
+    from pipeline.io.ims1 import ims1_ascii
+
+    body = ims1_ascii(body, keep_width=False)  # every AutoDRM mail is an IMS1.0 message: ASCII
+    plain = max((len(x) for x in body.split("\n")), default=0) <= 998
     msg.set_content(body, subtype="plain", charset="utf-8", cte="7bit" if plain else "quoted-printable")
     return msg
 
@@ -427,7 +433,9 @@ def ftp_log_message(settings, answer: str, fname: str, now: datetime, ref: str) 
     for k, secs in split_sections(answer).items():
         if k.upper().startswith("DATA_TYPE ERROR_LOG"):
             body += "".join(s.rstrip("\n") + "\n\n" for s in secs)
-    return "\n".join(head) + "\n" + body + "STOP\n"
+    from pipeline.io.ims1 import ims1_ascii
+
+    return ims1_ascii("\n".join(head) + "\n" + body + "STOP\n", keep_width=False)
 
 
 # --------------------------------------------------------------------------- the log

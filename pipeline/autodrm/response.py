@@ -48,7 +48,6 @@ line over a limit is answered with an ERROR_LOG entry naming the line and the li
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import math
@@ -170,7 +169,7 @@ def select_events(session, rl: RequestLine, max_events: int, keep=None) -> tuple
     out = Catalog()
     used = []
     for prod in _product_windows(session, rl.product, t1.timestamp, t2.timestamp):
-        used.append(f"{prod.type} {_datetime_ms(UTCDateTime(prod.window_start))} – "
+        used.append(f"{prod.type} {_datetime_ms(UTCDateTime(prod.window_start))} - "
                     f"{_datetime_ms(UTCDateTime(prod.window_end))} version {prod.version}")
         for ev in load_catalog(session, prod):
             o = preferred_origin(ev)
@@ -557,7 +556,11 @@ def relative_waveform_section(settings, session, rl: RequestLine, errors: list[s
 
 # --------------------------------------------------------------------------- the message
 def _msg_id(text: str, now: datetime) -> str:
-    return now.strftime("%Y%m%d%H%M%S") + "_" + hashlib.sha256(text.encode()).hexdigest()[:5]
+    """A new MSG_ID, unique per message (:func:`pipeline.io.ims1.new_msg_id`; was a hash of the
+    request, so the same request answered twice in a second gave two messages one id)."""
+    from pipeline.io.ims1 import new_msg_id
+
+    return new_msg_id(now)
 
 
 def answer_request(settings, text: str, now: datetime | None = None, inventory=None, authorize=None) -> str:
@@ -603,7 +606,9 @@ def answer_request(settings, text: str, now: datetime | None = None, inventory=N
                f"the limit of {cfg.max_response_bytes} ([autodrm] max_response_bytes); narrow TIME or the lists "
                "and send smaller requests.\n")
         msg = "\n".join(head) + "\n" + err + "STOP\n"
-    return msg
+    from pipeline.io.ims1 import ims1_ascii
+
+    return ims1_ascii(msg, keep_width=False)  # IMS1.0 is ASCII (echoed request lines, names, logs)
 
 
 def _answer_lines(settings, req: Request, sections, errors, log, inventory, authorize) -> None:

@@ -147,9 +147,12 @@ def _floats(text, name, n):
 @click.option("--min-depth", type=float, default=None, help="km")
 @click.option("--max-depth", type=float, default=None, help="km")
 @click.option("--channels", default=None, help="Station data: comma list of NET.STA.LOC.CHA (wildcards * ?).")
+@click.option("--empty", type=click.Choice(["once", "skip", "each"]), default=None,
+              help="Bulletins: a window without events sends one 'no events' message until a bulletin with "
+                   "events was sent (once, the default), nothing (skip) or an empty bulletin (each).")
 @with_settings
 def sub_add_cmd(settings: Settings, user, kind, products, webhook, email, secret, fmt, box, circle, min_mag, max_mag,
-                mag_type, min_depth, max_depth, channels):
+                mag_type, min_depth, max_depth, channels, empty):
     """Add a subscription for --user."""
     from pipeline.distribution.subscriptions import add_subscription
 
@@ -157,7 +160,7 @@ def sub_add_cmd(settings: Settings, user, kind, products, webhook, email, secret
         raise click.UsageError("give exactly one of --webhook URL or --email ADDRESS")
     filters = {"box": _floats(box, "--box", 4), "circle": _floats(circle, "--circle", 3), "min_magnitude": min_mag,
                "max_magnitude": max_mag, "magnitude_type": mag_type, "min_depth_km": min_depth,
-               "max_depth_km": max_depth, "channels": channels}
+               "max_depth_km": max_depth, "channels": channels, "empty": empty}
     filters = {k: v for k, v in filters.items() if v is not None}
     sid, sec = _run(settings, lambda s: (lambda r: (r.id, r.secret))(add_subscription(
         s, user, kind, products, "webhook" if webhook else "email", webhook or email, filters, fmt or "", secret)))

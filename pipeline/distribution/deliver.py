@@ -63,6 +63,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.accounts.policy import decide
+from pipeline.distribution.subscriptions import EMPTY_CHOICES
 from pipeline.store import models as m
 from pipeline.util import fault_point, pid_alive
 
@@ -337,6 +338,26 @@ def _finish(url: str, did: str, attempts: int, nbytes: int | None, error: str, s
             d.delivered = _now()
 
 
+#: the ``item`` of the "no events" message of a bulletin subscription (``empty = once``)
+NO_EVENTS_ITEM = "no-events"
+
+
+def _said_no_events(url: str, sub_id: int, prod: m.Product) -> str:
+    """The window (text) of the "no events" message ``sub_id`` was last sent for ``prod.type``,
+    when no bulletin with events was sent after it (before ``prod``'s window); "" otherwise."""
+    from pipeline.store.db import session_scope
+
+    D = m.Delivery
+    with session_scope(url) as s:
+        last = s.execute(select(D.item, D.window_start, D.window_end).where(
+            D.subscription_id == sub_id, D.product == prod.type, D.window_start <= prod.window_start,
+            D.status.in_(("delivered", "sending", "pending", "failed")), D.item.in_(("", NO_EVENTS_ITEM)))
+            .order_by(D.window_start.desc(), D.id.desc()).limit(1)).first()
+    if last is None or last.item != NO_EVENTS_ITEM:
+        return ""
+    return f"{_iso(last.window_start)} - {_iso(last.window_end)}"
+
+
 # --------------------------------------------------------------------------- building deliveries
 class _Builder:
     """Builds the deliveries of one product version, caching what several subscriptions share."""
@@ -390,6 +411,18 @@ class _Builder:
         maintype = "text" if fmt == "ims1" else "application"
         return Outgoing("", "bulletin", doc, subject, body,
                         (f"{self.stem()}.{ext}", text.encode("utf-8"), maintype, subtype))
+
+    def no_events_delivery(self, sub) -> Outgoing:
+        """The one short message an ``empty = once`` subscription gets for a window without events."""
+        p = self.prod
+        doc = _envelope(sub, "bulletin", p) | {"format": sub.format or self.settings.subscriptions.default_format,
+                                                "events": 0, "content": "", "note": "no events"}
+        subject = (f"[{self.agency}] {p.type} {_iso(p.window_start)[:16]} - {_iso(p.window_end)[:16]} "
+                   f"version {p.version}: no events")
+        body = (f"{p.type} version {p.version} for {_iso(p.window_start)} - {_iso(p.window_end)} holds no events.\n"
+                f"Further windows without events are not announced until a bulletin with events has been sent "
+                f"(subscription option empty = once; 'each' sends every empty bulletin, 'skip' none).\n")
+        return Outgoing(NO_EVENTS_ITEM, "bulletin", doc, subject, body)
 
     def alert_deliveries(self, sub, public_only: bool) -> list[Outgoing]:
         f = sub.filters or {}
@@ -498,7 +531,15 @@ def deliver_product(settings, product: str, start, end, version: int | None = No
                 elif not dec.full:
                     reason = f"role {user.role} may not read {need} ([access])"
                 elif sub.kind == "bulletin":
-                    items = [builder.bulletin_delivery(sub)]
+                    empty = (sub.filters or {}).get("empty") or EMPTY_CHOICES[0]
+                    if builder.events() or empty == "each":
+                        items = [builder.bulletin_delivery(sub)]
+                    elif empty == "skip":
+                        reason = "no events in the window (subscription option empty = skip)"
+                    elif said := _said_no_events(url, sub.id, prod):
+                        reason = f"no events in the window; said once already for {said} (empty = once)"
+                    else:
+                        items = [builder.no_events_delivery(sub)]
                 elif sub.kind == "station_data":
                     got = builder.station_data_delivery(sub)
                     items = [got] if got is not None else []

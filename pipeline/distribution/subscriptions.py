@@ -3,7 +3,10 @@
 Kinds
 -----
 * ``bulletin`` — each new version of a product window (e.g. the daily REB, SEL3) as an IMS1.0 or
-  QuakeML bulletin;
+  QuakeML bulletin. Option ``empty`` (what a window without events sends): ``once`` (the
+  default: one short "no events" message, then nothing until a bulletin with events was sent, so a
+  backfill of 18 quiet windows sends one message, not 18 empty bulletins), ``skip`` (nothing;
+  logged as ``skipped``) or ``each`` (an empty bulletin every time);
 * ``alert`` — one message per event of a new product version that passes the filters: region
   (``box`` = min lat, max lat, min lon, max lon in degrees, min lon > max lon crosses the
   antimeridian; or ``circle`` = lat, lon, radius in degrees of great circle on a sphere),
@@ -31,7 +34,9 @@ KINDS = ("bulletin", "alert", "station_data")
 CHANNELS = ("webhook", "email")
 FORMATS = ("ims1", "quakeml")
 FILTER_KEYS = ("box", "circle", "min_magnitude", "max_magnitude", "magnitude_type", "min_depth_km", "max_depth_km",
-               "channels")
+               "channels", "empty")
+#: the ``empty`` option of a bulletin subscription (see the module docstring); the first is the default
+EMPTY_CHOICES = ("once", "skip", "each")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _CHANNEL_RE = re.compile(r"^[A-Z0-9*?]{1,2}\.[A-Z0-9*?]{1,5}\.[A-Z0-9*?\-]{0,2}\.[A-Z0-9*?]{1,3}$")
 
@@ -71,8 +76,13 @@ def check_filters(kind: str, filters: dict | None) -> dict:
     unknown = [k for k in f if k not in FILTER_KEYS]
     if unknown:
         raise SubscriptionError(f"unknown filter(s) {', '.join(unknown)} (filters: {', '.join(FILTER_KEYS)})")
+    if f.get("empty") is not None:
+        if kind != "bulletin":
+            raise SubscriptionError("option 'empty' applies to bulletin subscriptions only")
+        if f["empty"] not in EMPTY_CHOICES:
+            raise SubscriptionError(f"option 'empty': {f['empty']!r} is not one of {', '.join(EMPTY_CHOICES)}")
     if kind != "alert":
-        bad = [k for k in f if k != "channels" and f[k] is not None]
+        bad = [k for k in f if k not in ("channels", "empty") and f[k] is not None]
         if bad:
             raise SubscriptionError(f"filter(s) {', '.join(bad)} apply to alerts only")
     if f.get("box") is not None:

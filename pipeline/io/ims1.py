@@ -27,7 +27,10 @@ written right-aligned in 67–71.
 from __future__ import annotations
 
 import io
+import secrets
+import unicodedata
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
@@ -191,16 +194,61 @@ def _phase_values(row, ids: Ids) -> dict:
     }
 
 
+#: one ASCII character for common non-ASCII ones (fixed columns keep their width)
+_ASCII1 = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+           "\u2018": "'", "\u2019": "'", "\u201a": ",", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+           "\u00d7": "x", "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2264": "<", "\u2265": ">"}
+#: free text (no columns): a closer ASCII spelling
+_ASCII_TEXT = {"\u2264": "<=", "\u2265": ">=", "\u2026": "...", "\u00b0": " deg", "\u2192": "->", "\u00b1": "+/-"}
+
+
+def ims1_ascii(text: str, keep_width: bool = True) -> str:
+    """``text`` in ASCII, as IMS1.0 requires [GSE21 p.3: the messages are ASCII]: dashes, quotes
+    and spaces as their ASCII look-alikes, accented letters as the base letter, anything else as
+    ``?``. ``keep_width``: one character for one (fixed-column lines); else ``≥`` → ``>=`` etc."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        rep = None if keep_width else _ASCII_TEXT.get(ch)
+        rep = rep or _ASCII1.get(ch)
+        if rep is None:
+            base = unicodedata.normalize("NFKD", ch)[:1]
+            rep = base if base.isascii() and base.isprintable() and base else "?"
+        out.append(rep)
+    return "".join(out)
+
+
+def new_msg_id(now: datetime | None = None) -> str:
+    """A fresh IMS1.0 message id, unique per message (IMS1.0 wants every message's MSG_ID
+    unique for its source): ``YYYYmmddHHMMSS_xxxxx`` (UTC second + 5 random hex digits,
+    20 characters, the IMS1.0 maximum)."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%d%H%M%S") + "_" + secrets.token_hex(3)[:5]
+
+
 def write_ims1(catalog: Catalog, fh: TextIO, title: str = "", author: str = "IDC",
-               msg_id: str = "idc_pipeline IDC") -> None:
-    """Write ``catalog`` as an IMS1.0:SHORT bulletin message to ``fh``.
+               msg_id: str | None = None) -> None:
+    """Write ``catalog`` as an IMS1.0:SHORT bulletin message to ``fh`` (ASCII only:
+    :func:`ims1_ascii`).
 
     :param title: bulletin title line (obspy's reader needs one; default: the catalog description
         or "idc-pipeline bulletin")
     :param author: author written where an origin/magnitude has no ``creation_info`` author/agency
-    :param msg_id: ``MSG_ID <id> [<source>]`` of the message skeleton [GSE21 p.28]; "" omits the line
+    :param msg_id: ``MSG_ID <id> [<source>]`` of the message skeleton [GSE21 p.28]; None (default)
+        = a new unique id (:func:`new_msg_id`) with source ``author``; "" omits the line
     :raises FormatError: a value does not fit its column (names column and value)
     """
+    out = fh
+    fh = io.StringIO()
+    _write_ims1(catalog, fh, title, author, f"{new_msg_id()} {author or 'IDC'}" if msg_id is None else msg_id)
+    out.write(ims1_ascii(fh.getvalue()))
+
+
+def _write_ims1(catalog: Catalog, fh: TextIO, title: str, author: str, msg_id: str) -> None:
     ev_ids, or_ids, ar_ids = Ids(8), Ids(8), Ids(8)
     fh.write("BEGIN IMS1.0\nMSG_TYPE DATA\n")
     if msg_id:
