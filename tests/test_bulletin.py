@@ -131,3 +131,37 @@ def test_amplitudes_on_no_arrival_are_kept(settings):
     assert ms.pick_id is None and ms.waveform_id.station_code == "ARCES" and ms.waveform_id.channel_code == "BHZ"
     assert ms.generic_amplitude == pytest.approx(1.5e-6) and ms.period == 20.0 and ms.magnitude_hint == "Ms"
     assert len(back.amplitudes) == len(ev.amplitudes)
+
+
+def test_coda_events_are_dissolved_into_the_signal_they_came_from():
+    """An event whose arrivals lie, at the same stations, inside a larger event's signal after
+    that event's onset is its later phases and coda; one that starts before, or is much larger, is
+    kept (synthetic catalog: times in s after an origin)."""
+    from obspy import UTCDateTime
+    from obspy.core.event import Arrival, Catalog, Event, Magnitude, Origin, Pick, WaveformStreamID
+
+    from pipeline.association.config import AssociatorConfig
+    from pipeline.bulletin.build import coda_events
+
+    t0 = UTCDateTime(2014, 8, 24, 0, 9, 49)
+
+    def ev(mag, arrivals):
+        e = Event(magnitudes=[Magnitude(mag=mag, magnitude_type="ML")] if mag is not None else [])
+        o = Origin(time=t0, latitude=64.6, longitude=-17.5)
+        for sta, t in arrivals:
+            p = Pick(time=t0 + t, waveform_id=WaveformStreamID("Z7", sta, "", "HHZ"))
+            e.picks.append(p)
+            o.arrivals.append(Arrival(pick_id=p.resource_id, phase="P"))
+        e.origins.append(o)
+        e.preferred_origin_id = o.resource_id
+        return e
+
+    big = ev(4.8, [("A", 5), ("A", 8), ("B", 6), ("B", 10), ("C", 9), ("C", 15)])
+    coda = ev(4.7, [("A", 12), ("B", 14), ("C", 20), ("D", 30)])        # 3 of 4 inside: dissolved
+    before = ev(1.5, [("A", 3), ("B", 4), ("C", 7)])                   # onsets before the big one's
+    later = ev(2.0, [("A", 80), ("B", 82), ("C", 85)])                  # after the signal (40 s)
+    larger = ev(5.6, [("A", 6), ("B", 7), ("C", 10)])                   # much larger: kept
+    cfg = AssociatorConfig()
+    assert coda_events(Catalog([big, coda, before, later]), cfg) == [1]
+    assert coda_events(Catalog([big, larger]), cfg) == []
+    assert coda_events(Catalog([big, coda]), AssociatorConfig(coda_s_at_m3=0)) == []

@@ -40,3 +40,20 @@ def test_demo_end_to_end(tmp_path):
     # 00:09:44 3.97 (QuakeMigrate 0.94 and 1.34); measured now: largest |ML difference| 0.29
     assert cmp["ml_compared"] == cmp["matched_with_qm_ml"]
     assert cmp["max_abs_ml"] <= 0.5
+    # issue 14 defect 7: the large signal at the end of the window (00:09:49, ML ~4.8, recorded
+    # up to the end of the data) is one event; before, its later phases and coda made three more
+    # (00:09:48.5 z 35 km mostly S, 00:09:56.6 ML 3.5, 00:10:00.7 ML 4.4)
+    from obspy import UTCDateTime
+
+    from pipeline.store.catalog import load_catalog
+    from pipeline.store.db import session_scope
+    from pipeline.store.products import ProductKey, latest_version
+
+    key = ProductKey("SEL3", float(UTCDateTime("2014-08-24T00:00").timestamp),
+                     float(UTCDateTime("2014-08-24T00:20").timestamp))
+    with session_scope(settings.database_url) as s:
+        cat = load_catalog(s, latest_version(s, key))
+    late = [ev for ev in cat if ev.preferred_origin().time >= UTCDateTime("2014-08-24T00:09:46")]
+    print("events after 00:09:46:", [(str(ev.preferred_origin().time)[11:21],
+                                      [round(m.mag, 2) for m in ev.magnitudes]) for ev in late])
+    assert len(late) == 1 and max(m.mag for m in late[0].magnitudes) > 4.0

@@ -145,6 +145,16 @@ class AssociatorConfig(_Frozen):
     #: minimum number of P-type arrivals of an event (an event of S arrivals only is the tail
     #: of another event's coda or of a missed one in a swarm, not an event)
     min_p_picks: int = Field(1, ge=0)
+    #: one signal, one event: an event whose arrivals fall, for at least ``coda_fraction`` of
+    #: them, inside another event's signal at the same stations — after that event's onset there
+    #: (its first arrival) and before ``coda_s_at_m3 * 10**(0.5 * (M - 3))`` s after its last
+    #: arrival (signal duration grows by 10**0.5 per magnitude unit, the slope of duration
+    #: magnitudes) — is made of that signal's later phases and coda: it is dissolved and its picks
+    #: left unassociated. An event more than ``coda_magnitude_gap`` larger than the other is kept.
+    #: 0 = off.
+    coda_s_at_m3: float = Field(5.0, ge=0)
+    coda_fraction: float = Field(0.6, gt=0, le=1)
+    coda_magnitude_gap: float = Field(0.5, ge=0)
     #: minimum number of defining data of an event (times, plus backazimuths and slownesses of
     #: picks that carry them, e.g. array detections): an event of 3 array stations with
     #: azimuth and slowness is as well constrained as one of 5 stations with times only

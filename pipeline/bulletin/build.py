@@ -50,10 +50,12 @@ class ChainResult:
     not_located: list[str] = field(default_factory=list)
     #: one line on the grid the associator chose (family, nodes, spacing, phases)
     grid: str = ""
+    #: events dissolved as another event's later phases and coda (see :func:`coda_events`)
+    coda_dissolved: int = 0
 
     def summary(self) -> dict:
         return {"events": len(self.catalog), "unassociated_picks": int(len(self.unassociated)),
-                "not_located": len(self.not_located)}
+                "not_located": len(self.not_located), "coda_dissolved": self.coda_dissolved}
 
 
 def _locate_fn(tt, cfg: LocatorConfig):
@@ -170,7 +172,8 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
     hyps, rest = assoc.run(picks, progress=progress)
     grid_line = assoc.grid.describe() if getattr(assoc, "grid", None) is not None else ""
     cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
-    not_located = []
+    not_located: list[str] = []
+    owner: list[int] = []  # hypothesis of each event of cat
     later = next_event_times([h.picks for h in hyps])
     global _BUILD
     _BUILD = (hyps, later, picks, stations, tt, config, product)
@@ -185,20 +188,30 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
                 results = pool.imap(_build_batch, batches)
                 done = 0
                 for part in results:
-                    for ev, msg in part:
-                        _collect(cat, not_located, ev, msg)
+                    for k, ev, msg in part:
+                        _collect(cat, not_located, ev, msg, k, owner)
                     done += len(part)
                     if progress_events is not None:
                         progress_events(done, len(hyps))
         else:
             for batch in batches:
-                for ev, msg in _build_batch(batch):
-                    _collect(cat, not_located, ev, msg)
+                for k, ev, msg in _build_batch(batch):
+                    _collect(cat, not_located, ev, msg, k, owner)
                 if progress_events is not None:
                     progress_events(batch.stop, len(hyps))
     finally:
         _BUILD = None
-    return ChainResult(cat, rest, not_located, grid_line)
+    gone = coda_events(cat, config.association)
+    if gone:  # one signal, one event: the coda events' picks are unassociated again
+        back = []
+        for i in gone:
+            idx = hyps[owner[i]].picks.index.to_numpy()
+            back.append(picks.iloc[idx] if len(idx) and idx.min() >= 0 and idx.max() < len(picks)
+                        else hyps[owner[i]].picks)
+        keep = [ev for i, ev in enumerate(cat) if i not in set(gone)]
+        cat.events = keep
+        rest = pd.concat([rest, *[b[[c for c in rest.columns if c in b.columns]] for b in back]])
+    return ChainResult(cat, rest, not_located, grid_line, coda_dissolved=len(gone))
 
 
 #: events per task of the event-building workers
@@ -208,16 +221,78 @@ _EVENTS_PER_TASK = 50
 _BUILD = None
 
 
-def _collect(cat: Catalog, not_located: list, ev, msg) -> None:
+def _collect(cat: Catalog, not_located: list, ev, msg, k: int, owner: list) -> None:
     if ev is not None:
         cat.append(ev)
+        owner.append(k)
     if msg:
         not_located.append(msg)
 
 
 def _build_batch(batch: range) -> list:
     hyps, later, picks, stations, tt, config, product = _BUILD
-    return [_build_event(hyps[k], later[k], picks, stations, tt, config, product) for k in batch]
+    return [(k, *_build_event(hyps[k], later[k], picks, stations, tt, config, product)) for k in batch]
+
+
+def _magnitude(ev: Event) -> float | None:
+    m = ev.preferred_magnitude() or (ev.magnitudes[0] if ev.magnitudes else None)
+    return float(m.mag) if m is not None and m.mag is not None else None
+
+
+def _station_times(ev: Event) -> dict[str, tuple[float, float]]:
+    """Station -> (first, last) arrival time of the event there."""
+    picks = {str(p.resource_id): p for p in ev.picks}
+    out: dict[str, tuple[float, float]] = {}
+    for a in ev.preferred_origin().arrivals:
+        pk = picks.get(str(a.pick_id))
+        if pk is None or pk.time is None:
+            continue
+        t, sta = float(pk.time.timestamp), pk.waveform_id.station_code
+        lo, hi = out.get(sta, (t, t))
+        out[sta] = (min(lo, t), max(hi, t))
+    return out
+
+
+def coda_events(cat: Catalog, cfg: AssociatorConfig) -> list[int]:
+    """Positions of events made of another event's signal (``coda_*`` keys of the association
+    configuration): at the stations they share, the other event's onset came first, and most of
+    their arrivals fall between that onset and the end of the other event's signal. One signal at
+    a station belongs to the event whose onset it is."""
+    if cfg.coda_s_at_m3 <= 0 or len(cat) < 2:
+        return []
+    mags = [_magnitude(ev) for ev in cat]
+    spans = [_station_times(ev) for ev in cat]
+    arrs = [_station_arrivals(ev) for ev in cat]
+    order = sorted(range(len(cat)), key=lambda i: -(mags[i] if mags[i] is not None else -9))
+    gone: set[int] = set()
+    for a in order:
+        if a in gone or mags[a] is None:
+            continue
+        coda = cfg.coda_s_at_m3 * 10 ** (0.5 * (mags[a] - 3.0))
+        for b in range(len(cat)):
+            if b == a or b in gone or not arrs[b]:
+                continue
+            if mags[b] is not None and mags[b] > mags[a] + cfg.coda_magnitude_gap:
+                continue  # a clearly larger event is never taken for a smaller one's coda
+            inside = 0
+            for sta, t in arrs[b]:
+                if sta in spans[a]:
+                    first, last = spans[a][sta]
+                    if first < spans[b][sta][0] and first <= t <= last + coda:
+                        inside += 1
+            if inside >= cfg.coda_fraction * len(arrs[b]):
+                gone.add(b)
+    return sorted(gone)
+
+
+def _station_arrivals(ev: Event) -> list[tuple[str, float]]:
+    picks = {str(p.resource_id): p for p in ev.picks}
+    out = []
+    for a in ev.preferred_origin().arrivals:
+        pk = picks.get(str(a.pick_id))
+        if pk is not None and pk.time is not None:
+            out.append((pk.waveform_id.station_code, float(pk.time.timestamp)))
+    return out
 
 
 def _build_event(hyp: Hypothesis, later, picks, stations, tt, config: ChainConfig, product: str):
