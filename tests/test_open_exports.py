@@ -174,3 +174,33 @@ def test_access_policy_public_part_only(settings):
         assert w.status_code == 403
         assert client.get("/open/catalog.parquet", params={"product": "SEL3", "start": "1995-01-16",
                                                             "end": "1995-01-17"}).status_code == 403
+
+
+def test_empty_catalogue_says_which_catalog_and_why(settings, tmp_path, monkeypatch):
+    """Issue 14 defect 11: the public's REB table was empty without a word. No REB published for
+    the window: 404 naming the catalog and the reason; REB events none of them public yet: an
+    empty table with ``X-IDC-Note`` (and ``idc:note`` in the Parquet metadata); the CLI warns."""
+    from fastapi.testclient import TestClient
+
+    from pipeline.cli.main import cli
+    from pipeline.service.app import create_app
+
+    states = ["state_principal", "state_user", "analyst", "operator"]
+    strict = make_settings(settings.home, **{"access.products.REB": states, "access.public_events.min_magnitude": 9.0})
+    with TestClient(create_app(strict)) as client:
+        r = client.get("/open/catalog.parquet", params={"start": "2020-01-01", "end": "2020-01-02"})
+        assert r.status_code == 404 and "no REB product has been published" in r.text
+        r = client.get("/open/catalog.parquet", params={"start": "1995-01-16", "end": "1995-01-17"})
+        assert r.status_code == 200 and r.headers["x-idc-catalog"] == "REB"
+        note = r.headers["x-idc-note"]
+        assert "2 events, none of them public yet" in note and ">= 9" in note
+        assert pq.read_schema(io.BytesIO(r.content)).metadata[b"idc:note"].decode() == note
+        assert len(pd.read_parquet(io.BytesIO(r.content))) == 0
+    with TestClient(create_app(settings)) as client:
+        r = client.get("/open/catalog.parquet", params={"start": "1995-01-16", "end": "1995-01-17"})
+        assert r.status_code == 200 and "x-idc-note" not in r.headers and r.headers["x-idc-catalog"] == "REB"
+    monkeypatch.setenv("IDC_HOME", str(settings.home))
+    r = CliRunner().invoke(cli, ["--config", str(settings.sources[-1]), "export-open", "--start", "2020-01-01",
+                                 "--end", "2020-01-02", "--format", "parquet", "-o", str(tmp_path / "empty")])
+    assert r.exit_code == 0 and json.loads(r.stdout)["events"] == 0
+    assert "warning: no events exported: no REB product has been published" in r.stderr

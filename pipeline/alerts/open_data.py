@@ -75,8 +75,10 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
     ensure_schema(settings.database_url)
     ev_rows, or_rows, mag_rows, ar_rows = [], [], [], []
     fmt = "%Y%m%dT%H%M%S"
+    n_products = n_in_window = 0
     with session_scope(settings.database_url) as s:
         for prod in _products(s, product, t1, t2):
+            n_products += 1
             pid = prod.id
             origins = {o.orid: o for o in s.scalars(select(m.Origin).where(m.Origin.product_id == pid))}
             errs = {e.orid: e for e in s.scalars(select(m.Origerr).where(m.Origerr.product_id == pid))}
@@ -94,6 +96,7 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
                 o = origins[e.prefor]
                 if not t1 <= o.time < t2:
                     continue
+                n_in_window += 1
                 mags = netmags.get(o.orid, [])
                 pref = mags[0] if mags else None
                 if public_rule is not None:
@@ -152,8 +155,27 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
             if df[col].dtype == object and col not in ("event_id", "product", "magnitude_type", "region", "network",
                                                        "station", "channel", "phase", "algorithm"):
                 df[col] = pd.to_numeric(df[col])
-        df.attrs.update({"product": product, "start": str(UTCDateTime(start)), "end": str(UTCDateTime(end))})
+        df.attrs.update({"product": product, "start": str(UTCDateTime(start)), "end": str(UTCDateTime(end)),
+                         "product_versions": n_products, "events_in_window": n_in_window})
     return out
+
+
+def empty_note(tables: dict[str, pd.DataFrame], public_rule: dict | None = None) -> str:
+    """Why the ``events`` table of :func:`catalog_tables` is empty ("" when it is not): no product
+    published for the window, no events in it, or none passing the public rule."""
+    ev = tables["events"]
+    if len(ev):
+        return ""
+    a = ev.attrs
+    what = f"{a['product']} {a['start']} - {a['end']}"
+    if not a["product_versions"]:
+        return f"no {a['product']} product has been published for {a['start']} - {a['end']}"
+    if not a["events_in_window"] or public_rule is None:
+        return f"{what}: the published {a['product']} holds no events in this window"
+    mt = public_rule.get("magnitude_type") or "preferred magnitude"
+    return (f"{what}: {a['events_in_window']} events, none of them public yet (the public may read events with "
+            f"{mt} >= {public_rule['min_magnitude']:g} older than {public_rule['min_age_days']:g} days; "
+            "an account may read all)")
 
 
 _EV_COLS = ("event_id", "product", "version", "window_start", "window_end", "time", "latitude", "longitude", "depth_km",
@@ -188,6 +210,8 @@ def write_catalog_parquet(settings, product: str, start, end, out: str | Path,
     tables = catalog_tables(settings, product, start, end, public_rule)
     meta = {"product": product, "start": str(UTCDateTime(start)), "end": str(UTCDateTime(end)),
             "source": "idc-pipeline"}
+    if empty_note(tables, public_rule):
+        meta["note"] = empty_note(tables, public_rule)
     files = {}
     for name, df in tables.items():
         p = out / f"{name}.parquet"
@@ -195,8 +219,9 @@ def write_catalog_parquet(settings, product: str, start, end, out: str | Path,
         tmp.write_bytes(parquet_bytes(df, {**meta, "table": name}))
         tmp.replace(p)
         files[name] = str(p)
+    note = empty_note(tables, public_rule)
     return {"product": product, "format": "parquet", "files": files,
-            **{name: len(df) for name, df in tables.items()}}
+            **{name: len(df) for name, df in tables.items()}, **({"note": note} if note else {})}
 
 
 # --------------------------------------------------------------------------- waveforms

@@ -84,6 +84,8 @@ def export_open_cmd(settings: Settings, product, start, end, fmt, output, networ
     try:
         if fmt == "parquet":
             res = open_data.write_catalog_parquet(settings, product, start, end, output)
+            if res.get("note"):  # empty tables are written (a valid answer), but never silently
+                click.echo(f"warning: no events exported: {res['note']}", err=True)
         else:
             ds = open_data.waveform_dataset(settings, start, end, network, station, location, channel)
             if not ds.data_vars:

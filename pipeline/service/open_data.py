@@ -57,8 +57,14 @@ def catalog_parquet(request: Request,
                     table: str = Query("events", description="events, origins, magnitudes or arrivals.",
                                         json_schema_extra={"enum": ["events", "origins", "magnitudes", "arrivals"]}),
                     principal: Principal = Depends(current_principal)):
-    """One catalogue table of the newest product versions in [start, end) as Parquet."""
-    from pipeline.alerts.open_data import TABLES, catalog_tables, parquet_bytes
+    """One catalogue table of the newest product versions in [start, end) as Parquet.
+
+    ``table``: ``events`` (default), ``origins``, ``magnitudes`` or ``arrivals`` (columns: module
+    docstring of :mod:`pipeline.alerts.open_data`). The answer names its catalog in
+    ``X-IDC-Catalog``; an empty table says why in ``X-IDC-Note`` and in the Parquet metadata
+    (``idc:note``), and a window for which no such product has been published answers 404 with
+    that reason (so ``pandas.read_parquet(url)`` fails instead of returning an empty table)."""
+    from pipeline.alerts.open_data import TABLES, catalog_tables, empty_note, parquet_bytes
 
     if product not in PRODUCTS:
         raise FDSNError(400, f"Invalid parameter 'product': {product!r} (one of {', '.join(PRODUCTS)})")
@@ -67,11 +73,16 @@ def catalog_parquet(request: Request,
     t1, t2 = _window(start, end)
     _, rule = _decision(principal, product)
     tables = catalog_tables(request.app.state.idc.settings, product, t1, t2, rule)
-    body = parquet_bytes(tables[table], {"product": product, "start": str(t1), "end": str(t2), "table": table,
-                                         "public_part_only": rule is not None})
+    note = empty_note(tables, rule)
+    if not tables["events"].attrs["product_versions"]:
+        raise FDSNError(404, f"Nothing to export: {note}")
+    meta = {"product": product, "start": str(t1), "end": str(t2), "table": table, "public_part_only": rule is not None}
+    body = parquet_bytes(tables[table], meta | ({"note": note} if note else {}))
     name = f"{product}_{t1.strftime('%Y%m%dT%H%M%S')}_{t2.strftime('%Y%m%dT%H%M%S')}_{table}.parquet"
-    return Response(body, media_type="application/vnd.apache.parquet",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-IDC-Catalog": product}
+    if note:
+        headers["X-IDC-Note"] = note
+    return Response(body, media_type="application/vnd.apache.parquet", headers=headers)
 
 
 @router.get("/waveforms.nc")
