@@ -91,24 +91,33 @@ def test_public_rule_filters_events(settings):
 
 
 def test_netcdf_waveforms_equal_the_sds_archive(settings, tmp_path):
+    """One channel × time array per sampling rate (issue 14 defect 11: was one variable and one
+    time dimension per channel), every sample equal to the archive's, at its grid time."""
     ds = waveform_dataset(settings, T1, T2, station="KVER,FJAS", channel="HH?")
     out = write_waveforms_netcdf(ds, tmp_path / "w.nc")
     back = xr.open_dataset(out)
     sds = SDSClient(str(settings.archive_dir))
-    assert len(back.data_vars) == 6
-    for name, da in back.data_vars.items():
-        net, sta, loc, cha = da.attrs["network"], da.attrs["station"], da.attrs["location"], da.attrs["channel"]
-        assert name == f"{net}_{sta}_{loc}_{cha}"
+    assert list(back.data_vars) == ["counts_100hz"]
+    da = back["counts_100hz"]
+    assert da.dims == ("channel_100hz", "time_100hz") and da.shape[0] == 6
+    assert back["counts_100hz"].encoding["dtype"] == np.dtype("int32")  # counts stored as integers
+    t = da["time_100hz"].values
+    assert t[0] == np.datetime64(T1.datetime, "ns") and np.all(np.diff(t) == np.timedelta64(10, "ms"))
+    assert da.sizes["time_100hz"] == int(round((T2 - T1) * 100))
+    for row, cid in enumerate(da["channel_100hz"].values):
+        assert str(cid).count(".") == 3, (cid, da["channel_100hz"].values)
+        net, sta, loc, cha = str(cid).split(".")
+        assert str(back["station_100hz"].values[row]) == sta
         st = sds.get_waveforms(net, sta, loc, cha, T1, T2)
         st.merge(method=-1)
         st.trim(T1, T2 - 1e-6, nearest_sample=False)
         (tr,) = st
-        assert back[name].encoding["dtype"] == np.dtype("int32")  # counts stored as integers
-        np.testing.assert_array_equal(da.values, tr.data.astype("float64"))
-        t = da[da.dims[0]].values
-        assert t[0] == np.datetime64(tr.stats.starttime.datetime, "ns")
-        assert np.all(np.diff(t) == np.timedelta64(10, "ms")) and da.attrs["sampling_rate_hz"] == 100.0
-        assert da.attrs["latitude"] == pytest.approx(64.76347 if sta == "KVER" else 65.02470)
+        k0 = int(round((tr.stats.starttime - T1) * 100))
+        got = da.values[row]
+        np.testing.assert_array_equal(got[k0:k0 + tr.stats.npts], tr.data.astype("float64"))
+        assert np.isnan(got[:k0]).all() and np.isnan(got[k0 + tr.stats.npts:]).all()
+        assert abs(float(back["time_offset_s_100hz"].values[row])) < 0.005
+        assert float(back["latitude_100hz"].values[row]) == pytest.approx(64.76347 if sta == "KVER" else 65.02470)
     back.close()
 
 
@@ -129,7 +138,7 @@ def test_cli_and_http(settings, tmp_path, monkeypatch):
                                  "-o", str(tmp_path / "w.nc")])
     assert r.exit_code == 0, r.output
     with xr.open_dataset(tmp_path / "w.nc") as d:
-        assert list(d.data_vars) == ["Z7_KVER__HHZ"]
+        assert list(d.data_vars) == ["counts_100hz"] and list(d["channel_100hz"].values) == ["Z7.KVER..HHZ"]
     r = CliRunner().invoke(cli, ["--config", conf, "export-open", "--start", "2015-01-01", "--end", "2015-01-02",
                                  "--format", "netcdf", "-o", str(tmp_path / "none.nc")])
     assert r.exit_code != 0 and "no archived waveforms" in r.output
@@ -144,7 +153,7 @@ def test_cli_and_http(settings, tmp_path, monkeypatch):
         assert w.status_code == 200 and w.content[:4] == b"\x89HDF"
         (tmp_path / "h.nc").write_bytes(w.content)
         with xr.open_dataset(tmp_path / "h.nc") as d:
-            assert list(d.data_vars) == ["Z7_FJAS__HHZ"] and d["Z7_FJAS__HHZ"].size == 4000
+            assert list(d.data_vars) == ["counts_100hz"] and d["counts_100hz"].size == 4000
         assert client.get("/open/waveforms.nc", params={"start": "2015-01-01", "end": "2015-01-02"}).status_code == 204
         bad = client.get("/open/catalog.parquet", params={"product": "XYZ", "start": "1995-01-16", "end": "1995-01-17"})
         assert bad.status_code == 400 and "'product'" in bad.text

@@ -19,11 +19,15 @@ origin time is in ``[start, end)``:
 so rows can be joined with what ``/fdsnws/event/1/query`` serves. Units are in the column names.
 Times are ``timestamp[us, UTC]``.
 
-Waveforms (:func:`waveform_dataset`, :func:`write_waveforms_netcdf`): one variable per channel,
-named ``NET_STA_LOC_CHA`` with its own time dimension (``time_<n>``, datetime64 sample times),
-integer counts (int32 on disk, gaps as the ``_FillValue``, NaN when read back), attributes
-network/station/location/channel/sampling_rate_hz/starttime and the station coordinates; written
-with xarray's netCDF4 engine (CF-style, NetCDF-4).
+Waveforms (:func:`waveform_dataset`, :func:`write_waveforms_netcdf`): one ``channel × time``
+array per sampling rate, named ``counts_<rate>hz`` (e.g. ``counts_100hz``) with dimensions
+``channel_<rate>hz`` and ``time_<rate>hz``: the time coordinate is the common sample grid of that
+rate from the requested start (datetime64, CF ``time``), the channel coordinate the SEED ids
+``NET.STA.LOC.CHA``, with per-channel coordinates network, station, location, channel_code, latitude,
+longitude, elevation_km and ``time_offset_s`` (the channel's first sample minus the grid time it is
+placed at, below half a sample: digitisers are not all on the same grid). Integer counts (int32 on
+disk, gaps and times without data as the ``_FillValue``, NaN when read back); written with
+xarray's netCDF4 engine (CF-1.8, NetCDF-4).
 """
 from __future__ import annotations
 
@@ -264,24 +268,47 @@ def waveform_dataset(settings, start, end, network: str = "*", station: str = "*
     if not chans or not settings.archive_dir.is_dir():
         return ds
     client = Client(str(settings.archive_dir), sds_type=settings.ingest.sds_type)
-    for i, (net, sta, loc, cha) in enumerate(chans):
+    by_rate: dict[float, list] = {}
+    for net, sta, loc, cha in chans:
         st = client.get_waveforms(net, sta, loc, cha, t1, t2)
         st.trim(t1, t2 - 1e-6, nearest_sample=False)
         st = Stream([tr for tr in st if tr.stats.npts > 0])
         if not len(st):
             continue
         st.merge(method=1, fill_value=None)
-        tr = st[0]
-        data = np.ma.filled(np.ma.masked_array(tr.data).astype("float64"), np.nan)
-        t0 = np.datetime64(tr.stats.starttime.datetime, "ns")
-        times = t0 + (np.arange(tr.stats.npts) * tr.stats.delta * 1e9).round().astype("timedelta64[ns]")
-        name = f"{net}_{sta}_{loc}_{cha}"
-        lat, lon, elev = sites.get((net, sta), (math.nan, math.nan, math.nan))
-        ds[name] = xr.DataArray(data, dims=(f"time_{i}",), coords={f"time_{i}": times},
-                                attrs={"id": tr.id, "network": net, "station": sta, "location": loc,
-                                       "channel": cha, "sampling_rate_hz": float(tr.stats.sampling_rate),
-                                       "starttime": str(tr.stats.starttime), "units": "counts",
-                                       "latitude": lat, "longitude": lon, "elevation_km": elev})
+        by_rate.setdefault(float(st[0].stats.sampling_rate), []).append(((net, sta, loc, cha), st[0]))
+    for rate in sorted(by_rate):
+        tag = f"{rate:g}".replace(".", "p") + "hz"
+        n = int(math.ceil((t2 - t1) * rate - 1e-9))
+        grid0 = np.datetime64(t1.datetime, "ns")
+        times = grid0 + (np.arange(n) * 1e9 / rate).round().astype("timedelta64[ns]")
+        data = np.full((len(by_rate[rate]), n), np.nan)
+        meta = {k: [] for k in ("network", "station", "location", "channel_code", "latitude", "longitude",
+                                "elevation_km", "time_offset_s")}
+        ids = []
+        for row, ((net, sta, loc, cha), tr) in enumerate(by_rate[rate]):
+            k0 = int(round((tr.stats.starttime - t1) * rate))
+            offset = float(tr.stats.starttime - t1) - k0 / rate
+            vals = np.ma.filled(np.ma.masked_array(tr.data).astype("float64"), np.nan)
+            lo, hi = max(k0, 0), min(k0 + vals.size, n)
+            if hi > lo:
+                data[row, lo:hi] = vals[lo - k0:hi - k0]
+            lat, lon, elev = sites.get((net, sta), (math.nan, math.nan, math.nan))
+            ids.append(tr.id)
+            for key, v in zip(meta, (net, sta, loc, cha, lat, lon, elev, round(offset, 9))):
+                meta[key].append(v)
+        cdim, tdim = f"channel_{tag}", f"time_{tag}"
+        coords = {cdim: ids, tdim: times}
+        coords.update({f"{key}_{tag}": (cdim, vals) for key, vals in meta.items()})
+        ds[f"counts_{tag}"] = xr.DataArray(
+            data, dims=(cdim, tdim), coords=coords,
+            attrs={"long_name": f"ground motion in digitiser counts, {rate:g} Hz channels", "units": "counts",
+                   "sampling_rate_hz": rate})
+        ds[tdim].attrs.update({"standard_name": "time", "long_name": f"sample time of the {rate:g} Hz grid"})
+        ds[f"latitude_{tag}"].attrs.update({"standard_name": "latitude", "units": "degrees_north"})
+        ds[f"longitude_{tag}"].attrs.update({"standard_name": "longitude", "units": "degrees_east"})
+        ds[f"elevation_km_{tag}"].attrs.update({"units": "km"})
+        ds[f"time_offset_s_{tag}"].attrs.update({"units": "s", "long_name": "first sample minus its grid time"})
     return ds
 
 
