@@ -55,10 +55,13 @@ class IngestReport:
     day_files_written: int = 0
     overlaps: int = 0
     channels: set[str] = field(default_factory=set)
+    #: files of ingested folders skipped by ``ingest.ignore_patterns`` (event/pick lists, notes, ...)
+    skipped_side_files: int = 0
 
     def as_dict(self) -> dict:
         return {
             "accepted": self.accepted,
+            "skipped_side_files": self.skipped_side_files,
             "already_ingested": self.already_ingested,
             "rejected": len(self.rejected),
             "rejections": [r.__dict__ for r in self.rejected],
@@ -71,8 +74,9 @@ class IngestReport:
         }
 
 
-def expand_inputs(paths: Iterable[str | Path], ignore: Iterable[str]) -> list[Path]:
-    """Files named directly are kept; folders are walked (sorted), skipping ``ignore`` patterns."""
+def expand_inputs(paths: Iterable[str | Path], ignore: Iterable[str], skipped: list[Path] | None = None) -> list[Path]:
+    """Files named directly are kept; folders are walked (sorted), skipping ``ignore`` patterns
+    (the skipped side files are appended to ``skipped`` when given)."""
     out: list[Path] = []
     ignore = tuple(ignore)
     for p in map(Path, paths):
@@ -80,7 +84,11 @@ def expand_inputs(paths: Iterable[str | Path], ignore: Iterable[str]) -> list[Pa
             files = sorted(x for x in p.rglob("*") if x.is_file())
             consumed = _wfdisc_data_files(f for f in files if f.suffix.lower() == ".wfdisc")
             for f in files:
-                if any(fnmatch.fnmatch(f.name, pat) for pat in ignore) or f.resolve() in consumed:
+                if f.resolve() in consumed:
+                    continue
+                if any(fnmatch.fnmatch(f.name, pat) for pat in ignore):
+                    if skipped is not None and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                        skipped.append(f)
                     continue
                 if any(part.startswith(".") for part in f.relative_to(p).parts):
                     continue
@@ -408,8 +416,9 @@ class Ingestor:
         """
         from tqdm import tqdm
 
-        files = expand_inputs(paths, self.cfg.ignore_patterns)
-        report = IngestReport()
+        side: list[Path] = []
+        files = expand_inputs(paths, self.cfg.ignore_patterns, side)
+        report = IngestReport(skipped_side_files=len(side))
         show = sys.stderr.isatty() if progress is None else progress
         bar = tqdm(files, desc="ingest", unit="file", disable=not show or len(files) < 2,
                    file=sys.stderr, dynamic_ncols=True)
