@@ -99,7 +99,8 @@ class IngestConfig(_Frozen):
     #: archive's staging folder (bounds memory whatever the input size)
     memory_samples: int = Field(20_000_000, ge=100_000)
     #: glob patterns skipped when a folder is ingested
-    ignore_patterns: tuple[str, ...] = ("*.txt", "*.csv", "*.md", "*.xml", "*.json", ".*")
+    ignore_patterns: tuple[str, ...] = ("*.txt", "*.csv", "*.md", "*.xml", "*.json", ".*", "*.event", "*.events",
+                                        "*.picks", "*.pick", "*.amps", "*.amp", "*.log", "*.pdf", "*.png")
     #: station code renames applied before anything else ({"TESTbe" = "TESTB"}); miniSEED 2 (and
     #: so the SDS archive) holds at most 5-character station codes, CSS3.0 allows 6
     station_aliases: dict[str, str] = {}
@@ -236,6 +237,8 @@ class AirflowConfig(_Frozen):
     #: Airflow metadata database (empty = SQLite in the Airflow home); PostgreSQL recommended for
     #: production: postgresql+psycopg://user:pass@host/airflow
     database_url: str = ""
+    #: address the Airflow UI/API server of `idc airflow up` binds to (loopback; "0.0.0.0" = every interface)
+    host: str = "127.0.0.1"
     #: port of the Airflow UI/API server started by `idc airflow up`
     port: int = Field(8081, ge=1, le=65535)
     #: AIRFLOW__CORE__PARALLELISM (keep low on small machines)

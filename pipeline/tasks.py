@@ -342,12 +342,15 @@ def locate_bulletin(settings: Settings, bulletin: str | Path, stations: str | Pa
             "failed": rep.failed, "skipped": skipped}
 
 
-def process_window(settings: Settings, product: str, start, end, runner: str = "cli", run_id: str = "") -> dict:
+def process_window(settings: Settings, product: str, start, end, runner: str = "cli", run_id: str = "",
+                   progress: bool | None = False) -> dict:
     """``idc process``: the automatic chain on what the archive holds for [start, end) → a product
     version (SEL1/SEL2/SEL3). Re-running with the same inputs replaces; new data → new version.
 
     Every run is logged in ``product_run`` (version written, duration, latency = time the product
-    was stored minus the end of its data window; ``runner``/``run_id`` say who ran it)."""
+    was stored minus the end of its data window; ``runner``/``run_id`` say who ran it).
+    ``progress`` (None = when stderr is a terminal) shows a bar over the stages (read, detect,
+    associate, store) and one over the station-processing tasks on stderr."""
     import hashlib
     import json
     import time
@@ -362,7 +365,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     from pipeline.store.catalog import store_catalog, store_unassociated
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.models import WfAvail, utcnow
-    from pipeline.store.products import ProductKey, record_run, write_product
+    from pipeline.store.products import ProductKey, newest_arrival, record_run, write_product
     from pipeline.util import fault_point, staged_files
 
     from pipeline.store.products import AUTOMATIC_PRODUCTS
@@ -388,12 +391,25 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     fingerprint = hashlib.sha256(json.dumps(fp_rows).encode()).hexdigest()
     from pipeline.detection import merge_contiguous
 
-    st = merge_contiguous(Client(str(settings.archive_dir)).get_waveforms("*", "*", "*", "*", t0, t1))
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    stages = tqdm(total=4, desc=f"{product} read archive", unit="stage", disable=not show, file=sys.stderr,
+                  dynamic_ncols=True, bar_format="{desc:<28} {n_fmt}/{total_fmt} stages [{elapsed}]")
+    from obspy import Stream
+
+    st = (merge_contiguous(Client(str(settings.archive_dir)).get_waveforms("*", "*", "*", "*", t0, t1))
+          if settings.archive_dir.is_dir() else Stream())  # nothing ingested yet: no data
     inv = station_inventory(settings)
-    with dask_client(settings) as client:
+    stages.set_description(f"{product} detect ({len({tr.stats.station for tr in st})} stations)")
+    stages.update(1)
+    with dask_client(settings) as client, tqdm(desc="detect", unit="task", disable=not show or not len(st),
+                                                file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
         picks = (detect(st, inv, det_cfg, start=start, end=end + max_tt, client=client,
-                        num_workers=settings.dask.threads) if len(st) else None)
+                        num_workers=settings.dask.threads, progress=bar if show else None) if len(st) else None)
     sta = station_table(settings)
+    stages.set_description(f"{product} associate ({0 if picks is None else len(picks)} picks)")
+    stages.update(1)
     if picks is not None and len(picks):
         res = events_from_picks(picks, sta, tt, chain_config(settings), product=product)
         cat = res.catalog
@@ -416,6 +432,8 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
         summary["picks"] = int(len(picks)) if picks is not None else 0
         return summary
 
+    stages.set_description(f"{product} store ({len(cat)} events)")
+    stages.update(1)
     # the QuakeML file is written before the commit and renamed into place after it: a failed write
     # (disk full) rolls the version back; a crash in between leaves rows the re-run replaces
     with staged_files() as stage:
@@ -423,14 +441,20 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
             prod, new = write_product(s, key, input_fingerprint=fingerprint, config_hash=settings.config_hash(),
                                       software_version=__version__, fill=fill)
             version, summary = prod.version, dict(prod.summary)
-            run = record_run(s, prod, new, len(cat), started, time.perf_counter() - t_start, runner, run_id)
+            # a backfill (Airflow run id backfill__…) processes archived data: latency from its arrival
+            arrival = (newest_arrival(s, key.window_start, key.window_end) if "backfill__" in run_id else None)
+            run = record_run(s, prod, new, len(cat), started, time.perf_counter() - t_start, runner, run_id,
+                             data_arrival=arrival)
             out = settings.products_dir / product / f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}.xml"
             cat.write(str(stage.path(out)), format="QUAKEML")
             fault_point("process.file_staged")
         fault_point("process.committed")  # rows committed, file not renamed into place yet
+    stages.update(1)
+    stages.close()
     return {"product": product, "start": str(start), "end": str(end), "version": version, "new_version": new,
             "events": len(cat), "channels": len(st), **summary, "file": str(out),
-            "seconds": round(time.perf_counter() - t_start, 1), "latency_s": round(run["latency_s"], 1)}
+            "seconds": round(time.perf_counter() - t_start, 1), "latency_s": round(run["latency_s"], 1),
+            "latency_from": run["latency_from"]}
 
 
 def load_product(settings: Settings, product: str, start, end, version: int | None = None):
@@ -458,10 +482,41 @@ def export_product(settings: Settings, product: str, start, end, fmt: str, out: 
     from pipeline.bulletin.export import write_catalog
 
     start, end = UTCDateTime(start), UTCDateTime(end)
-    cat, v = load_product(settings, product, start, end, version)
-    title = f"{product} of the idc-pipeline for {start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%H:%M')} (version {v})"
+    try:
+        cat, v = load_product(settings, product, start, end, version)
+        windows = 1
+    except FileNotFoundError:
+        # not a product window itself (e.g. a day): every window of the product inside [start, end)
+        if version is not None:
+            raise
+        cat, windows = _catalog_in_range(settings, product, start, end)
+        v = None
+    span = f"{start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%Y-%m-%d %H:%M' if end - start >= 86400 else '%H:%M')}"
+    title = (f"{product} of the idc-pipeline for {span} (version {v})" if v is not None else
+             f"{product} of the idc-pipeline for {span} ({windows} windows, newest versions)")
     write_catalog(cat, out, fmt, title=title)
-    return {"product": product, "version": v, "events": len(cat), "format": fmt, "output": str(out)}
+    return {"product": product, "version": v, "windows": windows, "events": len(cat), "format": fmt,
+            "output": str(out)}
+
+
+def _catalog_in_range(settings: Settings, product: str, start, end):
+    """The newest versions of every ``product`` window inside [start, end), as one catalogue."""
+    from obspy.core.event import Catalog
+
+    from pipeline.store.catalog import load_catalog
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.products import newest_in_range
+
+    ensure_schema(settings.database_url)
+    cat = Catalog()
+    with session_scope(settings.database_url) as s:
+        prods = newest_in_range(s, product, float(start.timestamp), float(end.timestamp))
+        if not prods:
+            raise FileNotFoundError(f"no {product} product window inside {start} – {end}; run `idc process` "
+                                    "or the DAGs first")
+        for p in prods:
+            cat.events += load_catalog(s, p).events
+    return cat, len(prods)
 
 
 # ----------------------------------------------------------------------------- operations (DAG tasks)
@@ -487,7 +542,17 @@ def ingest_scheduled(settings: Settings, start, end, echo: Callable[[str], None]
         out["sources"]["fdsn"] = ingest_fdsn(settings, ing.fdsn_url, None, start, end, echo=echo)
     if not out["sources"]:
         out["note"] = "no source configured (ingest.drop_dir, ingest.seedlink_server, ingest.fdsn_url)"
+    accepted = sum(r.get("accepted", 0) for r in out["sources"].values())
+    rejected = sum(r.get("rejected", 0) for r in out["sources"].values())
+    if rejected and not accepted:  # e.g. no stations loaded: every file is unknown_channel
+        kinds = sorted({x["kind"] for r in out["sources"].values() for x in r.get("rejections", [])})
+        raise IngestRejected(f"ingest {start} – {end}: all {rejected} new inputs rejected ({', '.join(kinds)}); "
+                             f"quarantined under {settings.quarantine_dir} (`idc quarantine list`)")
     return out
+
+
+class IngestRejected(RuntimeError):
+    """An ingest run rejected every new input (the task fails, so the operator sees it)."""
 
 
 def product_history(settings: Settings, product: str | None = None, start=None, end=None) -> list[dict]:
@@ -517,7 +582,8 @@ def product_history(settings: Settings, product: str | None = None, start=None, 
 
 
 def latency_report(settings: Settings, product: str | None = None, since=None, until=None) -> dict:
-    """``idc latency``: per product type, latency (data-window end → product stored) and run
+    """``idc latency``: per product type, latency (data-window end → product stored; backfills: newest
+    data arrival → product stored, see :func:`pipeline.store.products.record_run`) and run
     duration over the logged runs (``product_run``): count, median, 90th percentile, max, last."""
     import numpy as np
     from obspy import UTCDateTime

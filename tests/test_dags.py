@@ -190,3 +190,39 @@ def test_a_failing_task_is_reported_with_its_name(flow_settings, tmp_path):
             orchestration.run_dag(bad, "ingest", "2014-08-24T00:10:00")
         finally:
             os.environ.pop("IDC__INGEST__DROP_DIR")
+
+
+def test_backfill_windows_match_the_dag_schedules(bag):
+    """`idc airflow backfill` plans windows from orchestration.WINDOWS: they are the DAGs' own."""
+    for dag_id, seconds in orchestration.WINDOWS.items():
+        assert bag.dags[dag_id].timetable.delta == datetime.timedelta(seconds=seconds), dag_id
+        assert bag.dags[dag_id].start_date == datetime.datetime(2014, 8, 24, tzinfo=datetime.timezone.utc)
+    assert set(orchestration.BACKFILL_DAGS) <= set(orchestration.WINDOWS)
+
+
+def test_an_ingest_run_that_rejects_everything_fails(tmp_path):
+    """Issue 14 defect 3: on a home without stations every file was rejected (unknown_channel) and
+    the ingest task showed success. Now the task fails, naming the count and the quarantine."""
+    s = _demo_settings(tmp_path / "home")
+    tasks.db_upgrade(s)  # the store, but no stations loaded
+    drop = s.home / s.ingest.drop_dir
+    drop.mkdir(parents=True)
+    for f in sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
+        shutil.copy2(f, drop / f.name)
+    with pytest.raises(tasks.IngestRejected, match="all 3 new inputs rejected .unknown_channel."):
+        tasks.ingest_scheduled(s, "2014-08-24T00:00:00", "2014-08-24T00:10:00")
+    with pytest.raises(orchestration.AirflowRunError, match="ingest"):
+        orchestration.run_dag(s, "ingest", "2014-08-24T00:10:00")
+
+
+def test_a_home_prepared_for_airflow_ingests_the_demo_files(tmp_path):
+    """What `idc airflow up` does to a fresh home (orchestration.prepare_home) is all the ingest DAG
+    needs: the drop folder exists and the stations are loaded, so the files are accepted."""
+    s = _demo_settings(tmp_path / "home")
+    ready = orchestration.prepare_home(s)
+    assert ready["stations"]["sites_new"] == 12 and ready["drop_dir"] == str(s.home / "drop")
+    for f in sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
+        shutil.copy2(f, s.home / "drop" / f.name)
+    assert orchestration.run_dag(s, "ingest", "2014-08-24T00:10:00").state == "success"
+    assert len(tasks.availability(s)["channels"]) > 0
+    assert orchestration.prepare_home(s)["stations"]["sites_new"] == 0  # safe to repeat

@@ -1,6 +1,7 @@
 """``idc``: the command-line interface (thin: parses arguments, calls :mod:`pipeline.tasks`)."""
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import sys
@@ -21,13 +22,22 @@ def _fmt_time(epoch: float | None) -> str:
     return UTCDateTime(epoch).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4]
 
 
-def with_settings(func):
-    """Add ``--config`` to a command and pass the loaded :class:`Settings` as first argument."""
+def with_settings(func=None, *, reads_store: bool = False):
+    """Add ``--config`` to a command and pass the loaded :class:`Settings` as first argument.
+
+    Every command's errors leave through here: configuration errors, an unreachable or broken
+    database (one line naming it, no traceback). ``reads_store=True`` marks a command that only
+    reads: on an embedded store that does not exist (a mistyped IDC_HOME) it says so instead of
+    creating an empty store."""
+    if func is None:
+        return functools.partial(with_settings, reads_store=reads_store)
 
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help=CONFIG_HELP)
     @click.pass_context
     @functools.wraps(func)
     def wrapper(ctx: click.Context, *args, config_file=None, **kwargs):
+        from sqlalchemy.exc import SQLAlchemyError
+
         from pipeline.store.db import StoreError
         from pipeline.tasks import use_settings
 
@@ -36,20 +46,68 @@ def with_settings(func):
             settings = use_settings(load_settings(chosen))
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+        if reads_store:
+            _require_store(settings)
+        from pipeline.tasks import _redact
+
+        token = _STORE.set(_redact(settings.database_url))
         try:
             return func(settings, *args, **kwargs)
         except StoreError as exc:  # e.g. the database server did not come up: one line, no traceback
             raise click.ClickException(str(exc)) from None
+        except SQLAlchemyError as exc:  # a mistyped URL, an unknown driver, a refused connection: one line
+            _fail(exc)
+        finally:
+            _STORE.reset(token)
 
     return wrapper
+
+
+#: the store of the running command (redacted URL), named by database errors
+_STORE: contextvars.ContextVar[str] = contextvars.ContextVar("idc_store", default="")
+
+
+def _require_store(settings: Settings) -> None:
+    """A read command on an embedded store that does not exist: say so (one line) instead of
+    creating an empty store in a mistyped home."""
+    if settings.store.database_url:
+        return
+    db = settings.home / "idc.sqlite"
+    if not db.exists():
+        raise click.ClickException(f"no store in {settings.home} ({db} does not exist): is IDC_HOME / --config "
+                                   "right? (`idc db upgrade` creates a store)")
+
+
+class IsoTime(click.ParamType):
+    """An ISO 8601 time; a bad value is reported naming the option (click's BadParameter)."""
+
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        if value is None or not isinstance(value, str):
+            return value
+        from obspy import UTCDateTime
+
+        try:
+            UTCDateTime(value)
+        except Exception:
+            self.fail(f"{value!r} is not a time (ISO 8601, e.g. 2014-08-24 or 2014-08-24T00:20:00)", param, ctx)
+        return value
+
+
+ISO_TIME = IsoTime()
 
 
 def _fail(exc: Exception) -> None:
     from sqlalchemy.exc import DBAPIError
 
-    if isinstance(exc, DBAPIError):  # one line (the driver's first), not the SQL and the help link
-        raise click.ClickException(f"database error: {type(exc.orig).__name__}: "
-                                   f"{(str(exc.orig).strip().splitlines() or [''])[0]}")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):  # one line (the driver's first), not the SQL and the help link
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        where = f" ({_STORE.get()})" if _STORE.get() else ""
+        raise click.ClickException(f"database error{where}: {type(cause).__name__}: "
+                                   f"{(str(cause).strip().splitlines() or [''])[0]}")
     raise click.ClickException(f"{type(exc).__name__}: {exc}" if not isinstance(exc, (ValueError, FileNotFoundError)) else str(exc))
 
 
@@ -102,7 +160,7 @@ def db_upgrade(settings: Settings):
 
 
 @db_group.command("current")
-@with_settings
+@with_settings(reads_store=True)
 def db_current(settings: Settings):
     """Print the schema revision of the store and the newest one this software knows."""
     from pipeline.store import db
@@ -151,7 +209,7 @@ def stations_load(settings: Settings, paths, strict):
 @stations_group.command("list")
 @click.option("--network", "-n", default="*", help="Network code pattern (fnmatch).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@with_settings
+@with_settings(reads_store=True)
 def stations_list(settings: Settings, network, as_json):
     """List stations and their channels from the store."""
     import fnmatch
@@ -213,17 +271,19 @@ def stations_build_xml(settings: Settings, table, network, channels, sample_rate
 @click.option("--fdsn", metavar="URL", help="Fetch from an FDSN dataselect service (base or query URL).")
 @click.option("--stream", "streams", multiple=True, metavar="'NET STA LOC CHA'",
               help="Stream selector for --seedlink/--fdsn (repeatable; ? and * wildcards).")
-@click.option("--start", help="Start time (ISO 8601) for --seedlink/--fdsn.")
-@click.option("--end", help="End time (ISO 8601) for --seedlink/--fdsn.")
+@click.option("--start", type=ISO_TIME, help="Start time (ISO 8601) for --seedlink/--fdsn.")
+@click.option("--end", type=ISO_TIME, help="End time (ISO 8601) for --seedlink/--fdsn.")
 @click.option("--force", is_flag=True, help="Re-process files already ingested (by content hash).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @with_settings
 def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force, progress, as_json):
-    """Archive waveforms (miniSEED, SAC, GSE2/IMS1.0, CSS3.0 wfdisc) into the SDS archive.
+    """Archive waveforms (miniSEED, SAC, GSE2.0/IMS1.0, CSS3.0 wfdisc, SEG-Y, ...) into SDS.
 
-    Bad inputs are reported on one line each, copied to $IDC_HOME/quarantine and recorded in
-    the ingest_error table; the rest of the batch continues. Re-ingesting is a no-op.
+    Any waveform format obspy reads is accepted. Bad inputs are reported on one line each,
+    copied to $IDC_HOME/quarantine and recorded in the ingest_error table; the rest of the batch
+    continues. Re-ingesting is a no-op. In folders, side files matching ingest.ignore_patterns
+    (*.event, *.picks, *.amps, *.txt, ...) are skipped and counted ("skipped N side files").
     """
     from pipeline import tasks
 
@@ -254,6 +314,9 @@ def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force
                        f"rejected {r.get('rejected', 0)}; {r.get('traces', 0)} traces, "
                        f"{r.get('new_samples', 0)} new samples ({mb:.1f} MB read), "
                        f"{r.get('day_files_written', 0)} day files written, {r.get('overlaps', 0)} overlaps")
+        side = sum(r.get("skipped_side_files", 0) for r in results)
+        if side:
+            click.echo(f"skipped {side} side files (ingest.ignore_patterns: event/pick/amplitude lists, notes, ...)")
         if any(r.get("rejected") for r in results):
             click.echo(f"rejected inputs are in {settings.quarantine_dir} (see `idc quarantine list`)")
     if any(r.get("rejected") for r in results):
@@ -261,12 +324,12 @@ def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force
 
 
 @cli.command("availability")
-@click.option("--start", help="Window start (ISO 8601); coverage is relative to the window.")
-@click.option("--end", help="Window end (ISO 8601).")
+@click.option("--start", type=ISO_TIME, help="Window start (ISO 8601); coverage is relative to the window.")
+@click.option("--end", type=ISO_TIME, help="Window end (ISO 8601).")
 @click.option("--select", "pattern", default="*", help="NET.STA.LOC.CHA pattern (fnmatch).")
 @click.option("--gaps", "show_gaps", is_flag=True, help="List every gap.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@with_settings
+@with_settings(reads_store=True)
 def availability_cmd(settings: Settings, start, end, pattern, show_gaps, as_json):
     """Per-channel coverage of the archive: first/last sample, coverage %, gaps, overlaps."""
     from pipeline import tasks
@@ -304,7 +367,7 @@ def quarantine_group():
 
 @quarantine_group.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include inputs resolved by a later ingest.")
-@with_settings
+@with_settings(reads_store=True)
 def quarantine_list(settings: Settings, show_all):
     """List rejected inputs: when, what kind of error, the message and the quarantined copy."""
     from sqlalchemy import select
@@ -426,15 +489,17 @@ def _automatic_product(value: str) -> str:
 @click.option("--product", required=True, callback=lambda ctx, param, v: _automatic_product(v),
               help="Automatic product to compute: SEL1, SEL2 or SEL3 (the REB comes from "
                    "`idc review publish`, SEB/SSEB from `idc screen`).")
-@click.option("--start", required=True, help="Window start (ISO 8601).")
-@click.option("--end", required=True, help="Window end (ISO 8601).")
+@click.option("--start", type=ISO_TIME, required=True, help="Window start (ISO 8601).")
+@click.option("--end", type=ISO_TIME, required=True, help="Window end (ISO 8601).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bars on stderr over the stages and stations (default: when on a terminal).")
 @with_settings
-def process_cmd(settings: Settings, product, start, end):
+def process_cmd(settings: Settings, product, start, end, progress):
     """Run the automatic chain on the archive for a window and store a product version."""
     from pipeline import tasks
 
     try:
-        res = tasks.process_window(settings, product, start, end)
+        res = tasks.process_window(settings, product, start, end, progress=progress)
     except Exception as exc:
         _fail(exc)
     state = "new version" if res["new_version"] else "re-run replaced"
@@ -445,21 +510,26 @@ def process_cmd(settings: Settings, product, start, end):
 
 @cli.command("export")
 @click.option("--product", type=PRODUCTS, required=True)
-@click.option("--start", required=True, help="Window start (ISO 8601).")
-@click.option("--end", required=True, help="Window end (ISO 8601).")
+@click.option("--start", type=ISO_TIME, required=True, help="Window start (ISO 8601).")
+@click.option("--end", type=ISO_TIME, required=True, help="Window end (ISO 8601).")
 @click.option("--format", "fmt", type=click.Choice(["quakeml", "ims1", "gse2", "css3", "csv", "geojson"]), default="quakeml", show_default=True)
 @click.option("--version", "version", type=int, default=None, help="Product version (default: newest).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
-@with_settings
+@with_settings(reads_store=True)
 def export_cmd(settings: Settings, product, start, end, fmt, version, output):
-    """Write a stored product version as QuakeML or IMS1.0."""
+    """Write a stored product as QuakeML, IMS1.0, GSE2.0, CSS3.0, CSV or GeoJSON.
+
+    --start/--end name one product window, or a longer range (e.g. a day): then the newest
+    version of every window of the product inside [start, end) is written (--version needs one
+    window)."""
     from pipeline import tasks
 
     try:
         res = tasks.export_product(settings, product, start, end, fmt, output, version)
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{product} version {res['version']}: {res['events']} events -> {output} ({fmt})")
+    what = f"version {res['version']}" if res["version"] is not None else f"{res['windows']} windows (newest versions)"
+    click.echo(f"{product} {what}: {res['events']} events -> {output} ({fmt})")
 
 
 @cli.command("demo")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from pipeline.cli.main import _fail, with_settings
+from pipeline.cli.main import ISO_TIME, PRODUCTS, _fail, with_settings
 from pipeline.settings import Settings
 
 
@@ -22,17 +22,20 @@ def _dur(s: float) -> str:
 
 
 @click.command("latency")
-@click.option("--product", "-p", default=None, help="One product type (SEL1, SEL2, SEL3, REB, SEB, SSEB).")
-@click.option("--since", default=None, help="Only windows ending at or after this time (ISO 8601).")
-@click.option("--until", default=None, help="Only windows ending at or before this time (ISO 8601).")
+@click.option("--product", "-p", type=PRODUCTS, default=None, help="One product type.")
+@click.option("--since", type=ISO_TIME, default=None, help="Only windows ending at or after this time (ISO 8601).")
+@click.option("--until", type=ISO_TIME, default=None, help="Only windows ending at or before this time (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@with_settings
+@with_settings(reads_store=True)
 def latency(settings: Settings, product, since, until, as_json):
-    """Latency per product: end of the data window -> product stored (from every logged run)."""
+    """Latency per product: end of the data window -> product stored (from every logged run).
+
+    Backfill runs (Airflow backfills of archived data) are measured from the arrival of the
+    window's newest data in the store instead, when that is later than the window end."""
     from pipeline import tasks
 
     try:
-        rep = tasks.latency_report(settings, product, since, until)
+        rep = tasks.latency_report(settings, product.upper() if product else None, since, until)
     except ValueError as exc:
         _fail(exc)
     if as_json:
@@ -70,8 +73,13 @@ def airflow_up(settings: Settings, wait_s):
     click.echo(f"Airflow {verb} (pid {st['pid']}, process group)")
     click.echo(f"  UI      : {st['url']}")
     if st.get("user"):
-        click.echo(f"  login   : {st['user']} / {st['password']}   (from {st['password_file']})")
-    click.echo(f"  DAGs    : {orchestration.DAGS_FOLDER}  (new DAGs start paused: `airflow dags unpause sel1`)")
+        click.echo(f"  login   : {st['user']}, password in {st['password_file']}")
+    ready = st.get("home_ready")
+    if ready:
+        click.echo(f"  home    : {settings.home} (store at {ready['store']['to']}, {ready['stations']['files']} station "
+                   f"files loaded" + (f", drop folder {ready['drop_dir']}" if ready["drop_dir"] else "") + ")")
+    click.echo(f"  DAGs    : {orchestration.DAGS_FOLDER}  (new DAGs start paused; "
+               "`idc airflow backfill --start … --end …` unpauses and runs past windows)")
     click.echo(f"  log     : {st['log']}")
     click.echo("  stop    : idc airflow down   (or make airflow-down)")
 
@@ -84,16 +92,58 @@ def airflow_down(settings: Settings):
 
     r = orchestration.down(settings)
     click.echo(f"stopped Airflow (pid {r['pid']}) in {r['seconds']} s" if r["stopped"] else r["reason"])
+    if r.get("other"):  # another home's Airflow serves our port: nothing was stopped, say so by the exit code
+        raise SystemExit(1)
 
 
 @airflow_group.command("status")
 @with_settings
 def airflow_status(settings: Settings):
-    """Is the Airflow of `idc airflow up` running?"""
+    """Is the Airflow of `idc airflow up` (this home) running? Exit 1 when another Airflow serves the
+    configured port (started from another home). The admin password is not printed: see the file."""
     from pipeline import orchestration
 
     st = orchestration.status(settings)
     click.echo(json.dumps(st, indent=2))
+    if st.get("other"):
+        click.echo(f"Airflow of {orchestration.airflow_home(settings)} is not running, "
+                   + orchestration.describe_other(st), err=True)
+        raise SystemExit(1)
+
+
+@airflow_group.command("backfill")
+@click.option("--start", type=ISO_TIME, required=True, help="First window starts at or after this time (ISO 8601).")
+@click.option("--end", type=ISO_TIME, required=True, help="Last window ends at or before this time (exclusive).")
+@click.option("--dag", "dags", multiple=True, type=click.Choice(["ingest", "sel1", "sel2", "sel3"]),
+              help="DAG to backfill (repeatable); default: ingest, sel1, sel2, sel3.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait for the runs and print each window's state (--no-wait: create them and return).")
+@click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True,
+              help="Seconds to wait with --wait.")
+@with_settings
+def airflow_backfill(settings: Settings, start, end, dags, wait, timeout_s):
+    """Run the DAG windows inside [--start, --end) on the running Airflow (`idc airflow up`).
+
+    The DAGs have catchup=False, so past (archived) data is processed only by a backfill. This
+    unpauses each DAG, creates one Airflow backfill per DAG for exactly the windows inside the
+    range (end exclusive; ingest first and waited for, so the SEL windows find its data), and
+    prints each run's state. Exit 1 when a run failed."""
+    from pipeline import orchestration
+
+    try:
+        rep = orchestration.backfill(settings, start, end, dags or orchestration.BACKFILL_DAGS,
+                                     wait_s=timeout_s if wait else 0.0, echo=click.echo)
+    except (orchestration.AirflowRunError, ValueError) as exc:
+        _fail(exc)
+    if not wait:
+        click.echo(f"watch: {orchestration.status(settings).get('url')}/dags (Backfills tab), or "
+                   f"`airflow dags list-runs <dag>` with `eval \"$(idc airflow env)\"`")
+        return
+    for dag_id, r in rep["dags"].items():
+        n = sum(1 for v in r["states"].values() if v == "success")
+        click.echo(f"{dag_id}: {n}/{len(r['windows'])} windows success")
+    if not rep.get("ok"):
+        raise SystemExit(1)
 
 
 @airflow_group.command("run")

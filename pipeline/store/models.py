@@ -418,7 +418,8 @@ class ProductRun(Base):
     events: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     started: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     finished: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
-    #: seconds from the end of the data interval to the product being stored
+    #: seconds from the end of the data interval to the product being stored (a backfill run: from
+    #: the arrival of the window's newest data, when that is later; see products.record_run)
     latency_s: Mapped[float] = mapped_column(Float, nullable=False)
     #: seconds the run itself took
     duration_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)

@@ -66,6 +66,19 @@ def versions(session: Session, key: ProductKey) -> list[Product]:
         Product.window_end == key.window_end).order_by(Product.version)))
 
 
+def newest_in_range(session: Session, type_: str, start: float, end: float) -> list[Product]:
+    """The newest version of every ``type_`` window lying inside [start, end), by window start."""
+    from sqlalchemy import func, select
+
+    newest = (select(Product.window_start, Product.window_end, func.max(Product.version).label("v"))
+              .where(Product.type == type_, Product.window_start >= start, Product.window_end <= end)
+              .group_by(Product.window_start, Product.window_end).subquery())
+    q = (select(Product).join(newest, (Product.window_start == newest.c.window_start)
+                              & (Product.window_end == newest.c.window_end) & (Product.version == newest.c.v))
+         .where(Product.type == type_).order_by(Product.window_start))
+    return list(session.scalars(q))
+
+
 def clear_rows(session: Session, product_id: int) -> None:
     for model in _CHILDREN:
         session.execute(delete(model).where(model.product_id == product_id))
@@ -126,18 +139,21 @@ def write_product(session: Session, key: ProductKey, *, input_fingerprint: str, 
 
 
 def record_run(session: Session, product: Product, new_version: bool, events: int, started,
-               duration_s: float, runner: str = "cli", run_id: str = "") -> dict:
-    """Log one run of a product stage (:class:`ProductRun`): latency = stored − end of data window."""
+               duration_s: float, runner: str = "cli", run_id: str = "", data_arrival: float | None = None) -> dict:
+    """Log one run of a product stage (:class:`ProductRun`): latency = stored − end of data window,
+    or − ``data_arrival`` (epoch s) when that is later: a backfill of archived data is measured from
+    the arrival of its newest data, not from a window end years ago."""
     from pipeline.store.models import ProductRun
 
     finished = utcnow()
-    latency = finished.timestamp() - product.window_end
+    latency = finished.timestamp() - max(product.window_end, data_arrival or product.window_end)
     session.add(ProductRun(type=product.type, window_start=product.window_start, window_end=product.window_end,
                            product_id=product.id, version=product.version, new_version=bool(new_version),
                            events=int(events), started=started, finished=finished, latency_s=latency,
                            duration_s=float(duration_s), runner=runner[:16], run_id=run_id))
     session.flush()
-    return {"latency_s": latency, "duration_s": duration_s}
+    return {"latency_s": latency, "duration_s": duration_s,
+            "latency_from": "data_arrival" if (data_arrival or 0) > product.window_end else "window_end"}
 
 
 def select_version(session: Session, key: ProductKey, version: int | None = None, *, missing: str,
@@ -155,3 +171,19 @@ def select_version(session: Session, key: ProductKey, version: int | None = None
     if prod is None:
         raise FileNotFoundError(f"{label}: no version {version} (have {', '.join(str(p.version) for p in vs)})")
     return prod
+
+
+def newest_arrival(session: Session, start: float, end: float) -> float | None:
+    """When the newest waveform data of [start, end) reached the store (epoch s; availability rows'
+    load date), or ``None`` when the window has no data."""
+    from datetime import timezone
+
+    from sqlalchemy import func, select
+
+    from pipeline.store.models import WfAvail
+
+    t = session.scalar(select(func.max(WfAvail.lddate)).where(
+        WfAvail.kind == "segment", WfAvail.endtime >= start, WfAvail.starttime < end))
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
