@@ -93,6 +93,9 @@ class IngestConfig(_Frozen):
     on_conflict: Literal["quarantine", "keep_archive", "replace"] = "quarantine"
     #: relative tolerance when comparing sampling rates (same channel, same day)
     samplerate_tolerance: float = Field(1e-4, gt=0, lt=0.1)
+    #: where the ingest DAG moves drop-folder files once they are archived or quarantined
+    #: (relative = under the IDC home; empty = leave them in the drop folder)
+    processed_dir: str = "processed"
     #: float samples that are NaN or ±Inf: quarantine the input (default) or store them as gaps
     non_finite: Literal["quarantine", "gap"] = "quarantine"
     #: samples held in memory per ingest batch before merged day files are written to the

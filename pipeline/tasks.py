@@ -94,11 +94,13 @@ def load_stations(settings: Settings, paths: Iterable[str | Path] = (), strict: 
 
 
 def ingest_files(settings: Settings, paths: Iterable[str | Path], progress: bool | None = None,
-                 force: bool = False, echo: Callable[[str], None] | None = None) -> dict:
+                 force: bool = False, echo: Callable[[str], None] | None = None,
+                 done_dir: Path | None = None) -> dict:
     """Ingest waveform files/folders into the SDS archive (see :mod:`pipeline.ingest.service`)."""
     from pipeline.ingest.service import Ingestor
 
-    return Ingestor(settings, echo=echo).ingest_files(paths, progress=progress, force=force).as_dict()
+    return Ingestor(settings, echo=echo).ingest_files(paths, progress=progress, force=force,
+                                                      done_dir=done_dir).as_dict()
 
 
 def check_archive(settings: Settings, repair: bool = False, echo: Callable[[str], None] | None = None) -> dict:
@@ -475,8 +477,9 @@ def load_product(settings: Settings, product: str, start, end, version: int | No
 
 
 def export_product(settings: Settings, product: str, start, end, fmt: str, out: str | Path,
-                   version: int | None = None) -> dict:
-    """``idc export``: a stored product version as QuakeML or IMS1.0."""
+                   version: int | None = None, msg_id: str | None = None) -> dict:
+    """``idc export``: a stored product version as QuakeML or IMS1.0. ``msg_id``: the IMS1.0
+    ``MSG_ID`` line (default: a new unique id per export)."""
     from obspy import UTCDateTime
 
     from pipeline.bulletin.export import write_catalog
@@ -494,7 +497,7 @@ def export_product(settings: Settings, product: str, start, end, fmt: str, out: 
     span = f"{start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%Y-%m-%d %H:%M' if end - start >= 86400 else '%H:%M')}"
     title = (f"{product} of the idc-pipeline for {span} (version {v})" if v is not None else
              f"{product} of the idc-pipeline for {span} ({windows} windows, newest versions)")
-    write_catalog(cat, out, fmt, title=title)
+    write_catalog(cat, out, fmt, title=title, msg_id=msg_id)
     return {"product": product, "version": v, "windows": windows, "events": len(cat), "format": fmt,
             "output": str(out)}
 
@@ -534,7 +537,11 @@ def ingest_scheduled(settings: Settings, start, end, echo: Callable[[str], None]
         drop = drop if drop.is_absolute() else settings.home / drop
         if not drop.is_dir():
             raise FileNotFoundError(f"ingest.drop_dir {drop}: no such folder")
-        out["sources"]["drop_dir"] = ingest_files(settings, [drop], progress=False, echo=echo)
+        done = None
+        if ing.processed_dir:
+            done = Path(ing.processed_dir).expanduser()
+            done = done if done.is_absolute() else settings.home / done
+        out["sources"]["drop_dir"] = ingest_files(settings, [drop], progress=False, echo=echo, done_dir=done)
     if ing.seedlink_server:
         out["sources"]["seedlink"] = ingest_seedlink(settings, ing.seedlink_server, list(ing.seedlink_streams),
                                                      start, end, echo=echo)

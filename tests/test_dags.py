@@ -211,6 +211,11 @@ def test_an_ingest_run_that_rejects_everything_fails(tmp_path):
         shutil.copy2(f, drop / f.name)
     with pytest.raises(tasks.IngestRejected, match="all 3 new inputs rejected .unknown_channel."):
         tasks.ingest_scheduled(s, "2014-08-24T00:00:00", "2014-08-24T00:10:00")
+    # quarantined inputs leave the drop folder (processed/); the same files delivered again
+    # are rejected again and the DAG's task fails
+    assert not any(drop.iterdir())
+    for f in sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
+        shutil.copy2(f, drop / f.name)
     with pytest.raises(orchestration.AirflowRunError, match="ingest"):
         orchestration.run_dag(s, "ingest", "2014-08-24T00:10:00")
 

@@ -192,3 +192,30 @@ def test_large_file_is_merged_in_bounded_memory_and_matches_a_single_pass(tmp_pa
                                for p in Path(s.archive_dir).rglob("*.D.*") if p.is_file()})
         assert not (Path(s.archive_dir) / ".staging").exists() or not any((Path(s.archive_dir) / ".staging").iterdir())
     assert homes["default"] == homes["tiny"]
+
+
+def test_drop_folder_is_emptied_and_quarantine_copies_released_after_reingest(sqlite_settings, tmp_path):
+    """Issue 14 defect 11: the ingest DAG's drop folder is emptied (files moved to processed/ once
+    archived or quarantined with a copy) and a quarantined copy is released once its input is in
+    the archive."""
+    settings = sqlite_settings
+    drop, done = tmp_path / "drop", tmp_path / "processed"
+    drop.mkdir()
+    good = _good(drop, 2)
+    (drop / "sub").mkdir()
+    nested = Path(shutil.copy(sorted(ICELAND.glob("*.m"))[2], drop / "sub" / "late.m"))
+    res = tasks.ingest_files(settings, [drop], progress=False, done_dir=done)  # no stations yet
+    assert res["accepted"] == 0 and res["rejected"] == 3 and res["moved"] == 3, res
+    assert not [p for p in drop.rglob("*") if p.is_file()]
+    moved = sorted(p.relative_to(done).as_posix().split("/", 1)[1] for p in done.rglob("*") if p.is_file())
+    assert moved == sorted([good[0].name, good[1].name, "sub/late.m"])
+    copies = [Path(r["quarantine_path"]) for r in res["rejections"]]
+    assert all(c.exists() for c in copies)
+    _load(settings, Z7)
+    again = tasks.ingest_files(settings, [settings.quarantine_dir], progress=False)
+    assert again["accepted"] == 3 and again["released_from_quarantine"] == 3, again
+    assert not any(c.exists() for c in copies)
+    errs = _errors(settings)
+    assert len(errs) == 3 and all(e.resolved and e.quarantine_path == "" for e in errs)
+    assert nested.name == "late.m"
+    _assert_roundtrip(settings, obspy.read(str(next(done.rglob("late.m")))))

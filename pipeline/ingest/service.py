@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import sys
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -57,11 +58,17 @@ class IngestReport:
     channels: set[str] = field(default_factory=set)
     #: files of ingested folders skipped by ``ingest.ignore_patterns`` (event/pick lists, notes, ...)
     skipped_side_files: int = 0
+    #: inputs moved out of the drop folder (``done_dir``)
+    moved: int = 0
+    #: quarantined copies deleted because their input is now in the archive
+    released: int = 0
 
     def as_dict(self) -> dict:
         return {
             "accepted": self.accepted,
             "skipped_side_files": self.skipped_side_files,
+            "moved": self.moved,
+            "released_from_quarantine": self.released,
             "already_ingested": self.already_ingested,
             "rejected": len(self.rejected),
             "rejections": [r.__dict__ for r in self.rejected],
@@ -315,7 +322,7 @@ class Ingestor:
                     for k, ov, fs, src in work.overlaps]
         try:
             with session_scope(self.settings.database_url) as s:
-                ingest_store.commit_batch(s, batch.id, days, overlaps, work.files, nfiles)
+                released = ingest_store.commit_batch(s, batch.id, days, overlaps, work.files, nfiles)
         except Exception as exc:
             batch.discard()
             raise IngestAborted(f"store {_safe_url(self.settings.database_url)} failed while committing an "
@@ -328,6 +335,12 @@ class Ingestor:
             with session_scope(self.settings.database_url) as s:
                 ingest_store.finish_batch(s, batch.id)
         report.day_files_written += nfiles
+        qroot = self.settings.quarantine_dir.resolve()
+        for q in released:  # the input is in the archive now: its quarantined copy goes
+            qp = Path(q)
+            if qp.is_file() and qp.resolve().is_relative_to(qroot):
+                qp.unlink()
+                report.released += 1
         work.reset()
         batch.discard()
         return StagedBatch(self.archive, self.cfg.memory_samples)
@@ -405,8 +418,13 @@ class Ingestor:
     BATCH_DAYS = 2000
 
     def ingest_files(self, paths: Iterable[str | Path], progress: bool | None = None,
-                     force: bool = False) -> IngestReport:
+                     force: bool = False, done_dir: Path | None = None) -> IngestReport:
         """Ingest files and folders. ``force`` re-processes inputs already ingested.
+
+        ``done_dir`` (the ingest DAG's drop folder): once the batch is committed, inputs that are
+        in the archive (accepted now or before) or quarantined (a copy kept) are moved out of the
+        folder to ``done_dir/YYYYMMDD/<path relative to the folder>``, so the drop folder holds only
+        what is still to do (and unreadable files, which are reported each run).
 
         Every input is read, hashed and validated inside its own error boundary: a bad input is
         reported on one line naming it, quarantined (or recorded when it cannot be read) and the
@@ -429,14 +447,21 @@ class Ingestor:
             with self.archive.lock():
                 self._recover()
                 batch, work = StagedBatch(self.archive, self.cfg.memory_samples), _Batch()
+                done: list[Path] = []
                 try:
                     for path in bar:
+                        before = (report.accepted, report.already_ingested, len(report.rejected))
                         self._one_file(path, force, seen, report, batch, work)
+                        if (report.accepted, report.already_ingested) != before[:2] or (
+                                len(report.rejected) > before[2] and report.rejected[-1].quarantine_path):
+                            done.append(path)
                         if self._due(work):
                             batch = self._flush(batch, work, report)
                     batch = self._flush(batch, work, report)
                 finally:
                     batch.discard()
+                if done_dir is not None:  # after the commit: a crash before leaves them for the next run
+                    report.moved = _move_done(done, [Path(p) for p in paths], Path(done_dir))
         finally:
             bar.close()
             self.echo = old_echo
@@ -590,6 +615,24 @@ class ArchiveCheck:
 
     def as_dict(self) -> dict:
         return {"files": self.files, "problems": self.problems, "repaired": self.repaired}
+
+
+def _move_done(files: list[Path], roots: list[Path], done_dir: Path) -> int:
+    """Move finished inputs out of their drop folder into ``done_dir/YYYYMMDD/<relative path>``."""
+    day = done_dir / datetime.now(timezone.utc).strftime("%Y%m%d")
+    n = 0
+    for f in files:
+        root = next((r for r in roots if r.is_dir() and f.is_relative_to(r)), None)
+        target = day / (f.relative_to(root) if root is not None else Path(f.name))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # the same name delivered again (same content: already ingested)
+                target = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}")
+            shutil.move(str(f), str(target))
+            n += 1
+        except OSError:
+            continue  # stays in the drop folder; known by its hash, moved by a later run
+    return n
 
 
 class IngestAborted(RuntimeError):

@@ -62,8 +62,10 @@ def replace_day_rows(session: Session, day: DayRows) -> None:
 
 
 def commit_batch(session: Session, batch: str, days: Iterable[DayRows], overlaps: Iterable[OverlapRow],
-                 files: Sequence[dict], nfiles: int) -> None:
-    """All rows of one ingest batch plus its journal row (one transaction: the caller's session)."""
+                 files: Sequence[dict], nfiles: int) -> list[str]:
+    """All rows of one ingest batch plus its journal row (one transaction: the caller's session).
+    Returns the quarantined copies of earlier rejections these inputs resolve (to delete after
+    the commit; their rows keep the message and say the copy was released)."""
     for day in days:
         replace_day_rows(session, day)
     for ov in overlaps:
@@ -72,14 +74,19 @@ def commit_batch(session: Session, batch: str, days: Iterable[DayRows], overlaps
                             path=ov.path, detail=ov.detail))
     for row in files:
         session.merge(IngestedFile(**row))
+    released: list[str] = []
     if files:  # a previously rejected copy of an input is now resolved
         shas = [row["sha256"] for row in files]
         for err in session.scalars(select(IngestError).where(IngestError.sha256.in_(shas))):
             err.resolved = True
+            if err.quarantine_path:
+                released.append(err.quarantine_path)
+                err.quarantine_path = ""
     if nfiles:
         session.add(IngestJournal(batch=batch, nfiles=nfiles))
     session.flush()  # every statement sent: a crash here leaves an open transaction behind
     fault_point("ingest.in_transaction")
+    return released
 
 
 def journal_batches(session: Session) -> set[str]:
