@@ -381,8 +381,13 @@ class _Builder:
 
             with tempfile.TemporaryDirectory(prefix="idc-deliver-") as tmp:
                 out = Path(tmp) / f"bulletin.{fmt}"
-                export_product(self.settings, self.prod.type, self.prod.window_start, self.prod.window_end, fmt, out,
-                               version=self.prod.version)
+                # a delivery re-sent after a crash must be the same message (same body, same
+                # MSG_ID): the id is that of the product version, not of the moment of rendering
+                p = self.prod
+                key = f"{p.type}|{p.window_start:.3f}|{p.window_end:.3f}|{p.version}".encode()
+                msg_id = f"{p.type[:4]}v{p.version}_{hashlib.sha256(key).hexdigest()}"[:20]
+                export_product(self.settings, p.type, p.window_start, p.window_end, fmt, out,
+                               version=p.version, msg_id=f"{msg_id} {self.agency or 'IDC'}")
                 self._bulletins[fmt] = out.read_text(encoding="utf-8")
         return self._bulletins[fmt]
 
