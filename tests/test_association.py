@@ -16,6 +16,10 @@ from pipeline.traveltime.models import read_velocity_file
 from pipeline.traveltime.tables import TravelTimeTable, local_grid
 from tests.conftest import DATA
 
+#: the associator forks worker processes here: run outside pytest-xdist's threaded workers
+#: (a fork of a multi-threaded process can inherit a held lock; see Makefile `test`)
+pytestmark = pytest.mark.forks
+
 ICELAND_VMODEL = DATA / "iceland" / "inputs" / "iceland_vmodel.txt"
 CALAVERAS_VMODEL = DATA / "ncsn" / "calaveras_vmodel.csv"
 

@@ -24,6 +24,10 @@ from pipeline.traveltime.tables import TravelTimeTable
 from tests.conftest import DATA
 from tests.test_association import _match
 
+#: the associator forks worker processes here: run outside pytest-xdist's threaded workers
+#: (a fork of a multi-threaded process can inherit a held lock; see Makefile `test`)
+pytestmark = pytest.mark.forks
+
 ITALY = DATA / "italy"
 
 
