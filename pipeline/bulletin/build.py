@@ -239,15 +239,10 @@ def _magnitude(ev: Event) -> float | None:
     return float(m.mag) if m is not None and m.mag is not None else None
 
 
-def _station_times(ev: Event) -> dict[str, tuple[float, float]]:
-    """Station -> (first, last) arrival time of the event there."""
-    picks = {str(p.resource_id): p for p in ev.picks}
+def _station_times(arrivals: list[tuple[str, float]]) -> dict[str, tuple[float, float]]:
+    """Station -> (first, last) arrival time, from :func:`_station_arrivals`."""
     out: dict[str, tuple[float, float]] = {}
-    for a in ev.preferred_origin().arrivals:
-        pk = picks.get(str(a.pick_id))
-        if pk is None or pk.time is None:
-            continue
-        t, sta = float(pk.time.timestamp), pk.waveform_id.station_code
+    for sta, t in arrivals:
         lo, hi = out.get(sta, (t, t))
         out[sta] = (min(lo, t), max(hi, t))
     return out
@@ -261,8 +256,8 @@ def coda_events(cat: Catalog, cfg: AssociatorConfig) -> list[int]:
     if cfg.coda_s_at_m3 <= 0 or len(cat) < 2:
         return []
     mags = [_magnitude(ev) for ev in cat]
-    spans = [_station_times(ev) for ev in cat]
     arrs = [_station_arrivals(ev) for ev in cat]
+    spans = [_station_times(a) for a in arrs]
     order = sorted(range(len(cat)), key=lambda i: -(mags[i] if mags[i] is not None else -9))
     gone: set[int] = set()
     for a in order:

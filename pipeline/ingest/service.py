@@ -11,7 +11,6 @@ import fnmatch
 import hashlib
 import io
 import os
-import re
 import shutil
 import stat
 import sys
@@ -30,7 +29,7 @@ from pipeline.ingest.sds import DayKey, SDSArchive, StagedBatch, merge_day, segm
 from pipeline.io.mseed import RecordError, iter_record_groups, looks_like_mseed, scan_records
 from pipeline.settings import Settings
 from pipeline.store import ingest as ingest_store
-from pipeline.store.db import ensure_schema, session_scope
+from pipeline.store.db import ensure_schema, redact_url, session_scope, short_error
 from pipeline.store.stations import ChannelIndex
 from pipeline.util import fault_point, sha256_file
 
@@ -282,14 +281,10 @@ class Ingestor:
     # ------------------------------------------------------------------ bookkeeping
     def _recover(self) -> None:
         """Finish or discard what an interrupted ingest left in the staging folder."""
-        if not self.archive.staging_dir.exists():
-            with session_scope(self.settings.database_url) as s:
-                left = ingest_store.journal_batches(s)
-            if not left:
-                return
-        else:
-            with session_scope(self.settings.database_url) as s:
-                left = ingest_store.journal_batches(s)
+        with session_scope(self.settings.database_url) as s:
+            left = ingest_store.journal_batches(s)
+        if not left and not self.archive.staging_dir.exists():
+            return
         done, dropped = self.archive.recover(left)
         with session_scope(self.settings.database_url) as s:
             for b in left:
@@ -325,8 +320,8 @@ class Ingestor:
                 released = ingest_store.commit_batch(s, batch.id, days, overlaps, work.files, nfiles)
         except Exception as exc:
             batch.discard()
-            raise IngestAborted(f"store {_safe_url(self.settings.database_url)} failed while committing an "
-                                f"ingest batch ({type(exc).__name__}: {_one_line(exc)}); nothing of the batch "
+            raise IngestAborted(f"store {redact_url(self.settings.database_url)} failed while committing an "
+                                f"ingest batch ({short_error(exc)}); nothing of the batch "
                                 "was committed, re-run the same ingest") from None
         fault_point("ingest.committed")
         if nfiles:
@@ -553,7 +548,7 @@ class Ingestor:
                 try:
                     segs = segments_of(read(str(p), format="MSEED", headonly=True))
                 except Exception as exc:
-                    out.problems.append(f"{rel}: unreadable day file ({type(exc).__name__}: {_one_line(exc)}); "
+                    out.problems.append(f"{rel}: unreadable day file ({short_error(exc)}); "
                                         "move it away and re-ingest its inputs with `idc ingest --force`")
                     continue
                 have = [(float(g.start.timestamp), float(g.end.timestamp), g.samprate, g.npts) for g in segs]
@@ -667,15 +662,6 @@ def _day_key(name: str) -> tuple[str, str, str, str] | None:
 
 def _rounded(segs) -> list:
     return [(round(a, 4), round(b, 4), round(fs, 6), int(n)) for a, b, fs, n in sorted(segs)]
-
-
-def _safe_url(url: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", url)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return " ".join(text.split("[SQL:")[0].split())[:200]
 
 
 @dataclass
