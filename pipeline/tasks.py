@@ -482,7 +482,7 @@ def export_product(settings: Settings, product: str, start, end, fmt: str, out: 
     ``MSG_ID`` line (default: a new unique id per export)."""
     from obspy import UTCDateTime
 
-    from pipeline.bulletin.export import write_catalog
+    from pipeline.bulletin.export import product_title, write_catalog
 
     start, end = UTCDateTime(start), UTCDateTime(end)
     try:
@@ -494,10 +494,7 @@ def export_product(settings: Settings, product: str, start, end, fmt: str, out: 
             raise
         cat, windows = _catalog_in_range(settings, product, start, end)
         v = None
-    span = f"{start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%Y-%m-%d %H:%M' if end - start >= 86400 else '%H:%M')}"
-    title = (f"{product} of the idc-pipeline for {span} (version {v})" if v is not None else
-             f"{product} of the idc-pipeline for {span} ({windows} windows, newest versions)")
-    write_catalog(cat, out, fmt, title=title, msg_id=msg_id)
+    write_catalog(cat, out, fmt, title=product_title(product, start, end, v, windows), msg_id=msg_id)
     return {"product": product, "version": v, "windows": windows, "events": len(cat), "format": fmt,
             "output": str(out)}
 

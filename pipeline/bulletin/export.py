@@ -18,3 +18,13 @@ def write_catalog(catalog: Catalog, path: str | Path, fmt: str, title: str = "",
         return _write(catalog, path, fmt, title=title or None, **options)
     except UnknownFormatError as exc:
         raise ValueError(f"export {exc}") from None
+
+
+def product_title(product: str, start, end, version: int | None, windows: int = 1) -> str:
+    """Title line of an exported product: ``<TYPE> of the idc-pipeline for <span> (version N)``."""
+    from obspy import UTCDateTime
+
+    start, end = UTCDateTime(start), UTCDateTime(end)
+    span = f"{start.strftime('%Y-%m-%d %H:%M')} – {end.strftime('%Y-%m-%d %H:%M' if end - start >= 86400 else '%H:%M')}"
+    return (f"{product} of the idc-pipeline for {span} (version {version})" if version is not None else
+            f"{product} of the idc-pipeline for {span} ({windows} windows, newest versions)")

@@ -377,7 +377,8 @@ class _Builder:
 
     def bulletin(self, fmt: str) -> str:
         if fmt not in self._bulletins:
-            from pipeline.tasks import export_product
+            from pipeline.bulletin.export import product_title, write_catalog
+            from pipeline.store.catalog import load_catalog
 
             with tempfile.TemporaryDirectory(prefix="idc-deliver-") as tmp:
                 out = Path(tmp) / f"bulletin.{fmt}"
@@ -386,8 +387,9 @@ class _Builder:
                 p = self.prod
                 key = f"{p.type}|{p.window_start:.3f}|{p.window_end:.3f}|{p.version}".encode()
                 msg_id = f"{p.type[:4]}v{p.version}_{hashlib.sha256(key).hexdigest()}"[:20]
-                export_product(self.settings, p.type, p.window_start, p.window_end, fmt, out,
-                               version=p.version, msg_id=f"{msg_id} {self.agency or 'IDC'}")
+                write_catalog(load_catalog(self.session, p), out, fmt,
+                              title=product_title(p.type, p.window_start, p.window_end, p.version),
+                              msg_id=f"{msg_id} {self.agency or 'IDC'}")
                 self._bulletins[fmt] = out.read_text(encoding="utf-8")
         return self._bulletins[fmt]
 
