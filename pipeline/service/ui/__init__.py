@@ -523,3 +523,10 @@ async def review_decide(item_id: int, action: str, request: Request,
         status = 404 if str(exc).startswith("no review item") else 409
         raise FDSNError(status, str(exc)) from None
     return JSONResponse(res)
+
+
+# --------------------------------------------------------------------------- the other pages' endpoints
+from pipeline.service.ui import dashboard, waveforms  # noqa: E402  (they use the helpers above)
+
+router.include_router(waveforms.router)
+router.include_router(dashboard.router)

@@ -436,11 +436,18 @@ async function pageEvent(route) {
     }
     html += "</tbody></table>";
     if (e.arrivals.some(a => a.distance_from === "site")) html += '<p class="muted">* distance and azimuth not in the bulletin: computed from the station coordinates of the inventory.</p>';
+    html += '<div id="event-panels"></div>';
     html += '<h3>Record section</h3><div id="record-section" class="muted">Loading waveforms…</div>';
     document.getElementById("event-body").innerHTML = html;
     document.getElementById("ev-quakeml").onclick = () => { const p = new URLSearchParams(dl); p.set("includearrivals", "true"); download("/fdsnws/event/1/query?" + p, e.eventid + ".xml"); };
     document.getElementById("ev-ims1").onclick = () => download("/ui/api/export?format=ims1&" + dl, e.eventid + ".ims1.txt");
     say("");
+    const panels = document.getElementById("event-panels");
+    for (const panel of window.IDC.eventPanels) {
+      const sec = document.createElement("section");
+      panels.appendChild(sec);
+      try { await panel(e, sec); } catch (err) { sec.textContent = err.message || String(err); }
+    }
     const rs = document.getElementById("record-section");
     try {
       const resp = await api("/ui/api/event/" + encodeURIComponent(id) + "/record-section.png");
@@ -600,6 +607,13 @@ function pageLogin() {
 const PAGES = {map: pageMap, bulletins: pageBulletins, event: pageEvent, stations: pageStations,
                review: pageReview, login: pageLogin};
 
+/* What the other scripts of the UI (dashboard.js, waveforms.js, loaded after this one) share:
+ * the helpers, the page table (IDC.PAGES.name = async function(route)) and the event page's
+ * panels (IDC.eventPanels.push(async function(event, element)): each panel gets the event's JSON
+ * of /ui/api/event/<id> and its own <section> below the arrivals). */
+window.IDC = {api, apiJSON, esc, fmt, shortTime, say, fail, download, parseHash, main, PAGES,
+              eventPanels: [], whoami: () => whoami};
+
 async function route() {
   const r = parseHash();
   const page = PAGES[r.page] ? r.page : "map";
@@ -611,4 +625,5 @@ async function route() {
 }
 
 window.addEventListener("hashchange", route);
-refreshWhoami().then(route);
+// after every script of the page has registered its pages and panels
+window.addEventListener("DOMContentLoaded", () => refreshWhoami().then(route));

@@ -1,0 +1,6 @@
+"""The web UI's dashboard endpoints (included in :data:`pipeline.service.ui.router`)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["web UI"])
