@@ -223,14 +223,46 @@ def list_queue(settings: Settings, status: str | Iterable[str] | None = None, st
             edc = evaluate_edc(ev, settings.review.edc)
             snap = event_snapshot(ev)
             mb = next((m["value"] for m in snap["magnitudes"] if (m["type"] or "").lower() == "mb"), None)
+            # the preferred magnitude: the first network magnitude of the preferred origin (as
+            # store.catalog.load_catalog and fdsnws-event define it)
+            pref = snap["magnitudes"][0] if snap["magnitudes"] else {"type": None, "value": None}
             out.append({"id": it.id, "status": it.status, "time": str(UTCDateTime(it.origin_time)),
                         "latitude": round(it.lat, 4), "longitude": round(it.lon, 4),
                         "depth_km": round(it.depth_km, 1), "depth_fixed": it.fixed_depth_km is not None,
+                        "magnitude": pref["value"], "magtype": pref["type"],
                         "mb": mb, "ndef": edc.values.get("defining_data"),
                         "nsta": edc.values.get("defining_stations"), "edc_passed": edc.passed,
                         "needs_relocation": it.needs_relocation, "published_version": it.published_version,
-                        "merged_into": it.merged_into})
+                        "merged_into": it.merged_into, "source_product_id": it.source_product_id,
+                        "source_event": it.source_public_id})
     return out
+
+
+def items_of_event(settings: Settings, product_id: int, source_event: str, event=None) -> list[int]:
+    """Ids of the queue items that review one event of an automatic product, newest first: the
+    items made from it (``source_event``: its resource id as
+    :func:`pipeline.store.catalog.load_catalog` gives it) and, when ``event`` (obspy Event) is
+    given, the items it was found to be a version of when it was queued (origin within
+    ``[review] match_time_s``/``match_distance_km`` and enough shared picks, as :func:`enqueue`)."""
+    from pipeline.store.db import session_scope
+    from pipeline.store.models import ReviewItem
+
+    cfg = settings.review
+    with session_scope(_url(settings)) as s:
+        exact = list(s.scalars(select(ReviewItem.id).where(ReviewItem.source_product_id == product_id,
+                                                           ReviewItem.source_public_id == source_event[:200])
+                               .order_by(ReviewItem.id.desc())))
+        if exact or event is None:
+            return exact
+        o = preferred_origin(event)
+        ot = float(o.time.timestamp)
+        mine = _pick_keys(event)
+        near = s.scalars(select(ReviewItem).where(ReviewItem.origin_time.between(ot - cfg.match_time_s,
+                                                                                 ot + cfg.match_time_s),
+                                                  ReviewItem.status != "merged").order_by(ReviewItem.id.desc()))
+        return [x.id for x in near
+                if float(great_circle_deg(x.lat, x.lon, o.latitude, o.longitude)) * KM_PER_DEG <= cfg.match_distance_km
+                and _same_picks(mine, _item_picks(x, {}), cfg)]
 
 
 def show(settings: Settings, item_id: int) -> dict:
@@ -248,6 +280,7 @@ def show(settings: Settings, item_id: int) -> dict:
         return {"id": it.id, "status": it.status, "fixed_depth_km": it.fixed_depth_km,
                 "needs_relocation": it.needs_relocation, "merged_into": it.merged_into,
                 "published_version": it.published_version, "source_event": it.source_public_id,
+                "source_product_id": it.source_product_id,
                 "event": event_snapshot(ev), "edc": evaluate_edc(ev, settings.review.edc).as_dict(),
                 "actions": actions}
 

@@ -44,8 +44,8 @@ from obspy.core.event import (
     WaveformStreamID,
 )
 from obspy.geodetics import gps2dist_azimuth
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
 
 from pipeline.store import models as m
 
@@ -364,9 +364,55 @@ def store_catalog(session: Session, product: m.Product, catalog: Catalog) -> dic
     return {"events": len(catalog), "arrivals": n_arr, "magnitudes": n_mag}
 
 
+def resource_prefix(ptype: str, version: int) -> str:
+    """The QuakeML resource-id prefix of the objects of one product version."""
+    return f"smi:idc-pipeline/{ptype}/v{version}"
+
+
+def event_public_id(ptype: str, version: int, evid: int, public_id: str | None) -> str:
+    """The resource id :func:`load_catalog` gives the event row ``evid``: its stored public id,
+    else ``<prefix>/event/<evid>``."""
+    return public_id or f"{resource_prefix(ptype, version)}/event/{evid}"
+
+
+def event_ranks(session: Session, product_ids) -> dict[tuple[int, str], tuple[str, float, float, int]]:
+    """``(product id, event resource id)`` → ``(type, window start, window end, rank)`` of every
+    event of the products, rank 1-based by (origin time, orid): what the public event ids of
+    fdsnws-event are made of (:func:`pipeline.service.fdsn.event.event_id`). Only products that
+    are the newest version of their window (the ones fdsnws-event serves) are answered."""
+    E, O, P = m.Event, m.Origin, m.Product
+    out: dict[tuple[int, str], tuple[str, float, float, int]] = {}
+    pids = sorted({int(p) for p in product_ids if p is not None})
+    newer = aliased(P)
+    superseded = set()
+    for i in range(0, len(pids), 500):
+        superseded.update(session.scalars(
+            select(P.id).where(P.id.in_(pids[i:i + 500])).where(exists().where(
+                newer.type == P.type, newer.window_start == P.window_start, newer.window_end == P.window_end,
+                newer.version > P.version))))
+    pids = [p for p in pids if p not in superseded]
+    for i in range(0, len(pids), 500):
+        q = (select(P.id, P.type, P.version, P.window_start, P.window_end, E.evid, E.public_id).select_from(E)
+             .join(O, O.orid == E.prefor).join(P, P.id == E.product_id)
+             .where(E.product_id.in_(pids[i:i + 500])).order_by(E.product_id, O.time, O.orid))
+        rank, last = 0, None
+        for pid, ptype, version, ws, we, evid, pub in session.execute(q):
+            rank = rank + 1 if pid == last else 1
+            last = pid
+            out[(pid, event_public_id(ptype, version, evid, pub))] = (ptype, ws, we, rank)
+    return out
+
+
+def event_resource_id(session: Session, evid: int) -> str | None:
+    """The resource id :func:`load_catalog` gives the event row ``evid`` (None when unknown)."""
+    row = session.execute(select(m.Product.type, m.Product.version, m.Event.public_id)
+                          .join(m.Product, m.Product.id == m.Event.product_id).where(m.Event.evid == evid)).first()
+    return None if row is None else event_public_id(row.type, row.version, evid, row.public_id)
+
+
 def load_catalog(session: Session, product: m.Product) -> Catalog:
     """Rebuild an obspy Catalog from the rows of ``product`` (inverse of :func:`store_catalog`)."""
-    prefix = f"smi:idc-pipeline/{product.type}/v{product.version}"
+    prefix = resource_prefix(product.type, product.version)
     mode = "manual" if product.type in ("REB", "SEB", "SSEB") else "automatic"
     cat = Catalog(resource_id=ResourceIdentifier(f"{prefix}/catalog"))
     cat.creation_info = CreationInfo(agency_id="IDC", author=AUTH,
@@ -391,7 +437,8 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
         o = origins.get(row_ev.prefor)
         if o is None:
             continue
-        ev = Event(resource_id=ResourceIdentifier(row_ev.public_id or f"{prefix}/event/{row_ev.evid}"))
+        ev = Event(resource_id=ResourceIdentifier(event_public_id(product.type, product.version, row_ev.evid,
+                                                                  row_ev.public_id)))
         if row_ev.evname:
             ev.event_descriptions.append(EventDescription(text=row_ev.evname, type="region name"))
         e = errs.get(o.orid)

@@ -52,6 +52,8 @@ router = APIRouter(tags=["web UI"])
 STATIC = Path(__file__).parent / "static"
 #: roles that may accept or reject review items (issue 6 item 4: analysts and operators)
 REVIEW_ROLES = ("analyst", "operator")
+#: the automatic bulletins whose events are reviewed (the queue is filled from the SEL3)
+REVIEW_SOURCES = ("SEL3",)
 #: default and largest page of the bulletin browser / map
 PAGE_DEFAULT = 100
 PAGE_MAX = 2000
@@ -317,10 +319,21 @@ def fill_distances(session, doc: dict) -> int:
 
 @router.get("/ui/api/event/{eventid}")
 def event(eventid: str, request: Request, principal: Principal = Depends(current_principal)):
+    """The event page: :func:`event_json`, the preferred magnitude, and (for whoever may read the
+    review queue) the queue items reviewing this automatic event (``review.items``, newest first)."""
+    from pipeline.review.queue import items_of_event
+    from pipeline.store.catalog import event_resource_id
+
     row, ev = _one_event(request, principal, eventid)
     doc = event_json(row, ev)
-    with request.app.state.idc.session() as s:
+    doc["preferred_magnitude"] = {"value": _num(row["mag"], 2), "type": row["magtype"] or ""}
+    st = request.app.state.idc
+    with st.session() as s:
         fill_distances(s, doc)
+        source = event_resource_id(s, row["evid"]) if row["type"] in REVIEW_SOURCES else None
+    if source is not None and principal.may_read("SEL3"):
+        items = items_of_event(st.settings, row["product_id"], source, ev)
+        doc["review"] = {"items": items, "may_decide": _may_decide(principal)}
     return JSONResponse(doc)
 
 
@@ -463,6 +476,23 @@ def _review_actor(principal: Principal) -> None:
                                 f"{principal.name!r} has role {principal.role}")
 
 
+def _may_decide(principal: Principal) -> bool:
+    return bool(set(principal.roles) & set(REVIEW_ROLES))
+
+
+def _link_events(request: Request, items: list[dict]) -> None:
+    """Give each queue item the public id of the automatic event it was made from (``eventid``,
+    the event page's address), or None when that SEL3 version has been superseded."""
+    from pipeline.service.fdsn.event import event_id
+    from pipeline.store.catalog import event_ranks
+
+    with request.app.state.idc.session() as s:
+        keys = event_ranks(s, {i["source_product_id"] for i in items})
+    for i in items:
+        k = keys.get((i["source_product_id"], i["source_event"]))
+        i["eventid"] = event_id(*k) if k else None
+
+
 @router.get("/ui/api/review")
 def review_list(request: Request, status: str = "", principal: Principal = Depends(current_principal)):
     from pipeline.review.edits import ReviewError
@@ -474,7 +504,27 @@ def review_list(request: Request, status: str = "", principal: Principal = Depen
         items = list_queue(request.app.state.idc.settings, status=sts)
     except ReviewError as exc:
         raise FDSNError(400, f"Invalid value for parameter 'status': {exc}") from None
-    return JSONResponse({"items": items, "may_decide": bool(set(principal.roles) & set(REVIEW_ROLES))})
+    _link_events(request, items)
+    return JSONResponse({"items": items, "may_decide": _may_decide(principal)})
+
+
+@router.get("/ui/api/review/{item_id}")
+def review_item(item_id: int, request: Request, principal: Principal = Depends(current_principal)):
+    """One item: its working copy (origin, magnitudes, arrivals with ids and defining flags), the
+    Event Definition Criteria, the audit trail, and the automatic event it came from."""
+    from pipeline.review import queue
+    from pipeline.review.edits import ReviewError
+
+    _review_reader(principal)
+    if not 1 <= item_id < 2**31:
+        raise FDSNError(404, f"No review item {item_id}")
+    try:
+        doc = queue.show(request.app.state.idc.settings, item_id)
+    except ReviewError as exc:
+        raise FDSNError(404, str(exc)) from None
+    _link_events(request, [doc])
+    doc["may_decide"] = _may_decide(principal)
+    return JSONResponse(doc)
 
 
 async def _json_body(request: Request) -> dict:
@@ -497,6 +547,51 @@ def _text_field(body: dict, name: str) -> str:
     return v
 
 
+#: what the event page may do with a queue item
+REVIEW_ACTIONS = ("accept", "reject", "edit", "relocate")
+
+
+def _edit_fields(body: dict) -> dict:
+    """The arguments of :func:`pipeline.review.queue.edit` from the JSON body ``{"depth_km": km |
+    "free", "rename": {arrival: phase}, "defining": {arrival: "T"|"-"|...}, "remove": [arrival]}``
+    (arrival: its id as ``/ui/api/review/<id>`` lists it); a malformed field is a 400 naming it."""
+    out: dict = {}
+    unknown = set(body) - {"depth_km", "rename", "defining", "remove"}
+    if unknown:
+        raise FDSNError(400, f"Unknown field(s) of the edit: {', '.join(sorted(unknown))} "
+                             "(depth_km, rename, defining, remove)")
+    d = body.get("depth_km")
+    if d is not None:
+        ok = (isinstance(d, (int, float)) and not isinstance(d, bool) and math.isfinite(d) and -10 <= d <= 800) \
+            or d == "free"
+        if not ok:
+            raise FDSNError(400, f"Field 'depth_km' of the edit: a depth in km (-10 to 800) or \"free\", not {d!r}")
+        out["depth_km"] = d
+    for name in ("rename", "defining"):
+        v = body.get(name) or {}
+        if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, str) and 0 < len(x) <= 8
+                                              for k, x in v.items()):
+            raise FDSNError(400, f"Field '{name}' of the edit: an object of arrival id -> short text")
+        if v:
+            out[name] = v
+    rm = body.get("remove") or []
+    if not isinstance(rm, list) or not all(isinstance(x, str) for x in rm):
+        raise FDSNError(400, "Field 'remove' of the edit: a list of arrival ids")
+    if rm:
+        out["remove"] = rm
+    return out
+
+
+def _relocate(app, item_id: int, analyst: str) -> dict:
+    """Relocate an item with the site table and the travel-time table the UI already holds."""
+    from pipeline import tasks
+    from pipeline.review import queue
+
+    settings = app.state.idc.settings
+    return queue.relocate(settings, item_id, analyst, stations=tasks.station_table(settings),
+                          tt=record_section_table(app))
+
+
 @router.post("/ui/api/review/{item_id}/{action}")
 async def review_decide(item_id: int, action: str, request: Request,
                         principal: Principal = Depends(current_principal)):
@@ -505,8 +600,8 @@ async def review_decide(item_id: int, action: str, request: Request,
     from pipeline.review import queue
     from pipeline.review.edits import ReviewError
 
-    if action not in ("accept", "reject"):
-        raise FDSNError(404, f"No review action {action!r} (accept or reject)")
+    if action not in REVIEW_ACTIONS:
+        raise FDSNError(404, f"No review action {action!r} ({', '.join(REVIEW_ACTIONS)})")
     if not 1 <= item_id < 2**31:
         raise FDSNError(404, f"No review item {item_id}")
     _review_actor(principal)
@@ -516,9 +611,14 @@ async def review_decide(item_id: int, action: str, request: Request,
         if action == "accept":
             res = await run_in_threadpool(queue.accept, settings, item_id, principal.name,
                                           _text_field(body, "comment"))
-        else:
+        elif action == "reject":
             res = await run_in_threadpool(queue.reject, settings, item_id, principal.name,
                                           _text_field(body, "reason"))
+        elif action == "edit":
+            res = await run_in_threadpool(lambda: queue.edit(settings, item_id, principal.name,
+                                                             **_edit_fields(body)))
+        else:
+            res = await run_in_threadpool(_relocate, request.app, item_id, principal.name)
     except ReviewError as exc:
         status = 404 if str(exc).startswith("no review item") else 409
         raise FDSNError(status, str(exc)) from None

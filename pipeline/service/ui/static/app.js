@@ -414,6 +414,7 @@ async function pageEvent(route) {
       ["RMS s", fmt(o.rms_s, 2)], ["Defining phases", o.defining_phases], ["Stations", o.stations],
       ["Azimuthal gap °", fmt(o.azimuthal_gap_deg, 0)],
       ["Distance range °", o.min_distance_deg !== null ? `${fmt(o.min_distance_deg, 2)} – ${fmt(o.max_distance_deg, 2)}` : ""],
+      ["Magnitude", e.preferred_magnitude && e.preferred_magnitude.value !== null ? `${fmt(e.preferred_magnitude.value, 1)} ${e.preferred_magnitude.type}` : ""],
       ["Author", o.author], ["Mode", o.evaluation_mode], ["Region", e.name],
       ["Product", `${e.catalog} version ${e.version} (${shortTime(e.window[0])} – ${shortTime(e.window[1])})`],
     ]) + "</div>";
@@ -436,12 +437,13 @@ async function pageEvent(route) {
     }
     html += "</tbody></table>";
     if (e.arrivals.some(a => a.distance_from === "site")) html += '<p class="muted">* distance and azimuth not in the bulletin: computed from the station coordinates of the inventory.</p>';
-    html += '<div id="event-panels"></div>';
+    html += '<section id="event-review"></section><div id="event-panels"></div>';
     html += '<h3>Record section</h3><div id="record-section" class="muted">Loading waveforms…</div>';
     document.getElementById("event-body").innerHTML = html;
     document.getElementById("ev-quakeml").onclick = () => { const p = new URLSearchParams(dl); p.set("includearrivals", "true"); download("/fdsnws/event/1/query?" + p, e.eventid + ".xml"); };
     document.getElementById("ev-ims1").onclick = () => download("/ui/api/export?format=ims1&" + dl, e.eventid + ".ims1.txt");
     say("");
+    if (e.review) await reviewPanel(e, document.getElementById("event-review"));
     const panels = document.getElementById("event-panels");
     for (const panel of window.IDC.eventPanels) {
       const sec = document.createElement("section");
@@ -464,6 +466,99 @@ async function pageEvent(route) {
     document.getElementById("event-body").textContent = "";
     fail(err);
   }
+}
+
+// ------------------------------------------------------------------ review on the event page
+/* The queue item(s) reviewing this automatic event: the working copy's origin and arrivals,
+ * editable by analysts/operators (phase, defining flag, removal, fixed or free depth), then
+ * relocate, accept or reject; the Event Definition Criteria and the audit trail. */
+async function reviewPanel(e, box) {
+  const ids = e.review.items || [];
+  if (!ids.length) {
+    box.innerHTML = '<h3>Review</h3><p class="muted" id="review-none">This event is not in the review queue.</p>';
+    return;
+  }
+  const it = await apiJSON("/ui/api/review/" + ids[0]);
+  const w = it.event, o = w.origin, may = it.may_decide && it.status !== "merged";
+  box.dataset.item = String(it.id);
+  box.dataset.status = it.status;
+  let html = `<h3>Review: queue item <span id="review-item">${it.id}</span> — <span id="review-status" class="st-${esc(it.status)}">${esc(it.status)}</span>` +
+    (ids.length > 1 ? ` <span class="muted">(also items ${ids.slice(1).join(", ")})</span>` : "") + "</h3>";
+  const edc = it.edc || {};
+  html += `<p id="review-edc" class="${edc.passed ? "ok" : "res-big"}">Event Definition Criteria: ${edc.passed ? "passed" : "failed"}` +
+    (edc.reasons && edc.reasons.length ? " — " + esc(edc.reasons.join("; ")) : "") + "</p>";
+  const mags = (w.magnitudes || []).map(m => `${fmt(m.value, 1)} ${esc(m.type || "")}`).join(", ");
+  html += `<p id="review-origin">Working copy: ${esc(shortTime(o.time))}, ${fmt(o.latitude, 3)}°, ${fmt(o.longitude, 3)}°, depth ` +
+    `${fmt(o.depth_km, 1)} km${it.fixed_depth_km !== null ? " (fixed)" : ""}, rms ${fmt(o.rms_s, 2)} s, ndef ${fmt(o.ndef)}` +
+    (mags ? `, ${mags}` : "") + (it.needs_relocation ? ' — <b id="review-needs-relocation">edited: relocate before accepting</b>' : "") + "</p>";
+  html += '<table class="data" id="review-arrivals"><thead><tr><th>Arrival</th><th>Station</th><th>Phase</th><th>Time (UTC)</th>' +
+    '<th>Δ °</th><th>Time res s</th><th>Defining</th>' + (may ? "<th>Remove</th>" : "") + "</tr></thead><tbody>";
+  for (const a of w.arrivals) {
+    const def = (a.defining || "").startsWith("T");
+    html += `<tr data-arrival="${esc(a.id)}" class="${def ? "" : "nondef"}"><td class="muted">${esc(a.id)}</td><td>${esc(a.station)}</td>` +
+      (may ? `<td><input class="phase" size="5" value="${esc(a.phase)}" data-was="${esc(a.phase)}"></td>` : `<td>${esc(a.phase)}</td>`) +
+      `<td>${esc(shortTime(a.time))}</td><td class="num">${fmt(a.distance_deg, 2)}</td>` +
+      `<td class="num ${resClass(a.time_residual_s)}">${fmt(a.time_residual_s, 2)}</td>` +
+      (may ? `<td><input type="checkbox" class="defining" data-flags="${esc(a.defining)}"${def ? " checked" : ""}></td><td><input type="checkbox" class="remove"></td>`
+           : `<td>${esc(a.defining)}</td>`) + "</tr>";
+  }
+  html += "</tbody></table>";
+  if (may) {
+    html += '<form id="review-form" class="filters"><label>Depth km<input id="review-depth" type="number" step="0.1" min="-10" max="800" ' +
+      `value="${it.fixed_depth_km !== null ? esc(it.fixed_depth_km) : ""}" placeholder="free"></label>` +
+      '<label><span>Depth</span><select id="review-depth-mode"><option value="keep">unchanged</option><option value="fix">fix at this depth</option>' +
+      '<option value="free">free</option></select></label>' +
+      '<button type="button" id="review-save">Save edits</button><button type="button" id="review-relocate">Relocate</button>' +
+      '<button type="button" id="review-accept">Accept</button><button type="button" class="danger" id="review-reject">Reject</button></form>';
+  } else if (!it.may_decide) {
+    html += '<p class="muted">Read-only: editing and decisions need an analyst or operator token.</p>';
+  }
+  html += '<details id="review-trail"><summary>Audit trail (' + it.actions.length + " actions)</summary><ul>" +
+    it.actions.map(a => `<li>${esc(shortTime(a.time))} <b>${esc(a.action)}</b> by ${esc(a.analyst)}` +
+      (a.detail && (a.detail.reason || a.detail.comment) ? ": " + esc(a.detail.reason || a.detail.comment) : "") + "</li>").join("") + "</ul></details>";
+  box.innerHTML = html;
+  box.dataset.ready = "1";
+  if (!may) return;
+  const post = async (action, body, done) => {
+    try {
+      const res = await apiJSON(`/ui/api/review/${it.id}/${action}`, {method: "POST", headers: {"Content-Type": "application/json"},
+                                                                     body: JSON.stringify(body || {})});
+      say(done(res));
+      await reviewPanel(e, box);
+    } catch (err) { fail(err); }
+  };
+  box.querySelector("#review-save").onclick = () => {
+    const body = {rename: {}, defining: {}, remove: []};
+    for (const tr of box.querySelectorAll("#review-arrivals tbody tr")) {
+      const id = tr.dataset.arrival;
+      if (tr.querySelector("input.remove").checked) { body.remove.push(id); continue; }
+      const ph = tr.querySelector("input.phase");
+      if (ph.value.trim() && ph.value.trim() !== ph.dataset.was) body.rename[id] = ph.value.trim();
+      const d = tr.querySelector("input.defining"), was = (d.dataset.flags || "").startsWith("T");
+      if (d.checked !== was) body.defining[id] = (d.checked ? "T" : "_") + (d.dataset.flags || "___").slice(1);
+    }
+    const mode = box.querySelector("#review-depth-mode").value, dv = box.querySelector("#review-depth").value;
+    if (mode === "fix") {
+      if (dv === "") { say("Give the depth to fix (km).", "error"); return; }
+      body.depth_km = Number(dv);
+    } else if (mode === "free") body.depth_km = "free";
+    for (const k of ["rename", "defining"]) if (!Object.keys(body[k]).length) delete body[k];
+    if (!body.remove.length) delete body.remove;
+    if (!Object.keys(body).length) { say("Nothing changed.", "error"); return; }
+    post("edit", body, r => `Item ${r.id}: ${r.changes.length} change(s) saved; relocate next.`);
+  };
+  box.querySelector("#review-relocate").onclick = () => {
+    say("Relocating …");
+    post("relocate", {}, r => `Item ${it.id} relocated: ${shortTime(r.origin.time)}, ${fmt(r.origin.latitude, 3)}°, ${fmt(r.origin.longitude, 3)}°, ${fmt(r.origin.depth_km, 1)} km.`);
+  };
+  box.querySelector("#review-accept").onclick = () => {
+    const note = window.prompt("Comment (optional):", "");
+    if (note !== null) post("accept", {comment: note}, r => `Item ${r.id}: ${r.status}.`);
+  };
+  box.querySelector("#review-reject").onclick = () => {
+    const note = window.prompt("Reason for rejecting (optional):", "");
+    if (note !== null) post("reject", {reason: note}, r => `Item ${r.id}: ${r.status}.`);
+  };
 }
 
 // ------------------------------------------------------------------ stations and availability
@@ -532,12 +627,13 @@ async function pageReview(route) {
     const data = await apiJSON("/ui/api/review?status=" + encodeURIComponent(status));
     let html = data.may_decide ? "" : '<p class="muted">Read-only: accepting and rejecting needs an analyst or operator token.</p>';
     html += '<table class="data" id="review-table"><thead><tr><th>Item</th><th>Status</th><th>Origin time (UTC)</th><th>Lat</th><th>Lon</th>' +
-      '<th>Depth km</th><th>mb</th><th>ndef</th><th>nsta</th><th>EDC</th><th>Relocate?</th><th>Published</th>' +
+      '<th>Depth km</th><th>Mag</th><th>ndef</th><th>nsta</th><th>EDC</th><th>Relocate?</th><th>Published</th>' +
       (data.may_decide ? "<th>Decision</th>" : "") + "</tr></thead><tbody>";
     for (const it of data.items) {
-      html += `<tr data-item="${it.id}"><td class="num">${it.id}</td><td class="st">${esc(it.status)}</td><td>${esc(shortTime(it.time))}</td>` +
+      const when = it.eventid ? `<a class="event-link" href="#/event/${encodeURIComponent(it.eventid)}">${esc(shortTime(it.time))}</a>` : esc(shortTime(it.time));
+      html += `<tr data-item="${it.id}"><td class="num">${it.id}</td><td class="st">${esc(it.status)}</td><td>${when}</td>` +
         `<td class="num">${fmt(it.latitude, 3)}</td><td class="num">${fmt(it.longitude, 3)}</td><td class="num">${fmt(it.depth_km, 1)}${it.depth_fixed ? " (fixed)" : ""}</td>` +
-        `<td class="num">${fmt(it.mb, 1)}</td><td class="num">${fmt(it.ndef)}</td><td class="num">${fmt(it.nsta)}</td>` +
+        `<td class="num">${it.magnitude !== null && it.magnitude !== undefined ? fmt(it.magnitude, 1) + " " + esc(it.magtype || "") : ""}</td><td class="num">${fmt(it.ndef)}</td><td class="num">${fmt(it.nsta)}</td>` +
         `<td>${it.edc_passed ? "passed" : "failed"}</td><td>${it.needs_relocation ? "yes" : ""}</td><td>${it.published_version ? "REB v" + it.published_version : ""}</td>`;
       if (data.may_decide) {
         const closed = it.status === "merged";
