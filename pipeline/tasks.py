@@ -591,23 +591,16 @@ def latency_report(settings: Settings, product: str | None = None, since=None, u
     duration over the logged runs (``product_run``): count, median, 90th percentile, max, last."""
     import numpy as np
     from obspy import UTCDateTime
-    from sqlalchemy import select
 
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import ProductRun
+    from pipeline.store.operations import product_runs
 
     ensure_schema(settings.database_url)
-    q = select(ProductRun)
-    if product:
-        q = q.where(ProductRun.type == product)
-    if since is not None:
-        q = q.where(ProductRun.window_end >= float(UTCDateTime(since).timestamp))
-    if until is not None:
-        q = q.where(ProductRun.window_end <= float(UTCDateTime(until).timestamp))
+    since = None if since is None else float(UTCDateTime(since).timestamp)
+    until = None if until is None else float(UTCDateTime(until).timestamp)
     with session_scope(settings.database_url) as s:
-        runs = s.scalars(q.order_by(ProductRun.finished)).all()
         rows = [(r.type, r.latency_s, r.duration_s, r.runner, r.version, r.new_version, r.window_start,
-                 r.window_end, r.finished.isoformat(), r.events) for r in runs]
+                 r.window_end, r.finished.isoformat(), r.events) for r in product_runs(s, product, since, until)]
     out: dict = {"products": {}}
     for typ in sorted({r[0] for r in rows}):
         sel = [r for r in rows if r[0] == typ]
