@@ -446,7 +446,30 @@ def test_browser_login_filter_open_event_screenshots(browser, store, tmp_path):
         assert drv.find_element(By.ID, "main").get_attribute("data-events") == str(len(EVENT_IDS))
         # zoomed on Iceland: the 1:50m coastlines and the 12 Z7 stations are drawn
         wait.until(lambda d: d.find_element(By.ID, "map").get_attribute("data-coast") == "50m"
-                   and d.find_element(By.ID, "map").get_attribute("data-stations") == "12")
+                   and d.find_element(By.ID, "map").get_attribute("data-stations") == "12"
+                   and d.find_element(By.ID, "map").get_attribute("data-status"))
+        cv = drv.find_element(By.ID, "map")
+        # station codes, a scale bar whose length matches the projection, lat/lon ticks
+        assert cv.get_attribute("data-labels") == "12"
+        km, px = float(cv.get_attribute("data-scale-km")), float(cv.get_attribute("data-scale-px"))
+        assert 20 <= px <= 130 and str(km)[0] in "125", (km, px)
+        assert int(cv.get_attribute("data-ticks")) >= 4
+        # station colours: mean coverage of each station's channels over the events' span
+        t = sorted(e.origins[0].time for e in store["sel3"])
+        av = tasks.availability(store["settings"], str(t[0]), str(t[-1]))["channels"]
+        per = {}
+        for c in av:
+            per.setdefault(".".join(c["nslc"].split(".")[:2]), []).append(c["coverage"])
+        want = {}
+        for sta in {f"Z7.{s.code}" for n in read_inventory(str(Z7)) for s in n}:
+            cov = sum(per.get(sta, [0])) / len(per.get(sta, [0]))
+            k = "complete" if cov >= 0.98 else "gaps" if cov > 0 else "nodata"
+            want[k] = want.get(k, 0) + 1
+        assert cv.get_attribute("data-status") == ",".join(f"{k}:{want[k]}" for k in sorted(want)), want
+        # the event list beside the map and the time histogram below it
+        assert len(drv.find_elements(By.CSS_SELECTOR, "#event-list-table tbody tr")) == len(EVENT_IDS)
+        hist = drv.find_element(By.ID, "histogram")
+        assert hist.get_attribute("data-total") == str(len(EVENT_IDS)) and int(hist.get_attribute("data-ticks")) >= 3
         drv.save_screenshot(str(shots / "event_map.png"))
         # the bulletin browser: filter SEL3 by magnitude
         drv.get(srv.url + "/ui/#/bulletins")
@@ -478,6 +501,8 @@ def test_browser_login_filter_open_event_screenshots(browser, store, tmp_path):
         drv.get(srv.url + "/ui/#/stations")
         ready("stations")
         assert len(drv.find_elements(By.CSS_SELECTOR, "#availability-table tbody tr")) == 36
+        ticks = [e.text for e in drv.find_elements(By.CSS_SELECTOR, "#timeline-axis span")]
+        assert len(ticks) >= 2 and ticks == sorted(ticks), ticks  # a labelled UTC time axis
         drv.save_screenshot(str(shots / "stations.png"))
         drv.get(srv.url + "/ui/#/review?status=pending,accepted,rejected,merged")
         ready("review")

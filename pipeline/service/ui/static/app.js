@@ -83,6 +83,38 @@ function depthColour(km) {
   return "#2b6cb0";
 }
 
+/** 1, 2 or 5 × 10^n nearest below x (scale bars, axis steps). */
+function niceNumber(x) {
+  const e = Math.pow(10, Math.floor(Math.log10(x))), f = x / e;
+  return (f >= 5 ? 5 : f >= 2 ? 2 : 1) * e;
+}
+
+/** A graticule step in degrees for a span of about x degrees per step. */
+function niceDegrees(x) {
+  for (const s of [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 45]) if (s >= x) return s;
+  return 60;
+}
+
+/** Station status on the map (see stationStatus). */
+const STATUS_COLOURS = {complete: "#2e8b57", gaps: "#f0a020", nodata: "#d33", unknown: "#fff"};
+
+/** Coverage of each station's channels over [t0, t1] (epoch s) from /ui/api/availability: mean
+ * over the station's channels; "complete" ≥ 98 %, "gaps" > 0, "nodata" none or not in the
+ * archive's availability table. Sets st.status, st.coverage and st.last (newest sample). */
+function stationStatus(stations, channels) {
+  const by = {};
+  for (const c of channels) {
+    const k = c.nslc.split(".").slice(0, 2).join(".");
+    (by[k] = by[k] || []).push(c);
+  }
+  for (const st of stations) {
+    const cs = by[st.network + "." + st.station] || [];
+    st.coverage = cs.length ? cs.reduce((a, c) => a + c.coverage, 0) / cs.length : 0;
+    st.last = cs.length ? Math.max(...cs.map(c => c.last)) : null;
+    st.status = st.coverage >= 0.98 ? "complete" : st.coverage > 0 ? "gaps" : "nodata";
+  }
+}
+
 function magRadius(mag) { return mag === null || mag === undefined ? 3 : Math.max(2.5, 1.6 * mag); }
 
 async function download(path, filename) {
@@ -189,7 +221,7 @@ class EventMap {
     if (!this.events.length) return this.world();
     let lo = Math.min(...this.events.map(e => e.longitude)), hi = Math.max(...this.events.map(e => e.longitude));
     let la = Math.min(...this.events.map(e => e.latitude)), lb = Math.max(...this.events.map(e => e.latitude));
-    const span = Math.max(hi - lo, lb - la, 3) * 1.3;
+    const span = Math.max(hi - lo, lb - la, 0.5) * 1.3;  // at least ~70 km: the stations around a swarm
     this.lon0 = (lo + hi) / 2; this.lat0 = (la + lb) / 2;
     this.k = Math.min(this.w / Math.min(span, 360), this.h / Math.min(span, 180));
     this.draw();
@@ -216,13 +248,14 @@ class EventMap {
     ctx.clearRect(0, 0, this.w, this.h);
     ctx.fillStyle = "#eaf2fa"; ctx.fillRect(0, 0, this.w, this.h);
     const shifts = this.shifts();
-    // graticule every 30 degrees (10 when zoomed in)
-    const step = this.k > 8 ? 10 : 30;
+    // graticule at a "nice" step giving ~4-8 lines across the view; labelled on the edges (after the rest)
+    const step = niceDegrees(Math.min(this.w, this.h) / this.k / 5);
+    this.step = step;
     ctx.strokeStyle = "#c9d6e3"; ctx.lineWidth = 0.5; ctx.beginPath();
-    for (const s of shifts) {
-      for (let lon = -180; lon <= 180; lon += step) { ctx.moveTo(this.x(lon + s), this.y(90)); ctx.lineTo(this.x(lon + s), this.y(-90)); }
-      for (let lat = -90; lat <= 90; lat += step) { ctx.moveTo(this.x(-180 + s), this.y(lat)); ctx.lineTo(this.x(180 + s), this.y(lat)); }
-    }
+    const lonA = Math.floor((this.lon0 - this.w / 2 / this.k) / step) * step, lonB = this.lon0 + this.w / 2 / this.k;
+    const latA = Math.max(-90, Math.floor((this.lat0 - this.h / 2 / this.k) / step) * step), latB = Math.min(90, this.lat0 + this.h / 2 / this.k);
+    for (let lon = lonA; lon <= lonB; lon += step) { ctx.moveTo(this.x(lon), this.y(Math.min(90, latB + step))); ctx.lineTo(this.x(lon), this.y(Math.max(-90, latA - step))); }
+    for (let lat = latA; lat <= latB; lat += step) { ctx.moveTo(0, this.y(lat)); ctx.lineTo(this.w, this.y(lat)); }
     ctx.stroke();
     let coast = this.coast;
     if (this.k > 6) {  // zoomed in: the 1:50m coastlines (fetched once)
@@ -239,16 +272,29 @@ class EventMap {
       }
     }
     ctx.stroke();
-    // stations: triangles
-    ctx.fillStyle = "#fff"; ctx.strokeStyle = "#333"; ctx.lineWidth = 0.8;
+    // stations: triangles coloured by status (STATUS_COLOURS), codes when few enough are in view
+    let labels = 0;
+    const inView = [];
     for (const s of shifts) {
       for (const st of this.stations) {
         const px = this.x(st.longitude + s), py = this.y(st.latitude);
         if (px < -10 || px > this.w + 10 || py < -10 || py > this.h + 10) continue;
-        ctx.beginPath(); ctx.moveTo(px, py - 5); ctx.lineTo(px + 4.5, py + 3.5); ctx.lineTo(px - 4.5, py + 3.5); ctx.closePath();
-        ctx.fill(); ctx.stroke();
+        inView.push([st, px, py]);
       }
     }
+    const showCodes = inView.length <= 80;
+    ctx.lineWidth = 0.8; ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
+    for (const [st, px, py] of inView) {
+      ctx.fillStyle = STATUS_COLOURS[st.status || "unknown"]; ctx.strokeStyle = "#333";
+      ctx.beginPath(); ctx.moveTo(px, py - 6); ctx.lineTo(px + 5.2, py + 4); ctx.lineTo(px - 5.2, py + 4); ctx.closePath();
+      ctx.fill(); ctx.stroke();
+      if (showCodes) {
+        ctx.fillStyle = "#1d2733"; ctx.strokeStyle = "rgba(255,255,255,.85)"; ctx.lineWidth = 3;
+        ctx.strokeText(st.station, px + 7, py); ctx.fillText(st.station, px + 7, py); ctx.lineWidth = 0.8;
+        labels++;
+      }
+    }
+    this.c.dataset.labels = String(labels);
     // largest first so that small events stay visible on top
     const evs = this.events.slice().sort((a, b) => (b.magnitude || 0) - (a.magnitude || 0));
     for (const s of shifts) {
@@ -257,9 +303,50 @@ class EventMap {
         if (px < -20 || px > this.w + 20 || py < -20 || py > this.h + 20) continue;
         ctx.beginPath(); ctx.arc(px, py, magRadius(e.magnitude), 0, 2 * Math.PI);
         ctx.fillStyle = depthColour(e.depth_km); ctx.globalAlpha = 0.8; ctx.fill(); ctx.globalAlpha = 1;
-        ctx.strokeStyle = "#222"; ctx.lineWidth = 0.7; ctx.stroke();
+        ctx.strokeStyle = e === this.highlight ? "#ffb000" : "#222"; ctx.lineWidth = e === this.highlight ? 3 : 0.7; ctx.stroke();
       }
     }
+    this.drawTicks(step);
+    this.drawScale();
+  }
+  drawTicks(step) {
+    // latitude labels on the left edge, longitude labels on the bottom edge
+    const ctx = this.ctx, nd = step < 1 ? (step < 0.1 ? 2 : 1) : 0;
+    ctx.font = "10px system-ui, sans-serif"; ctx.fillStyle = "#3b4a5a"; ctx.strokeStyle = "rgba(234,242,250,.9)"; ctx.lineWidth = 3;
+    let n = 0;
+    const latA = Math.ceil((this.lat0 - this.h / 2 / this.k) / step) * step, latB = this.lat0 + this.h / 2 / this.k;
+    ctx.textAlign = "right"; ctx.textBaseline = "middle";
+    for (let lat = Math.max(-90, latA); lat <= Math.min(90, latB); lat += step) {
+      const t = `${Math.abs(lat).toFixed(nd)}°${lat > 0 ? "N" : lat < 0 ? "S" : ""}`, y = this.y(lat);
+      if (y < 10 || y > this.h - 24) continue;
+      ctx.strokeText(t, this.w - 4, y); ctx.fillText(t, this.w - 4, y); n++;
+    }
+    const lonA = Math.ceil((this.lon0 - this.w / 2 / this.k) / step) * step, lonB = this.lon0 + this.w / 2 / this.k;
+    ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    for (let lon = lonA; lon <= lonB; lon += step) {
+      const x = this.x(lon);
+      if (x < 50 || x > this.w - 40) continue;
+      const l = ((lon + 540) % 360) - 180;
+      const t = `${Math.abs(l).toFixed(nd)}°${l > 0 ? "E" : l < 0 ? "W" : ""}`;
+      ctx.strokeText(t, x, this.h - 3); ctx.fillText(t, x, this.h - 3); n++;
+    }
+    ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
+    this.c.dataset.ticks = String(n);
+    this.c.dataset.step = String(step);
+  }
+  drawScale() {
+    // a scale bar along the parallel through the centre (equirectangular: x scale = cos(latitude))
+    const kmPerPx = 111.195 * Math.cos(this.lat0 * Math.PI / 180) / this.k;
+    if (!(kmPerPx > 0)) return;
+    const km = niceNumber(kmPerPx * 120), px = km / kmPerPx, ctx = this.ctx, x0 = 56, y0 = this.h - 24;
+    ctx.fillStyle = "rgba(255,255,255,.85)"; ctx.fillRect(x0 - 6, y0 - 16, px + 12, 22);
+    ctx.strokeStyle = "#1d2733"; ctx.lineWidth = 1.5; ctx.beginPath();
+    ctx.moveTo(x0, y0 - 4); ctx.lineTo(x0, y0); ctx.lineTo(x0 + px, y0); ctx.lineTo(x0 + px, y0 - 4); ctx.stroke();
+    ctx.fillStyle = "#1d2733"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "center";
+    ctx.fillText(`${km >= 1 ? km : km.toFixed(1)} km` + (Math.abs(this.lat0) > 5 ? ` at ${fmt(this.lat0, 0)}°` : ""), x0 + px / 2, y0 - 6);
+    ctx.textAlign = "left";
+    this.c.dataset.scaleKm = String(km);
+    this.c.dataset.scalePx = String(Math.round(px));
   }
   hit(px, py) {
     let best = null, bd = 1e9;
@@ -270,6 +357,14 @@ class EventMap {
       }
     }
     return best;
+  }
+  hitStation(px, py) {
+    for (const s of this.shifts()) {
+      for (const st of this.stations) {
+        if (Math.hypot(this.x(st.longitude + s) - px, this.y(st.latitude) - py) <= 6) return st;
+      }
+    }
+    return null;
   }
   _bind() {
     let drag = null, moved = false;
@@ -283,7 +378,15 @@ class EventMap {
         return;
       }
       const e = this.hit(ev.offsetX, ev.offsetY);
-      if (e) {
+      const st = e ? null : this.hitStation(ev.offsetX, ev.offsetY);
+      if (st) {
+        this.tip.style.display = "block";
+        this.tip.style.left = (ev.offsetX + 12) + "px"; this.tip.style.top = (ev.offsetY + 12) + "px";
+        this.tip.textContent = `${st.network}.${st.station}  ${st.status || ""}` +
+          (st.coverage !== undefined ? ` ${fmt(100 * st.coverage, 1)} % data` : "") +
+          (st.last ? `, last sample ${shortTime(new Date(st.last * 1000).toISOString())}` : "");
+        this.c.style.cursor = "";
+      } else if (e) {
         this.tip.style.display = "block";
         this.tip.style.left = (ev.offsetX + 12) + "px"; this.tip.style.top = (ev.offsetY + 12) + "px";
         this.tip.textContent = `${shortTime(e.time)}  M${fmt(e.magnitude, 1)} ${e.magtype || ""}  ${fmt(e.depth_km, 0)} km`;
@@ -304,6 +407,8 @@ async function pageMap(route) {
   main.innerHTML = "<h2>Event map</h2>";
   const form = filterForm(q);
   main.appendChild(form);
+  const row = document.createElement("div");
+  row.className = "maprow";
   const wrap = document.createElement("div");
   wrap.className = "mapwrap";
   wrap.innerHTML = '<canvas id="map"></canvas><div class="tooltip"></div>' +
@@ -312,8 +417,18 @@ async function pageMap(route) {
     '<button type="button" id="zoom-fit" title="Fit the events">⤢</button>' +
     '<button type="button" id="zoom-world" title="Whole world">◯</button></div>' +
     '<div class="legend">depth <i style="background:#d7301f"></i>&lt;35 km<i style="background:#fc8d59"></i>35–70' +
-    '<i style="background:#41ab5d"></i>70–300<i style="background:#2b6cb0"></i>&gt;300 · size ∝ magnitude · △ station</div>';
-  main.appendChild(wrap);
+    '<i style="background:#41ab5d"></i>70–300<i style="background:#2b6cb0"></i>&gt;300 · size ∝ magnitude<br>' +
+    'stations (data in the period shown) <b class="tri" style="color:#2e8b57">▲</b>≥ 98 %' +
+    '<b class="tri" style="color:#f0a020">▲</b>gaps<b class="tri" style="color:#d33">▲</b>none</div>';
+  const list = document.createElement("div");
+  list.className = "eventlist";
+  list.id = "event-list";
+  row.appendChild(wrap); row.appendChild(list);
+  main.appendChild(row);
+  const hist = document.createElement("div");
+  hist.className = "histwrap";
+  hist.innerHTML = '<canvas id="histogram"></canvas>';
+  main.appendChild(hist);
   const info = document.createElement("p");
   info.id = "map-info"; info.className = "muted";
   main.appendChild(info);
@@ -329,15 +444,99 @@ async function pageMap(route) {
   try {
     map.coast = await coastlines("110m");
     map.draw();
-    apiJSON("/ui/api/stations").then(d => { map.stations = d.stations; map.draw(); }).catch(() => {});
     const qq = new URLSearchParams(q); qq.set("limit", "2000"); qq.set("orderby", "magnitude");
-    const data = await apiJSON("/ui/api/events?" + qq.toString());
+    const [data, st] = await Promise.all([apiJSON("/ui/api/events?" + qq.toString()),
+                                          apiJSON("/ui/api/stations").catch(() => ({stations: []}))]);
     map.events = data.events;
+    map.stations = st.stations;
     map.fit();
     main.dataset.events = String(data.events.length);
+    eventList(list, data.events, map);
+    const times = data.events.map(e => Date.parse(e.time) / 1000);
+    // the period of the station colours: the filter's start/end, else the span of the events
+    const t0 = q.get("starttime") ? Date.parse(q.get("starttime").replace(/Z?$/, "Z")) / 1000 : Math.min(...times);
+    const t1 = q.get("endtime") ? Date.parse(q.get("endtime").replace(/Z?$/, "Z")) / 1000 : Math.max(...times);
+    timeHistogram(hist.querySelector("canvas"), times, isFinite(t0) ? t0 : null, isFinite(t1) ? t1 : null);
+    if (isFinite(t0) && isFinite(t1) && map.stations.length) {
+      const pad = t1 > t0 ? 0 : 60;
+      const p = new URLSearchParams({start: new Date((t0 - pad) * 1000).toISOString(), end: new Date((t1 + pad) * 1000).toISOString(), maxgaps: "0"});
+      try {
+        const av = await apiJSON("/ui/api/availability?" + p);
+        stationStatus(map.stations, av.channels);
+        map.c.dataset.statusFrom = p.get("start") + "/" + p.get("end");
+        const counts = {};
+        for (const x of map.stations) counts[x.status] = (counts[x.status] || 0) + 1;
+        map.c.dataset.status = Object.keys(counts).sort().map(k => k + ":" + counts[k]).join(",");
+      } catch (e) { /* station status needs availability: the triangles stay white */ }
+      map.draw();
+    }
     info.textContent = `${data.events.length} event(s)${data.more ? " (the 2000 largest shown)" : ""}; drag to pan, wheel or +/− to zoom, click an epicentre for its page.`;
     say("");
   } catch (e) { fail(e); }
+}
+
+/** The events beside the map, newest first; hovering a row rings the epicentre, clicking opens it. */
+function eventList(box, events, map) {
+  const evs = events.slice().sort((a, b) => (a.time < b.time ? 1 : -1));
+  box.innerHTML = `<table class="data" id="event-list-table"><thead><tr><th>Origin time (UTC)</th><th>Mag</th><th>Depth</th></tr></thead><tbody>` +
+    evs.map((e, i) => `<tr data-i="${i}"><td><a class="event-link" href="#/event/${encodeURIComponent(e.eventid)}">${esc(shortTime(e.time).replace(/\.\d+Z$/, "Z"))}</a></td>` +
+      `<td class="num">${fmt(e.magnitude, 1)} ${esc(e.magtype || "")}</td><td class="num">${fmt(e.depth_km, 0)}</td></tr>`).join("") + "</tbody></table>";
+  for (const tr of box.querySelectorAll("tbody tr")) {
+    tr.onmouseenter = () => { map.highlight = evs[+tr.dataset.i]; map.draw(); };
+    tr.onmouseleave = () => { map.highlight = null; map.draw(); };
+  }
+}
+
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+                    2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400, 91 * 86400, 182 * 86400, 365 * 86400];
+
+/** Ticks of a UTC time axis over [t0, t1] (epoch s): a nice step giving about n ticks, labels
+ * with the precision of the step. */
+function timeTicks(t0, t1, n) {
+  const step = TIME_STEPS.find(x => x >= (t1 - t0) / n) || 365 * 86400;
+  const out = [];
+  for (let t = Math.ceil(t0 / step) * step; t <= t1 + 1e-9; t += step) {
+    const iso = new Date(t * 1000).toISOString();
+    out.push({t, label: step >= 86400 ? iso.slice(0, 10) : step >= 60 ? iso.slice(0, 16).replace("T", " ") : iso.slice(11, 19)});
+  }
+  return out;
+}
+
+/** Events per time bin: bin width a "nice" duration giving ~40 bins, UTC axis with ticks. */
+function timeHistogram(canvas, times, t0, t1) {
+  const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(r.width * dpr); canvas.height = Math.round(r.height * dpr);
+  const ctx = canvas.getContext("2d"); ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const W = r.width, H = r.height, L = 40, R = 10, T = 18, B = 30;
+  ctx.clearRect(0, 0, W, H);
+  if (!times.length || t0 === null || t1 === null) { canvas.dataset.bins = "0"; canvas.dataset.total = "0"; return; }
+  const span = Math.max(t1 - t0, 1);
+  const bw = TIME_STEPS.find(x => x >= span / 40) || 365 * 86400;
+  const a = Math.floor(t0 / bw) * bw, n = Math.max(1, Math.ceil((t1 - a) / bw + 1e-9));
+  const counts = new Array(n).fill(0);
+  for (const t of times) { const i = Math.min(n - 1, Math.max(0, Math.floor((t - a) / bw))); counts[i]++; }
+  const cmax = Math.max(...counts, 1);
+  const x = t => L + (t - a) / (n * bw) * (W - L - R), y = c => H - B - c / cmax * (H - B - T);
+  ctx.fillStyle = "#1e5a8a";
+  counts.forEach((c, i) => { if (c) ctx.fillRect(x(a + i * bw) + 0.5, y(c), Math.max(1, x(a + (i + 1) * bw) - x(a + i * bw) - 1), H - B - y(c)); });
+  ctx.strokeStyle = "#3b4a5a"; ctx.lineWidth = 1; ctx.beginPath();
+  ctx.moveTo(L, T); ctx.lineTo(L, H - B); ctx.lineTo(W - R, H - B); ctx.stroke();
+  ctx.fillStyle = "#3b4a5a"; ctx.font = "10px system-ui, sans-serif";
+  // y axis: 0, cmax/2, cmax
+  ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  for (const c of [0, Math.round(cmax / 2), cmax]) ctx.fillText(String(c), L - 4, y(c));
+  // x axis: ~6 ticks at a nice duration, labelled in UTC
+  ctx.textAlign = "center"; ctx.textBaseline = "top";
+  const ticks = timeTicks(a, a + n * bw, 6);
+  for (const tk of ticks) {
+    ctx.beginPath(); ctx.moveTo(x(tk.t), H - B); ctx.lineTo(x(tk.t), H - B + 4); ctx.stroke();
+    ctx.fillText(tk.label, x(tk.t), H - B + 6);
+  }
+  ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";
+  const bwText = bw >= 86400 ? `${bw / 86400} d` : bw >= 3600 ? `${bw / 3600} h` : bw >= 60 ? `${bw / 60} min` : `${bw} s`;
+  ctx.fillText(`events per ${bwText} (UTC)`, L + 4, T - 6);
+  canvas.dataset.bins = String(n); canvas.dataset.total = String(counts.reduce((p, c) => p + c, 0));
+  canvas.dataset.binSeconds = String(bw); canvas.dataset.ticks = String(ticks.length);
 }
 
 // ------------------------------------------------------------------ bulletin browser
@@ -587,7 +786,10 @@ async function pageStations(route) {
       (ch.length ? `, ${shortTime(new Date(t0 * 1000).toISOString())} – ${shortTime(new Date(t1 * 1000).toISOString())}` : "") +
       `; ${st.stations.length} station(s) in the inventory. Red: gaps.</p>`;
     html += '<table class="data" id="availability-table"><thead><tr><th>Channel</th><th>Rate Hz</th><th>First sample</th><th>Last sample</th>' +
-      '<th>Coverage</th><th>Gaps</th><th>Gap s</th><th>Overlaps</th><th>Timeline</th></tr></thead><tbody>';
+      '<th>Coverage</th><th>Gaps</th><th>Gap s</th><th>Overlaps</th><th>Timeline (UTC)' +
+      (ch.length ? '<div class="timeaxis" id="timeline-axis">' + timeTicks(t0, t1, 4).map(tk =>
+        `<span style="left:${(100 * (tk.t - t0) / span).toFixed(2)}%">${esc(tk.label)}</span>`).join("") + "</div>" : "") +
+      '</th></tr></thead><tbody>';
     for (const c of ch) {
       const bar = c.gap_list.map(g => {
         const a = Math.max(0, (g[0] - t0) / span), b = Math.min(1, (g[1] - t0) / span);
