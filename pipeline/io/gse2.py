@@ -101,12 +101,18 @@ _ANTYPE = {"manual": "m", "automatic": "a"}
 
 
 def write_gse2(catalog: Catalog, fh: TextIO, title: str = "", author: str = "IDC",
-               msg_id: str = "idc_pipeline IDC") -> None:
+               msg_id: str | None = None) -> None:
     """Write ``catalog`` as a GSE2.0 bulletin message (obspy's ``format="GSE2"`` reads it).
 
-    :param msg_id: ``MSG_ID`` line content (obspy requires ``id [source]``, word characters only)
+    :param msg_id: ``MSG_ID`` line content (obspy requires ``id [source]``, word characters only);
+        None (default) = a new id unique per message (:func:`pipeline.io.ims1.new_msg_id`, as
+        GSE2.0/IMS1.0 want) with source ``author``
     :raises FormatError: a value does not fit its column
     """
+    from pipeline.io.ims1 import new_msg_id
+
+    if msg_id is None:
+        msg_id = f"{new_msg_id()} {author or 'IDC'}"
     ev_ids, or_ids, ar_ids = Ids(8, numeric=False), Ids(8), Ids(8)
     fh.write(f"BEGIN GSE2.0\nMSG_TYPE DATA\nMSG_ID {msg_id}\nDATA_TYPE BULLETIN GSE2.0\n")
     fh.write((title or catalog.description or "idc-pipeline bulletin").strip().splitlines()[0][:80] + "\n")
