@@ -364,7 +364,19 @@ def down(settings: Settings, timeout_s: float = 30.0) -> dict:
 BACKFILL_DAGS = ("ingest", "sel1", "sel2", "sel3")
 #: the window of each windowed DAG (the DAG files are the truth; tests/test_dags.py checks these agree)
 WINDOWS = {"ingest": 600.0, "sel1": 1200.0, "sel2": 1200.0, "sel3": 1200.0}
+#: the daily DAGs (cron timetables): data interval [day + offset, next day + offset), in seconds
+DAILY = {"reb_publish": 0.0, "station_health": 900.0}
 FINISHED = ("success", "failed")
+
+
+def _period(dag_id: str) -> tuple[float, float]:
+    """(length, offset from 2014-08-24T00:00Z) of the data intervals of a backfillable DAG."""
+    if dag_id in WINDOWS:
+        return WINDOWS[dag_id], 0.0
+    if dag_id in DAILY:
+        return 86400.0, DAILY[dag_id]
+    raise AirflowRunError(f"backfill: {dag_id!r} has no time windows to backfill (windowed: {', '.join(WINDOWS)}; "
+                          f"daily: {', '.join(DAILY)}; 'distribute' runs when a product is written)")
 
 
 class _Api:
@@ -407,15 +419,15 @@ class _Api:
 
 def backfill_windows(dag_id: str, start, end) -> list[tuple]:
     """The windows [s, s + window) of ``dag_id`` that lie inside [start, end) (end exclusive),
-    aligned to the DAG's schedule (multiples of the window since 2014-08-24T00:00Z)."""
+    aligned to the DAG's schedule (multiples of the window since 2014-08-24T00:00Z; the daily DAGs'
+    days start at their cron time)."""
     from obspy import UTCDateTime
 
-    if dag_id not in WINDOWS:
-        raise AirflowRunError(f"backfill: {dag_id!r} is not a windowed DAG (have {', '.join(WINDOWS)})")
-    w, t0, t1 = WINDOWS[dag_id], UTCDateTime(start), UTCDateTime(end)
+    w, offset = _period(dag_id)
+    t0, t1 = UTCDateTime(start), UTCDateTime(end)
     if t1 <= t0:
         raise ValueError(f"--end {t1} is not after --start {t0}")
-    origin = UTCDateTime("2014-08-24T00:00:00")
+    origin = UTCDateTime("2014-08-24T00:00:00") + offset
     k = -(-(t0 - origin) // w)  # first aligned window start >= start
     out, s = [], origin + k * w
     while s + w <= t1 + 1e-6:
@@ -443,7 +455,7 @@ def backfill(settings: Settings, start, end, dag_ids=BACKFILL_DAGS, wait_s: floa
     empty = [d for d, w in plan.items() if not w]
     if empty:
         raise AirflowRunError(f"no whole window of {', '.join(empty)} inside {start} – {end} "
-                              f"(windows: {', '.join(f'{d} {WINDOWS[d] / 60:g} min' for d in empty)})")
+                              f"(windows: {', '.join(f'{d} {_period(d)[0] / 60:g} min' for d in empty)})")
     _wait_serialized(api, dag_ids, timeout_s=max(wait_s, 120.0), echo=echo)
     report: dict = {"dags": {}}
     ordered = sorted(dict.fromkeys(dag_ids), key=lambda d: d != "ingest")

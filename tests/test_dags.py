@@ -198,6 +198,15 @@ def test_backfill_windows_match_the_dag_schedules(bag):
         assert bag.dags[dag_id].timetable.delta == datetime.timedelta(seconds=seconds), dag_id
         assert bag.dags[dag_id].start_date == datetime.datetime(2014, 8, 24, tzinfo=datetime.timezone.utc)
     assert set(orchestration.BACKFILL_DAGS) <= set(orchestration.WINDOWS)
+    # the daily DAGs: cron data intervals starting at the offset of DAILY
+    for dag_id, offset in orchestration.DAILY.items():
+        minute, hour, *rest = bag.dags[dag_id].timetable.expression.split()
+        assert rest == ["*", "*", "*"] and int(hour) * 3600 + int(minute) * 60 == offset, dag_id
+        wins = orchestration.backfill_windows(dag_id, "2014-08-24T00:00:00", "2014-08-27T00:00:00")
+        assert all(a.timestamp % 86400 == offset and b - a == 86400 for a, b in wins), dag_id
+        assert len(wins) == (3 if offset == 0 else 2), (dag_id, wins)
+    with pytest.raises(orchestration.AirflowRunError, match="distribute"):
+        orchestration.backfill_windows("distribute", "2014-08-24", "2014-08-25")
 
 
 def test_an_ingest_run_that_rejects_everything_fails(tmp_path):

@@ -114,8 +114,10 @@ def airflow_status(settings: Settings):
 @airflow_group.command("backfill")
 @click.option("--start", type=ISO_TIME, required=True, help="First window starts at or after this time (ISO 8601).")
 @click.option("--end", type=ISO_TIME, required=True, help="Last window ends at or before this time (exclusive).")
-@click.option("--dag", "dags", multiple=True, type=click.Choice(["ingest", "sel1", "sel2", "sel3"]),
-              help="DAG to backfill (repeatable); default: ingest, sel1, sel2, sel3.")
+@click.option("--dag", "dags", multiple=True,
+              type=click.Choice(["ingest", "sel1", "sel2", "sel3", "reb_publish", "station_health"]),
+              help="DAG to backfill (repeatable); default: ingest, sel1, sel2, sel3. The daily DAGs "
+                   "(reb_publish, station_health) backfill whole days inside --start/--end.")
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait for the runs and print each window's state (--no-wait: create them and return).")
 @click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True,
