@@ -237,3 +237,150 @@ def test_access_and_clear_errors(client, store, sel3_ids):
     assert "Nyquist" in r.text and "50 Hz" in r.text
     d = _get(client, store, eid, components="*", maxtraces=5).json()
     assert len(d["traces"]) == 5 and d["truncated"] == 36 - 5
+
+
+# --------------------------------------------------------------------------- headless browser
+def _row_ink(drv) -> list[int]:
+    """Dark pixels of each trace row in the plot area of the viewer's canvas (drawn traces)."""
+    return drv.execute_script("""
+        const s = document.querySelector('section.wf-panel'), v = s.wfViewer, c = v.canvas;
+        const dpr = c.width / v.w, ctx = c.getContext('2d'), out = [];
+        for (let i = 0; i < v.rows.length; i++) {
+          const y = Math.round((6 + i * v.rowH + 0.2 * v.rowH) * dpr), h = Math.round(0.6 * v.rowH * dpr);
+          const x = Math.round(152 * dpr), w = Math.round((v.w - 152 - 14) * dpr);
+          const px = ctx.getImageData(x, y, w, h).data;
+          let n = 0;
+          for (let k = 0; k < px.length; k += 4) if (px[k] < 80 && px[k + 1] < 80 && px[k + 2] < 80) n++;
+          out.push(n);
+        }
+        return out;""")
+
+
+@pytest.mark.skipif(bool(_browser_missing()), reason=_browser_missing() or "-")
+def test_browser_waveform_viewer_zoom_filter_screenshots(browser, store, sel3_ids, client, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from tests.test_service_fdsn import LiveServer
+
+    drv = browser
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    wait = WebDriverWait(drv, 20)
+    eid, src = sel3_ids[0]
+    want = _get(client, store, eid).json()
+    srv = LiveServer(store["settings"])
+    ui_app(store, srv.server.config.app)
+
+    def panel():
+        return drv.find_element(By.CSS_SELECTOR, "section.wf-panel")
+
+    def attr(name):
+        return panel().get_attribute("data-" + name)
+
+    def settled(fetches):
+        wait.until(lambda d: int(attr("fetches") or 0) >= fetches and attr("loaded") == "1")
+
+    with srv:
+        drv.get(srv.url + "/ui/#/login")
+        drv.execute_script("sessionStorage.setItem('idc_token', arguments[0])", store["tokens"]["ana"])
+        drv.get(srv.url + "/ui/#/event/" + eid)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "section.wf-panel[data-loaded='1']"))
+        # the default window and traces of the endpoint, every row drawn
+        assert int(attr("traces")) == len(want["traces"]) == 12
+        assert float(attr("t0")) == pytest.approx(want["start"], abs=1e-3)
+        assert float(attr("t1")) == pytest.approx(want["end"], abs=1e-3)
+        assert attr("filter") == "none" and attr("components") == "Z" and attr("fetches") == "1"
+        ink = _row_ink(drv)
+        print("dark pixels per row:", ink)
+        assert len(ink) == 12 and min(ink) > 50
+        canvas = drv.find_element(By.CSS_SELECTOR, "section.wf-panel canvas")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", panel())
+        drv.save_screenshot(str(shots / "event_waveforms.png"))
+        panel().screenshot(str(shots / "waveforms_raw.png"))
+        # hover: the trace and the time under the cursor
+        rect = drv.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height]", canvas)
+        row_h = drv.execute_script("return document.querySelector('section.wf-panel').wfViewer.rowH")
+        x_mid = 150 + (rect[0] - 162) / 2
+        ActionChains(drv).move_to_element_with_offset(canvas, int(x_mid - rect[0] / 2),
+                                                      int(6 + 2.5 * row_h - rect[1] / 2)).perform()
+        tip = drv.find_element(By.CSS_SELECTOR, "section.wf-panel .wf-tip")
+        wait.until(lambda d: tip.is_displayed() and want["traces"][2]["nslc"] in tip.text)
+        assert "UTC" in tip.text
+        # wheel zoom around the cursor: a shorter window, re-fetched at the canvas resolution with the
+        # real samples (the visible 100 Hz samples are fewer than 2 x the canvas width)
+        t0, t1 = float(attr("t0")), float(attr("t1"))
+        t_cursor = t0 + (x_mid - 150) / (rect[0] - 162) * (t1 - t0)
+        origin = ScrollOrigin.from_element(canvas, int(x_mid - rect[0] / 2), int(6 + 2.5 * row_h - rect[1] / 2))
+        for _ in range(3):
+            ActionChains(drv).scroll_from_origin(origin, 0, -120).perform()
+        settled(2)
+        z0, z1 = float(attr("t0")), float(attr("t1"))
+        print(f"wheel zoom: {t0:.2f}-{t1:.2f} s -> {z0:.2f}-{z1:.2f} s, {attr('fetches')} fetches, "
+              f"{attr('samples')} traces as samples")
+        assert z1 - z0 < 0.6 * (t1 - t0)
+        assert z0 <= t_cursor <= z1 and abs((t_cursor - z0) / (z1 - z0) - (t_cursor - t0) / (t1 - t0)) < 0.05
+        assert int(attr("samples")) == 12
+        assert min(_row_ink(drv)) > 20
+        panel().screenshot(str(shots / "waveforms_zoomed.png"))
+        # a filter: the same window, band-passed by the server
+        Select(panel().find_element(By.CSS_SELECTOR, "select.wf-filter")).select_by_value("bandpass:2-8")
+        settled(3)
+        assert attr("filter") == "bandpass:2-8"
+        assert (float(attr("t0")), float(attr("t1"))) == (z0, z1)
+        panel().screenshot(str(shots / "waveforms_bp.png"))
+        # shift-drag: box zoom to the middle third of the plot
+        n = int(attr("fetches"))
+        a = int(150 + (rect[0] - 162) / 3 - rect[0] / 2)
+        ActionChains(drv).move_to_element_with_offset(canvas, a, int(6 + row_h - rect[1] / 2)) \
+            .key_down(Keys.SHIFT).click_and_hold().move_by_offset(int((rect[0] - 162) / 3), 0) \
+            .release().key_up(Keys.SHIFT).perform()
+        settled(n + 1)
+        b0, b1 = float(attr("t0")), float(attr("t1"))
+        print(f"box zoom: {z0:.2f}-{z1:.2f} s -> {b0:.2f}-{b1:.2f} s")
+        assert (b1 - b0) == pytest.approx((z1 - z0) / 3, rel=0.05)
+        assert b0 == pytest.approx(z0 + (z1 - z0) / 3, abs=0.03 * (z1 - z0))
+        # three components, then reset to the first window
+        n = int(attr("fetches"))
+        Select(panel().find_element(By.CSS_SELECTOR, "select.wf-components")).select_by_value("ZNE")
+        settled(n + 1)
+        assert int(attr("traces")) == 36 and attr("components") == "ZNE"
+        n = int(attr("fetches"))
+        panel().find_element(By.CSS_SELECTOR, "button.wf-reset").click()
+        settled(n + 1)
+        assert float(attr("t0")) == pytest.approx(want["start"], abs=1e-3)
+        assert float(attr("t1")) == pytest.approx(want["end"], abs=1e-3)
+        assert min(_row_ink(drv)) > 20
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", panel())
+        panel().screenshot(str(shots / "waveforms_zne.png"))
+        n = int(attr("fetches"))
+        Select(panel().find_element(By.CSS_SELECTOR, "select.wf-components")).select_by_value("Z")
+        settled(n + 1)
+        assert int(attr("traces")) == 12 and attr("filter") == "bandpass:2-8"
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", panel())
+        ActionChains(drv).move_to_element_with_offset(canvas, int(x_mid - rect[0] / 2),
+                                                      int(6 + 2.5 * row_h - rect[1] / 2)).perform()
+        panel().screenshot(str(shots / "waveforms_bp_full.png"))
+        errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+        assert not errors, errors
+    for name in ("event_waveforms", "waveforms_raw", "waveforms_zoomed", "waveforms_bp", "waveforms_zne",
+                 "waveforms_bp_full"):
+        w, h = png_size((shots / f"{name}.png").read_bytes())
+        assert w >= 1000 and h >= 300, (name, w, h)
+    if os.environ.get("IDC_UPDATE_DOCS") == "1":  # refresh the README figure: IDC_UPDATE_DOCS=1 pytest ...
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(shots / "waveforms_bp_full.png", DOCS / "web_ui_waveforms.png")
+
+
+def test_viewer_assets_are_bundled(client):
+    page = client.get("/ui/").text
+    assert "/ui/static/waveforms.js" in page
+    for a in ("/ui/static/waveforms.js", "/ui/static/style.css"):
+        r = client.get(a)
+        assert r.status_code == 200 and "http://" not in r.text and "https://" not in r.text and "//cdn" not in r.text
+    js = client.get("/ui/static/waveforms.js").text
+    assert "IDC.eventPanels.push" in js and "/waveforms?" in js
+    assert ".wf-panel" in client.get("/ui/static/style.css").text
