@@ -458,7 +458,7 @@ def event_waveforms(request: Request, principal: Principal, eventid: str, params
         start = (min(rel) - 10.0) if rel else -30.0
     if end is None:
         end = (1.3 * max(rel) + 10.0) if rel else 300.0
-        end = max(end, start + 10.0)
+        end = min(max(end, start + 10.0), start + MAX_WINDOW_S)  # a default never exceeds the cap
     if end <= start:
         raise FDSNError(400, f"Invalid value for parameter 'end': {end:g} (must be after start = {start:g} s)")
     if end - start > MAX_WINDOW_S:
