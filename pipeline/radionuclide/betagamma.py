@@ -35,6 +35,7 @@ import numpy as np
 
 from pipeline.radionuclide import phd
 from pipeline.radionuclide.config import NobleGasConfig
+from pipeline.radionuclide.decay import activity_to_concentration, counts_to_activity  # noqa: F401 (re-exported)
 from pipeline.radionuclide.nuclides import load_library
 
 XENON = ("Xe-131m", "Xe-133m", "Xe-133", "Xe-135")
@@ -183,16 +184,6 @@ def _efficiency(msg: phd.PHDMessage, roi: int, nuclide: str) -> tuple[float, flo
         if row["roi"] == roi and meta == want.endswith("M") and name.rstrip("M").startswith(want.rstrip("M")):
             return row["efficiency"], row["uncertainty"]
     raise BetaGammaError(f"{msg.source}: block #b-gEfficiency: no efficiency for {nuclide} in ROI {roi}")
-
-
-def counts_to_activity(lam: float, eff: float, br: float, real_s: float, live_s: float) -> float:
-    """Bq at acquisition start per net count: ``λ (t_r/t_l) / (ε BR (1 − e^(−λ t_r)))``."""
-    return lam * (real_s / live_s) / (eff * br * (-math.expm1(-lam * real_s)))
-
-
-def activity_to_concentration(lam: float, collection_s: float, decay_s: float, air_m3: float) -> float:
-    """Bq/m3 of air per Bq at acquisition start: ``λ t_c / (V (1 − e^(−λ t_c)) e^(−λ t_p))``."""
-    return lam * collection_s / (air_m3 * (-math.expm1(-lam * collection_s)) * math.exp(-lam * decay_s))
 
 
 def _estimate(msg, nuclide, rois, counts, lam, cfg, conc_factor) -> dict:
