@@ -88,3 +88,36 @@ def test_process_makes_only_automatic_products(tmp_path):
     with pytest.raises(ValueError, match="review publish"):
         tasks.process_window(make_settings(tmp_path / "h2"), "REB", "2014-08-24T00:00", "2014-08-24T00:10")
     assert not (tmp_path / "home" / "products").exists()
+
+
+def test_every_time_option_rejects_a_bad_time_naming_the_option(tmp_path):
+    """Issue 14 defect 10: every --start/--end/--day/--date of every command parses ISO 8601 times
+    and a bad value is one line naming the option (before any work or store access)."""
+    import click
+    from click.testing import CliRunner
+
+    from pipeline.cli.common import ISO_TIME
+    from pipeline.cli.main import cli
+
+    checked = []
+    for path, cmd in _commands(cli):
+        if isinstance(cmd, click.Group):
+            continue
+        for p in cmd.params:
+            if isinstance(p, click.Option) and any(o in ("--start", "--end", "--day", "--date") for o in p.opts):
+                assert p.type is ISO_TIME, f"idc {' '.join(path)} {p.opts[0]} does not parse times"
+                others = [x for x in cmd.params if isinstance(x, click.Option) and x.required and x is not p]
+                args = list(path) + [p.opts[0], "2014-13-45"]
+                for o in others:  # fill the other required options with plausible values
+                    if o.type is ISO_TIME:
+                        args += [o.opts[0], "2014-08-24"]
+                    elif isinstance(o.type, click.Choice):
+                        args += [o.opts[0], o.type.choices[0]]
+                    else:
+                        args += [o.opts[0], "x"]
+                res = CliRunner().invoke(cli, args, env={"IDC_HOME": str(tmp_path / "home")})
+                assert res.exit_code == 2, (args, res.output)
+                assert p.opts[0] in res.output and "is not a time" in res.output, (args, res.output)
+                checked.append(" ".join(path) + " " + p.opts[0])
+    print(f"{len(checked)} time options checked: {', '.join(checked)}")
+    assert len(checked) >= 20

@@ -116,8 +116,9 @@ def test_backfill_windows_are_exactly_those_inside_start_end():
     assert len(w("ingest", "2014-08-24T00:00", "2014-08-24T00:20")) == 2
     # unaligned ends: only whole windows inside the range
     assert [str(a)[11:16] for a, _ in w("sel2", "2014-08-24T00:05", "2014-08-24T01:10")] == ["00:20", "00:40"]
-    with pytest.raises(orchestration.AirflowRunError, match="not a windowed DAG"):
-        w("reb_publish", "2014-08-24", "2014-08-25")
+    with pytest.raises(orchestration.AirflowRunError, match="no time windows"):
+        w("distribute", "2014-08-24", "2014-08-25")
+    assert w("reb_publish", "2014-08-24", "2014-08-25") == [(UTCDateTime(2014, 8, 24), UTCDateTime(2014, 8, 25))]
 
 
 class _FakeAirflow(BaseHTTPRequestHandler):

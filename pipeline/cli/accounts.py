@@ -9,7 +9,7 @@ import json
 
 import click
 
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import ISO_TIME, with_settings
 from pipeline.settings import Settings
 
 
@@ -219,8 +219,8 @@ def sub_deliveries_cmd(settings: Settings, subscription, status, limit, as_json)
 
 @subscriptions_group.command("deliver")
 @click.option("--product", required=True)
-@click.option("--start", required=True)
-@click.option("--end", required=True)
+@click.option("--start", type=ISO_TIME, required=True)
+@click.option("--end", type=ISO_TIME, required=True)
 @click.option("--version", type=int, default=None, help="Default: the newest.")
 @with_settings
 def sub_deliver_cmd(settings: Settings, product, start, end, version):

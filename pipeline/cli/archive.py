@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import with_settings
 
 
 @click.group("archive")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from pipeline.cli.main import _fail, with_settings
+from pipeline.cli.common import ISO_TIME, PRODUCTS, _fail, with_settings
 from pipeline.settings import Settings
 
 
@@ -46,9 +46,9 @@ def request_cmd(settings: Settings, request_file, output):
 
 
 @click.command("alerts")
-@click.option("--product", required=True, type=click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"]))
-@click.option("--start", required=True, help="Product window start (UTC).")
-@click.option("--end", required=True, help="Product window end (UTC).")
+@click.option("--product", required=True, type=PRODUCTS)
+@click.option("--start", type=ISO_TIME, required=True, help="Product window start (UTC).")
+@click.option("--end", type=ISO_TIME, required=True, help="Product window end (UTC).")
 @click.option("--version", type=int, default=None, help="Product version (default: newest).")
 @with_settings
 def alerts_cmd(settings: Settings, product, start, end, version):
@@ -65,9 +65,9 @@ def alerts_cmd(settings: Settings, product, start, end, version):
 
 @click.command("export-open")
 @click.option("--product", default="REB", show_default=True,
-              type=click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"]), help="Catalogue (parquet).")
-@click.option("--start", required=True, help="Window start (UTC).")
-@click.option("--end", required=True, help="Window end (UTC).")
+              type=PRODUCTS, help="Catalogue (parquet).")
+@click.option("--start", type=ISO_TIME, required=True, help="Window start (UTC).")
+@click.option("--end", type=ISO_TIME, required=True, help="Window end (UTC).")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "netcdf"]), required=True,
               help="parquet: catalogue tables (events, origins, magnitudes, arrivals) in folder -o; "
                    "netcdf: archive waveforms in file -o.")

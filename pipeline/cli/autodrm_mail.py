@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.cli.main import _fail, with_settings
+from pipeline.cli.common import _fail, with_settings
 from pipeline.settings import Settings
 
 

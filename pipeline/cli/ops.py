@@ -6,7 +6,7 @@ import json
 
 import click
 
-from pipeline.cli.main import ISO_TIME, PRODUCTS, _fail, with_settings
+from pipeline.cli.common import ISO_TIME, PRODUCTS, _fail, with_settings
 from pipeline.settings import Settings
 
 
@@ -178,10 +178,10 @@ def airflow_env(settings: Settings):
 
 
 @click.command("distribute")
-@click.option("--product", default=None, type=click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"]),
+@click.option("--product", default=None, type=PRODUCTS,
               help="One product window (with --start/--end); default: every window not distributed yet.")
-@click.option("--start", default=None, help="Window start (ISO 8601).")
-@click.option("--end", default=None, help="Window end (ISO 8601).")
+@click.option("--start", type=ISO_TIME, default=None, help="Window start (ISO 8601).")
+@click.option("--end", type=ISO_TIME, default=None, help="Window end (ISO 8601).")
 @click.option("--version", type=int, default=None, help="Product version (default: newest).")
 @with_settings
 def distribute(settings: Settings, product, start, end, version):

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import ISO_TIME, PRODUCTS, with_settings
 from pipeline.settings import Settings
 
-PRODUCTS = click.Choice(["SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB"])
 
 
 def _source_options(f):
@@ -19,8 +18,8 @@ def _source_options(f):
         click.option("--bulletin", type=click.Path(exists=True, dir_okay=False),
                      help="Bulletin file (QuakeML, IMS1.0 or GSE2.0) instead of a stored product."),
         click.option("--product", type=PRODUCTS, default=None, help="Stored product to plot."),
-        click.option("--start", default=None, help="Product window start (ISO 8601)."),
-        click.option("--end", default=None, help="Product window end (ISO 8601)."),
+        click.option("--start", type=ISO_TIME, default=None, help="Product window start (ISO 8601)."),
+        click.option("--end", type=ISO_TIME, default=None, help="Product window end (ISO 8601)."),
         click.option("--version", "version", type=int, default=None, help="Product version (default: newest)."),
         click.option("--stations", type=click.Path(exists=True, dir_okay=False),
                      help="StationXML or stations.csv (default: the store's stations, else [stations] paths)."),

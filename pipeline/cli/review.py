@@ -10,7 +10,7 @@ import os
 
 import click
 
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import ISO_TIME, with_settings
 from pipeline.settings import Settings
 
 ANALYST_HELP = "Analyst name for the audit trail (default: $IDC_ANALYST, $USER, review.default_analyst)."
@@ -61,8 +61,8 @@ def review_group():
 
 
 @review_group.command("enqueue")
-@click.option("--start", required=True, help="Window start (ISO 8601).")
-@click.option("--end", required=True, help="Window end (ISO 8601).")
+@click.option("--start", type=ISO_TIME, required=True, help="Window start (ISO 8601).")
+@click.option("--end", type=ISO_TIME, required=True, help="Window end (ISO 8601).")
 @with_settings
 def review_enqueue_cmd(settings: Settings, start, end):
     """Queue the SEL3 events of a window for review (already queued events are skipped)."""
@@ -76,7 +76,7 @@ def review_enqueue_cmd(settings: Settings, start, end):
 @review_group.command("list")
 @click.option("--status", type=click.Choice(["pending", "accepted", "rejected", "merged"]), multiple=True,
               help="Only items with this status (repeatable).")
-@click.option("--day", help="Only events of this UTC day (ISO 8601 date).")
+@click.option("--day", type=ISO_TIME, help="Only events of this UTC day (ISO 8601 date).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @with_settings
 def review_list_cmd(settings: Settings, status, day, as_json):
@@ -248,7 +248,7 @@ def review_comment_cmd(settings: Settings, item, text, analyst):
 
 
 @review_group.command("publish")
-@click.option("--day", required=True, help="UTC day (ISO 8601 date).")
+@click.option("--day", type=ISO_TIME, required=True, help="UTC day (ISO 8601 date).")
 @_analyst_option
 @with_settings
 def review_publish_cmd(settings: Settings, day, analyst):
@@ -265,7 +265,7 @@ def review_publish_cmd(settings: Settings, day, analyst):
 
 
 @click.command("screen")
-@click.option("--day", required=True, help="UTC day (ISO 8601 date) whose REB to screen.")
+@click.option("--day", type=ISO_TIME, required=True, help="UTC day (ISO 8601 date) whose REB to screen.")
 @click.option("--reb-version", type=int, default=None, help="REB version (default: newest).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @with_settings

@@ -5,7 +5,7 @@ import os
 
 import click
 
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import with_settings
 from pipeline.settings import DEFAULT_CONFIG, Settings
 
 

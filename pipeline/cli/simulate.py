@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import ISO_TIME, with_settings
 from pipeline.settings import Settings
 
 
@@ -16,7 +16,7 @@ def simulate_group():
 
 
 @simulate_group.command("detections")
-@click.option("--date", required=True, help="UTC day to simulate (YYYY-MM-DD).")
+@click.option("--date", type=ISO_TIME, required=True, help="UTC day to simulate (YYYY-MM-DD).")
 @click.option("--origins", type=click.Path(exists=True, dir_okay=False),
               help="Origins CSV (time,latitude,longitude,depth_km,mag or the NORSAR metadata layout; "
                    "default: the bundled IDC LEB origins of Jan-Feb 2022).")
