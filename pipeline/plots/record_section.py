@@ -221,12 +221,7 @@ def plot_event_record_section(event, stream: Stream, stations, tt, path: str | P
     ref_elev = float(np.median(elevations)) if elevations else 0.0
 
     def predicted(ph: str, d, elev_km: float) -> np.ndarray:
-        """Table time plus the correction from the table's receiver elevation to ``elev_km``."""
-        t = np.asarray(tt.time(ph, d, z), dtype=float)
-        try:
-            return t + np.asarray(tt.elevation_correction(ph, d, z, np.full(np.shape(d), elev_km)), dtype=float)
-        except (RuntimeError, AttributeError):  # no TauP model file: table times as they are
-            return t
+        return tt.station_time(ph, d, z, elev_km)
 
     curves = {ph: predicted(ph, grid, ref_elev) for ph in phases}
     # time window

@@ -1148,6 +1148,16 @@ class TravelTimeTable:
                                                    np.nan_to_num(p), wave)
         return np.where(np.isnan(p), np.nan, dt)
 
+    def station_time(self, phase: str, distance_deg, depth_km, elevation_km) -> np.ndarray:
+        """Predicted travel time to a station at ``elevation_km``: :meth:`time` plus
+        :meth:`elevation_correction` (the table time as it is when the model has no TauP file).
+        NaN where the phase does not exist."""
+        t = np.asarray(self.time(phase, distance_deg, depth_km), dtype=float)
+        if not self.model.taup_model:
+            return t
+        e = np.broadcast_to(np.asarray(elevation_km, float), np.shape(t))
+        return t + np.asarray(self.elevation_correction(phase, distance_deg, depth_km, e), dtype=float)
+
 
 class _CellLocator:
     """Index ``i`` of the cell ``[nodes[i], nodes[i+1]]`` holding each value (clipped to the

@@ -313,15 +313,7 @@ def predicted_times(tt, phases, distance_deg: np.ndarray, depth_km: float, eleva
     (:func:`pipeline.plots.plot_event_record_section`). NaN where a phase does not exist."""
     d = np.asarray(distance_deg, dtype=float)
     z = float(np.clip(depth_km, tt.depth_km[0], tt.depth_km[-1]))
-    out = {}
-    for ph in phases:
-        t = np.asarray(tt.time(ph, d, z), dtype=float)
-        try:
-            t = t + np.asarray(tt.elevation_correction(ph, d, z, np.asarray(elevation_km, float)), dtype=float)
-        except (RuntimeError, AttributeError):  # no TauP model file: table times as they are
-            pass
-        out[ph] = t
-    return out
+    return {ph: tt.station_time(ph, d, z, elevation_km) for ph in phases}
 
 
 # --------------------------------------------------------------------------- channel selection
