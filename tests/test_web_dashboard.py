@@ -319,6 +319,49 @@ def test_a_live_store_is_shown_up_to_now(dash):
     assert d["stations"]["silent"] == want and {x.split(".")[1] for x in want} == {"FUR", *SHORT}
 
 
+@pytest.mark.postgres
+def test_the_dashboard_queries_on_postgresql(tmp_path, pg_server):
+    """The store queries of the dashboard on PostgreSQL: a run logged with the store's own
+    function (:func:`pipeline.store.products.record_run`), two real files and a truncated one."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipeline.service.ui.dashboard import dashboard_json
+    from pipeline.store.products import ProductKey, record_run, write_product
+
+    s = make_settings(tmp_path / "home", pg_server.create_database(f"dash_{os.getpid()}_{int(time.time())}"))
+    db.upgrade(s.database_url)
+    tasks.load_stations(s, [str(Z7), str(FUR)])
+    files = WAVEFORMS[:2]
+    assert tasks.ingest_files(s, files, progress=False)["accepted"] == 2
+    bad = tmp_path / "cut.m"
+    bad.write_bytes(WAVEFORMS[2].read_bytes()[:5000])
+    assert tasks.ingest_files(s, [bad], progress=False)["rejected"] == 1
+    t0, t1 = UTCDateTime("2014-08-24T00:01:00"), UTCDateTime("2014-08-24T00:02:00")
+    with db.session_scope(s.database_url) as ss:
+        prod, new = write_product(ss, ProductKey("SEL1", t0.timestamp, t1.timestamp), input_fingerprint="f",
+                                  config_hash="c", software_version="t", fill=lambda s_, p: {})
+        run = record_run(ss, prod, new, 0, datetime.now(timezone.utc) - timedelta(seconds=3), 3.0, "airflow",
+                         "sel1/backfill__x", data_arrival=datetime.now(timezone.utc).timestamp() - 60.0)
+    with db.session_scope(s.database_url) as ss:
+        d = dashboard_json(s, ss)
+    newest = {}
+    for f in files:
+        for tr in read(str(f)):
+            newest[tr.stats.station] = max(newest.get(tr.stats.station, 0.0), float(tr.stats.endtime.timestamp))
+    until = max(max(newest.values()), t1.timestamp)
+    assert d["period"]["until_epoch"] == pytest.approx(until) and d["period"]["anchor"] != "now"
+    sel1 = d["products"][0]
+    assert sel1["runs"] == 1 and sel1["latency_s"]["median"] == pytest.approx(run["latency_s"], abs=1e-6)
+    assert d["runs"][0]["run_id"] == "sel1/backfill__x" and d["runs"][0]["status"] == "new version v1"
+    assert (d["ingest"]["accepted"], d["ingest"]["rejected"]) == (2, 1)
+    assert d["ingest"]["bytes"] == sum(os.path.getsize(f) for f in files)
+    assert d["quarantine"]["held"] == d["quarantine"]["files_on_disk"] == 1
+    st = {r["station"]: r for r in d["stations"]["stations"]}
+    assert d["stations"]["silent"] == ["GR.FUR"] and len(st) == 13
+    for sta, t in newest.items():
+        assert st[sta]["latency_s"] == pytest.approx(until - t, abs=1e-3) and st[sta]["channels"] == 3
+
+
 # --------------------------------------------------------------------------- alerts
 def test_alerts_issued_are_counted(client, dash):
     from pipeline.alerts.feed import _load_state, alerts_dir
@@ -440,6 +483,35 @@ def test_browser_dashboard_shows_the_api_figures(browser, dash, client, tmp_path
         assert box.get_attribute("data-runs") == str(sum(p["runs"] for p in want["products"])) == "4"
         assert box.get_attribute("data-silent") == str(want["stations"]["silent_count"])
         drv.save_screenshot(str(shots / "dashboard_custom.png"))
+        # auto refresh (every 60 s; shortened to 1 s here), paused while the tab is hidden and
+        # caught up at once when it is visible again
+        drv.execute_script("window.IDC.dashboardRefreshMs = 1000;")
+        drv.get(srv.url + "/ui/#/dashboard?hours=24")
+        ready()
+        assert "auto refresh 1 s" in drv.find_element(By.ID, "d-form").text
+
+        def refreshes():
+            return int(drv.find_element(By.ID, "dash").get_attribute("data-refreshes"))
+
+        wait.until(lambda d: refreshes() >= 3)
+        drv.execute_script("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});"
+                           "document.dispatchEvent(new Event('visibilitychange'));")
+        wait.until(lambda d: d.find_element(By.ID, "dash").get_attribute("data-pending") == "1")
+        hidden_at = refreshes()
+        time.sleep(2.5)
+        assert refreshes() == hidden_at  # nothing fetched while hidden
+        drv.execute_script("Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});"
+                           "document.dispatchEvent(new Event('visibilitychange'));")
+        wait.until(lambda d: refreshes() > hidden_at and d.find_element(By.ID, "dash").get_attribute("data-pending") == "0")
+        print(f"auto refresh: {hidden_at} loads before the tab was hidden, none while hidden, {refreshes()} after")
+        # leaving the page stops its timer: no dashboard request after it
+        drv.get(srv.url + "/ui/#/stations")
+        wait.until(lambda d: d.find_element(By.ID, "main").get_attribute("data-page") == "stations"
+                   and d.find_element(By.ID, "main").get_attribute("data-ready") == "1")
+        drv.execute_script("window._dashCalls = 0; const f = window.fetch; window.fetch = function (u, o) {"
+                           " if (String(u).includes('/ui/api/dashboard')) window._dashCalls++; return f(u, o); };")
+        time.sleep(2.5)
+        assert drv.execute_script("return window._dashCalls") == 0
         errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
         assert not errors, errors
     for name in ("dashboard", "dashboard_custom"):

@@ -8,14 +8,16 @@
  * after a missed refresh). Canvas charts, no external assets.
  *
  * Test hooks on #dash: data-runs, data-products (products with runs), data-silent, data-quarantine,
- * data-ingest, data-since, data-until, data-refreshes; each card has data-card and data-status.
+ * data-ingest, data-since, data-until, data-refreshes, data-pending (a refresh missed while the
+ * tab was hidden); each card has data-card and data-status.
  */
 "use strict";
 
 (function () {
   const IDC = window.IDC;
   const {apiJSON, esc, fmt, shortTime, say, fail} = IDC;
-  const REFRESH_MS = 60000;
+  /** refresh period, ms (IDC.dashboardRefreshMs, read when the page opens, lets a test shorten it) */
+  const refreshMs = () => IDC.dashboardRefreshMs || 60000;
   const STAFF = ["analyst", "operator"];
   const PERIODS = [["6", "last 6 h"], ["24", "last 24 h"], ["168", "last 7 d"], ["custom", "custom"]];
   const COLOURS = {ok: "#2e8b57", warn: "#d18b00", bad: "#c0392b", none: "#8a94a0"};
@@ -222,7 +224,8 @@
       html += card("product", p.status, p.type, p.latency_s ? dur(p.latency_s.median) : "–",
         `${p.runs} run${p.runs === 1 ? "" : "s"} · ${p.windows} window${p.windows === 1 ? "" : "s"}` +
         (p.windows_missing ? ` · <b>${p.windows_missing} missing</b>` : "") +
-        (p.latency_s ? `<br>median latency (p90 ${dur(p.latency_s.p90)})` : "<br>no runs"),
+        (p.latency_s ? `<br>median latency (p90 ${dur(p.latency_s.p90)})` : "<br>no runs") +
+        (p.last ? `<br>last ${t(p.last.window[1]).slice(5, 16)}, ${esc(p.last.status)}, ${esc(dur(p.last.duration_s))}` : ""),
         p.status_reason, ` data-product="${esc(p.type)}" data-runs="${p.runs}"` +
         ` data-median="${p.latency_s ? p.latency_s.median : ""}" data-missing="${p.windows_missing}"`);
     }
@@ -340,6 +343,7 @@
     state.data = d;
     state.loadedAt = Date.now();
     state.pending = false;
+    box.dataset.pending = "0";
     render(box, d);
     state.refreshes += 1;
     box.dataset.refreshes = String(state.refreshes);
@@ -353,13 +357,13 @@
     if (gen !== generation || IDC.main.dataset.page !== "dashboard") { stop(); return; }
     const auto = document.getElementById("d-auto");
     if (auto && !auto.checked) return;
-    if (document.hidden) { state.pending = true; return; }  // paused while the tab is hidden
+    if (document.hidden) { state.pending = true; box.dataset.pending = "1"; return; }  // paused while hidden
     try { await load(gen, box); } catch (e) { fail(e); }
   }
 
   document.addEventListener("visibilitychange", () => {
     if (document.hidden || !state || state.gen !== generation || IDC.main.dataset.page !== "dashboard") return;
-    if (state.pending || Date.now() - state.loadedAt > REFRESH_MS) refresh(state.gen, document.getElementById("dash"));
+    if (state.pending || Date.now() - state.loadedAt > state.every) refresh(state.gen, document.getElementById("dash"));
   });
 
   let resizeTimer = null;
@@ -402,7 +406,7 @@
       `<label class="d-custom">Until (UTC)<input class="wide" id="d-until" name="until" value="${esc(q.get("until") || "")}" placeholder="YYYY-MM-DDThh:mm:ss"></label>` +
       `<label>Silent after (min)<input type="number" min="1" step="any" id="d-silent-min" value="${esc(fmt(silentMin))}"></label>` +
       '<button type="submit" id="d-apply">Apply</button>' +
-      '<label class="d-inline"><input type="checkbox" id="d-auto" checked> auto refresh 60 s</label>' +
+      `<label class="d-inline"><input type="checkbox" id="d-auto" checked> auto refresh ${Math.round(refreshMs() / 1000)} s</label>` +
       '<button type="button" class="secondary" id="d-refresh">Refresh now</button><span class="muted" id="d-updated"></span>';
     main.appendChild(form);
     const showCustom = () => {
@@ -428,7 +432,7 @@
     form.querySelector("#d-refresh").onclick = () => load(gen, box).catch(fail);
     const params = apiParams(q);
     if (hours !== "custom" && !params.get("hours")) params.set("hours", hours);
-    state = {gen, params, data: null, loadedAt: 0, pending: false, refreshes: 0};
+    state = {gen, params, data: null, loadedAt: 0, pending: false, refreshes: 0, every: refreshMs()};
     try {
       say("Loading the operations dashboard …");
       await load(gen, box);
@@ -438,6 +442,6 @@
       fail(e);
       return;
     }
-    timer = setInterval(() => refresh(gen, box), REFRESH_MS);
+    timer = setInterval(() => refresh(gen, box), state.every);
   };
 })();
