@@ -23,8 +23,10 @@ def plot_xenon_ratios(points: list[dict], path: str | Path, plot: str = "MIRC", 
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     xs = np.logspace(-4, 4, 200)
     ax.plot(xs, spec.K * xs ** spec.m, "k-", lw=1.2, label=f"y = {spec.K:g}·x^{spec.m:g} (Kalinowski et al. 2010)")
-    ax.fill_between(xs, 1e-4, np.clip(spec.K * xs ** spec.m, 1e-4, 1e4), color="tab:red", alpha=0.08,
-                    label="explosion domain")
+    if spec.explosion_below is not None:
+        lo, hi = (1e-4, np.clip(spec.K * xs ** spec.m, 1e-4, 1e4)) if spec.explosion_below else \
+            (np.clip(spec.K * xs ** spec.m, 1e-4, 1e4), 1e4)
+        ax.fill_between(xs, lo, hi, color="tab:red", alpha=0.08, label="explosion domain")
     for i, p in enumerate(points):
         if not (p.get("x", 0) > 0 and p.get("y", 0) > 0):
             continue
