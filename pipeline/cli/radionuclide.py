@@ -9,6 +9,9 @@ import json
 
 import click
 
+from pipeline.cli.main import with_settings
+from pipeline.settings import Settings
+
 
 @click.group("radionuclide")
 def radionuclide_group():
@@ -21,8 +24,12 @@ def radionuclide_group():
               help="Output: a table for people or the JSON report (keys: pipeline.radionuclide.analyse).")
 @click.option("--background", "backgrounds", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Detector/gas background PHD of the same detector (beta-gamma; repeatable).")
-def analyse_cmd(file, fmt, backgrounds):
-    """Nuclides with energy, net counts, activity (concentration) ± uncertainty, MDC and category."""
+@with_settings
+def analyse_cmd(settings: Settings, file, fmt, backgrounds):
+    """Nuclides with energy, net counts, activity (concentration) ± uncertainty, MDC and category.
+
+    The analysis settings are the documented defaults of pipeline.radionuclide.config (no
+    [radionuclide] section in the configuration yet)."""
     from pipeline.radionuclide.analyse import analyse_file, format_text
     from pipeline.radionuclide.betagamma import BetaGammaError
     from pipeline.radionuclide.labspectra import SpectrumFileError
