@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.resources import chain_config, station_table, travel_times  # noqa: F401  (re-exported)
+from pipeline.store.products import product_stem, window_stamp
 
 #: where `make demo` finds the bundled Iceland waveforms
 DEMO_WAVEFORMS = PROJECT_ROOT / "tests" / "data" / "iceland" / "waveforms"
@@ -166,51 +168,6 @@ def _redact(url: str) -> str:
 
 
 # ----------------------------------------------------------------------------- automatic chain
-def travel_times(settings: Settings, model: str | None = None):
-    """The travel-time table of the configured (or given) model, cached under ``$IDC_HOME/cache``."""
-    from pipeline.traveltime.models import read_velocity_file
-    from pipeline.traveltime.tables import TravelTimeTable, local_grid
-
-    cfg = settings.traveltime
-    model = model or cfg.model_path()
-    phases = list(cfg.table_phases(model))
-    grid = None
-    if Path(model).is_file():
-        model = read_velocity_file(model, interpolation=cfg.model_interpolation)
-        grid = local_grid(model.model_top_km, max_distance_deg=cfg.local_max_distance_deg)
-    return TravelTimeTable(model, phases, cache_dir=settings.cache_dir / "traveltime", grid=grid)
-
-
-def chain_config(settings: Settings):
-    from pipeline.bulletin.build import ChainConfig
-
-    return ChainConfig(association=settings.association, location=settings.location, magnitude=settings.magnitude)
-
-
-def station_table(settings: Settings, path: str | Path | None = None):
-    """Stations DataFrame from a StationXML/CSV file, or from the store's site table."""
-    import pandas as pd
-
-    from pipeline.picks import stations_from_inventory
-    from pipeline.stations.inventory import read_station_file
-    from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import Site
-
-    if path is not None:
-        p = Path(path)
-        # real station lists have the odd bad row: it is skipped with a warning naming file,
-        # line and field (as `idc stations load` does), the other stations are used
-        table = read_station_file(p, default_network="" if p.suffix.lower() == ".csv" else "XX", strict=False)
-        for msg in table.rejected:
-            print(f"warning: {msg}", file=sys.stderr)
-        return stations_from_inventory(table.inventory)
-    ensure_schema(settings.database_url)
-    with session_scope(settings.database_url) as s:
-        rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in s.query(Site).order_by(Site.ondate)]
-    df = pd.DataFrame(rows, columns=["network", "station", "latitude", "longitude", "elevation_m"])
-    return df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)
-
-
 def station_inventory(settings: Settings):
     """All StationXML of ``stations.paths`` merged (for instrument responses)."""
     from obspy import Inventory
@@ -425,7 +382,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
 
     def fill(session, prod):
         # stable event ids (obspy's are random): a re-run of the window stores the same events the same way
-        stamp = f"{start.strftime('%Y%m%dT%H%M%S')}-{end.strftime('%Y%m%dT%H%M%S')}"
+        stamp = f"{window_stamp(start, micro=False)}-{window_stamp(end, micro=False)}"
         for rank, ev in enumerate(sorted(cat, key=lambda e: e.preferred_origin().time), start=1):
             ev.resource_id = ResourceIdentifier(f"smi:idc-pipeline/{product}/{stamp}/v{prod.version}/event/{rank}")
         summary = store_catalog(session, prod, cat)
@@ -447,7 +404,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
             arrival = (newest_arrival(s, key.window_start, key.window_end) if "backfill__" in run_id else None)
             run = record_run(s, prod, new, len(cat), started, time.perf_counter() - t_start, runner, run_id,
                              data_arrival=arrival)
-            out = settings.products_dir / product / f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}.xml"
+            out = settings.products_dir / product / f"{product_stem(product, start, end, version)}.xml"
             cat.write(str(stage.path(out)), format="QUAKEML")
             fault_point("process.file_staged")
         fault_point("process.committed")  # rows committed, file not renamed into place yet
@@ -672,7 +629,7 @@ def distribute(settings: Settings, product: str, start, end, version: int | None
                                      label=f"{product} {start} – {end}",
                                      missing=f"no {product} product for {start} – {end}").version
     folder = settings.products_dir / "outbox" / product
-    stem = f"{product}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{version}"
+    stem = product_stem(product, start, end, version)
     files = []
     with staged_files() as stage:
         for fmt, ext in (("ims1", "ims1"), ("quakeml", "xml")):
@@ -730,7 +687,7 @@ def distribute_pending(settings: Settings) -> list[dict]:
     out = []
     for typ, ws, we, v in newest:
         start, end = UTCDateTime(ws), UTCDateTime(we)
-        stem = f"{typ}_{start.strftime('%Y%m%dT%H%M%S')}_{end.strftime('%Y%m%dT%H%M%S')}_v{v}"
+        stem = product_stem(typ, start, end, v)
         if not all((settings.products_dir / "outbox" / typ / f"{stem}.{ext}").exists() for ext in ("ims1", "xml")):
             out.append(distribute(settings, typ, start, end, v))
     return out

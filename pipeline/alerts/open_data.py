@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 from obspy import UTCDateTime
 
+from pipeline.store.products import event_id
+
 TABLES = ("events", "origins", "magnitudes", "arrivals")
 
 
@@ -78,7 +80,6 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
         raise ValueError(f"end {UTCDateTime(end)} must be after start {UTCDateTime(start)}")
     ensure_schema(settings.database_url)
     ev_rows, or_rows, mag_rows, ar_rows = [], [], [], []
-    fmt = "%Y%m%dT%H%M%S"
     n_products = n_in_window = 0
     with session_scope(settings.database_url) as s:
         for prod in _products(s, product, t1, t2):
@@ -93,8 +94,7 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
             events.sort(key=lambda e: (origins[e.prefor].time, e.evid))
             ids = {}
             for rank, e in enumerate(events, start=1):  # rank over the whole version, as fdsnws-event
-                ids[e.evid] = (f"{prod.type}-{UTCDateTime(prod.window_start).strftime(fmt)}-"
-                               f"{UTCDateTime(prod.window_end).strftime(fmt)}-{rank}")
+                ids[e.evid] = event_id(prod.type, prod.window_start, prod.window_end, rank)
             keep = set()
             for e in events:
                 o = origins[e.prefor]

@@ -8,7 +8,7 @@ base64, charsets and CRLF decoded by :mod:`email` with ``policy.default``); a su
 
 Who asks: the From address, matched case-insensitively to an account's e-mail address, gives the
 principal (role, State) exactly as an API token does over HTTP, and the access policy
-(:func:`pipeline.service.autodrm.policy_hook`) decides per request line. Senders without an
+(:func:`pipeline.accounts.policy.authorizer`) decides per request line. Senders without an
 account are answered as ``public`` or not at all (``[autodrm] unknown_senders``; default "reject",
 because From addresses can be forged: an ERROR_LOG to a forged address would be backscatter, so
 the message is only logged, recorded in ``autodrm_message`` with status ``ignored`` and audited
@@ -181,7 +181,7 @@ def sender_principal(session, settings, address: str):
     principal (unknown sender, ``unknown_senders = "public"``) or ``None`` and the reason."""
     from sqlalchemy import func, select
 
-    from pipeline.service.auth import Principal
+    from pipeline.accounts.policy import Principal
     from pipeline.store import models as m
 
     rows = session.execute(
@@ -615,7 +615,7 @@ def _registered(session, address: str) -> bool:
 def _answer(settings, inc: Incoming, now: datetime, inventory) -> dict:
     """The answer e-mails of ``inc`` (not sent yet) and what the log row needs."""
     from pipeline.autodrm import answer_request, parse_request
-    from pipeline.service.autodrm import policy_hook
+    from pipeline.accounts.policy import authorizer
     from pipeline.store.db import session_scope
 
     cfg = settings.autodrm
@@ -658,7 +658,7 @@ def _answer(settings, inc: Incoming, now: datetime, inventory) -> dict:
                     text, answer = error_message(settings, [f"message: {inc.problem}."], now, seed=inc.key), "error_log"
                 else:
                     body = "HELP\n" if subject_help else inc.text
-                    text = answer_request(settings, body, now, inventory, policy_hook(principal))
+                    text = answer_request(settings, body, now, inventory, authorizer(principal))
                     answer = "help" if subject_help or (req is not None and req.help and not req.requests) else (
                         "error_log" if "\nDATA_TYPE ERROR_LOG" in text else "data")
                     if req is not None and req.reply_kind == "FTP" and not req.problems and not subject_help:

@@ -65,6 +65,7 @@ from sqlalchemy.exc import IntegrityError
 from pipeline.accounts.policy import decide
 from pipeline.distribution.subscriptions import EMPTY_CHOICES
 from pipeline.store import models as m
+from pipeline.store.products import event_id, product_stem
 from pipeline.util import fault_point, pid_alive
 
 log = logging.getLogger("pipeline.distribution")
@@ -150,8 +151,6 @@ def event_passes(ev: dict, filters: dict) -> bool:
 def product_events(session, prod: m.Product) -> list[dict]:
     """Events of a product version ordered by origin time, with the public event id of
     fdsnws-event and their network magnitudes (``mags``: list of (type, value), preferred first)."""
-    from pipeline.service.fdsn.event import event_id
-
     E, O, N = m.Event, m.Origin, m.Netmag
     rows = session.execute(select(E.evid, E.evname, O.orid, O.time, O.lat, O.lon, O.depth, O.etype)
                            .join(O, O.orid == E.prefor).where(E.product_id == prod.id)
@@ -395,9 +394,7 @@ class _Builder:
 
     def stem(self) -> str:
         p = self.prod
-        fmt = "%Y%m%dT%H%M%S"
-        return (f"{p.type}_{datetime.fromtimestamp(p.window_start, timezone.utc).strftime(fmt)}_"
-                f"{datetime.fromtimestamp(p.window_end, timezone.utc).strftime(fmt)}_v{p.version}")
+        return product_stem(p.type, p.window_start, p.window_end, p.version)
 
     def event_url(self, eid: str) -> str:
         base = self.settings.subscriptions.service_url.rstrip("/")

@@ -394,7 +394,7 @@ def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, st
     """Re-run the locator (and the magnitudes) on the edited, defining arrivals; the depth stays
     fixed when the analyst fixed it. ``stations`` (DataFrame) and ``tt`` (travel-time table)
     default to the store's site table and the configured model."""
-    from pipeline import tasks
+    from pipeline import resources
     from pipeline.store.db import session_scope
     from pipeline.store.models import ReviewItem
 
@@ -411,10 +411,10 @@ def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, st
             ReviewItem.id != it.id, ReviewItem.status.in_(("pending", "accepted")),
             ReviewItem.origin_time.between(it.origin_time - CONTEXT_S, it.origin_time + CONTEXT_S)))
         context = [event_from_xml(o.event_xml) for o in near]
-    stations = tasks.station_table(settings) if stations is None else stations
-    tt = tasks.travel_times(settings) if tt is None else tt
+    stations = resources.station_table(settings) if stations is None else stations
+    tt = resources.travel_times(settings) if tt is None else tt
     t = time.perf_counter()
-    new, info = relocate_event(ev, stations, tt, tasks.chain_config(settings), fixed, context=context)
+    new, info = relocate_event(ev, stations, tt, resources.chain_config(settings), fixed, context=context)
     secs = time.perf_counter() - t
     with session_scope(url) as s:
         it = _item(s, item_id)

@@ -37,11 +37,10 @@ import base64
 import binascii
 import logging
 import time
-from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from pipeline.accounts.policy import Decision, decide, readable_products
+from pipeline.accounts.policy import PUBLIC, Decision, Principal, Refused, check, who  # noqa: F401
 from pipeline.service.fdsn.params import FDSNError
 from pipeline.store.db import short_error
 
@@ -52,78 +51,14 @@ class AccessDenied(FDSNError):
     """The principal may not read a product (HTTP 403, or 401 for a bad token)."""
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The identity a request acts as.
-
-    :param name: account name (``"public"`` for anonymous requests)
-    :param roles: roles of the account (state_principal, state_user, analyst, operator, public)
-    :param state: ISO code of the State the account belongs to (empty for IDC staff and the public)
-    :param unrestricted: True when no access policy applies (every product is readable)
-    :param user_id: account id in the store (None for the public)
-    :param state_id: State id in the store (None when without State)
-    :param access: the ``[access]`` configuration the decisions follow
-    :param client: client address (rate limit key of the public)
-    :param products: products this request asked for (filled by :func:`require`, for the audit)
-    """
-
-    name: str = "public"
-    roles: tuple[str, ...] = ("public",)
-    state: str = ""
-    unrestricted: bool = True
-    user_id: int | None = None
-    state_id: int | None = None
-    access: object | None = field(default=None, compare=False, repr=False)
-    client: str = ""
-    products: list = field(default_factory=list, compare=False, repr=False)
-
-    @property
-    def authenticated(self) -> bool:
-        return self.user_id is not None
-
-    @property
-    def role(self) -> str:
-        return self.roles[0] if self.roles else "public"
-
-    def decision(self, product: str) -> Decision:
-        if self.unrestricted or self.access is None:
-            return Decision(product, True, False)
-        return decide(self.access, self.roles, product)
-
-    def may_read(self, product_type: str) -> bool:
-        """Whether this principal may read (all or the public part of) ``product_type``."""
-        return self.decision(product_type).allowed
-
-    def readable(self) -> dict[str, str]:
-        if self.unrestricted or self.access is None:
-            return {"*": "all"}
-        return readable_products(self.access, self.roles)
-
-
-PUBLIC = Principal()
-
-
-def _who(p: Principal) -> str:
-    if not p.authenticated:
-        return "the public (no token)"
-    return f"account {p.name!r} (role {p.role}{', State ' + p.state if p.state else ''})"
-
-
 def require(principal: Principal, product: str, *, partial_ok: bool = False) -> Decision:
-    """Raise :class:`AccessDenied` (403) unless ``principal`` may read ``product``; with
-    ``partial_ok`` the public part of a bulletin is enough (the caller then applies
-    :func:`public_event_condition`). Records ``product`` for the audit row."""
-    if product not in principal.products:
-        principal.products.append(product)
-    d = principal.decision(product)
-    if d.full or (partial_ok and d.partial):
-        return d
-    hint = " Send an API token (Authorization: Bearer ...) of an account allowed to read it." \
-        if not principal.authenticated else ""
-    if d.partial:
-        hint = (f" The public may read only the events of {product} that pass the public rule "
-                "(see /accounts/1/whoami).")
-    raise AccessDenied(403, f"Access to {product} is not allowed for {_who(principal)}.{hint}")
+    """Raise :class:`AccessDenied` (403) unless ``principal`` may read ``product``
+    (:func:`pipeline.accounts.policy.check`); with ``partial_ok`` the public part of a bulletin is
+    enough (the caller then applies :func:`public_event_condition`)."""
+    try:
+        return check(principal, product, partial_ok=partial_ok)
+    except Refused as exc:
+        raise AccessDenied(403, str(exc)) from None
 
 
 def require_catalog(principal: Principal, product: str) -> Decision:
@@ -314,7 +249,7 @@ def current_principal(request: Request) -> Principal:
     wait = _limiter(request).take(key, rate, burst)
     if wait > 0:
         request.state.idc_retry_after = _retry_after(wait)
-        raise FDSNError(429, f"Rate limit of {_who(p)} exceeded ({rate:g} requests/s, burst {burst}); "
+        raise FDSNError(429, f"Rate limit of {who(p)} exceeded ({rate:g} requests/s, burst {burst}); "
                              f"retry after {request.state.idc_retry_after} s")
     return p
 

@@ -8,12 +8,12 @@ public part of a bulletin (``[access.public_events]``) is served where the polic
 """
 from __future__ import annotations
 
-import time
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
-from pipeline.service.auth import Principal, current_principal
+from pipeline.accounts.policy import Principal, authorizer, public_event_rule  # noqa: F401
+from pipeline.service.auth import current_principal
 
 router = APIRouter(tags=["ims1"])
 
@@ -21,43 +21,9 @@ router = APIRouter(tags=["ims1"])
 MAX_BODY_BYTES = 256_000
 
 
-def public_event_rule(principal: Principal, now: float | None = None):
-    """``f(event) -> bool`` of the public part of a bulletin (``[access.public_events]``):
-    magnitude (of ``magnitude_type``, else the first) ≥ ``min_magnitude`` and origin time at least
-    ``min_age_days`` before ``now`` — the same rule as the SQL condition of fdsnws-event."""
-    cfg = principal.access.public_events
-    now = time.time() if now is None else now
-
-    def keep(ev) -> bool:
-        mags = [m for m in ev.magnitudes if m.mag is not None
-                and (not cfg.magnitude_type or (m.magnitude_type or "").lower() == cfg.magnitude_type.lower())]
-        o = ev.preferred_origin() or (ev.origins[0] if ev.origins else None)
-        if not mags or o is None:
-            return False
-        return mags[0].mag >= cfg.min_magnitude and o.time.timestamp <= now - cfg.min_age_days * 86400.0
-
-    return keep
-
-
 def policy_hook(principal: Principal):
-    """``authorize(product)`` for :func:`pipeline.autodrm.answer_request` and the open exports:
-    ``None`` (all), an event filter (public part) or :class:`PermissionError`."""
-    try:
-        from pipeline.service.auth import require
-    except ImportError:  # pragma: no cover - before the access policy existed
-        return None
-    from pipeline.service.fdsn.params import FDSNError
-
-    def authorize(product: str):
-        try:
-            d = require(principal, product, partial_ok=True)
-        except FDSNError as exc:
-            raise PermissionError(exc.message) from None
-        if getattr(d, "full", True):
-            return None
-        return public_event_rule(principal)
-
-    return authorize
+    """:func:`pipeline.accounts.policy.authorizer` (kept under this name for the service)."""
+    return authorizer(principal)
 
 
 @router.post("/request", response_class=PlainTextResponse,

@@ -13,6 +13,7 @@ from obspy import UTCDateTime
 
 from pipeline.service.auth import Principal, current_principal
 from pipeline.service.fdsn.params import TIME_PATTERN, FDSNError
+from pipeline.store.products import product_stem, window_stamp
 
 router = APIRouter(tags=["open data"])
 PRODUCTS = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
@@ -78,7 +79,7 @@ def catalog_parquet(request: Request,
         raise FDSNError(404, f"Nothing to export: {note}")
     meta = {"product": product, "start": str(t1), "end": str(t2), "table": table, "public_part_only": rule is not None}
     body = parquet_bytes(tables[table], meta | ({"note": note} if note else {}))
-    name = f"{product}_{t1.strftime('%Y%m%dT%H%M%S')}_{t2.strftime('%Y%m%dT%H%M%S')}_{table}.parquet"
+    name = f"{product_stem(product, t1, t2, table)}.parquet"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-IDC-Catalog": product}
     if note:
         headers["X-IDC-Note"] = note
@@ -108,4 +109,4 @@ def waveforms_netcdf(request: Request,
     if not ds.data_vars:
         return Response(status_code=204)
     return Response(netcdf_bytes(ds), media_type="application/x-netcdf",
-                    headers={"Content-Disposition": f'attachment; filename="waveforms_{t1.strftime("%Y%m%dT%H%M%S")}.nc"'})
+                    headers={"Content-Disposition": f'attachment; filename="waveforms_{window_stamp(t1, micro=False)}.nc"'})

@@ -378,7 +378,7 @@ def event_public_id(ptype: str, version: int, evid: int, public_id: str | None) 
 def event_ranks(session: Session, product_ids) -> dict[tuple[int, str], tuple[str, float, float, int]]:
     """``(product id, event resource id)`` → ``(type, window start, window end, rank)`` of every
     event of the products, rank 1-based by (origin time, orid): what the public event ids of
-    fdsnws-event are made of (:func:`pipeline.service.fdsn.event.event_id`). Only products that
+    fdsnws-event are made of (:func:`pipeline.store.products.event_id`). Only products that
     are the newest version of their window (the ones fdsnws-event serves) are answered."""
     E, O, P = m.Event, m.Origin, m.Product
     out: dict[tuple[int, str], tuple[str, float, float, int]] = {}

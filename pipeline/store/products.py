@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from sqlalchemy import delete, func, select, text
@@ -37,6 +38,45 @@ PRODUCT_TYPES = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
 #: products the automatic chain makes; REB comes only from analyst review (``idc review publish``),
 #: SEB/SSEB only from screening (``idc screen``)
 AUTOMATIC_PRODUCTS = ("SEL1", "SEL2", "SEL3")
+#: time stamps in product file names and event ids (UTC)
+STAMP_FORMAT = "%Y%m%dT%H%M%S"
+
+
+def window_stamp(t, micro: bool = True) -> str:
+    """``YYYYmmddTHHMMSS`` of a time (UTCDateTime, epoch seconds or datetime), with ``.ffffff``
+    (trailing zeros dropped) when it has a fraction of a second and ``micro``."""
+    from obspy import UTCDateTime
+
+    return _stamp(float(UTCDateTime(t).timestamp) if not isinstance(t, (int, float)) else float(t), micro)
+
+
+@lru_cache(maxsize=4096)
+def _stamp(epoch: float, micro: bool) -> str:
+    from obspy import UTCDateTime
+
+    u = UTCDateTime(epoch)
+    s = u.strftime(STAMP_FORMAT)
+    if micro and u.microsecond:
+        s += f".{u.microsecond:06d}".rstrip("0")
+    return s
+
+
+def event_id(ptype: str, window_start: float, window_end: float, rank: int) -> str:
+    """Public event id ``<TYPE>-<window start>-<window end>-<rank>`` (fdsnws-event, the web UI,
+    deliveries): the event's 1-based rank by origin time within the product version. No database
+    keys, so an identical re-run of a window keeps every id."""
+    return f"{ptype}-{window_stamp(window_start)}-{window_stamp(window_end)}-{rank}"
+
+
+def product_stem(ptype: str, start, end, suffix: str | int | None = None) -> str:
+    """File-name stem of a product window: ``<TYPE>_<start>_<end>`` (whole seconds) and ``_v<N>``
+    for an int version or ``_<suffix>`` for a text suffix (e.g. an open-data table)."""
+    stem = f"{ptype}_{window_stamp(start, micro=False)}_{window_stamp(end, micro=False)}"
+    if suffix is None:
+        return stem
+    return f"{stem}_v{suffix}" if isinstance(suffix, int) else f"{stem}_{suffix}"
+
+
 #: child tables in delete order (children first)
 _CHILDREN = (Stamag, Netmag, Assoc, Amplitude, Origerr, Arrival, Origin, Event)
 

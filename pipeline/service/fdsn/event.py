@@ -52,7 +52,6 @@ import re
 import threading
 import time
 from collections import defaultdict
-from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -82,7 +81,7 @@ from pipeline.service.fdsn.params import (
     wadl,
 )
 from pipeline.store import models as m
-from pipeline.store.products import PRODUCT_TYPES
+from pipeline.store.products import PRODUCT_TYPES, event_id
 
 router = APIRouter(tags=["fdsnws-event"])
 
@@ -139,20 +138,6 @@ TEXT_HEADER = ("#EventID|Time|Latitude|Longitude|Depth/km|Author|Catalog|Contrib
 
 
 # --------------------------------------------------------------------------- event ids
-@lru_cache(maxsize=4096)
-def _stamp(t: float) -> str:
-    u = UTCDateTime(t)
-    s = u.strftime("%Y%m%dT%H%M%S")
-    if u.microsecond:
-        s += f".{u.microsecond:06d}".rstrip("0")
-    return s
-
-
-def event_id(ptype: str, window_start: float, window_end: float, rank: int) -> str:
-    """Stable public event id (see the module docstring)."""
-    return f"{ptype}-{_stamp(window_start)}-{_stamp(window_end)}-{rank}"
-
-
 _ID_RE = re.compile(r"^(?P<type>[A-Z0-9]+)-(?P<ws>\d{8}T\d{6}(?:\.\d{1,6})?)-(?P<we>\d{8}T\d{6}(?:\.\d{1,6})?)"
                     r"-(?P<n>\d{1,9})$")
 

@@ -363,7 +363,7 @@ class EventIndex:
 
         from sqlalchemy import select
 
-        from pipeline.service.fdsn.event import event_id
+        from pipeline.store.products import event_id
         from pipeline.service.fdsn.quakeml_fast import quality_summary
         from pipeline.store import models as m
 

@@ -483,7 +483,7 @@ def _may_decide(principal: Principal) -> bool:
 def _link_events(request: Request, items: list[dict]) -> None:
     """Give each queue item the public id of the automatic event it was made from (``eventid``,
     the event page's address), or None when that SEL3 version has been superseded."""
-    from pipeline.service.fdsn.event import event_id
+    from pipeline.store.products import event_id
     from pipeline.store.catalog import event_ranks
 
     with request.app.state.idc.session() as s:

@@ -1,0 +1,1 @@
+"""Waveform ingest: drop folder, SeedLink/FDSN fetch, validation, quarantine and the SDS archive."""

@@ -1,0 +1,55 @@
+"""Shared loaders of the stages: the travel-time table of the configuration, the chain's
+configuration, the station table (a station file or the store's site table). They sit below
+:mod:`pipeline.tasks` so that stage packages (e.g. :mod:`pipeline.review`) can use them;
+:mod:`pipeline.tasks` re-exports them."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pipeline.settings import Settings
+
+
+def travel_times(settings: Settings, model: str | None = None):
+    """The travel-time table of the configured (or given) model, cached under ``$IDC_HOME/cache``."""
+    from pipeline.traveltime.models import read_velocity_file
+    from pipeline.traveltime.tables import TravelTimeTable, local_grid
+
+    cfg = settings.traveltime
+    model = model or cfg.model_path()
+    phases = list(cfg.table_phases(model))
+    grid = None
+    if Path(model).is_file():
+        model = read_velocity_file(model, interpolation=cfg.model_interpolation)
+        grid = local_grid(model.model_top_km, max_distance_deg=cfg.local_max_distance_deg)
+    return TravelTimeTable(model, phases, cache_dir=settings.cache_dir / "traveltime", grid=grid)
+
+
+def chain_config(settings: Settings):
+    from pipeline.bulletin.build import ChainConfig
+
+    return ChainConfig(association=settings.association, location=settings.location, magnitude=settings.magnitude)
+
+
+def station_table(settings: Settings, path: str | Path | None = None):
+    """Stations DataFrame from a StationXML/CSV file, or from the store's site table."""
+    import pandas as pd
+
+    from pipeline.picks import stations_from_inventory
+    from pipeline.stations.inventory import read_station_file
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.models import Site
+
+    if path is not None:
+        p = Path(path)
+        # real station lists have the odd bad row: it is skipped with a warning naming file,
+        # line and field (as `idc stations load` does), the other stations are used
+        table = read_station_file(p, default_network="" if p.suffix.lower() == ".csv" else "XX", strict=False)
+        for msg in table.rejected:
+            print(f"warning: {msg}", file=sys.stderr)
+        return stations_from_inventory(table.inventory)
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in s.query(Site).order_by(Site.ondate)]
+    df = pd.DataFrame(rows, columns=["network", "station", "latitude", "longitude", "elevation_m"])
+    return df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)

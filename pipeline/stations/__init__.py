@@ -1,0 +1,1 @@
+"""Station metadata: StationXML/CSV inventories (inventory) and building StationXML from tables (build)."""

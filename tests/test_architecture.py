@@ -1,0 +1,49 @@
+"""Architecture contracts (issue 15): `.importlinter` at the repository root, checked with
+import-linter (grimp counts every import statement, also those inside functions).
+
+* nothing below :mod:`pipeline.tasks` imports tasks, cli, service, orchestration or the demo;
+* io, geo, traveltime, store, stations, the pick table and util import no stage package.
+
+The contract must also be able to fail: a copy of the package with one planted function-level
+wrong-way import (review -> tasks) is refused, naming the module and line."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.settings import PROJECT_ROOT
+
+LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+                              "sys.exit(lint_imports_command())"]
+
+
+def _lint(cwd: Path, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run([*LINT, "--config", str(cwd / ".importlinter"), "--no-cache"], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_package_keeps_its_layers():
+    res = _lint(PROJECT_ROOT)
+    print(res.stdout[-1500:])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 kept, 0 broken" in res.stdout
+
+
+def test_a_planted_wrong_way_import_breaks_the_contract(tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(PROJECT_ROOT / "pipeline", root / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__", "static", "data", "*.png"))
+    shutil.copy(PROJECT_ROOT / ".importlinter", root / ".importlinter")
+    edc = root / "pipeline" / "review" / "edc.py"
+    edc.write_text(edc.read_text() + "\n\ndef _planted():\n    from pipeline import tasks  # wrong way\n\n"
+                                      "    return tasks\n")
+    res = _lint(root, pythonpath=root)
+    print(res.stdout[-1500:])
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "pipeline.review.edc -> pipeline.tasks" in res.stdout and "BROKEN" in res.stdout
