@@ -118,3 +118,13 @@ def list_sites(session: Session) -> list[tuple[Site, list[Sitechan]]]:
     for s in session.scalars(select(Site).order_by(Site.net, Site.sta, Site.ondate)):
         out.append((s, chans.get((s.net, s.sta), [])))
     return out
+
+
+def newest_sites(session: Session) -> list[Site]:
+    """The newest epoch of every (network, station) of the site table, by network and station."""
+    seen, out = set(), []
+    for r in session.scalars(select(Site).order_by(Site.net, Site.sta, Site.ondate.desc())):
+        if (r.net, r.sta) not in seen:
+            seen.add((r.net, r.sta))
+            out.append(r)
+    return out

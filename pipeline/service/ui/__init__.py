@@ -287,23 +287,14 @@ def fill_distances(session, doc: dict) -> int:
     table's coordinates (great circle on the sphere with geocentric latitudes, as the locator:
     :mod:`pipeline.location.geodesy`); such arrivals get ``"distance_from": "site"``. Returns how
     many were filled."""
-    from sqlalchemy import select
-
     from pipeline.location.geodesy import distance_azimuth, geocentric_latitude
-    from pipeline.store import models as m
+    from pipeline.store.event_waveforms import site_coordinates
 
     todo = [a for a in doc["arrivals"] if a["distance_deg"] is None and a["station"]]
     if not todo:
         return 0
     t = float(UTCDateTime(doc["origin"]["time"]).timestamp)
-    S = m.Site
-    rows = session.execute(select(S.net, S.sta, S.lat, S.lon).where(S.sta.in_({a["station"] for a in todo}),
-                                                                     S.ondate <= t)
-                           .where((S.offdate.is_(None)) | (S.offdate > t))).all()
-    coords = {}
-    for r in rows:
-        coords.setdefault((r.net, r.sta), (r.lat, r.lon))
-        coords.setdefault(("", r.sta), (r.lat, r.lon))
+    coords = site_coordinates(session, {a["station"] for a in todo}, t)
     o = doc["origin"]
     n = 0
     for a in todo:
@@ -412,22 +403,12 @@ def record_section(eventid: str, request: Request, principal: Principal = Depend
 @router.get("/ui/api/stations")
 def stations(request: Request, principal: Principal = Depends(current_principal)):
     """Stations of the store's site table (newest epoch per network and station)."""
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
+    from pipeline.store.stations import newest_sites
 
     require(principal, "stations")
-    S = m.Site
     with request.app.state.idc.session() as s:
-        rows = s.execute(select(S).order_by(S.net, S.sta, S.ondate.desc())).scalars().all()
-        seen, out = set(), []
-        for r in rows:
-            k = (r.net, r.sta)
-            if k in seen:
-                continue
-            seen.add(k)
-            out.append({"network": r.net, "station": r.sta, "latitude": r.lat, "longitude": r.lon,
-                        "elevation_m": _num(r.elev_km * 1000.0, 1), "name": r.staname or ""})
+        out = [{"network": r.net, "station": r.sta, "latitude": r.lat, "longitude": r.lon,
+                "elevation_m": _num(r.elev_km * 1000.0, 1), "name": r.staname or ""} for r in newest_sites(s)]
     return JSONResponse({"stations": out})
 
 
