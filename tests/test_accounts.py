@@ -25,15 +25,16 @@ from sqlalchemy import select
 from pipeline import tasks
 from pipeline.accounts.ratelimit import RateLimiter
 from pipeline.accounts.redact import redact
-from pipeline.accounts.store import add_state, add_user, create_token, store_output
+from pipeline.store.accounts import add_state, add_user, create_token, store_output
 from pipeline.bulletin.read import read_bulletin
 from pipeline.cli.main import cli
 from pipeline.service.app import create_app
-from pipeline.settings import DEFAULT_CONFIG, PROJECT_ROOT
+from pipeline.settings import DEFAULT_CONFIG
 from pipeline.store import db
 from pipeline.store import models as m
 from pipeline.store.catalog import store_catalog
 from pipeline.store.products import ProductKey, write_product
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 from tests.test_service_fdsn import REB2, REB_WINDOW, _free_port
 

@@ -24,7 +24,7 @@ from obspy import read, read_events
 from sqlalchemy import select
 
 from pipeline import tasks
-from pipeline.accounts.store import add_state, add_user
+from pipeline.store.accounts import add_state, add_user
 from pipeline.autodrm import answer_request, split_sections
 from pipeline.autodrm import mail
 from pipeline.autodrm.response import HELP_TEXT

@@ -29,7 +29,7 @@ from sqlalchemy import select, text
 from pipeline import tasks
 from pipeline.accounts.config import DigestConfig
 from pipeline.accounts.redact import redact
-from pipeline.accounts.store import add_state, add_user, create_token, revoke, store_output, token_hash
+from pipeline.store.accounts import add_state, add_user, create_token, revoke, store_output, token_hash
 from pipeline.service.digest import DigestAuth, DigestFailure, expected_response, parse_authorization
 from pipeline.store import db
 from pipeline.store import models as m
@@ -400,7 +400,7 @@ def test_tokens_and_digest_responses_never_logged(env):
 
 def test_authenticate_digest_in_the_store(settings):
     """The HA1 look-up on both backends: only live tokens of the realm, of an active account."""
-    from pipeline.accounts.store import AuthError, authenticate_digest
+    from pipeline.store.accounts import AuthError, authenticate_digest
 
     db.upgrade(settings.database_url)
     with db.session_scope(settings.database_url) as ss:

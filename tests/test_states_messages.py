@@ -16,7 +16,7 @@ from obspy import Catalog, UTCDateTime, read_events
 from obspy.core.event import EventDescription
 
 from pipeline import tasks
-from pipeline.accounts.store import add_state, add_user
+from pipeline.store.accounts import add_state, add_user
 from pipeline.autodrm import mail
 from pipeline.autodrm.response import answer_request
 from pipeline.bulletin.read import read_bulletin

@@ -16,7 +16,7 @@ from obspy import Catalog, UTCDateTime
 from obspy.clients.fdsn import Client
 from obspy.clients.fdsn.header import FDSNNoDataException
 
-from pipeline.accounts.store import add_state, add_user, create_token
+from pipeline.store.accounts import add_state, add_user, create_token
 from pipeline.bulletin.read import read_bulletin
 from pipeline.store import db
 from pipeline.store.catalog import store_catalog

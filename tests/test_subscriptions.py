@@ -26,12 +26,13 @@ from pipeline.bulletin.read import read_bulletin
 from pipeline.cli.main import cli
 from pipeline.distribution.deliver import deliver_product, retry_failed
 from pipeline.distribution.subscriptions import SubscriptionError, add_subscription
-from pipeline.accounts.store import add_state, add_user
-from pipeline.settings import DEFAULT_CONFIG, PROJECT_ROOT
+from pipeline.store.accounts import add_state, add_user
+from pipeline.settings import DEFAULT_CONFIG
 from pipeline.store import db
 from pipeline.store import models as m
 from pipeline.store.catalog import load_catalog
 from pipeline.store.products import ProductKey, latest_version
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 from tests.servers import SMTPTestServer, WebhookTestServer, free_port
 from tests.test_service_fdsn import REB1, REB2, REB_WINDOW, _calaveras_products, store_reb

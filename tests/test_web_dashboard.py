@@ -30,11 +30,12 @@ from obspy import UTCDateTime, read, read_inventory
 from sqlalchemy import text
 
 from pipeline import tasks
-from pipeline.accounts.store import add_state, add_user, create_token
+from pipeline.store.accounts import add_state, add_user, create_token
 from pipeline.service.app import create_app
-from pipeline.settings import DEFAULT_CONFIG, PROJECT_ROOT
+from pipeline.settings import DEFAULT_CONFIG
 from pipeline.store import db
 from pipeline.store.products import PRODUCT_TYPES
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 from tests.test_web_ui import _browser_missing, browser, png_size  # noqa: F401  (browser: a fixture)
 

@@ -27,16 +27,17 @@ from obspy.core.event import Arrival, Catalog, Event, Magnitude, Origin, Pick, W
 from obspy.geodetics import locations2degrees
 
 from pipeline import tasks
-from pipeline.accounts.store import add_state, add_user, create_token
+from pipeline.store.accounts import add_state, add_user, create_token
 from pipeline.bulletin.read import read_bulletin
 from pipeline.geo import coast
 from pipeline.service.app import create_app
-from pipeline.settings import DEFAULT_CONFIG, PROJECT_ROOT
+from pipeline.settings import DEFAULT_CONFIG
 from pipeline.store import db
 from pipeline.store.catalog import store_catalog
 from pipeline.store.products import ProductKey, write_product
 from pipeline.traveltime.models import read_velocity_file
 from pipeline.traveltime.tables import TravelTimeTable, local_grid
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 
 REB = DATA / "bulletins" / "reb_1995_2events_gse2.txt"

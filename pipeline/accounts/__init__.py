@@ -2,7 +2,7 @@
 per product, rate limits and the download audit.
 
 * :mod:`pipeline.accounts.config` — ``[access]`` and ``[subscriptions]`` configuration;
-* :mod:`pipeline.accounts.store` — States, users, tokens (hashed), request outputs;
+* :mod:`pipeline.store.accounts` — States, users, tokens (hashed), request outputs;
 * :mod:`pipeline.accounts.policy` — role × product decisions;
 * :mod:`pipeline.accounts.ratelimit` — token buckets;
 * :mod:`pipeline.accounts.redact` — the logging filter that keeps tokens out of logs.

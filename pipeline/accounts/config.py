@@ -13,12 +13,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: the roles of an account (issue 6 item 4); ``public`` is also the role of anonymous requests
-ROLES = ("state_principal", "state_user", "analyst", "operator", "public")
+# the roles (``public`` is also the role of anonymous requests) and the default Digest realm are
+# those of the account tables (pipeline.store.accounts)
+from pipeline.store.accounts import DEFAULT_DIGEST_REALM, IDC_ROLES, ROLES, STATE_ROLES
+
 #: product names the policy knows besides the bulletin types (free names are allowed too)
 BULLETINS = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
-STATE_ROLES = ("state_principal", "state_user")
-IDC_ROLES = ("analyst", "operator")
 
 
 class _Frozen(BaseModel):
@@ -56,7 +56,6 @@ class RateLimitConfig(_Frozen):
 
 #: Digest algorithms we verify (RFC 7616 §3.3, without the ``-sess`` variants)
 DIGEST_ALGORITHMS = ("MD5", "SHA-256")
-DEFAULT_DIGEST_REALM = "idc-pipeline FDSN"
 
 
 class DigestConfig(_Frozen):

@@ -179,15 +179,10 @@ def read_message(raw: bytes) -> Incoming:
 def sender_principal(session, settings, address: str):
     """``(principal, refusal)`` for the From ``address``: the account's principal, the public
     principal (unknown sender, ``unknown_senders = "public"``) or ``None`` and the reason."""
-    from sqlalchemy import func, select
-
     from pipeline.accounts.policy import Principal
-    from pipeline.store import models as m
+    from pipeline.store.accounts import accounts_by_email
 
-    rows = session.execute(
-        select(m.UserAccount, m.State).outerjoin(m.State, m.State.id == m.UserAccount.state_id)
-        .where(func.lower(func.trim(m.UserAccount.email)) == address.strip().lower())
-        .order_by(m.UserAccount.id)).all()
+    rows = accounts_by_email(session, address)
     active = [(u, st) for u, st in rows if u.active]
     client = f"mail:{address}"[:64]
     if len(active) > 1:
@@ -209,9 +204,7 @@ def sender_principal(session, settings, address: str):
 def may_send_to(session, settings, principal, sender: str, target: str) -> bool:
     """Whether the answer of ``principal`` (From ``sender``) may go to ``target`` (``[autodrm]
     reply_redirect``). Public principals read public data only: any address."""
-    from sqlalchemy import func, select
-
-    from pipeline.store import models as m
+    from pipeline.store.accounts import account_email, state_has_active_email
 
     t = target.strip().lower()
     if t == sender.strip().lower() or not principal.authenticated or principal.role == "public":
@@ -219,14 +212,11 @@ def may_send_to(session, settings, principal, sender: str, target: str) -> bool:
     mode = settings.autodrm.reply_redirect
     if mode == "any":
         return True
-    own = session.scalar(select(m.UserAccount.email).where(m.UserAccount.id == principal.user_id)) or ""
+    own = account_email(session, principal.user_id)
     if own.strip().lower() == t:
         return True
     if mode == "state" and principal.state_id is not None:
-        hit = session.scalar(select(m.UserAccount.id).where(
-            m.UserAccount.state_id == principal.state_id, m.UserAccount.active.is_(True),
-            func.lower(func.trim(m.UserAccount.email)) == t).limit(1))
-        return hit is not None
+        return state_has_active_email(session, principal.state_id, t)
     return False
 
 
@@ -446,51 +436,27 @@ def _utcnow() -> datetime:
 def _claim(url: str, inc: Incoming) -> tuple[bool, str]:
     """Take the message for answering: ``(True, previous status)``, or ``(False, status)`` when
     it was answered (or is being answered) already."""
-    from sqlalchemy import select, update
-    from sqlalchemy.exc import IntegrityError
+    from pipeline.store.autodrm import claim_message
 
-    from pipeline.store.db import session_scope
-    from pipeline.store.models import AutoDRMMessage as M
-
-    try:
-        with session_scope(url) as s:
-            row = s.scalar(select(M).where(M.message_key == inc.key))
-            if row is None:
-                s.add(M(message_key=inc.key, message_id=inc.message_id, sender=inc.sender[:200],
-                        subject=inc.subject[:200], status="answering", attempts=1, received=_utcnow()))
-                return True, ""
-            status = row.status
-            received = row.received if row.received.tzinfo else row.received.replace(tzinfo=timezone.utc)
-            stale = status == "answering" and received < _utcnow() - timedelta(seconds=STALE_CLAIM_S)
-            if status in ("retry", "failed") or stale:
-                n = s.execute(update(M).where(M.id == row.id, M.status == status)
-                              .values(status="answering", attempts=M.attempts + 1)).rowcount
-                return n == 1, status
-            return False, status
-    except IntegrityError:  # another process inserted it first
-        return False, "answering"
+    return claim_message(url, inc.key, message_id=inc.message_id, sender=inc.sender, subject=inc.subject,
+                         now=_utcnow(), stale_s=STALE_CLAIM_S)
 
 
 def _finish(url: str, key: str, **values) -> None:
-    from sqlalchemy import update
-
-    from pipeline.store.db import session_scope
-    from pipeline.store.models import AutoDRMMessage as M
+    from pipeline.store.autodrm import update_message
 
     for k, n in (("sender", 200), ("user_name", 64), ("role", 20), ("state", 8), ("request_id", 64),
                  ("reply_to", 200), ("products", 100), ("file", 500)):
         if k in values and values[k] is not None:
             values[k] = str(values[k])[:n]
-    with session_scope(url) as s:
-        s.execute(update(M).where(M.message_key == key).values(**values))
+    update_message(url, key, **values)
 
 
 def _audit(settings, principal, inc: Incoming, status: int, nbytes: int, ms: float) -> None:
     if not settings.access.audit:
         return
     try:
-        from pipeline.store.db import get_engine
-        from pipeline.store.models import DownloadAudit
+        from pipeline.store.audit import write_audit_row
 
         p = principal
         row = {"user_name": (p.name if p else "(refused)")[:64], "state": p.state if p else "",
@@ -498,26 +464,18 @@ def _audit(settings, principal, inc: Incoming, status: int, nbytes: int, ms: flo
                "endpoint": "autodrm/mail", "product": ",".join(p.products)[:100] if p else "",
                "query": (inc.text or "")[:2000], "status": status, "bytes": nbytes, "duration_ms": round(ms, 3),
                "created": _utcnow()}
-        with get_engine(settings.database_url).begin() as conn:
-            conn.execute(DownloadAudit.__table__.insert().values(**row))
+        write_audit_row(settings.database_url, row)
     except Exception as exc:  # the audit never stops an answer
         log.warning("download audit of an AutoDRM e-mail not written: %s", exc)
 
 
 def message_log(settings, limit: int = 50) -> list[dict]:
     """The newest ``limit`` rows of the e-mail log, newest first."""
-    from sqlalchemy import select
-
-    from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import AutoDRMMessage as M
+    from pipeline.store import autodrm as log_table
+    from pipeline.store.db import ensure_schema
 
     ensure_schema(settings.database_url)
-    cols = ("received", "status", "answer", "sender", "user_name", "role", "state", "request_id", "subject",
-            "reply_to", "channel", "products", "parts", "bytes", "attempts", "error", "file", "message_id",
-            "answered")
-    with session_scope(settings.database_url) as s:
-        rows = s.scalars(select(M).order_by(M.received.desc(), M.id.desc()).limit(limit))
-        return [{c: getattr(r, c) for c in cols} for r in rows]
+    return log_table.message_log(settings.database_url, limit)
 
 
 # --------------------------------------------------------------------------- one message
@@ -604,12 +562,9 @@ class _Unregistered(Exception):
 
 def _registered(session, address: str) -> bool:
     """Whether ``address`` is the e-mail address of an account (active or not)."""
-    from sqlalchemy import func, select
+    from pipeline.store.accounts import email_registered
 
-    from pipeline.store import models as m
-
-    return session.scalar(select(func.count()).select_from(m.UserAccount).where(
-        func.lower(func.trim(m.UserAccount.email)) == address.strip().lower())) > 0
+    return email_registered(session, address)
 
 
 def _answer(settings, inc: Incoming, now: datetime, inventory) -> dict:

@@ -1,6 +1,6 @@
 """``idc accounts …`` (States, users, API tokens) and ``idc subscriptions …`` (standing orders).
 
-Thin: parses arguments and calls :mod:`pipeline.accounts.store` and
+Thin: parses arguments and calls :mod:`pipeline.store.accounts` and
 :mod:`pipeline.distribution`. A new token is printed once and never stored in clear.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pipeline.settings import Settings
 
 def _run(settings: Settings, fn, *args, **kwargs):
     """Run ``fn(session, ...)`` in one transaction; account/subscription errors → one-line CLI error."""
-    from pipeline.accounts.store import AccountError
+    from pipeline.store.accounts import AccountError
     from pipeline.distribution.subscriptions import SubscriptionError
     from pipeline.store.db import ensure_schema, session_scope
 
@@ -39,7 +39,7 @@ def accounts_group():
 @with_settings
 def add_state_cmd(settings: Settings, code, name):
     """Add a State: ISO 3166-1 CODE (e.g. DE or DEU) and NAME."""
-    from pipeline.accounts.store import add_state
+    from pipeline.store.accounts import add_state
 
     st = _run(settings, lambda s: (lambda r: (r.code, r.name))(add_state(s, code, name)))
     click.echo(f"State {st[0]} ({st[1]}) added")
@@ -56,7 +56,7 @@ def add_state_cmd(settings: Settings, code, name):
 @with_settings
 def add_user_cmd(settings: Settings, name, role, state, email, rate, burst):
     """Add a user NAME with a role (and State)."""
-    from pipeline.accounts.store import add_user
+    from pipeline.store.accounts import add_user
 
     _run(settings, lambda s: add_user(s, name, role, state, email, rate, burst))
     click.echo(f"user {name} added (role {role}{', State ' + state.upper() if state else ''})")
@@ -70,7 +70,7 @@ def add_user_cmd(settings: Settings, name, role, state, email, rate, burst):
 @with_settings
 def token_cmd(settings: Settings, user, label, expires_days):
     """Create an API token for USER and print it (once: only its hash is kept)."""
-    from pipeline.accounts.store import create_token
+    from pipeline.store.accounts import create_token
 
     realm = settings.access.digest.realm
     tok, tid = _run(settings, lambda s: (lambda t: (t[0], t[1].token_id))(
@@ -87,7 +87,7 @@ def token_cmd(settings: Settings, user, label, expires_days):
 @with_settings
 def revoke_cmd(settings: Settings, token_id, user):
     """Revoke a token (by its id, as listed by `idc accounts list`) or all tokens of --user."""
-    from pipeline.accounts.store import revoke
+    from pipeline.store.accounts import revoke
 
     n = _run(settings, lambda s: revoke(s, token_id, user))
     click.echo(f"{n} token{'s' if n != 1 else ''} revoked")
@@ -98,7 +98,7 @@ def revoke_cmd(settings: Settings, token_id, user):
 @with_settings
 def list_cmd(settings: Settings, as_json):
     """States, users and token ids (never the tokens)."""
-    from pipeline.accounts.store import list_accounts
+    from pipeline.store.accounts import list_accounts
 
     data = _run(settings, list_accounts)
     if as_json:

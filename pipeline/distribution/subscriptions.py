@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.accounts.store import AccountError, get_user
+from pipeline.store.accounts import AccountError, get_user
 from pipeline.store import models as m
 
 KINDS = ("bulletin", "alert", "station_data")

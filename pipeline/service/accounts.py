@@ -6,14 +6,13 @@
   by its owner, the ``state_principal`` of the owner's State, analysts and operators; anyone else
   gets 403 (and the public 401: outputs need a token).
 
-Outputs are written with :func:`pipeline.accounts.store.store_output` by the services that
+Outputs are written with :func:`pipeline.store.accounts.store_output` by the services that
 produce them (IMS1.0 requests).
 """
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import or_, select
 
 from pipeline.service.auth import AccessDenied, Principal, current_principal
 from pipeline.service.fdsn.params import FDSNError
@@ -40,31 +39,23 @@ def _need_account(principal: Principal) -> None:
 
 @router.get("/outputs")
 def list_outputs(request: Request, principal: Principal = Depends(current_principal)):
-    from pipeline.store import models as m
+    from pipeline.store.accounts import readable_outputs
 
     _need_account(principal)
-    R = m.RequestOutput
-    q = select(R.public_id, R.kind, R.product, R.media_type, R.created, R.user_id).order_by(R.id)
-    if principal.role not in ("analyst", "operator"):
-        conds = [R.user_id == principal.user_id]
-        if principal.role == "state_principal" and principal.state_id is not None:
-            conds.append(R.state_id == principal.state_id)
-        q = q.where(or_(*conds))
     with request.app.state.idc.session() as s:
-        rows = s.execute(q).all()
+        rows = readable_outputs(s, principal.user_id, principal.role, principal.state_id)
     return JSONResponse([{"id": r.public_id, "kind": r.kind, "product": r.product, "media_type": r.media_type,
                           "created": r.created.isoformat(timespec="seconds")} for r in rows])
 
 
 @router.get("/outputs/{public_id}")
 def get_output(public_id: str, request: Request, principal: Principal = Depends(current_principal)):
-    from pipeline.accounts.store import may_read_output
-    from pipeline.store import models as m
+    from pipeline.store.accounts import may_read_output, request_output
 
     principal.products.append(f"output:{public_id[:40]}")
     _need_account(principal)
     with request.app.state.idc.session() as s:
-        out = s.scalar(select(m.RequestOutput).where(m.RequestOutput.public_id == public_id))
+        out = request_output(s, public_id)
         if out is None:
             raise FDSNError(404, f"No request output {public_id!r}")
         if not may_read_output(principal.user_id, principal.role, principal.state_id, out):

@@ -154,7 +154,7 @@ def _credentials(request: Request):
 def _digest_account(request: Request, session, cred):
     """The account of Digest credentials (:class:`AuthError` when they do not authenticate;
     ``stale`` set on it for a right response to an expired nonce)."""
-    from pipeline.accounts.store import AuthError, authenticate_digest
+    from pipeline.store.accounts import AuthError, authenticate_digest
     from pipeline.service.digest import DigestFailure, for_app, request_targets
 
     try:
@@ -201,7 +201,7 @@ def _retry_after(wait_s: float) -> int:
 def current_principal(request: Request) -> Principal:
     """FastAPI dependency: authenticate the request (401), apply the rate limit (429) and
     return its :class:`Principal`; the principal is kept on ``request.state`` for the audit."""
-    from pipeline.accounts.store import AuthError, authenticate
+    from pipeline.store.accounts import AuthError, authenticate
 
     st = request.app.state.idc
     cfg = st.settings.access
@@ -325,11 +325,9 @@ def _audit_row(scope, state, p: Principal, info, ms: float) -> dict:
 def _write_audit(url: str, row: dict) -> None:
     """Write one audit row now (synchronously); the middleware queues rows instead
     (:class:`pipeline.service.audit.AuditWriter`)."""
-    from pipeline.store.db import get_engine
-    from pipeline.store.models import DownloadAudit
+    from pipeline.store.audit import write_audit_row
 
-    with get_engine(url).begin() as conn:
-        conn.execute(DownloadAudit.__table__.insert().values(**row, created=_utcnow()))
+    write_audit_row(url, {**row, "created": _utcnow()})
 
 
 def flush_audit(app, timeout: float = 30.0) -> bool:

@@ -15,7 +15,7 @@ What is implemented (``[access.digest]``, :class:`pipeline.accounts.config.Diges
   first ``WWW-Authenticate`` field and knows MD5 (and SHA-1) only — a SHA-256 first challenge would
   make it fail. Clients that understand several challenges pick SHA-256.
 * The server never holds tokens: it verifies against the HA1 values stored when a token is created
-  (:mod:`pipeline.accounts.store`; password-equivalent for Digest in that realm).
+  (:mod:`pipeline.store.accounts`; password-equivalent for Digest in that realm).
 * Stateless nonces: ``base64url(ms timestamp ‖ 8 random bytes ‖ HMAC-SHA256(secret, realm ‖
   timestamp ‖ random)[:16])``. A forged or malformed nonce is refused; a genuine one older than
   ``nonce_lifetime_s`` whose response is otherwise correct gets 401 with ``stale=true`` (RFC 7616
@@ -172,7 +172,7 @@ class DigestAuth:
 
         :param lookup: ``(user, realm, algorithm, check) → account`` that calls ``check(ha1)`` for
             the HA1 of each usable token of ``user`` and raises when none verifies
-            (:func:`pipeline.accounts.store.authenticate_digest` with a session).
+            (:func:`pipeline.store.accounts.authenticate_digest` with a session).
         :raises DigestFailure: (``stale`` set for a correct response to an expired nonce)
         """
         if cred.algorithm not in self.cfg.algorithms:

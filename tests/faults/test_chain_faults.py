@@ -33,8 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import load_settings
 from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
+from tests import PROJECT_ROOT
 from tests.faults.forkserver import ForkServer
 from tests.faults.harness import IDC, LEDGER, Outcome, child_env, compare, snapshot, was_killed
 from tests.servers import SMTPTestServer, WebhookTestServer
@@ -191,7 +192,7 @@ class Chain:
         return home
 
     def _build_subscribed(self, home: Path) -> Path:
-        from pipeline.accounts.store import add_state, add_user
+        from pipeline.store.accounts import add_state, add_user
         from pipeline.distribution.subscriptions import add_subscription
         from pipeline.store.db import session_scope
 

@@ -1,5 +1,8 @@
 """Accounts in the store: States, users, API tokens, request outputs (``idc accounts ...``).
 
+The account tables and every query on them (the web service, AutoDRM and the subscriptions call
+these functions; they pass their session, so the transaction stays theirs).
+
 API tokens
 ----------
 A token is ``idc_<id>_<secret>``: ``<id>`` is 12 hex digits (public, the look-up key, shown by
@@ -30,11 +33,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from pipeline.accounts.config import DEFAULT_DIGEST_REALM, ROLES, STATE_ROLES
 from pipeline.store import models as m
+
+#: the roles of an account (issue 6 item 4); ``public`` is also the role of anonymous requests
+ROLES = ("state_principal", "state_user", "analyst", "operator", "public")
+#: roles of a State's accounts (they need a State)
+STATE_ROLES = ("state_principal", "state_user")
+#: roles of the IDC's own staff
+IDC_ROLES = ("analyst", "operator")
+#: the realm of HTTP Digest (``[access.digest] realm``) when the configuration names none
+DEFAULT_DIGEST_REALM = "idc-pipeline FDSN"
 
 TOKEN_RE = re.compile(r"^idc_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_\-]{20,200})$")
 _DUMMY_HASH = hashlib.sha256(b"no such token").hexdigest()
@@ -134,6 +145,35 @@ def add_user(session: Session, name: str, role: str, state: str | None = None, e
     session.add(u)
     session.flush()
     return u
+
+
+def _email_is(address: str):
+    """SQL: the account's e-mail address is ``address`` (case and surrounding blanks ignored)."""
+    return func.lower(func.trim(m.UserAccount.email)) == address.strip().lower()
+
+
+def accounts_by_email(session: Session, address: str) -> list[tuple[m.UserAccount, m.State | None]]:
+    """``(account, its State or None)`` of every account (active or not) whose e-mail address is
+    ``address`` (case and surrounding blanks ignored), oldest account first."""
+    return [tuple(r) for r in session.execute(
+        select(m.UserAccount, m.State).outerjoin(m.State, m.State.id == m.UserAccount.state_id)
+        .where(_email_is(address)).order_by(m.UserAccount.id)).all()]
+
+
+def email_registered(session: Session, address: str) -> bool:
+    """Whether ``address`` is the e-mail address of an account (active or not)."""
+    return session.scalar(select(func.count()).select_from(m.UserAccount).where(_email_is(address))) > 0
+
+
+def account_email(session: Session, user_id: int | None) -> str:
+    """The e-mail address of account ``user_id`` ("" when none or no such account)."""
+    return session.scalar(select(m.UserAccount.email).where(m.UserAccount.id == user_id)) or ""
+
+
+def state_has_active_email(session: Session, state_id: int, address: str) -> bool:
+    """Whether an active account of State ``state_id`` has the e-mail address ``address``."""
+    return session.scalar(select(m.UserAccount.id).where(
+        m.UserAccount.state_id == state_id, m.UserAccount.active.is_(True), _email_is(address)).limit(1)) is not None
 
 
 # --------------------------------------------------------------------------- tokens
@@ -258,6 +298,25 @@ def store_output(session: Session, user_id: int, content: bytes, *, kind: str = 
                                 media_type=media_type, content=content))
     session.flush()
     return pid
+
+
+def request_output(session: Session, public_id: str) -> m.RequestOutput | None:
+    """The request output with public id ``public_id`` (None when there is none)."""
+    return session.scalar(select(m.RequestOutput).where(m.RequestOutput.public_id == public_id))
+
+
+def readable_outputs(session: Session, account_user_id: int | None, role: str, state_id: int | None) -> list:
+    """Rows ``(public_id, kind, product, media_type, created, user_id)`` of the request outputs an
+    account may read (as :func:`may_read_output`: analysts and operators all, others their own and
+    a ``state_principal`` those of its State), oldest first."""
+    R = m.RequestOutput
+    q = select(R.public_id, R.kind, R.product, R.media_type, R.created, R.user_id).order_by(R.id)
+    if role not in ("analyst", "operator"):
+        conds = [R.user_id == account_user_id]
+        if role == "state_principal" and state_id is not None:
+            conds.append(R.state_id == state_id)
+        q = q.where(or_(*conds))
+    return session.execute(q).all()
 
 
 def may_read_output(account_user_id: int | None, role: str, state_id: int | None, out: m.RequestOutput) -> bool:
