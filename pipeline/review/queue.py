@@ -19,12 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable
 
 from obspy import Catalog, UTCDateTime
 from obspy.core.event import CreationInfo, ResourceIdentifier
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from pipeline.review.edc import evaluate_edc
 from pipeline.review.edits import (
@@ -42,7 +41,11 @@ from pipeline.review.edits import (
     set_defining,
     split_event,
 )
+from pipeline.store import review as rq
+
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from pipeline.settings import Settings
 
 DAY_S = 86400.0
@@ -75,12 +78,7 @@ def _url(settings: Settings) -> str:
 
 
 def _item(s: Session, item_id: int, lock: bool = True):
-    from pipeline.store.models import ReviewItem
-
-    q = select(ReviewItem).where(ReviewItem.id == int(item_id))
-    if lock:
-        q = q.with_for_update()
-    it = s.scalar(q)
+    it = rq.item(s, item_id, lock)
     if it is None:
         raise ReviewError(f"no review item {item_id} (see `idc review list`)")
     return it
@@ -94,12 +92,7 @@ def _sync(it, ev) -> None:
 
 
 def _log(s: Session, it, action: str, analyst: str, detail: dict, before=None, after=None):
-    from pipeline.store.models import ReviewAction
-
-    row = ReviewAction(item_id=it.id, action=action, analyst=analyst, detail=detail, before=before, after=after)
-    s.add(row)
-    s.flush()
-    return row
+    return rq.log_action(s, it.id, action, analyst, detail, before, after)
 
 
 def _editable(it) -> None:
@@ -150,7 +143,6 @@ def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
     from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
     from pipeline.store.catalog import load_catalog
     from pipeline.store.db import session_scope
-    from pipeline.store.models import Product, ReviewItem
 
     t0, t1 = float(UTCDateTime(start).timestamp), float(UTCDateTime(end).timestamp)
     if not t1 > t0:
@@ -158,16 +150,12 @@ def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
     cfg = settings.review
     queued, skipped, products = [], 0, []
     with session_scope(_url(settings)) as s:
-        prods = s.scalars(select(Product).where(Product.type == "SEL3", Product.window_start < t1,
-                                                Product.window_end > t0)
-                          .order_by(Product.window_start, Product.version)).all()
+        prods = rq.product_versions(s, "SEL3", t0, t1)
         newest = {}
         for p in prods:
             newest[(p.window_start, p.window_end)] = p
         pick_cache: dict[int, list] = {}
-        existing = s.scalars(select(ReviewItem).where(ReviewItem.origin_time >= t0 - cfg.match_time_s - 1,
-                                                      ReviewItem.origin_time < t1 + cfg.match_time_s + 1,
-                                                      ReviewItem.status != "merged")).all()
+        existing = rq.open_items_between(s, t0 - cfg.match_time_s - 1, t1 + cfg.match_time_s + 1)
         for p in newest.values():
             products.append({"window": [str(UTCDateTime(p.window_start)), str(UTCDateTime(p.window_end))],
                              "version": p.version})
@@ -186,11 +174,9 @@ def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
                 if dup:
                     skipped += 1
                     continue
-                it = ReviewItem(status="pending", source_product_id=p.id, source_public_id=pub[:200],
-                                origin_time=ot, lat=o.latitude, lon=o.longitude, depth_km=(o.depth or 0) / 1000.0,
-                                needs_relocation=False, event_xml="")
-                s.add(it)
-                s.flush()
+                it = rq.add_item(s, status="pending", source_product_id=p.id, source_public_id=pub[:200],
+                                 origin_time=ot, lat=o.latitude, lon=o.longitude, depth_km=(o.depth or 0) / 1000.0,
+                                 needs_relocation=False, event_xml="")
                 ev.resource_id = ResourceIdentifier(f"smi:idc-pipeline/review/{it.id}")
                 _sync(it, ev)
                 snap = event_snapshot(ev)
@@ -203,22 +189,18 @@ def enqueue(settings: Settings, start, end, analyst: str = "system") -> dict:
 def list_queue(settings: Settings, status: str | Iterable[str] | None = None, start=None, end=None) -> list[dict]:
     """Queue items (oldest origin first) with their hypocentre, mb, counts and EDC outcome."""
     from pipeline.store.db import session_scope
-    from pipeline.store.models import ReviewItem
 
-    q = select(ReviewItem).order_by(ReviewItem.origin_time, ReviewItem.id)
+    sts = None
     if status:
         sts = [status] if isinstance(status, str) else list(status)
         bad = set(sts) - set(STATUSES)
         if bad:
             raise ReviewError(f"status {', '.join(sorted(bad))}: expected one of {', '.join(STATUSES)}")
-        q = q.where(ReviewItem.status.in_(sts))
-    if start is not None:
-        q = q.where(ReviewItem.origin_time >= float(UTCDateTime(start).timestamp))
-    if end is not None:
-        q = q.where(ReviewItem.origin_time < float(UTCDateTime(end).timestamp))
+    t0 = float(UTCDateTime(start).timestamp) if start is not None else None
+    t1 = float(UTCDateTime(end).timestamp) if end is not None else None
     out = []
     with session_scope(_url(settings)) as s:
-        for it in s.scalars(q):
+        for it in rq.items(s, sts, t0, t1):
             ev = event_from_xml(it.event_xml)
             edc = evaluate_edc(ev, settings.review.edc)
             snap = event_snapshot(ev)
@@ -244,22 +226,18 @@ def items_of_event(settings: Settings, product_id: int, source_event: str, event
     :func:`pipeline.store.catalog.load_catalog` gives it) and, when ``event`` (obspy Event) is
     given, the items it was found to be a version of when it was queued (origin within
     ``[review] match_time_s``/``match_distance_km`` and enough shared picks, as :func:`enqueue`)."""
+    from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
     from pipeline.store.db import session_scope
-    from pipeline.store.models import ReviewItem
 
     cfg = settings.review
     with session_scope(_url(settings)) as s:
-        exact = list(s.scalars(select(ReviewItem.id).where(ReviewItem.source_product_id == product_id,
-                                                           ReviewItem.source_public_id == source_event[:200])
-                               .order_by(ReviewItem.id.desc())))
+        exact = rq.items_from_source(s, product_id, source_event)
         if exact or event is None:
             return exact
         o = preferred_origin(event)
         ot = float(o.time.timestamp)
         mine = _pick_keys(event)
-        near = s.scalars(select(ReviewItem).where(ReviewItem.origin_time.between(ot - cfg.match_time_s,
-                                                                                 ot + cfg.match_time_s),
-                                                  ReviewItem.status != "merged").order_by(ReviewItem.id.desc()))
+        near = rq.open_items_around(s, ot, cfg.match_time_s)
         return [x.id for x in near
                 if float(great_circle_deg(x.lat, x.lon, o.latitude, o.longitude)) * KM_PER_DEG <= cfg.match_distance_km
                 and _same_picks(mine, _item_picks(x, {}), cfg)]
@@ -268,15 +246,13 @@ def items_of_event(settings: Settings, product_id: int, source_event: str, event
 def show(settings: Settings, item_id: int) -> dict:
     """One item: status, the event snapshot, the EDC outcome (with reasons) and its audit trail."""
     from pipeline.store.db import session_scope
-    from pipeline.store.models import ReviewAction
 
     with session_scope(_url(settings)) as s:
         it = _item(s, item_id, lock=False)
         ev = event_from_xml(it.event_xml)
         actions = [{"id": a.id, "action": a.action, "analyst": a.analyst, "time": a.created.isoformat(),
                     "detail": a.detail, "before": a.before, "after": a.after}
-                   for a in s.scalars(select(ReviewAction).where(ReviewAction.item_id == it.id)
-                                      .order_by(ReviewAction.id))]
+                   for a in rq.actions(s, it.id)]
         return {"id": it.id, "status": it.status, "fixed_depth_km": it.fixed_depth_km,
                 "needs_relocation": it.needs_relocation, "merged_into": it.merged_into,
                 "published_version": it.published_version, "source_event": it.source_public_id,
@@ -396,7 +372,6 @@ def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, st
     default to the store's site table and the configured model."""
     from pipeline import resources
     from pipeline.store.db import session_scope
-    from pipeline.store.models import ReviewItem
 
     who = _analyst(settings, analyst)
     url = _url(settings)
@@ -407,9 +382,7 @@ def relocate(settings: Settings, item_id: int, analyst: str | None = None, *, st
         ev = event_from_xml(xml0)
         # the queue's neighbouring events (within the largest local/regional travel times):
         # an ML reading in one of their waves is not this event's
-        near = s.scalars(select(ReviewItem).where(
-            ReviewItem.id != it.id, ReviewItem.status.in_(("pending", "accepted")),
-            ReviewItem.origin_time.between(it.origin_time - CONTEXT_S, it.origin_time + CONTEXT_S)))
+        near = rq.neighbours(s, it.id, it.origin_time, CONTEXT_S)
         context = [event_from_xml(o.event_xml) for o in near]
     stations = resources.station_table(settings) if stations is None else stations
     tt = resources.travel_times(settings) if tt is None else tt
@@ -457,7 +430,6 @@ def merge(settings: Settings, item_id: int, other_id: int, analyst: str | None =
 def split(settings: Settings, item_id: int, arrivals: Iterable[str], analyst: str | None = None) -> dict:
     """Move the named arrivals of an item into a new (pending) item; relocate both next."""
     from pipeline.store.db import session_scope
-    from pipeline.store.models import ReviewItem
 
     who = _analyst(settings, analyst)
     with session_scope(_url(settings)) as s:
@@ -469,12 +441,10 @@ def split(settings: Settings, item_id: int, arrivals: Iterable[str], analyst: st
         it.needs_relocation = True
         _sync(it, ev)
         o = preferred_origin(new_ev)
-        nit = ReviewItem(status="pending", source_product_id=it.source_product_id, source_public_id=it.source_public_id,
-                         origin_time=float(o.time.timestamp), lat=o.latitude, lon=o.longitude,
-                         depth_km=(o.depth or 0) / 1000.0, fixed_depth_km=it.fixed_depth_km,
-                         needs_relocation=True, event_xml="")
-        s.add(nit)
-        s.flush()
+        nit = rq.add_item(s, status="pending", source_product_id=it.source_product_id,
+                          source_public_id=it.source_public_id, origin_time=float(o.time.timestamp), lat=o.latitude,
+                          lon=o.longitude, depth_km=(o.depth or 0) / 1000.0, fixed_depth_km=it.fixed_depth_km,
+                          needs_relocation=True, event_xml="")
         new_ev.resource_id = ResourceIdentifier(f"smi:idc-pipeline/review/{nit.id}")
         _sync(nit, new_ev)
         _log(s, it, "split", who, {"new_item": nit.id, **info}, before, event_snapshot(ev))
@@ -494,7 +464,6 @@ def publish(settings: Settings, day, analyst: str | None = None, runner: str = "
     from pipeline import __version__
     from pipeline.store.catalog import store_catalog
     from pipeline.store.db import session_scope
-    from pipeline.store.models import ReviewItem, utcnow
     from pipeline.store.products import ProductKey, latest_version, lock_window, record_run, write_product
     from pipeline.util import fault_point, staged_files
 
@@ -502,14 +471,12 @@ def publish(settings: Settings, day, analyst: str | None = None, runner: str = "
     d0 = utc_day(day)
     t0 = float(d0.timestamp)
     key = ProductKey("REB", t0, t0 + DAY_S)
-    started, tick = utcnow(), time.perf_counter()
+    started, tick = datetime.now(timezone.utc), time.perf_counter()
     url = _url(settings)
     with staged_files() as stage:
         with session_scope(url) as s:
             lock_window(s, key)  # one publisher of the day at a time: the next one sees this one's version
-            items = s.scalars(select(ReviewItem).where(ReviewItem.status == "accepted", ReviewItem.origin_time >= t0,
-                                                       ReviewItem.origin_time < t0 + DAY_S)
-                              .order_by(ReviewItem.origin_time, ReviewItem.id).with_for_update()).all()
+            items = rq.accepted_for_update(s, t0, t0 + DAY_S)
             cat = Catalog(creation_info=CreationInfo(agency_id="IDC", author=who, creation_time=UTCDateTime()))
             included, excluded, snaps = [], [], []
             for it in items:
