@@ -433,6 +433,38 @@ def load_product(settings: Settings, product: str, start, end, version: int | No
         return load_catalog(s, prod), prod.version
 
 
+def score_bulletin(settings: Settings, reference: str | Path, *, product: str | None = None, start=None, end=None,
+                   bulletin: str | Path | None = None, dt_s: float | None = None, distance_km: float | None = None):
+    """``idc score``: match a stored product (the newest version of every window inside
+    [start, end)) or a bulletin file against a reference catalogue (QuakeML, IMS1.0, GSE2.0 or a
+    CSV of time/latitude/longitude[/depth_km/mag]); with start/end only reference events inside
+    [start, end) count. Returns a :class:`pipeline.scoring.Score` (rule: :mod:`pipeline.scoring`)."""
+    from obspy import UTCDateTime
+
+    from pipeline import scoring
+    from pipeline.bulletin.read import read_bulletin
+
+    ref_path = Path(reference)
+    if not ref_path.is_file():
+        raise FileNotFoundError(f"--reference {ref_path}: no such file")
+    if ref_path.suffix.lower() == ".csv":
+        ref = scoring.read_reference_csv(ref_path)
+    else:
+        ref = scoring.events_table(read_bulletin(ref_path)[0])
+    if bulletin is not None:
+        ours = scoring.events_table(read_bulletin(bulletin)[0])
+    else:
+        if product is None or start is None or end is None:
+            raise ValueError("score: give --bulletin FILE, or --product with --start and --end")
+        cat, _ = _catalog_in_range(settings, product, UTCDateTime(start), UTCDateTime(end))
+        ours = scoring.events_table(cat)
+    if start is not None and end is not None:
+        t0, t1 = float(UTCDateTime(start).timestamp), float(UTCDateTime(end).timestamp)
+        ref = ref[(ref["time"] >= t0) & (ref["time"] < t1)]
+    return scoring.match_events(ours, ref, scoring.DEFAULT_DT_S if dt_s is None else dt_s,
+                                scoring.DEFAULT_DISTANCE_KM if distance_km is None else distance_km)
+
+
 def export_product(settings: Settings, product: str, start, end, fmt: str, out: str | Path,
                    version: int | None = None, msg_id: str | None = None) -> dict:
     """``idc export``: a stored product version as QuakeML or IMS1.0. ``msg_id``: the IMS1.0

@@ -466,6 +466,8 @@ from pipeline.cli.simulate import simulate_group as _simulate  # noqa: E402  (id
 cli.add_command(_simulate)
 from pipeline.cli.archive import archive_group as _archive  # noqa: E402  (idc archive check)
 cli.add_command(_archive)
+from pipeline.cli.score import score as _score  # noqa: E402  (idc score)
+cli.add_command(_score)
 from pipeline.cli.radionuclide import radionuclide_group as _radionuclide  # noqa: E402  (idc radionuclide analyse)
 cli.add_command(_radionuclide)
 
