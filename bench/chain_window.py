@@ -109,14 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     start, end = UTCDateTime(args.start), UTCDateTime(args.end)
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="idc-bench-chain-") as home:
-        s = load_settings(CONFIG, env={"IDC_HOME": home})
+        s = load_settings(CONFIG, env={"IDC_HOME": home, "IDC_ROOT": str(ROOT)})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tasks.db_upgrade(s)
             tasks.load_stations(s)
-            ing = tasks.ingest_files(s, [tasks.DEMO_WAVEFORMS], progress=False)
+            waveforms = s.demo_data() / "waveforms"
+            ing = tasks.ingest_files(s, [waveforms], progress=False)
         summary = {k: v for k, v in ing.items() if isinstance(v, (int, float, str))}
-        print(f"ingested {tasks.DEMO_WAVEFORMS.relative_to(ROOT)} into a temporary IDC_HOME: {summary}")
+        print(f"ingested {waveforms.relative_to(ROOT)} into a temporary IDC_HOME: {summary}")
         tt, t_build, _ = timed(lambda: tasks.travel_times(s))
         print(f"travel-time table {tt!r}: built in {t_build:.1f} s (once, then cached)")
         stations = tasks.station_table(s)

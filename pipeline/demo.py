@@ -18,6 +18,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print, reset: boo
     from pipeline import orchestration, tasks
 
     t0 = time.perf_counter()
+    waveforms = settings.demo_data() / "waveforms"  # ConfigError naming [demo] data when absent
     echo(f"== idc-pipeline demo ({settings.name}); home: {settings.home}")
     if reset:
         _reset_home(settings)
@@ -28,7 +29,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print, reset: boo
     ahome = orchestration.prepare(settings)
     echo(f"airflow: DAGs {orchestration.DAGS_FOLDER}, metadata under {ahome} (in-process dag.test runs)")
 
-    files = sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())
+    files = sorted(p for p in waveforms.iterdir() if p.is_file())
     half = len(files) // 2
     drop = settings.home / (settings.ingest.drop_dir or "drop")
     runs = []
@@ -101,9 +102,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print, reset: boo
         echo(f"   SEL3        : {f}")
     cfg = settings.sources[-1]
     try:
-        from pipeline.settings import PROJECT_ROOT
-
-        cfg = str(Path(cfg).relative_to(PROJECT_ROOT))
+        cfg = str(Path(cfg).relative_to(settings.root))
     except ValueError:
         pass
     echo(f"   try         : .venv/bin/idc --config {cfg} availability --gaps")
@@ -145,14 +144,13 @@ def compare_with_quakemigrate(settings: Settings, echo: Callable[[str], None], p
     from pipeline.store.catalog import load_catalog
     from pipeline.store.db import session_scope
     from pipeline.store.products import ProductKey, latest_version
-    from pipeline.tasks import DEMO_WAVEFORMS
 
     window = window or DEMO_WINDOW
     key = ProductKey(product, float(UTCDateTime(window[0]).timestamp), float(UTCDateTime(window[1]).timestamp))
     with session_scope(settings.database_url) as s:
         cat = load_catalog(s, latest_version(s, key))
     qm = []
-    for f in sorted((DEMO_WAVEFORMS.parent / "quakemigrate").glob("*.event")):
+    for f in sorted((settings.demo_data() / "quakemigrate").glob("*.event")):
         with open(f) as fh:
             qm += list(csv.DictReader(fh))
     ours = [(e.preferred_origin(), next((m.mag for m in e.magnitudes if m.magnitude_type == "ML"), None)) for e in cat]
@@ -207,9 +205,8 @@ def _record_section(settings: Settings, echo: Callable[[str], None]):
     from obspy.clients.filesystem.sds import Client
 
     from pipeline.plots import plot_record_section
-    from pipeline.tasks import DEMO_WAVEFORMS
 
-    qm = DEMO_WAVEFORMS.parent / "quakemigrate"
+    qm = settings.demo_data() / "quakemigrate"
     events = []
     for f in sorted(qm.glob("*.event")):
         with open(f) as fh:

@@ -21,9 +21,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.settings import PROJECT_ROOT, Settings
+from importlib import resources
 
-DAGS_FOLDER = PROJECT_ROOT / "dags"
+from pipeline.settings import Settings
+
+#: the DAG files, shipped inside the package (package data; the repository's ``dags/`` links here)
+DAGS_FOLDER = Path(str(resources.files("pipeline").joinpath("dags")))
+#: the folder the ``pipeline`` package is imported from (site-packages, or a source tree)
+PACKAGE_PARENT = Path(str(resources.files("pipeline"))).parent
 
 
 class AirflowRunError(RuntimeError):
@@ -37,7 +42,7 @@ def airflow_home(settings: Settings) -> Path:
 
 def idc_environ(settings: Settings) -> dict[str, str]:
     """What a task process needs to rebuild ``settings`` with :func:`pipeline.settings.load_settings`."""
-    env = {"IDC_HOME": str(settings.home)}
+    env = {"IDC_HOME": str(settings.home), "IDC_ROOT": str(settings.root)}
     if len(settings.sources) > 1:
         env["IDC_CONFIG"] = settings.sources[-1]
     if settings.store.database_url:
@@ -63,7 +68,7 @@ def airflow_environ(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{_client_host(a.host)}:{a.port}/execution/",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": a.log_level,
         # the pipeline is installed in the venv; DAG files import it inside their tasks
-        "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p),
     }
 
 
@@ -111,7 +116,7 @@ class DagRunResult:
 
 
 def dagbag():
-    """All DAGs of ``dags/`` (import errors are raised, naming the file)."""
+    """All DAGs of :data:`DAGS_FOLDER` (import errors are raised, naming the file)."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(str(DAGS_FOLDER))
@@ -306,7 +311,8 @@ def up(settings: Settings, wait_s: float = 120.0, echo=print) -> dict:
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     log = open(home / "standalone.log", "ab")
     proc = subprocess.Popen([_airflow_bin(), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(PROJECT_ROOT))
+                            stdin=subprocess.DEVNULL, start_new_session=True,
+                            cwd=str(settings.root) if settings.root.is_dir() else None)
     _pidfile(settings).write_text(f"{proc.pid}\n")
     url = _url(settings)
     t0 = time.monotonic()

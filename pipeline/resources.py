@@ -16,7 +16,7 @@ def travel_times(settings: Settings, model: str | None = None):
     from pipeline.traveltime.tables import TravelTimeTable, local_grid
 
     cfg = settings.traveltime
-    model = model or cfg.model_path()
+    model = model or settings.model_path()
     phases = list(cfg.table_phases(model))
     grid = None
     if Path(model).is_file():

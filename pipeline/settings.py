@@ -5,11 +5,16 @@ configuration purposes (DESIGN.md, convention 2).
 
 Resolution order (later wins):
 
-1. ``config/default.toml`` (always loaded: it documents every key and its default);
+1. the package's ``pipeline/config/default.toml`` (package data, always loaded: it documents every
+   key and its default; ``config/default.toml`` of the repository is a link to it);
 2. the selected file (``--config FILE`` or ``IDC_CONFIG``), deep-merged on top;
 3. environment overrides: ``IDC_HOME``, ``IDC_DATABASE_URL``, ``IDC_DASK_SCHEDULER`` and the
    generic form ``IDC__SECTION__KEY=value`` (value parsed as a TOML literal when it is one,
    otherwise taken as a string), e.g. ``IDC__INGEST__ON_CONFLICT=keep_archive``.
+
+Relative paths of the configuration (``[stations] paths``, ``[traveltime] model``, ``[demo] data``)
+are read from ``root`` (``IDC_ROOT``; default: the current folder when the configuration is loaded),
+never from where the package is installed.
 
 A bad value raises :class:`ConfigError` naming the key and the file (or variable) it came from.
 """
@@ -19,6 +24,7 @@ import hashlib
 import json
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Mapping, Union
 
@@ -34,13 +40,13 @@ from pipeline.magnitude.config import MagnitudeConfig
 from pipeline.review.config import ReviewConfig
 from pipeline.screening.config import ScreeningConfig
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
-DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
+#: the documented defaults, shipped inside the package (package data of ``pipeline``)
+DEFAULT_CONFIG = Path(str(resources.files("pipeline").joinpath("config", "default.toml")))
 
 #: environment variables with a dedicated meaning (besides the generic IDC__SECTION__KEY form)
 ENV_SHORTCUTS = {
     "IDC_HOME": ("home",),
+    "IDC_ROOT": ("root",),
     "IDC_DATABASE_URL": ("store", "database_url"),
     "IDC_DASK_SCHEDULER": ("dask", "scheduler"),
 }
@@ -70,7 +76,7 @@ class StoreConfig(_Frozen):
 
 class StationsConfig(_Frozen):
     #: StationXML / station CSV files or folders loaded by ``idc stations load`` without arguments;
-    #: relative paths are relative to the project root
+    #: relative paths are relative to ``root``
     paths: tuple[str, ...] = ("stations",)
     #: network code given to data without one (GSE2, CSS3.0) whose station code is not unique in
     #: the metadata; empty = such data is rejected with a clear error
@@ -162,7 +168,7 @@ class TravelTimeSettings(_Frozen):
     """``[traveltime]``: the Earth model the chain uses."""
 
     #: obspy built-in model ("ak135", "iasp91") or a Depth,Vp,Vs velocity file (relative paths
-    #: are relative to the project root)
+    #: are relative to ``root``)
     model: str = "ak135"
     #: phases tabulated (names of pipeline.traveltime PHASE_GROUPS); "auto" = by model: the
     #: first-arriving P and S, the crustal Pg and Lg and the core phase PKP for built-in global
@@ -184,10 +190,21 @@ class TravelTimeSettings(_Frozen):
             return GLOBAL_TABLE_PHASES
         return ("P", "S")
 
-    def model_path(self) -> str:
+    def model_path(self, root: Path | None = None) -> str:
+        """The built-in model's name, or the velocity file's path (relative: under ``root``,
+        default the current folder; :meth:`Settings.model_path` passes the configured root)."""
         if self.model.lower() in ("ak135", "iasp91", "prem", "jb"):
             return self.model
-        return str(_resolve(self.model, PROJECT_ROOT))
+        return str(_resolve(self.model, root if root is not None else Path.cwd()))
+
+
+class DemoConfig(_Frozen):
+    """``[demo]``: ``idc demo`` / ``make demo``."""
+
+    #: folder of the demo's data (``waveforms/`` miniSEED files, ``quakemigrate/`` reference
+    #: solutions); relative = under ``root``. Not shipped with the package: the repository keeps
+    #: it in tests/data/iceland (config/demo-iceland.toml sets it); empty = no demo data
+    data: str = ""
 
 
 class DaskConfig(_Frozen):
@@ -259,6 +276,9 @@ class Settings(_Frozen):
     name: str = "default"
     #: working folder holding the store, archive, quarantine, caches and products
     home: Path = Path("var")
+    #: folder the relative paths of the configuration are read from (empty or relative: under
+    #: the current folder when the configuration is loaded; IDC_ROOT)
+    root: Path = Path(".")
     store: StoreConfig = StoreConfig()
     stations: StationsConfig = StationsConfig()
     ingest: IngestConfig = IngestConfig()
@@ -276,6 +296,7 @@ class Settings(_Frozen):
     alerts: AlertsConfig = AlertsConfig()
     access: AccessConfig = AccessConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
+    demo: DemoConfig = DemoConfig()
     #: the files the values came from (informational)
     sources: tuple[str, ...] = ()
 
@@ -301,7 +322,25 @@ class Settings(_Frozen):
         return self.home / "cache"
 
     def station_paths(self) -> list[Path]:
-        return [_resolve(p, PROJECT_ROOT) for p in self.stations.paths]
+        return [_resolve(p, self.root) for p in self.stations.paths]
+
+    def model_path(self) -> str:
+        """``[traveltime] model``: a built-in model's name or the velocity file under ``root``."""
+        return self.traveltime.model_path(self.root)
+
+    def demo_data(self) -> Path:
+        """``[demo] data`` under ``root``; :class:`ConfigError` saying so when it is not set or
+        not there (the demo data is not part of the installed package)."""
+        if not self.demo.data:
+            raise ConfigError("[demo] data is not set: the demo needs its data folder (waveforms/, "
+                              "quakemigrate/); in the repository it is tests/data/iceland "
+                              "(config/demo-iceland.toml), or set IDC__DEMO__DATA=<folder>")
+        path = _resolve(self.demo.data, self.root)
+        if not (path / "waveforms").is_dir():
+            raise ConfigError(f"[demo] data = {self.demo.data!r}: no folder {path / 'waveforms'} (the demo "
+                              f"data is not installed with the package; it is in the repository's "
+                              f"tests/data/iceland; relative paths are under root = {self.root})")
+        return path
 
     def config_hash(self, *sections: str) -> str:
         """SHA-256 (16 hex) of the named sections (default: the sections that change products,
@@ -315,6 +354,12 @@ class Settings(_Frozen):
 def _resolve(p: str | Path, base: Path) -> Path:
     p = Path(p).expanduser()
     return p if p.is_absolute() else (base / p)
+
+
+def _root(p: str | Path) -> Path:
+    """``root`` made absolute (empty or relative: under the current folder)."""
+    p = Path(p or ".").expanduser()
+    return p if p.is_absolute() else Path.cwd() / p
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -364,7 +409,7 @@ def load_settings(
     """Load and validate the configuration.
 
     :param config_file: TOML file selected by the user (``--config``); defaults to ``IDC_CONFIG``
-        or only ``config/default.toml``.
+        or only the package's ``config/default.toml``.
     :param env: environment mapping (defaults to ``os.environ``).
     :param overrides: dotted-key overrides applied last (``{"ingest.on_conflict": "replace"}``),
         for tests and programmatic use.
@@ -377,8 +422,9 @@ def load_settings(
     selected = config_file or env.get("IDC_CONFIG") or None
     if selected:
         sel = Path(selected).expanduser()
-        if not sel.is_absolute() and not sel.exists() and (PROJECT_ROOT / sel).exists():
-            sel = PROJECT_ROOT / sel
+        root = _root(env.get("IDC_ROOT", ""))
+        if not sel.is_absolute() and not sel.exists() and (root / sel).exists():
+            sel = root / sel
         if sel.resolve() != DEFAULT_CONFIG.resolve():
             sources.append(sel)
     for src in sources:
@@ -414,5 +460,5 @@ def load_settings(
     home = settings.home.expanduser()
     if not home.is_absolute():
         home = Path.cwd() / home
-    return settings.model_copy(update={"home": home})
+    return settings.model_copy(update={"home": home, "root": _root(settings.root)})
 

@@ -10,12 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pipeline.settings import PROJECT_ROOT, Settings
+from pipeline.settings import Settings
 from pipeline.resources import chain_config, station_table, travel_times  # noqa: F401  (re-exported)
 from pipeline.store.products import product_stem, window_stamp
-
-#: where `make demo` finds the bundled Iceland waveforms
-DEMO_WAVEFORMS = PROJECT_ROOT / "tests" / "data" / "iceland" / "waveforms"
 
 
 @contextmanager
@@ -861,15 +858,15 @@ def alerts_for_product(settings: Settings, product: str, start, end, version: in
 
 
 # ----------------------------------------------------------------------------- simulation (issue 12)
-def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: str | Path | None = None,
+def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: str | Path,
                         stations: str | Path | None = None, false_fraction: float | None = None, seed: int = 0,
                         model: str = "ak135") -> dict:
     """``idc simulate detections``: one simulated UTC day of IMS detections from real origins.
 
-    Reads the origins (default: the IDC LEB origins of January–February 2022 bundled in
+    Reads the origins (e.g. the IDC LEB origins of January–February 2022 kept in the repository's
     ``tests/data/ims_leb_2022``; NORSAR metadata layout or ``time,latitude,longitude,depth_km,mag``)
-    and the stations (default ``stations/ims_stations.csv``, its seismic stations; or a station
-    CSV with an optional ``kind`` column), builds (or loads from ``$IDC_HOME/cache``) the global
+    and the stations (default: ``ims_stations.csv`` of the configured ``[stations] paths``, its
+    seismic stations; or a station CSV with an optional ``kind`` column), builds (or loads from ``$IDC_HOME/cache``) the global
     travel-time table and writes ``picks.csv`` (pipeline.picks CSV form), ``stations.csv``,
     ``truth.csv`` (one row per origin) and ``picks_truth.csv`` (event of each pick) into
     ``out_dir``. See :mod:`pipeline.simulate.detections` for the model.
@@ -882,8 +879,16 @@ def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: 
     from pipeline.simulate.detections import simulate_detections as _simulate
     from pipeline.traveltime.tables import GLOBAL_PHASES, TravelTimeTable
 
-    origins = Path(origins) if origins else PROJECT_ROOT / "tests" / "data" / "ims_leb_2022" / "metadata_2022_leb_jan_feb.csv"
-    stations = Path(stations) if stations else PROJECT_ROOT / "stations" / "ims_stations.csv"
+    if not origins:
+        raise ValueError("no origins file given (--origins; the repository keeps the IDC LEB origins of "
+                         "Jan-Feb 2022 in tests/data/ims_leb_2022/metadata_2022_leb_jan_feb.csv)")
+    origins = Path(origins)
+    if stations:
+        stations = Path(stations)
+    else:
+        found = [p / "ims_stations.csv" if p.is_dir() else p for p in settings.station_paths()]
+        found = [p for p in found if p.name == "ims_stations.csv" and p.is_file()]
+        stations = found[0] if found else settings.station_paths()[0] / "ims_stations.csv"
     for label, p in (("origins", origins), ("stations", stations)):
         if not p.is_file():
             raise FileNotFoundError(f"{label} file {p} not found")

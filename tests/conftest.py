@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import load_settings
 from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
+from tests import PROJECT_ROOT
 
 DATA = PROJECT_ROOT / "tests" / "data"
+#: the bundled Iceland waveforms of the demo (config/demo-iceland.toml: [demo] data)
+DEMO_WAVEFORMS = DATA / "iceland" / "waveforms"
 TEST_CONFIG = PROJECT_ROOT / "config" / "test.toml"
 _db_counter = itertools.count()
 

@@ -21,12 +21,13 @@ from pipeline.detection import detect
 from pipeline.magnitude import compute_magnitudes
 from pipeline.picks import stations_from_inventory
 from pipeline.review.edits import relocate_event
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import load_settings
 from pipeline.store import db
 from pipeline.store.catalog import load_catalog, store_catalog
 from pipeline.store.products import ProductKey, latest_version, write_product
 from pipeline.traveltime.models import read_velocity_file
 from pipeline.traveltime.tables import TravelTimeTable, local_grid
+from tests import PROJECT_ROOT
 from tests.conftest import DATA
 
 WAVEFORMS = DATA / "iceland" / "waveforms"

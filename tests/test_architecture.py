@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
                               "sys.exit(lint_imports_command())"]

@@ -11,9 +11,9 @@ from pipeline.association.config import AssociatorConfig
 from pipeline.bulletin.hypodd import read_hypodd_pha, read_hypodd_stations
 from pipeline.location.geodesy import distance_azimuth, geocentric_latitude
 from pipeline.picks import normalise_picks, stations_from_inventory
-from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime.models import read_velocity_file
 from pipeline.traveltime.tables import TravelTimeTable, local_grid
+from tests import PROJECT_ROOT
 from tests.conftest import DATA
 
 #: the associator forks worker processes here: run outside pytest-xdist's threaded workers

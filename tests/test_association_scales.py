@@ -18,9 +18,10 @@ from pipeline.association.grid import build_grid, geometry_of
 from pipeline.association.network import choose_scale
 from pipeline.bulletin.hypodd import read_hypodd_stations
 from pipeline.io.real_picks import read_hypoinverse_sum, read_real_pick_files, read_real_stations
-from pipeline.settings import GLOBAL_TABLE_PHASES, PROJECT_ROOT
+from pipeline.settings import GLOBAL_TABLE_PHASES
 from pipeline.simulate.detections import ims_seismic_stations
 from pipeline.traveltime.tables import TravelTimeTable
+from tests import PROJECT_ROOT
 from tests.conftest import DATA
 from tests.test_association import _match
 

@@ -21,8 +21,8 @@ from obspy.geodetics import gps2dist_azimuth
 from pipeline import tasks
 from pipeline.bulletin.read import BulletinError, read_bulletin
 from pipeline.io.columns import SkippedInputWarning
-from pipeline.settings import PROJECT_ROOT
 from pipeline.stations.inventory import StationFileError, read_station_file
+from tests import PROJECT_ROOT
 from tests.conftest import DATA
 
 IDC = Path(sys.executable).parent / "idc"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline.bulletin.hypodd import read_hypodd_pha, read_hypodd_stations
 from pipeline.picks import read_picks_csv, write_picks_csv
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 from tests.conftest import DATA
 
 IDC = Path(sys.executable).parent / "idc"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli.main import cli
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 IDC = Path(sys.executable).parent / "idc"
 

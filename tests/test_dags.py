@@ -12,7 +12,9 @@ import subprocess
 import pytest
 
 from pipeline import orchestration, tasks
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import load_settings
+from tests import PROJECT_ROOT
+from tests.conftest import DEMO_WAVEFORMS
 
 DAGS = PROJECT_ROOT / "dags"
 ALLOWED_TOP_LEVEL = {"airflow.sdk", "pendulum", "datetime"}
@@ -114,7 +116,7 @@ def test_ingest_sel1_late_data_sel2_sel3_distribute(flow_settings):
     """Data for a window arrives after SEL1 ran: SEL2/SEL3 include it, the product history shows
     SEL1 -> SEL2 -> SEL3 for the window, a re-run of SEL3 keeps one version, distribute writes the outbox."""
     s = flow_settings
-    files = sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:8]  # 00:01:09 .. 00:03:28
+    files = sorted(p for p in DEMO_WAVEFORMS.iterdir() if p.is_file())[:8]  # 00:01:09 .. 00:03:28
     drop = s.home / s.ingest.drop_dir
     drop.mkdir(parents=True, exist_ok=True)
     for f in files[:4]:
@@ -216,14 +218,14 @@ def test_an_ingest_run_that_rejects_everything_fails(tmp_path):
     tasks.db_upgrade(s)  # the store, but no stations loaded
     drop = s.home / s.ingest.drop_dir
     drop.mkdir(parents=True)
-    for f in sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
+    for f in sorted(p for p in DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
         shutil.copy2(f, drop / f.name)
     with pytest.raises(tasks.IngestRejected, match="all 3 new inputs rejected .unknown_channel."):
         tasks.ingest_scheduled(s, "2014-08-24T00:00:00", "2014-08-24T00:10:00")
     # quarantined inputs leave the drop folder (processed/); the same files delivered again
     # are rejected again and the DAG's task fails
     assert not any(drop.iterdir())
-    for f in sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
+    for f in sorted(p for p in DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
         shutil.copy2(f, drop / f.name)
     with pytest.raises(orchestration.AirflowRunError, match="ingest"):
         orchestration.run_dag(s, "ingest", "2014-08-24T00:10:00")
@@ -235,7 +237,7 @@ def test_a_home_prepared_for_airflow_ingests_the_demo_files(tmp_path):
     s = _demo_settings(tmp_path / "home")
     ready = orchestration.prepare_home(s)
     assert ready["stations"]["sites_new"] == 12 and ready["drop_dir"] == str(s.home / "drop")
-    for f in sorted(p for p in tasks.DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
+    for f in sorted(p for p in DEMO_WAVEFORMS.iterdir() if p.is_file())[:3]:
         shutil.copy2(f, s.home / "drop" / f.name)
     assert orchestration.run_dag(s, "ingest", "2014-08-24T00:10:00").state == "success"
     assert len(tasks.availability(s)["channels"]) > 0

@@ -2,7 +2,8 @@
 import os
 
 from pipeline.demo import run_demo
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import load_settings
+from tests import PROJECT_ROOT
 
 
 def test_demo_end_to_end(tmp_path):

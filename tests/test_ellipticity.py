@@ -18,9 +18,9 @@ from obspy.taup import TauPyModel
 from pipeline.bulletin.read import read_bulletin
 from pipeline.location import LocatorConfig, arrivals_from_event, locate, residuals_at
 from pipeline.location.geodesy import KM_PER_DEG, distance_azimuth, geocentric_latitude
-from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime import TravelTimeTable
 from pipeline.traveltime import ellipticity as ell
+from tests import PROJECT_ROOT
 
 ellipticipy = pytest.importorskip("ellipticipy")
 

@@ -20,8 +20,8 @@ from pipeline.association.config import AssociatorConfig
 from pipeline.detection.config import DetectionConfig
 from pipeline.detection.processor import _Detection, _merge_arrivals
 from pipeline.location.geodesy import great_circle_deg
-from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime import TravelTimeTable, local_grid, read_velocity_file
+from tests import PROJECT_ROOT
 
 ICELAND = PROJECT_ROOT / "tests" / "data" / "iceland"
 VMODEL = ICELAND / "inputs" / "iceland_vmodel.txt"

@@ -40,8 +40,8 @@ from pipeline.location.ellipse import error_ellipse, jordan_sverdrup
 from pipeline.location.locator import backazimuth_uncertainty_from_slowness
 from pipeline.location.geodesy import KM_PER_DEG, destination, distance_azimuth, move_km
 from pipeline.picks import stations_from_inventory
-from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime import TravelTimeTable
+from tests import PROJECT_ROOT
 
 DATA = PROJECT_ROOT / "tests" / "data"
 ICELAND_VMODEL = DATA / "iceland" / "inputs" / "iceland_vmodel.txt"

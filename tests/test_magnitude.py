@@ -19,7 +19,7 @@ from pipeline.magnitude import (STATION_MAG_COLUMNS, MagnitudeConfig, MbConfig, 
                                 alpha_trimmed_median, check_mb, compute_magnitudes, minus_log_a0,
                                 network_magnitude, outlier_mean, q_idc, station_mb, station_ml,
                                 station_ms, trimmed_mean, wa_nm_to_mm)
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 DATA = Path(__file__).resolve().parent / "data"
 BULLETINS = DATA / "bulletins"

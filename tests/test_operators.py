@@ -17,10 +17,10 @@ from obspy.core.event import Catalog, Event, Origin
 
 from pipeline import orchestration, tasks
 from pipeline.cli.main import cli
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store import db
 from pipeline.store.catalog import store_catalog
 from pipeline.store.products import ProductKey, record_run, write_product
+from tests import PROJECT_ROOT
 from tests.conftest import make_settings
 
 WAVEFORMS = PROJECT_ROOT / "tests" / "data" / "iceland" / "waveforms"

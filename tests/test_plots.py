@@ -26,8 +26,8 @@ from pipeline.picks import read_stations_csv
 from pipeline.plots import (PlotInputError, arrival_table, map_extent, plot_event_map, plot_event_record_section,
                             plot_record_section, plot_residuals)
 from pipeline.plots.event_map import KM_PER_DEG, ellipse_lonlat
-from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime.tables import TravelTimeTable
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 
 REB = DATA / "bulletins" / "reb_1995_2events_gse2.txt"

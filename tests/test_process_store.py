@@ -28,10 +28,12 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline import tasks
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import load_settings
 from pipeline.store import db
 from pipeline.store.models import Event, Product
 from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
+from tests import PROJECT_ROOT
+from tests.conftest import DEMO_WAVEFORMS
 from tests.servers import free_port
 
 IDC = Path(sys.executable).parent / "idc"
@@ -71,7 +73,7 @@ def _demo_home(home: Path, tt_cache: Path, url: str = ""):
     s = _settings(home, url)
     db.upgrade(s.database_url)
     tasks.load_stations(s)
-    assert tasks.ingest_files(s, [tasks.DEMO_WAVEFORMS], progress=False)["accepted"] == 27
+    assert tasks.ingest_files(s, [DEMO_WAVEFORMS], progress=False)["accepted"] == 27
     return s
 
 

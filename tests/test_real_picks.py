@@ -10,8 +10,8 @@ from obspy import UTCDateTime
 from pipeline.io.real_picks import (nd_to_block_layers, read_hypoinverse_sum, read_nd_model, read_phasenet_picks,
                                     read_real_pick_files, read_real_stations, write_velocity_csv)
 from pipeline.picks import PICK_COLUMNS, TableError
-from pipeline.settings import PROJECT_ROOT
 from pipeline.traveltime.models import read_velocity_file
+from tests import PROJECT_ROOT
 
 ITALY = PROJECT_ROOT / "tests" / "data" / "italy"
 DAY = UTCDateTime("2016-10-14")

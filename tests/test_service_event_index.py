@@ -33,9 +33,10 @@ from pipeline.service.auth import Principal, event_filter, flush_audit
 from pipeline.service.fdsn import event as ev
 from pipeline.service.fdsn.index import index_of
 from pipeline.service.fdsn.params import FDSNError, parse_params, parse_time
-from pipeline.settings import DEFAULT_CONFIG, PROJECT_ROOT, load_settings
+from pipeline.settings import DEFAULT_CONFIG, load_settings
 from pipeline.store import db
 from pipeline.store import models as m
+from tests import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.test_service_fdsn import REB1, REB2, _calaveras_products, store_reb
 

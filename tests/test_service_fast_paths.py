@@ -25,8 +25,8 @@ from pipeline.service.app import create_app
 from pipeline.service.fdsn import event as ev
 from pipeline.service.fdsn.cache import caches_of
 from pipeline.service.fdsn.params import parse_params
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store import db
+from tests import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.test_service_fdsn import REB1, REB2, _calaveras_products, store_reb
 

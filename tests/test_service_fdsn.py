@@ -34,11 +34,11 @@ from pipeline import tasks
 from pipeline.bulletin.hypodd import read_hypodd_pha
 from pipeline.bulletin.read import read_bulletin
 from pipeline.service.app import create_app
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store import db
 from pipeline.store import models as m
 from pipeline.store.catalog import load_catalog, store_catalog
 from pipeline.store.products import ProductKey, latest_version, write_product
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 
 Z7 = PROJECT_ROOT / "stations" / "Z7.xml"

@@ -26,8 +26,8 @@ from obspy.clients.filesystem.sds import Client as SDSClient
 from sqlalchemy import text
 
 from pipeline import tasks
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store import db
+from tests import PROJECT_ROOT
 from tests.conftest import DATA, make_settings
 from tests.test_service_fdsn import LiveServer
 

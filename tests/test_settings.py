@@ -6,6 +6,7 @@ import pytest
 from pydantic import BaseModel
 
 from pipeline.settings import DEFAULT_CONFIG, ConfigError, Settings, load_settings
+from tests import PROJECT_ROOT
 
 
 def test_defaults_are_typed_and_frozen(tmp_path):
@@ -72,8 +73,35 @@ def test_missing_and_broken_files(tmp_path):
 
 
 def test_shipped_configs_validate():
-    for f in sorted(Path(DEFAULT_CONFIG).parent.glob("*.toml")):
+    files = sorted((PROJECT_ROOT / "config").glob("*.toml"))
+    assert {f.name for f in files} >= {"default.toml", "demo-iceland.toml", "test.toml"}
+    for f in [DEFAULT_CONFIG, *files]:
         load_settings(f, env={})
+
+
+def test_default_config_is_package_data():
+    """One copy: the package's file (shipped in the wheel); config/default.toml links to it."""
+    import pipeline
+
+    assert DEFAULT_CONFIG == Path(pipeline.__file__).parent / "config" / "default.toml"
+    assert DEFAULT_CONFIG.is_file() and not DEFAULT_CONFIG.is_symlink()
+    assert (PROJECT_ROOT / "config" / "default.toml").resolve() == DEFAULT_CONFIG.resolve()
+
+
+def test_relative_paths_are_under_root(tmp_path, monkeypatch):
+    """[stations] paths, [traveltime] model and [demo] data: under root (IDC_ROOT, default the
+    current folder), never under the installed package."""
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(env={"IDC__TRAVELTIME__MODEL": "m/v.csv", "IDC__DEMO__DATA": "demo"})
+    assert s.root == tmp_path and s.station_paths() == [tmp_path / "stations"]
+    assert s.model_path() == str(tmp_path / "m" / "v.csv")
+    other = tmp_path / "elsewhere"
+    s = load_settings(env={"IDC_ROOT": str(other), "IDC__DEMO__DATA": "demo"})
+    assert s.root == other and s.station_paths() == [other / "stations"]
+    with pytest.raises(ConfigError, match=r"\[demo\] data = 'demo': no folder .*elsewhere/demo/waveforms"):
+        s.demo_data()
+    with pytest.raises(ConfigError, match=r"\[demo\] data is not set"):
+        load_settings(env={}).demo_data()
 
 
 def test_config_hash_changes_with_config(tmp_path):

@@ -17,9 +17,9 @@ from obspy import UTCDateTime
 from pipeline.cli.main import cli
 from pipeline.location.geodesy import distance_azimuth, geocentric_latitude
 from pipeline.picks import PICK_COLUMNS, read_picks_csv, read_stations_csv
-from pipeline.settings import PROJECT_ROOT
 from pipeline.simulate import SimConfig, ims_seismic_stations, leb_origins, simulate_detections
 from pipeline.traveltime.tables import GLOBAL_PHASES, TravelTimeTable
+from tests import PROJECT_ROOT
 
 LEB = PROJECT_ROOT / "tests" / "data" / "ims_leb_2022" / "metadata_2022_leb_jan_feb.csv"
 IMS = PROJECT_ROOT / "stations" / "ims_stations.csv"
@@ -223,7 +223,7 @@ def test_cli_writes_readable_files(tmp_path, tt_cache, tt):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
     env["IDC_HOME"] = str(home)
     out = tmp_path / "sim"
-    res = CliRunner(env=env).invoke(cli, ["simulate", "detections", "--date", "2022-01-17", "--seed", "3",
+    res = CliRunner(env=env).invoke(cli, ["simulate", "detections", "--date", "2022-01-17", "--seed", "3", "--origins", str(LEB),
                                           "--false-fraction", "0.7", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert "2022-01-17:" in res.output and "70.0% false" in res.output
@@ -245,7 +245,8 @@ def test_cli_writes_readable_files(tmp_path, tt_cache, tt):
     np.testing.assert_allclose(picks["time"], sim.picks["time"], atol=1e-5)
     np.testing.assert_allclose(picks["backazimuth"], sim.picks["backazimuth"], rtol=1e-5)
     # bad date: a clear error
-    res = CliRunner(env=env).invoke(cli, ["simulate", "detections", "--date", "17/01/2022", "-o", str(out)])
+    res = CliRunner(env=env).invoke(cli, ["simulate", "detections", "--date", "17/01/2022", "--origins", str(LEB),
+                                          "-o", str(out)])
     assert res.exit_code != 0 and "--date" in res.output
 
 

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from pipeline import tasks
 from pipeline.ingest.readers import IngestRejected
 from pipeline.ingest.sources import fdsn_request, fetch_fdsn, fetch_seedlink, parse_selector
-from pipeline.settings import PROJECT_ROOT
 from pipeline.store.db import session_scope
 from pipeline.store.models import IngestError
+from tests import PROJECT_ROOT
 from tests.servers import FDSNDataselectTestServer, SeedLinkTestServer, SilentTCPServer, free_port
 
 pytestmark = pytest.mark.timeout(60)

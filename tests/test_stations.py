@@ -6,10 +6,10 @@ from obspy import read_inventory
 from sqlalchemy import func, select
 
 from pipeline import tasks
-from pipeline.settings import PROJECT_ROOT
 from pipeline.stations.inventory import StationFileError, has_placeholder_response, read_station_file
 from pipeline.store.db import session_scope
 from pipeline.store.models import Site, Sitechan
+from tests import PROJECT_ROOT
 
 STATIONS = PROJECT_ROOT / "stations"
 

@@ -13,7 +13,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 from pipeline.traveltime import (
     GLOBAL_GRID,
     LayeredModel,

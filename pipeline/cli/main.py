@@ -434,7 +434,11 @@ def export_cmd(settings: Settings, product, start, end, fmt, version, output):
 @cli.command("demo")
 @with_settings
 def demo(settings: Settings):
-    """Run the demo end to end on the bundled Iceland data and print a summary."""
+    """Run the demo end to end on its data and print a summary.
+
+    The data folder is `[demo] data` of the configuration (not installed with the package; the
+    repository's config/demo-iceland.toml points at tests/data/iceland, e.g.
+    `idc --config config/demo-iceland.toml demo` from the repository root)."""
     from pipeline.demo import run_demo
 
     try:

@@ -17,12 +17,13 @@ def simulate_group():
 
 @simulate_group.command("detections")
 @click.option("--date", type=ISO_TIME, required=True, help="UTC day to simulate (YYYY-MM-DD).")
-@click.option("--origins", type=click.Path(exists=True, dir_okay=False),
-              help="Origins CSV (time,latitude,longitude,depth_km,mag or the NORSAR metadata layout; "
-                   "default: the bundled IDC LEB origins of Jan-Feb 2022).")
+@click.option("--origins", type=click.Path(exists=True, dir_okay=False), required=True,
+              help="Origins CSV (time,latitude,longitude,depth_km,mag or the NORSAR metadata layout; the "
+                   "repository keeps the IDC LEB origins of Jan-Feb 2022 in "
+                   "tests/data/ims_leb_2022/metadata_2022_leb_jan_feb.csv).")
 @click.option("--stations", type=click.Path(exists=True, dir_okay=False),
-              help="Station CSV (default stations/ims_stations.csv: its seismic stations; a plain station CSV "
-                   "may carry kind = array|3c).")
+              help="Station CSV (default: ims_stations.csv of the configured [stations] paths, its seismic "
+                   "stations; a plain station CSV may carry kind = array|3c).")
 @click.option("--false-fraction", type=click.FloatRange(0.0, 0.99), default=None,
               help="Target fraction of false detections among all detections (default 0.67).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same day).")

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 from tests.faults.harness import child_env
 
 #: imported once by the server (best effort): what the commands of the chain need

@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.settings import PROJECT_ROOT
+from tests import PROJECT_ROOT
 
 # not `-m pipeline.cli.main`: run as __main__, main.py would be imported a second time by its subcommand
 # modules (pipeline.cli.serve imports pipeline.cli.main) and fail on the circular import

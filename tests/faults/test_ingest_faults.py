@@ -49,7 +49,7 @@ def drops(tmp_path_factory):
 
 def start_idc(args: list, home: Path, database_url: str = "", **extra: str) -> subprocess.Popen:
     """``idc <args>`` in a child process, not waited for (e.g. with ``IDC_FAULT_WAIT``)."""
-    from pipeline.settings import PROJECT_ROOT
+    from tests import PROJECT_ROOT
 
     return subprocess.Popen(IDC + [str(a) for a in args], env=child_env(home, database_url, None, **extra),
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
