@@ -59,13 +59,11 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
-
 from pipeline.accounts.policy import decide
 from pipeline.distribution.subscriptions import EMPTY_CHOICES
-from pipeline.store import models as m
-from pipeline.store.products import event_id, product_stem
+from pipeline.store import deliveries as log_table
+from pipeline.store.deliveries import product_events  # noqa: F401  (the events a delivery is made of)
+from pipeline.store.products import product_stem
 from pipeline.util import fault_point, pid_alive
 
 log = logging.getLogger("pipeline.distribution")
@@ -148,26 +146,6 @@ def event_passes(ev: dict, filters: dict) -> bool:
     return True
 
 
-def product_events(session, prod: m.Product) -> list[dict]:
-    """Events of a product version ordered by origin time, with the public event id of
-    fdsnws-event and their network magnitudes (``mags``: list of (type, value), preferred first)."""
-    E, O, N = m.Event, m.Origin, m.Netmag
-    rows = session.execute(select(E.evid, E.evname, O.orid, O.time, O.lat, O.lon, O.depth, O.etype)
-                           .join(O, O.orid == E.prefor).where(E.product_id == prod.id)
-                           .order_by(O.time, O.orid)).all()
-    mags: dict[int, list] = {}
-    orids = [r.orid for r in rows]
-    for i in range(0, len(orids), 500):
-        for n in session.scalars(select(N).where(N.orid.in_(orids[i:i + 500])).order_by(N.magid)):
-            mags.setdefault(n.orid, []).append((n.magtype, n.magnitude))
-    out = []
-    for rank, r in enumerate(rows, start=1):
-        out.append({"id": event_id(prod.type, prod.window_start, prod.window_end, rank), "time": r.time,
-                    "lat": r.lat, "lon": r.lon, "depth_km": r.depth, "region": r.evname or "",
-                    "etype": r.etype or "", "mags": mags.get(r.orid, [])})
-    return out
-
-
 def _mag_of(ev: dict, magtype: str | None):
     for t, v in ev["mags"]:
         if not magtype or t == magtype:
@@ -175,7 +153,7 @@ def _mag_of(ev: dict, magtype: str | None):
     return None, None
 
 
-def _envelope(sub, kind: str, prod: m.Product) -> dict:
+def _envelope(sub, kind: str, prod) -> dict:
     return {"subscription": sub.id, "kind": kind, "product": prod.type, "version": prod.version,
             "window": {"start": _iso(prod.window_start), "end": _iso(prod.window_end)}}
 
@@ -298,70 +276,37 @@ def _claim_abandoned(claim: str) -> bool:
     return "?" not in (start, parts[5]) and start != parts[5]
 
 
-def _claim(url: str, sub_id: int, did: str, prod: m.Product, item: str) -> bool:
+def _claim(url: str, sub_id: int, did: str, prod, item: str) -> bool:
     """Create or take the delivery row for sending; False when delivered or being sent."""
-    from pipeline.store.db import session_scope
-
-    D = m.Delivery
-    me = _claimant()
-    try:
-        with session_scope(url) as s:
-            row = s.execute(select(D.status, D.last_error).where(D.delivery_id == did)).first()
-            if row is None:
-                s.add(D(delivery_id=did, subscription_id=sub_id, product=prod.type, window_start=prod.window_start,
-                        window_end=prod.window_end, version=prod.version, item=item, status="sending", attempts=0,
-                        last_error=me, bytes=0))
-                s.flush()
-                return True
-            cutoff = _now() - timedelta(seconds=STALE_CLAIM_S)
-            takeable = or_(D.status.in_(("pending", "failed", "skipped")), (D.status == "sending") & (D.lddate < cutoff))
-            if row.status == "sending" and _claim_abandoned(row.last_error):  # compare-and-set on the claim
-                takeable = or_(takeable, (D.status == "sending") & (D.last_error == row.last_error))
-            res = s.execute(update(D).where(D.delivery_id == did).where(takeable)
-                            .values(status="sending", lddate=_now(), last_error=me))
-            return res.rowcount == 1
-    except IntegrityError:  # a concurrent run created it first
-        return False
+    now = _now()
+    return log_table.claim_delivery(url, did, subscription_id=sub_id, product=prod, item=item, claimant=_claimant(),
+                                    now=now, stale_before=now - timedelta(seconds=STALE_CLAIM_S),
+                                    abandoned=_claim_abandoned)
 
 
 def _finish(url: str, did: str, attempts: int, nbytes: int | None, error: str, status: str | None = None) -> None:
-    from pipeline.store.db import session_scope
-
-    with session_scope(url) as s:
-        d = s.scalar(select(m.Delivery).where(m.Delivery.delivery_id == did))
-        d.attempts += attempts
-        d.status = status or ("delivered" if nbytes is not None else "failed")
-        d.last_error = error[:2000]
-        if nbytes is not None:
-            d.bytes = nbytes
-            d.delivered = _now()
+    log_table.finish_delivery(url, did, attempts=attempts, nbytes=nbytes, error=error,
+                              status=status or ("delivered" if nbytes is not None else "failed"), now=_now())
 
 
 #: the ``item`` of the "no events" message of a bulletin subscription (``empty = once``)
 NO_EVENTS_ITEM = "no-events"
 
 
-def _said_no_events(url: str, sub_id: int, prod: m.Product) -> str:
+def _said_no_events(url: str, sub_id: int, prod) -> str:
     """The window (text) of the "no events" message ``sub_id`` was last sent for ``prod.type``,
     when no bulletin with events was sent after it (before ``prod``'s window); "" otherwise."""
-    from pipeline.store.db import session_scope
-
-    D = m.Delivery
-    with session_scope(url) as s:
-        last = s.execute(select(D.item, D.window_start, D.window_end).where(
-            D.subscription_id == sub_id, D.product == prod.type, D.window_start <= prod.window_start,
-            D.status.in_(("delivered", "sending", "pending", "failed")), D.item.in_(("", NO_EVENTS_ITEM)))
-            .order_by(D.window_start.desc(), D.id.desc()).limit(1)).first()
-    if last is None or last.item != NO_EVENTS_ITEM:
+    last = log_table.last_bulletin_delivery(url, sub_id, prod.type, prod.window_start, ("", NO_EVENTS_ITEM))
+    if last is None or last[0] != NO_EVENTS_ITEM:
         return ""
-    return f"{_iso(last.window_start)} - {_iso(last.window_end)}"
+    return f"{_iso(last[1])} - {_iso(last[2])}"
 
 
 # --------------------------------------------------------------------------- building deliveries
 class _Builder:
     """Builds the deliveries of one product version, caching what several subscriptions share."""
 
-    def __init__(self, settings, prod: m.Product, session):
+    def __init__(self, settings, prod, session):
         self.settings = settings
         self.prod = prod
         self.session = session
@@ -519,9 +464,7 @@ def deliver_product(settings, product: str, start, end, version: int | None = No
         with session_scope(url) as session:
             prod = select_version(session, key, version, label=f"{product} {start} – {end}",
                                   missing=f"no {product} product for {start} – {end}")
-            subs = [(s, u) for s, u in session.execute(
-                select(m.Subscription, m.UserAccount).join(m.UserAccount, m.UserAccount.id == m.Subscription.user_id)
-                .where(m.Subscription.active.is_(True)).order_by(m.Subscription.id)) if product in (s.products or [])]
+            subs = [(s, u) for s, u in log_table.active_subscriptions(session) if product in (s.products or [])]
             builder = _Builder(settings, prod, session)
             for sub, user in subs:
                 if not user.active:
@@ -600,11 +543,8 @@ def retry_failed(settings, *, sleep: Callable[[float], None] = time.sleep) -> li
     (``idc subscriptions retry``; what to schedule when receivers were down)."""
     from obspy import UTCDateTime
 
-    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.db import ensure_schema
 
     ensure_schema(settings.database_url)
-    D = m.Delivery
-    with session_scope(settings.database_url) as s:
-        todo = s.execute(select(D.product, D.window_start, D.window_end, D.version).where(D.status == "failed")
-                         .distinct().order_by(D.window_start, D.product, D.version)).all()
+    todo = log_table.failed_versions(settings.database_url)
     return [deliver_product(settings, p, UTCDateTime(ws), UTCDateTime(we), v, sleep=sleep) for p, ws, we, v in todo]

@@ -24,11 +24,13 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
+from pipeline.store import deliveries as store
 from pipeline.store.accounts import AccountError, get_user
-from pipeline.store import models as m
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 KINDS = ("bulletin", "alert", "station_data")
 CHANNELS = ("webhook", "email")
@@ -123,7 +125,7 @@ def check_filters(kind: str, filters: dict | None) -> dict:
 
 
 def add_subscription(session: Session, user: str, kind: str, products, channel: str, target: str,
-                     filters: dict | None = None, fmt: str = "", secret: str | None = None) -> m.Subscription:
+                     filters: dict | None = None, fmt: str = "", secret: str | None = None):
     """Create a subscription; a webhook gets a random HMAC secret unless one is given."""
     from pipeline.store.products import PRODUCT_TYPES
 
@@ -149,42 +151,30 @@ def add_subscription(session: Session, user: str, kind: str, products, channel: 
         secret = ""
     if fmt and fmt not in FORMATS:
         raise SubscriptionError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
-    sub = m.Subscription(user_id=u.id, kind=kind, products=products, channel=channel, target=target,
-                         secret=secret, filters=check_filters(kind, filters), format=fmt or "", active=True)
-    session.add(sub)
-    session.flush()
-    return sub
+    return store.add_subscription(session, user_id=u.id, kind=kind, products=products, channel=channel,
+                                  target=target, secret=secret, filters=check_filters(kind, filters),
+                                  format=fmt or "", active=True)
 
 
 def remove_subscription(session: Session, sub_id: int) -> None:
-    sub = session.get(m.Subscription, sub_id)
-    if sub is None:
+    if not store.remove_subscription(session, sub_id):
         raise SubscriptionError(f"no subscription {sub_id}")
-    session.delete(sub)
 
 
 def list_subscriptions(session: Session, user: str | None = None) -> list[dict]:
-    q = select(m.Subscription, m.UserAccount.name).join(m.UserAccount, m.UserAccount.id == m.Subscription.user_id)
-    if user:
-        q = q.where(m.Subscription.user_id == get_user(session, user).id)
+    user_id = get_user(session, user).id if user else None
     return [{"id": s.id, "user": name, "kind": s.kind, "products": list(s.products), "channel": s.channel,
              "target": s.target, "filters": s.filters, "format": s.format or "", "active": s.active}
-            for s, name in session.execute(q.order_by(m.Subscription.id))]
+            for s, name in store.subscriptions(session, user_id)]
 
 
 def list_deliveries(session: Session, subscription: int | None = None, status: str | None = None,
                     limit: int = 100) -> list[dict]:
-    D = m.Delivery
-    q = select(D).order_by(D.id.desc()).limit(limit)
-    if subscription is not None:
-        q = q.where(D.subscription_id == subscription)
-    if status:
-        q = q.where(D.status == status)
     return [{"delivery_id": d.delivery_id, "subscription": d.subscription_id, "product": d.product,
              "window_start": d.window_start, "window_end": d.window_end, "version": d.version, "item": d.item,
              "status": d.status, "attempts": d.attempts, "bytes": d.bytes, "last_error": d.last_error,
              "delivered": d.delivered.isoformat(timespec="seconds") if d.delivered else None}
-            for d in session.scalars(q)]
+            for d in store.deliveries(session, subscription, status, limit)]
 
 
 __all__ = ["AccountError", "SubscriptionError", "add_subscription", "check_filters", "list_deliveries",
