@@ -410,65 +410,198 @@ def event_resource_id(session: Session, evid: int) -> str | None:
     return None if row is None else event_public_id(row.type, row.version, evid, row.public_id)
 
 
-def load_catalog(session: Session, product: m.Product) -> Catalog:
-    """Rebuild an obspy Catalog from the rows of ``product`` (inverse of :func:`store_catalog`)."""
-    prefix = resource_prefix(product.type, product.version)
-    mode = "manual" if product.type in ("REB", "SEB", "SSEB") else "automatic"
-    cat = Catalog(resource_id=ResourceIdentifier(f"{prefix}/catalog"))
-    cat.creation_info = CreationInfo(agency_id="IDC", author=AUTH,
-                                     creation_time=UTCDateTime(product.created.timestamp()))
-    origins = {o.orid: o for o in session.scalars(select(m.Origin).where(m.Origin.product_id == product.id))}
-    errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.product_id == product.id))}
-    arrivals = {a.arid: a for a in session.scalars(select(m.Arrival).where(m.Arrival.product_id == product.id))}
-    assocs = defaultdict(list)
-    for a in session.scalars(select(m.Assoc).where(m.Assoc.product_id == product.id).order_by(m.Assoc.arid)):
-        assocs[a.orid].append(a)
-    netmags = defaultdict(list)
-    for n in session.scalars(select(m.Netmag).where(m.Netmag.product_id == product.id).order_by(m.Netmag.magid)):
-        netmags[n.orid].append(n)
-    stamags = defaultdict(list)
-    for s in session.scalars(select(m.Stamag).where(m.Stamag.product_id == product.id).order_by(m.Stamag.id)):
-        stamags[s.magid].append(s)
-    amp_rows = defaultdict(list)
-    for r in session.scalars(select(m.Amplitude).where(m.Amplitude.product_id == product.id)
-                             .order_by(m.Amplitude.ampid)):
-        amp_rows[r.arid].append(r)
-    for row_ev in session.scalars(select(m.Event).where(m.Event.product_id == product.id).order_by(m.Event.evid)):
-        o = origins.get(row_ev.prefor)
-        if o is None:
-            continue
-        ev = Event(resource_id=ResourceIdentifier(event_public_id(product.type, product.version, row_ev.evid,
-                                                                  row_ev.public_id)))
-        if row_ev.evname:
-            ev.event_descriptions.append(EventDescription(text=row_ev.evname, type="region name"))
-        e = errs.get(o.orid)
-        org = origin_from_row(o, e, f"{prefix}/origin/{o.orid}", mode, "IDC", AUTH)
-        pick_of_arid: dict[int, Pick] = {}
+#: IMS1.0 event type codes (``origin.etype``, REFERENCE.md §3.5) → QuakeML (type, certainty)
+ETYPE_QUAKEML = {
+    "uk": ("not reported", None), "ke": ("earthquake", "known"), "se": ("earthquake", "suspected"),
+    "kr": ("rock burst", "known"), "sr": ("rock burst", "suspected"), "ki": ("induced or triggered event", "known"),
+    "si": ("induced or triggered event", "suspected"), "km": ("mining explosion", "known"),
+    "sm": ("mining explosion", "suspected"), "kx": ("experimental explosion", "known"),
+    "sx": ("experimental explosion", "suspected"), "kn": ("nuclear explosion", "known"),
+    "sn": ("nuclear explosion", "suspected"), "ls": ("landslide", "known"), "kh": ("chemical explosion", "known"),
+    "sh": ("chemical explosion", "suspected"),
+}
+#: the reviewed product types (evaluation mode "manual"; the others are "automatic")
+REVIEWED_TYPES = ("REB", "SEB", "SSEB")
+
+
+def _in_chunks(session: Session, stmt_of, ids, n: int = 500):
+    ids = list(ids)
+    for i in range(0, len(ids), n):
+        yield from session.scalars(stmt_of(ids[i:i + n]))
+
+
+class EventRows:
+    """The rows of some events, read once: origins, origerr, the (assoc, arrival) pairs of each
+    origin (the arrival rows), netmag, stamag and amplitude rows. Read either for a whole
+    product (:meth:`of_product`) or for given origins (:meth:`of_origins`); turned into obspy
+    events by :func:`event_from_rows`."""
+
+    def __init__(self):
+        self.origins: dict[int, m.Origin] = {}
+        self.errs: dict[int, m.Origerr] = {}
+        self.arrivals: dict[int, m.Arrival] = {}
+        self.assocs: dict[int, list[m.Assoc]] = defaultdict(list)       # orid → by arid
+        self.netmags: dict[int, list[m.Netmag]] = defaultdict(list)     # orid → by magid
+        self.stamags: dict[int, list[m.Stamag]] = defaultdict(list)     # magid → by id
+        self.amplitudes: dict[int, list[m.Amplitude]] = defaultdict(list)  # arid → by ampid
+        self.unlinked: dict[int, list[m.Amplitude]] = defaultdict(list)    # orid → by ampid (no arrival)
+
+    def pairs(self, orid: int) -> list[tuple[m.Assoc, m.Arrival]]:
+        """The ``(assoc, arrival)`` rows of origin ``orid`` (by arid; assocs whose arrival row is
+        missing are left out)."""
+        return [(a, self.arrivals[a.arid]) for a in self.assocs.get(orid, []) if a.arid in self.arrivals]
+
+    @classmethod
+    def of_product(cls, session: Session, product_id: int) -> "EventRows":
+        """Every row of product ``product_id``."""
+        r = cls()
+        r.origins = {o.orid: o for o in session.scalars(select(m.Origin).where(m.Origin.product_id == product_id))}
+        r.errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.product_id == product_id))}
+        r.arrivals = {a.arid: a for a in session.scalars(select(m.Arrival).where(m.Arrival.product_id == product_id))}
+        for a in session.scalars(select(m.Assoc).where(m.Assoc.product_id == product_id).order_by(m.Assoc.arid)):
+            r.assocs[a.orid].append(a)
+        for n in session.scalars(select(m.Netmag).where(m.Netmag.product_id == product_id)
+                                 .order_by(m.Netmag.magid)):
+            r.netmags[n.orid].append(n)
+        for s in session.scalars(select(m.Stamag).where(m.Stamag.product_id == product_id).order_by(m.Stamag.id)):
+            r.stamags[s.magid].append(s)
+        for a in session.scalars(select(m.Amplitude).where(m.Amplitude.product_id == product_id)
+                                 .order_by(m.Amplitude.ampid)):
+            if a.arid is None:
+                r.unlinked[a.orid].append(a)
+            else:
+                r.amplitudes[a.arid].append(a)
+        return r
+
+    @classmethod
+    def of_origins(cls, session: Session, *, orids=(), evids=(), details: bool = True) -> "EventRows":
+        """The rows of origins ``orids`` and of every origin of events ``evids``; the station
+        magnitudes and amplitudes only with ``details``."""
+        r = cls()
+        O = m.Origin
+        origins = []
+        if evids:
+            origins += session.scalars(select(O).where(O.evid.in_(list(evids))).order_by(O.orid))
+        if orids:
+            origins += session.scalars(select(O).where(O.orid.in_(list(orids))))
+        r.origins = {o.orid: o for o in origins}
+        ids = list(r.origins)
+        r.errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.orid.in_(ids)))}
+        for n in session.scalars(select(m.Netmag).where(m.Netmag.orid.in_(ids)).order_by(m.Netmag.magid)):
+            r.netmags[n.orid].append(n)
+        for a in session.scalars(select(m.Assoc).where(m.Assoc.orid.in_(ids)).order_by(m.Assoc.arid)):
+            r.assocs[a.orid].append(a)
+        arids = [a.arid for v in r.assocs.values() for a in v]
+        r.arrivals = {ar.arid: ar for ar in _in_chunks(session, lambda part: select(m.Arrival)
+                                                       .where(m.Arrival.arid.in_(part)), arids)}
+        if details:
+            magids = [n.magid for v in r.netmags.values() for n in v]
+            for s in session.scalars(select(m.Stamag).where(m.Stamag.magid.in_(magids)).order_by(m.Stamag.id)):
+                r.stamags[s.magid].append(s)
+            for a in _in_chunks(session, lambda part: select(m.Amplitude).where(m.Amplitude.arid.in_(part))
+                                .order_by(m.Amplitude.ampid), arids):
+                r.amplitudes[a.arid].append(a)
+            for a in session.scalars(select(m.Amplitude).where(m.Amplitude.arid.is_(None), m.Amplitude.orid.in_(ids))
+                                     .order_by(m.Amplitude.ampid)):
+                r.unlinked[a.orid].append(a)
+        return r
+
+
+def event_from_rows(rows: EventRows, origins: list, preferred_orid: int, *, rid: str, prefix: str, mode: str,
+                    agency: str, evname: str | None = None, etype: str | None = None, numbered: bool = False,
+                    arrivals: bool = True, magnitudes: str = "all", magtype: str | None = None,
+                    row_authors: bool = False, creation_info: bool = False) -> Event:
+    """The obspy Event of ``origins`` (origin rows, the preferred one ``preferred_orid``) from
+    ``rows`` — the one mapping of :func:`load_catalog` and fdsnws-event.
+
+    Resource ids under ``prefix``: by database keys (``origin/<orid>``, ``pick/<arid>``,
+    ``arrival/<orid>/<arid>``, ``amplitude/<ampid or arid>``, ``magnitude/<magid>``,
+    ``stamag/<id>``: :func:`load_catalog`), or with ``numbered`` counted within the event
+    (``origin/<k>``, ``pick/<n>``, ``origin/<k>/arrival/<n>``, ``amplitude/<n>``,
+    ``magnitude/<n>``, ``stamag/<n>``: fdsnws-event, whose ids must not reveal database keys).
+    ``arrivals``: picks, arrivals, amplitudes (else only the quality figures use them);
+    ``magnitudes``: ``"all"`` of every origin, or ``"preferred"``: the first of ``magtype`` (any
+    type when None) of the preferred origin. The preferred magnitude is the first of the preferred
+    origin of ``magtype`` (else the first). ``row_authors``: origins and magnitudes keep the
+    ``auth`` of their rows as author; ``etype`` (IMS code) sets the event type and
+    ``creation_info`` the event's creation info (fdsnws-event)."""
+    ev = Event(resource_id=ResourceIdentifier(rid))
+    code = (etype or "").lower()
+    if code in ETYPE_QUAKEML and ETYPE_QUAKEML[code][0] != "not reported":
+        ev.event_type, ev.event_type_certainty = ETYPE_QUAKEML[code]
+    if evname:
+        ev.event_descriptions.append(EventDescription(text=evname, type="region name"))
+    if creation_info:
+        ev.creation_info = CreationInfo(agency_id=agency, author=AUTH)
+    npick = 0
+    pick_of_arid: dict[int, Pick] = {}
+    if numbered:
+        seq = iter(range(1, 1 << 62))
+        amps = EventAmplitudes(lambda key: f"{prefix}/amplitude/{next(seq)}")
+    else:
         amps = EventAmplitudes(lambda key: f"{prefix}/amplitude/{key}")
-        pairs = [(a, arrivals[a.arid]) for a in assocs.get(o.orid, []) if a.arid in arrivals]
-        for a, ar in pairs:
-            pick = pick_from_arrival(ar, f"{prefix}/pick/{ar.arid}", mode, "IDC")
-            ev.picks.append(pick)
-            pick_of_arid[ar.arid] = pick
-            amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()))
-            org.arrivals.append(arrival_from_assoc(a, ar, f"{prefix}/arrival/{o.orid}/{ar.arid}", pick))
-        amps.add_unlinked([r for r in amp_rows.get(None, ()) if r.orid == o.orid])
-        ev.amplitudes.extend(amps.amplitudes)
+    mt = magtype.lower() if magtype else None
+    for k, o in enumerate(origins, start=1):
+        e = rows.errs.get(o.orid)
+        org_rid = f"{prefix}/origin/{k}" if numbered else f"{prefix}/origin/{o.orid}"
+        org = origin_from_row(o, e, org_rid, mode, agency, (o.auth or AUTH) if row_authors else AUTH)
+        pairs = rows.pairs(o.orid)
+        for a, ar in pairs if arrivals else ():
+            pick = pick_of_arid.get(ar.arid)
+            if pick is None:
+                npick += 1
+                pick = pick_from_arrival(ar, f"{prefix}/pick/{npick}" if numbered else f"{prefix}/pick/{ar.arid}",
+                                         mode, agency)
+                ev.picks.append(pick)
+                pick_of_arid[ar.arid] = pick
+                amps.add_arrival(ar, pick, rows.amplitudes.get(ar.arid, ()))
+            arr_rid = (f"{org_rid}/arrival/{len(org.arrivals) + 1}" if numbered
+                       else f"{prefix}/arrival/{o.orid}/{ar.arid}")
+            org.arrivals.append(arrival_from_assoc(a, ar, arr_rid, pick))
+        if arrivals:
+            amps.add_unlinked(rows.unlinked.get(o.orid, ()))
         org.quality = origin_quality(o, e, pairs)
         ev.origins.append(org)
-        ev.preferred_origin_id = org.resource_id
-        for n in netmags.get(o.orid, []):
-            mag = magnitude_from_netmag(n, f"{prefix}/magnitude/{n.magid}", org.resource_id, mode, "IDC", AUTH)
-            for s in stamags.get(n.magid, []):
+        if o.orid == preferred_orid:
+            ev.preferred_origin_id = org.resource_id
+        nms = rows.netmags.get(o.orid, [])
+        if magnitudes != "all":
+            nms = [] if o.orid != preferred_orid else [n for n in nms if not mt or n.magtype.lower() == mt][:1]
+        for n in nms:
+            mag_rid = f"{prefix}/magnitude/{len(ev.magnitudes) + 1}" if numbered else f"{prefix}/magnitude/{n.magid}"
+            mag = magnitude_from_netmag(n, mag_rid, org.resource_id, mode, agency,
+                                        (n.auth or AUTH) if row_authors else AUTH)
+            for s in rows.stamags.get(n.magid, []):
                 sm, contrib = station_magnitude_from_row(
-                    s, f"{prefix}/stamag/{s.id}", org.resource_id, pick_of_arid.get(s.arid) if s.arid else None,
-                    amps.for_stamag(s))
+                    s, f"{prefix}/stamag/{len(ev.station_magnitudes) + 1}" if numbered else f"{prefix}/stamag/{s.id}",
+                    org.resource_id, pick_of_arid.get(s.arid) if s.arid else None, amps.for_stamag(s))
                 ev.station_magnitudes.append(sm)
                 mag.station_magnitude_contributions.append(contrib)
             ev.magnitudes.append(mag)
-        if ev.magnitudes:
-            ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
-        cat.append(ev)
+            if o.orid == preferred_orid and ev.preferred_magnitude_id is None and (
+                    not mt or n.magtype.lower() == mt):
+                ev.preferred_magnitude_id = mag.resource_id
+    ev.amplitudes.extend(amps.amplitudes)
+    if ev.preferred_magnitude_id is None and ev.magnitudes:
+        ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
+    return ev
+
+
+def load_catalog(session: Session, product: m.Product) -> Catalog:
+    """Rebuild an obspy Catalog from the rows of ``product`` (inverse of :func:`store_catalog`)."""
+    prefix = resource_prefix(product.type, product.version)
+    mode = "manual" if product.type in REVIEWED_TYPES else "automatic"
+    cat = Catalog(resource_id=ResourceIdentifier(f"{prefix}/catalog"))
+    cat.creation_info = CreationInfo(agency_id="IDC", author=AUTH,
+                                     creation_time=UTCDateTime(product.created.timestamp()))
+    rows = EventRows.of_product(session, product.id)
+    for row_ev in session.scalars(select(m.Event).where(m.Event.product_id == product.id).order_by(m.Event.evid)):
+        o = rows.origins.get(row_ev.prefor)
+        if o is None:
+            continue
+        cat.append(event_from_rows(
+            rows, [o], o.orid, rid=event_public_id(product.type, product.version, row_ev.evid, row_ev.public_id),
+            prefix=prefix, mode=mode, agency="IDC", evname=row_ev.evname))
     return cat
 
 

@@ -147,3 +147,18 @@ def scalars_any(session, stmt, items: Sequence[T], condition: Callable[[T], obje
         for row in session.scalars(stmt.where(or_(*batch))):
             rows.setdefault(key(row), row)
     return list(rows.values())
+
+
+def lon_condition(col, lo: float, hi: float):
+    """SQLAlchemy condition ``lo <= col <= hi`` on a longitude with wrap-around (lo > hi crosses
+    the antimeridian; bounds outside ±180 are normalised); None when the range covers the globe."""
+    from sqlalchemy import and_
+
+    def norm(x):
+        return ((x + 180.0) % 360.0) - 180.0 if (x < -180 or x > 180) else x
+    if hi - lo >= 360:
+        return None
+    lo, hi = norm(lo), norm(hi)
+    if lo <= hi:
+        return and_(col >= lo, col <= hi)
+    return or_(col >= lo, col <= hi)

@@ -128,3 +128,165 @@ def newest_sites(session: Session) -> list[Site]:
             seen.add((r.net, r.sta))
             out.append(r)
     return out
+
+
+# --------------------------------------------------------------------------- fdsnws-station queries
+@dataclass(frozen=True)
+class EpochBounds:
+    """Conditions on epochs (fdsnws-station ``startbefore`` … ``updatedafter``; epoch seconds, the
+    last a UTC datetime; None = no condition)."""
+
+    start_before: float | None = None
+    start_after: float | None = None
+    end_before: float | None = None
+    end_after: float | None = None
+    updated_after: object | None = None
+
+    def conditions(self, cls) -> list:
+        from sqlalchemy import and_, or_
+
+        conds = []
+        if self.start_before is not None:
+            conds.append(cls.ondate < self.start_before)
+        if self.start_after is not None:
+            conds.append(cls.ondate > self.start_after)
+        if self.end_before is not None:
+            conds.append(and_(cls.offdate.is_not(None), cls.offdate < self.end_before))
+        if self.end_after is not None:
+            conds.append(or_(cls.offdate.is_(None), cls.offdate > self.end_after))
+        if self.updated_after is not None:
+            conds.append(cls.lddate > self.updated_after)
+        return conds
+
+
+def _epoch_window(cls, t0, t1) -> list:
+    from sqlalchemy import or_
+
+    conds = []
+    if t0 is not None:
+        conds.append(or_(cls.offdate.is_(None), cls.offdate >= t0.timestamp))
+    if t1 is not None:
+        conds.append(cls.ondate <= t1.timestamp)
+    return conds
+
+
+def _selection_condition(cls, sel, with_channel: bool):
+    """SQL condition of a :class:`~pipeline.store.selection.Selection` on site (codes of network
+    and station) or sitechan rows (also location and channel), and its time window."""
+    from sqlalchemy import and_
+
+    from pipeline.store.selection import code_condition
+
+    conds = [c for c in (code_condition(cls.net, sel.network), code_condition(cls.sta, sel.station)) if c is not None]
+    if with_channel:
+        conds += [c for c in (code_condition(cls.loc, sel.location), code_condition(cls.chan, sel.channel))
+                  if c is not None]
+    conds += _epoch_window(cls, sel.starttime, sel.endtime)
+    return and_(*conds) if conds else None
+
+
+def _selection_cost(sel) -> int:
+    return 1 + sel.n_codes
+
+
+def query_sites(session: Session, selections, *, epochs: EpochBounds = EpochBounds(),
+                minlatitude: float | None = None, maxlatitude: float | None = None,
+                minlongitude: float | None = None, maxlongitude: float | None = None,
+                box: tuple | None = None) -> list[Site]:
+    """Station epochs (site rows, in no particular order) matching any of ``selections``
+    (network and station codes, time window), ``epochs``, the latitude/longitude limits (min >
+    max longitude crosses the antimeridian) and ``box`` ``(min lat, max lat, (lon lo, lon hi) or
+    None)`` (the bounding box of a radius search)."""
+    from pipeline.store.selection import lon_condition, scalars_any
+
+    S = Site
+    q = select(S)
+    for c in epochs.conditions(S):
+        q = q.where(c)
+    if minlatitude is not None:
+        q = q.where(S.lat >= minlatitude)
+    if maxlatitude is not None:
+        q = q.where(S.lat <= maxlatitude)
+    if minlongitude is not None or maxlongitude is not None:
+        c = lon_condition(S.lon, -180.0 if minlongitude is None else minlongitude,
+                          180.0 if maxlongitude is None else maxlongitude)
+        if c is not None:
+            q = q.where(c)
+    if box is not None:
+        lo, hi, lons = box
+        q = q.where(S.lat >= lo, S.lat <= hi)
+        if lons is not None and (c := lon_condition(S.lon, *lons)) is not None:
+            q = q.where(c)
+    return scalars_any(session, q, selections, lambda s: _selection_condition(S, s, False), cost=_selection_cost)
+
+
+def query_channels(session: Session, selections, stations, *, epochs: EpochBounds = EpochBounds()) -> list[Sitechan]:
+    """Channel epochs (sitechan rows, in no particular order) of ``stations`` ((net, sta) pairs)
+    matching any of ``selections`` (all four codes, time window) and ``epochs``."""
+    from sqlalchemy import and_
+
+    from pipeline.store.selection import scalars_any
+
+    C = Sitechan
+    keys = sorted(set(stations))
+    if not keys:
+        return []
+    q = select(C)
+    for c in epochs.conditions(C):
+        q = q.where(c)
+    conds = [_selection_condition(C, s, True) for s in selections]
+    if any(c is None for c in conds):  # a selection of every channel: those of the stations
+        return scalars_any(session, q, keys, lambda k: and_(C.net == k[0], C.sta == k[1]))
+    wanted = set(keys)
+    return [c for c in scalars_any(session, q, selections, lambda s: _selection_condition(C, s, True),
+                                   cost=_selection_cost) if (c.net, c.sta) in wanted]
+
+
+def archived_extents(session: Session, stations) -> dict[tuple, tuple[float, float]]:
+    """(net, sta, loc, chan) → (first start, last end) of the archived segments (``wfavail``)
+    of the channels of ``stations`` ((net, sta) pairs)."""
+    from sqlalchemy import func
+
+    from pipeline.store.models import WfAvail as W
+
+    out = {}
+    for net, sta in set(stations):
+        rows = session.execute(select(W.loc, W.chan, func.min(W.starttime), func.max(W.endtime))
+                               .where(W.net == net, W.sta == sta, W.kind == "segment")
+                               .group_by(W.loc, W.chan))
+        for loc, chan, t0, t1 in rows:
+            out[(net, sta, loc, chan)] = (t0, t1)
+    return out
+
+
+def stations_per_network(session: Session) -> dict[str, int]:
+    """network code → number of distinct stations in the site table."""
+    from sqlalchemy import func
+
+    return dict(session.execute(select(Site.net, func.count(func.distinct(Site.sta))).group_by(Site.net)).all())
+
+
+def sites(session: Session) -> list[Site]:
+    """Every site epoch, by network, station and start (``ondate``)."""
+    return list(session.scalars(select(Site).order_by(Site.net, Site.sta, Site.ondate)))
+
+
+def channels(session: Session) -> list[Sitechan]:
+    """Every channel epoch, by network, station, location, channel and start (``ondate``)."""
+    return list(session.scalars(select(Sitechan).order_by(Sitechan.net, Sitechan.sta, Sitechan.loc,
+                                                          Sitechan.chan, Sitechan.ondate)))
+
+
+def sites_by_start(session: Session) -> list[Site]:
+    """Every site epoch, oldest start (``ondate``) first (so the newest epoch of a station comes last)."""
+    return list(session.scalars(select(Site).order_by(Site.ondate)))
+
+
+def site_positions_at(session: Session, t: float) -> dict[tuple[str, str], tuple]:
+    """``{(net, sta): (lat, lon, elev_km)}`` of the site epochs open at ``t`` (epoch s: ``ondate <= t``
+    and no ``offdate`` or ``offdate > t``)."""
+    out = {}
+    for site in session.scalars(select(Site)):
+        if site.ondate <= t and (site.offdate is None or site.offdate > t):
+            out[(site.net, site.sta)] = (site.lat, site.lon, site.elev_km)
+    return out

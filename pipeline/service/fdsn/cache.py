@@ -28,6 +28,9 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from pipeline.store import events as store_events
+from pipeline.store.events import GENERATION_SQL, generation_value  # noqa: F401  (re-exported)
+
 #: seconds an entry is kept at most (the public rule's clock dependence)
 TTL_S = 30.0
 #: entries and bytes of the response cache
@@ -106,43 +109,20 @@ def caches_of(state) -> EventCaches:
     return c
 
 
-#: the product generation (see the module docstring), as plain SQL so that it runs on a bare DBAPI
-#: connection too (:meth:`pipeline.service.fdsn.index.EventIndex.generation`, every request)
-GENERATION_SQL = "SELECT max(id), count(*), sum(runs), max(created) FROM product"
-
-
-def generation_value(row) -> tuple:
-    """The generation tuple of a :data:`GENERATION_SQL` row (comparable, hashable)."""
-    return tuple(str(x) if x is not None and not isinstance(x, (int, float)) else x for x in row)
+# the product generation (see the module docstring) is read by the store
+# (pipeline.store.events: GENERATION_SQL, generation_value, GenerationReader)
 
 
 def generation(session) -> tuple:
     """The product generation of the store (see the module docstring)."""
-    from sqlalchemy import text
-
-    return generation_value(session.execute(text(GENERATION_SQL)).one())
+    return store_events.product_generation(session)
 
 
 def newest_product_ids(session, caches: "EventCaches", gen) -> dict[str, list[int]]:
     """product type → ids of the newest version of each of its windows (cached per generation)."""
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
-
     got = caches.newest.get("newest", gen)
     if got is None:
-        P = m.Product
-        best: dict[tuple, tuple[int, int]] = {}
-        for pid, ptype, ws, we, version in session.execute(select(P.id, P.type, P.window_start, P.window_end,
-                                                                  P.version)):
-            k = (ptype, ws, we)
-            if k not in best or version > best[k][0]:
-                best[k] = (version, pid)
-        got = {}
-        for (ptype, _, _), (_, pid) in best.items():
-            got.setdefault(ptype, []).append(pid)
-        for ids in got.values():
-            ids.sort()
+        got = store_events.newest_product_ids(session)
         caches.newest.put("newest", gen, got)
     return got
 
@@ -161,16 +141,9 @@ def newest_ids_for(session, caches: "EventCaches", gen, types) -> tuple[list[int
 
 def product_rows(session, caches: "EventCaches", gen) -> dict[int, dict]:
     """product id → its ``type``, ``window_start``, ``window_end``, ``version``, ``created``."""
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
-
     got = caches.newest.get("rows", gen)
     if got is None:
-        P = m.Product
-        got = {r.id: {"type": r.type, "window_start": r.window_start, "window_end": r.window_end,
-                      "version": r.version, "created": r.created}
-               for r in session.execute(select(P.id, P.type, P.window_start, P.window_end, P.version, P.created))}
+        got = store_events.product_table(session)
         caches.newest.put("rows", gen, got)
     return got
 

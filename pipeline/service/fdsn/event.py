@@ -26,8 +26,9 @@ What is served
   :func:`pipeline.store.catalog.load_catalog`); with ``magnitudetype`` the magnitude filters,
   the ordering and the text output use the first magnitude of that type instead.
 
-Filtering happens in SQL (origin time is indexed: ``ix_origin_time``; the query goes from
-origin to event through ``origin.evid`` because ``event.prefor`` has no index); the radius search
+Filtering happens in SQL, in the store's query functions (:mod:`pipeline.store.events`: no SQL in
+this package; origin time is indexed: ``ix_origin_time``; the query goes from origin to event
+through ``origin.evid`` because ``event.prefor`` has no index); the radius search
 selects a bounding box in SQL and keeps the exact great-circle distance (sphere, degrees) in
 Python, so ``limit``/``offset`` are then applied in Python. More than
 ``[service] event_max_results`` events without ``limit`` → HTTP 413. Parameters and aliases: FDSN spec 1.2 and REFERENCE.md §8.1.
@@ -40,13 +41,14 @@ on the event loop, without SQL. Queries with ``includearrivals``/``includeallori
 ``includeallmagnitudes``/``magnitudetype``/``updatedafter`` take the SQL path in a thread:
 the newest product versions, product rows and event ranks are cached per product generation
 (:mod:`.cache`); QuakeML without the ``include*`` options is written directly from SQL rows
-(:mod:`.quakeml_fast`), the other requests build obspy objects (:func:`to_catalog`). Answers
+(:mod:`.quakeml_fast`), the other requests build obspy objects (:func:`to_catalog`, with the
+event loader of :func:`pipeline.store.catalog.load_catalog`: :class:`~pipeline.store.catalog.EventRows`,
+:func:`~pipeline.store.catalog.event_from_rows`). Answers
 of both paths are cached per (parameters, access class, product generation).
 """
 from __future__ import annotations
 
 import io
-import itertools
 import math
 import re
 import threading
@@ -58,8 +60,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from obspy import UTCDateTime
-from sqlalchemy import and_, exists, false, func, or_, select
-from sqlalchemy.orm import aliased
 
 from pipeline.service.auth import Principal, current_principal, event_filter
 from pipeline.service.fdsn.cache import (
@@ -80,25 +80,17 @@ from pipeline.service.fdsn.params import (
     simple_list_xml,
     wadl,
 )
-from pipeline.store import models as m
+from pipeline.store import events as store_events
+from pipeline.store.catalog import ETYPE_QUAKEML, REVIEWED_TYPES
+from pipeline.store.events import MAX_NEWEST_IN, EventCriteria
 from pipeline.store.products import PRODUCT_TYPES, event_id
 
 router = APIRouter(tags=["fdsnws-event"])
 
 AUTOMATIC = ("SEL3", "SEL2", "SEL1")
-REVIEWED = ("REB", "SEB", "SSEB")
+REVIEWED = REVIEWED_TYPES
 RID_PREFIX = "smi:idc-pipeline/event/"
-
-#: IMS1.0 event type codes (REFERENCE.md §3.5) → QuakeML (type, certainty)
-ETYPE_QUAKEML = {
-    "uk": ("not reported", None), "ke": ("earthquake", "known"), "se": ("earthquake", "suspected"),
-    "kr": ("rock burst", "known"), "sr": ("rock burst", "suspected"), "ki": ("induced or triggered event", "known"),
-    "si": ("induced or triggered event", "suspected"), "km": ("mining explosion", "known"),
-    "sm": ("mining explosion", "suspected"), "kx": ("experimental explosion", "known"),
-    "sx": ("experimental explosion", "suspected"), "kn": ("nuclear explosion", "known"),
-    "sn": ("nuclear explosion", "suspected"), "ls": ("landslide", "known"), "kh": ("chemical explosion", "known"),
-    "sh": ("chemical explosion", "suspected"),
-}
+# ETYPE_QUAKEML (IMS1.0 event type code → QuakeML type, certainty): pipeline.store.catalog
 
 SPECS: list[Param] = [
     Param("starttime", "time", ("start",), doc="Events on or after this origin time (UTC)."),
@@ -157,36 +149,9 @@ def parse_event_id(text: str) -> tuple[str, float, float, int]:
     return mt["type"], float(ws), float(we), int(mt["n"])
 
 
-# --------------------------------------------------------------------------- SQL pieces
-def _newest_version(P):
-    P2 = aliased(m.Product)
-    return ~exists().where(P2.type == P.type, P2.window_start == P.window_start, P2.window_end == P.window_end,
-                           P2.version > P.version)
-
-
-def _id_in(session, col, ids: list[int], literal: str | None = None):
-    """``col IN ids``; on PostgreSQL one array parameter (``col = ANY(:ids)``) instead of one
-    parameter per id (cheaper to render and send for a thousand products)."""
-    if session.get_bind().dialect.name == "postgresql" and len(ids) > 50:
-        from sqlalchemy import Integer, String, any_, bindparam, cast
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        # the array as one text literal: psycopg's list adaptation costs ~2 ms per 1 000 ids
-        literal = literal or "{" + ",".join(map(str, ids)) + "}"
-        return col == any_(cast(bindparam("newest_ids", literal, type_=String), ARRAY(Integer)))
-    return col.in_(ids)
-
-
-def _pref_netmag(col, magtype: str | None):
-    q = select(col).where(m.Netmag.orid == m.Origin.orid)
-    if magtype:
-        q = q.where(func.lower(m.Netmag.magtype) == magtype.lower())
-    return q.order_by(m.Netmag.magid).limit(1).scalar_subquery()
-
-
-#: the newest product versions are selected by id (``product_id IN (…)``) up to this many products,
-#: else by the "no newer version" condition in SQL
-MAX_NEWEST_IN = 5000
+# --------------------------------------------------------------------------- default catalog
+# MAX_NEWEST_IN: the newest product versions are selected by id up to this many products
+# (pipeline.store.events)
 
 #: seconds the default catalog is remembered (it changes only when a first REB/SEL product appears)
 DEFAULT_CATALOG_TTL_S = 5.0
@@ -213,14 +178,7 @@ def default_catalog(session, may_read=None) -> str:
     with _default_lock:
         hit = _default_cache.get(key)
     if hit is None or now - hit[0] >= DEFAULT_CATALOG_TTL_S:
-        P = m.Product
-        holding = set()
-        for t in DEFAULT_ORDER:
-            q = select(m.Event.evid).join(P, P.id == m.Event.product_id).where(P.type == t,
-                                                                              _newest_version(P)).limit(1)
-            if session.execute(q).first() is not None:
-                holding.add(t)
-        hit = (now, frozenset(holding))
+        hit = (now, frozenset(store_events.types_holding_events(session, DEFAULT_ORDER)))
         with _default_lock:
             _default_cache[key] = hit
     return choose_default(hit[1], may_read)
@@ -228,19 +186,7 @@ def default_catalog(session, may_read=None) -> str:
 
 def _resolve_ids(session, ids: list[tuple[str, float, float, int]]) -> list[int]:
     """Event ids → orids of the preferred origins (ids that match nothing are skipped)."""
-    P, E, O = m.Product, m.Event, m.Origin
-    out = []
-    for ptype, ws, we, n in ids:
-        pid = session.scalar(select(P.id).where(P.type == ptype, P.window_start.between(ws - 1e-4, ws + 1e-4),
-                                                P.window_end.between(we - 1e-4, we + 1e-4))
-                             .order_by(P.version.desc()).limit(1))
-        if pid is None or n < 1:
-            continue
-        orid = session.scalar(select(O.orid).join(E, E.prefor == O.orid).where(E.product_id == pid)
-                              .order_by(O.time, O.orid).offset(n - 1).limit(1))
-        if orid is not None:
-            out.append(orid)
-    return out
+    return store_events.resolve_event_ids(session, ids)
 
 
 def _ranks(session, rows, cache=None, generation=None) -> dict[int, int]:
@@ -248,39 +194,7 @@ def _ranks(session, rows, cache=None, generation=None) -> dict[int, int]:
 
     With ``cache`` (an :class:`~pipeline.service.fdsn.cache.LRU`) the ranks of every event of a
     product are computed once per product and store ``generation``."""
-    E, O = m.Event, m.Origin
-    if cache is not None:
-        ranks: dict[int, int] = {}
-        missing = []
-        for pid in sorted({r.product_id for r in rows}):
-            got = cache.get(pid, generation)
-            if got is None:
-                missing.append(pid)
-            else:
-                ranks.update(got)
-        for i in range(0, len(missing), 500):
-            rn = func.row_number().over(partition_by=E.product_id, order_by=(O.time, O.orid)).label("rn")
-            per: dict[int, dict[int, int]] = {pid: {} for pid in missing[i:i + 500]}
-            for pid, orid, n in session.execute(select(E.product_id, O.orid, rn).select_from(E)
-                                                .join(O, O.orid == E.prefor)
-                                                .where(E.product_id.in_(missing[i:i + 500]))):
-                per[pid][orid] = n
-            for pid, d in per.items():
-                cache.put(pid, generation, d)
-                ranks.update(d)
-        return ranks
-    pids = sorted({r.product_id for r in rows})
-    wanted = {r.orid for r in rows}
-    ranks = {}
-    for i in range(0, len(pids), 500):
-        rn = func.row_number().over(partition_by=E.product_id, order_by=(O.time, O.orid)).label("rn")
-        sub = (select(O.orid, rn).select_from(E).join(O, O.orid == E.prefor)
-               .where(E.product_id.in_(pids[i:i + 500])).subquery())
-        orids = sorted(wanted)
-        for j in range(0, len(orids), 500):
-            for orid, n in session.execute(select(sub.c.orid, sub.c.rn).where(sub.c.orid.in_(orids[j:j + 500]))):
-                ranks[orid] = n
-    return ranks
+    return store_events.preferred_origin_ranks(session, rows, cache, generation)
 
 
 def _distance_deg(lat1, lon1, lat2, lon2) -> float:
@@ -315,18 +229,6 @@ def radius_box(lat: float, lon: float, maxr: float):
         return max(lo, -90.0), min(hi, 90.0), None
     dlon = math.degrees(math.asin(min(1.0, math.sin(math.radians(maxr)) / math.cos(math.radians(lat)))))
     return lo, hi, (lon - dlon - 1e-9, lon + dlon + 1e-9)
-
-
-def lon_condition(col, lo: float, hi: float):
-    """``lo <= lon <= hi`` with wrap-around (lo > hi crosses the antimeridian)."""
-    def norm(x):
-        return ((x + 180.0) % 360.0) - 180.0 if (x < -180 or x > 180) else x
-    if hi - lo >= 360:
-        return None
-    lo, hi = norm(lo), norm(hi)
-    if lo <= hi:
-        return and_(col >= lo, col <= hi)
-    return or_(col >= lo, col <= hi)
 
 
 # --------------------------------------------------------------------------- the query
@@ -368,101 +270,55 @@ class EventQuery:
     rank_cache = None
     generation = None
 
+    def criteria(self, session, types: list[str], orids: list[int] | None) -> EventCriteria:
+        """The store's selection (:func:`pipeline.store.events.select_events`) of this query."""
+        p = self.p
+        c = EventCriteria(types=types, orids=orids, access=self.access, magnitude_type=p.get("magnitudetype"),
+                          order=p["orderby"])
+        # newest versions: by id from the cache (no product join needed), else "no newer version" in SQL
+        if self.caches is not None:
+            newest, newest_literal = newest_ids_for(session, self.caches, self.generation, types)
+            if len(newest) <= MAX_NEWEST_IN:
+                c.newest_ids, c.newest_literal = newest, newest_literal
+        if p.get("starttime") is not None:
+            c.start = p["starttime"].timestamp
+        if p.get("endtime") is not None:
+            c.end = p["endtime"].timestamp
+        for k in ("minlatitude", "maxlatitude", "minlongitude", "maxlongitude", "mindepth", "maxdepth",
+                  "minmagnitude", "maxmagnitude"):
+            setattr(c, k, p.get(k))
+        if p.get("updatedafter") is not None:
+            c.updated_after = p["updatedafter"].datetime
+        if p.get("contributor") is not None:
+            wanted = {x.strip().lower() for x in p["contributor"].split(",")}
+            c.anything = self.settings.service.agency_id.lower() in wanted
+        if self.eventtypes is not None:
+            c.etype_codes = [code for code, (t, _) in ETYPE_QUAKEML.items() if t in self.eventtypes]
+            c.etype_unreported = "not reported" in self.eventtypes
+        if self.radius:
+            c.box = radius_box(p["latitude"], p["longitude"], p.get("maxradius", 180.0))
+        return c
+
     def run(self, session) -> list[dict]:
         p = self.p
-        E, O, P = m.Event, m.Origin, m.Product
-        magtype = p.get("magnitudetype")
-        mag = _pref_netmag(m.Netmag.magnitude, magtype).label("mag")
-        magt = _pref_netmag(m.Netmag.magtype, magtype).label("magtype")
         if self.ids:
             orids = _resolve_ids(session, self.ids)
             types = self.catalogs or sorted({i[0] for i in self.ids})
         else:
+            orids = None
             types = self.catalogs or [default_catalog(session, getattr(self.access, "may_read", None))]
-        # newest versions: by id from the cache (no product join needed), else "no newer version" in SQL
-        products = None
-        if self.caches is not None:
-            newest, newest_literal = newest_ids_for(session, self.caches, self.generation, types)
-            if len(newest) <= MAX_NEWEST_IN:
-                products = product_rows(session, self.caches, self.generation)
-        cols = [E.evid, E.evname, E.product_id, O.orid, O.time, O.lat, O.lon, O.depth, O.auth, O.etype]
-        pcols = [P.type, P.window_start, P.window_end, P.version, P.created]
-        # from origin (indexed time) to event by its primary key: event.prefor has no index
-        q = (select(*cols, *(pcols if products is None else ()), mag, magt)
-             .select_from(O).join(E, and_(E.evid == O.evid, E.prefor == O.orid)))
-        if self.ids:
-            q = q.where(O.orid.in_(orids) if orids else false())
-        joined = products is None
-        if joined:
-            q = q.join(P, P.id == E.product_id).where(P.type.in_(types), _newest_version(P))
-        else:
-            q = q.where(_id_in(session, E.product_id, newest, newest_literal) if newest else false())
-        if self.access is not None:
-            q0 = q
-            q = self.access(q, types, O, P)
-            if q is not q0 and not joined:  # the access rule names product columns
-                q, joined = q.join(P, P.id == E.product_id), True
-        if p.get("starttime") is not None:
-            q = q.where(O.time >= p["starttime"].timestamp)
-        if p.get("endtime") is not None:
-            q = q.where(O.time <= p["endtime"].timestamp)
-        if p.get("minlatitude") is not None:
-            q = q.where(O.lat >= p["minlatitude"])
-        if p.get("maxlatitude") is not None:
-            q = q.where(O.lat <= p["maxlatitude"])
-        if p.get("minlongitude") is not None or p.get("maxlongitude") is not None:
-            cond = lon_condition(O.lon, p.get("minlongitude", -180.0), p.get("maxlongitude", 180.0))
-            if cond is not None:
-                q = q.where(cond)
-        if p.get("mindepth") is not None:
-            q = q.where(O.depth >= p["mindepth"])
-        if p.get("maxdepth") is not None:
-            q = q.where(O.depth <= p["maxdepth"])
-        if p.get("minmagnitude") is not None:
-            q = q.where(mag >= p["minmagnitude"])
-        if p.get("maxmagnitude") is not None:
-            q = q.where(mag <= p["maxmagnitude"])
-        if magtype and p.get("minmagnitude") is None and p.get("maxmagnitude") is None:
-            q = q.where(mag.is_not(None))
-        if p.get("updatedafter") is not None:
-            if not joined:
-                q, joined = q.join(P, P.id == E.product_id), True
-            q = q.where(P.created > p["updatedafter"].datetime)
-        if p.get("contributor") is not None:
-            wanted = {c.strip().lower() for c in p["contributor"].split(",")}
-            if self.settings.service.agency_id.lower() not in wanted:
-                q = q.where(false())
-        if self.eventtypes is not None:
-            codes = [c for c, (t, _) in ETYPE_QUAKEML.items() if t in self.eventtypes]
-            conds = [O.etype.in_(codes)] if codes else []
-            if "not reported" in self.eventtypes:
-                conds.append(O.etype == "")
-            q = q.where(or_(*conds) if conds else false())
-        if self.radius:
-            lat0, lon0 = p["latitude"], p["longitude"]
-            lo, hi, lons = radius_box(lat0, lon0, p.get("maxradius", 180.0))
-            q = q.where(O.lat >= lo, O.lat <= hi)
-            if lons is not None:
-                cond = lon_condition(O.lon, *lons)
-                if cond is not None:
-                    q = q.where(cond)
-        order = p["orderby"]
-        if order == "time":
-            q = q.order_by(O.time.desc(), O.orid.desc())
-        elif order == "time-asc":
-            q = q.order_by(O.time.asc(), O.orid.asc())
-        elif order == "magnitude":
-            q = q.order_by(mag.desc().nulls_last(), O.time.desc(), O.orid.desc())
-        else:
-            q = q.order_by(mag.asc().nulls_last(), O.time.asc(), O.orid.asc())
+        c = self.criteria(session, types, orids)
+        products = None if c.newest_ids is None else product_rows(session, self.caches, self.generation)
         cap = self.settings.service.event_max_results
         limit = p.get("limit")
         want = min(limit, cap) if limit is not None else cap + 1
         offset = p["offset"] - 1
         if not self.radius:
-            rows = session.execute(q.offset(offset).limit(want)).all()
+            c.offset, c.limit = offset, want
+            rows = store_events.select_events(session, c)
         else:
-            rows = radius_page(session.execute(q).yield_per(1000),
+            lat0, lon0 = p["latitude"], p["longitude"]
+            rows = radius_page(store_events.select_events(session, c),
                                lambda r: _distance_deg(lat0, lon0, r.lat, r.lon),
                                p.get("minradius", 0.0), p.get("maxradius", 180.0), offset, want)
         if limit is None and len(rows) > cap:
@@ -499,114 +355,34 @@ def to_catalog(session, rows: list[dict], *, all_origins: bool, all_magnitudes: 
                magtype: str | None, agency: str):
     """obspy Catalog of the selected events, with the same mapping as
     :func:`pipeline.store.catalog.load_catalog` (units: depth m, amplitudes m) and stable ids."""
-    from obspy.core.event import Catalog, CreationInfo, Event, EventDescription, ResourceIdentifier
+    from obspy.core.event import Catalog, CreationInfo, ResourceIdentifier
 
-    from pipeline.store.catalog import (AUTH, EventAmplitudes, arrival_from_assoc, magnitude_from_netmag,
-                                        origin_from_row, origin_quality, pick_from_arrival,
-                                        station_magnitude_from_row)
+    from pipeline.store.catalog import AUTH, EventRows, event_from_rows
 
-    O = m.Origin
     cat = Catalog(resource_id=ResourceIdentifier("smi:idc-pipeline/fdsnws/event/1/query"))
     cat.creation_info = CreationInfo(agency_id=agency, author=AUTH, creation_time=UTCDateTime())
     if not rows:
         return cat
     evids = [r["evid"] for r in rows]
     pref = {r["orid"] for r in rows}
-    if all_origins:
-        origins = list(session.scalars(select(O).where(O.evid.in_(evids)).order_by(O.orid)))
-    else:
-        origins = list(session.scalars(select(O).where(O.orid.in_(pref))))
+    # arrivals are needed for the quality figures of the origins, as in load_catalog
+    found = (EventRows.of_origins(session, evids=evids, details=arrivals) if all_origins
+             else EventRows.of_origins(session, orids=pref, details=arrivals))
+    origins = list(found.origins.values())
     by_ev = defaultdict(list)
     for o in origins:
         by_ev[o.evid].append(o)
-    orids = [o.orid for o in origins]
-    errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.orid.in_(orids)))}
-    netmags = defaultdict(list)
-    for n in session.scalars(select(m.Netmag).where(m.Netmag.orid.in_(orids)).order_by(m.Netmag.magid)):
-        netmags[n.orid].append(n)
-    assocs, arr_rows, stamags = defaultdict(list), {}, defaultdict(list)
-    # arrivals are needed for the quality figures of the origins, as in load_catalog
-    for a in session.scalars(select(m.Assoc).where(m.Assoc.orid.in_(orids)).order_by(m.Assoc.arid)):
-        assocs[a.orid].append(a)
-    arids = [a.arid for v in assocs.values() for a in v]
-    for i in range(0, len(arids), 500):
-        for ar in session.scalars(select(m.Arrival).where(m.Arrival.arid.in_(arids[i:i + 500]))):
-            arr_rows[ar.arid] = ar
-    amp_rows = defaultdict(list)
-    if arrivals:
-        magids = [n.magid for v in netmags.values() for n in v]
-        for s in session.scalars(select(m.Stamag).where(m.Stamag.magid.in_(magids)).order_by(m.Stamag.id)):
-            stamags[s.magid].append(s)
-        for i in range(0, len(arids), 500):
-            for r in session.scalars(select(m.Amplitude).where(m.Amplitude.arid.in_(arids[i:i + 500]))
-                                     .order_by(m.Amplitude.ampid)):
-                amp_rows[r.arid].append(r)
-        for r in session.scalars(select(m.Amplitude).where(m.Amplitude.arid.is_(None), m.Amplitude.orid.in_(orids))
-                                 .order_by(m.Amplitude.ampid)):
-            amp_rows[("origin", r.orid)].append(r)
-
     for r in rows:
-        eid = r["eventid"]
-        prefix = RID_PREFIX + eid
-        mode = "manual" if r["type"] in REVIEWED else "automatic"
-        ev = Event(resource_id=ResourceIdentifier(prefix))
-        code = (r["etype"] or "").lower()
-        if code in ETYPE_QUAKEML and ETYPE_QUAKEML[code][0] != "not reported":
-            ev.event_type, ev.event_type_certainty = ETYPE_QUAKEML[code]
-        if r["evname"]:
-            ev.event_descriptions.append(EventDescription(text=r["evname"], type="region name"))
-        ev.creation_info = CreationInfo(agency_id=agency, author=AUTH)
+        prefix = RID_PREFIX + r["eventid"]
         ev_origins = sorted(by_ev.get(r["evid"], []), key=lambda o: (o.orid != r["orid"], o.orid)) or []
         if not ev_origins:
             ev_origins = [o for o in origins if o.orid == r["orid"]]
-        npick = 0
-        pick_of_arid: dict[int, Any] = {}
-        seq = itertools.count(1)
-        amps = EventAmplitudes(lambda key: f"{prefix}/amplitude/{next(seq)}")
-        for k, o in enumerate(ev_origins, start=1):
-            e = errs.get(o.orid)
-            org = origin_from_row(o, e, f"{prefix}/origin/{k}", mode, agency, o.auth or AUTH)
-            pairs = [(a, arr_rows[a.arid]) for a in assocs.get(o.orid, []) if a.arid in arr_rows]
-            for a, ar in pairs if arrivals else ():
-                pick = pick_of_arid.get(ar.arid)
-                if pick is None:
-                    npick += 1
-                    pick = pick_from_arrival(ar, f"{prefix}/pick/{npick}", mode, agency)
-                    ev.picks.append(pick)
-                    pick_of_arid[ar.arid] = pick
-                    amps.add_arrival(ar, pick, amp_rows.get(ar.arid, ()))
-                org.arrivals.append(arrival_from_assoc(
-                    a, ar, f"{prefix}/origin/{k}/arrival/{len(org.arrivals) + 1}", pick))
-            if arrivals:
-                amps.add_unlinked(amp_rows.get(("origin", o.orid), ()))
-            org.quality = origin_quality(o, e, pairs)
-            ev.origins.append(org)
-            if o.orid == r["orid"]:
-                ev.preferred_origin_id = org.resource_id
-            nms = netmags.get(o.orid, [])
-            if not all_magnitudes:
-                if o.orid != r["orid"]:
-                    nms = []
-                else:
-                    typed = [n for n in nms if not magtype or n.magtype.lower() == magtype.lower()]
-                    nms = typed[:1]
-            for n in nms:
-                mag = magnitude_from_netmag(n, f"{prefix}/magnitude/{len(ev.magnitudes) + 1}", org.resource_id,
-                                            mode, agency, n.auth or AUTH)
-                for s in stamags.get(n.magid, []):
-                    sm, contrib = station_magnitude_from_row(
-                        s, f"{prefix}/stamag/{len(ev.station_magnitudes) + 1}", org.resource_id,
-                        pick_of_arid.get(s.arid) if s.arid else None, amps.for_stamag(s))
-                    ev.station_magnitudes.append(sm)
-                    mag.station_magnitude_contributions.append(contrib)
-                ev.magnitudes.append(mag)
-                if o.orid == r["orid"] and ev.preferred_magnitude_id is None and (
-                        not magtype or n.magtype.lower() == magtype.lower()):
-                    ev.preferred_magnitude_id = mag.resource_id
-        ev.amplitudes.extend(amps.amplitudes)
-        if ev.preferred_magnitude_id is None and ev.magnitudes:
-            ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
-        cat.append(ev)
+        cat.append(event_from_rows(
+            found, ev_origins, r["orid"], rid=prefix, prefix=prefix,
+            mode="manual" if r["type"] in REVIEWED else "automatic", agency=agency, evname=r["evname"],
+            etype=r["etype"], numbered=True, arrivals=arrivals,
+            magnitudes="all" if all_magnitudes else "preferred", magtype=magtype, row_authors=True,
+            creation_info=True))
     return cat
 
 
@@ -787,8 +563,7 @@ def catalogs(request: Request, principal: Principal = Depends(current_principal)
     """The catalogs holding products that the caller may read (all or the public part of)."""
     st = request.app.state.idc
     with st.session() as session:
-        P = m.Product
-        present = {t for (t,) in session.execute(select(P.type).distinct())}
+        present = store_events.product_types(session)
     return Response(simple_list_xml("Catalog", [t for t in PRODUCT_TYPES if t in present and principal.may_read(t)]),
                     media_type="application/xml")
 

@@ -28,7 +28,8 @@ paths (``tests/test_service_event_index.py``).
 Freshness
 ---------
 A request uses the store's product generation (:func:`pipeline.service.fdsn.cache.generation`:
-one aggregate over ``product``, read on a connection of its own, no ORM) read at most
+one aggregate over ``product``, read on a connection of its own, no ORM:
+:class:`pipeline.store.events.GenerationReader`) read at most
 ``[service] event_generation_check_s`` seconds (default 0.05) before it started; when it changed
 the index is brought up to date before the request is answered — only products that are new or
 re-written are read again (a block is reused while its product id, ``runs`` and ``created`` are
@@ -59,14 +60,15 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.store.events import GenerationReader, product_versions, served_event_rows
+
 #: parameters the index does not answer (the SQL path does)
 UNHANDLED = ("includeallorigins", "includeallmagnitudes", "includearrivals", "magnitudetype", "updatedafter")
 #: rendered text lines and QuakeML elements kept per process (bytes); beyond, they are rendered per request
 MAX_RENDERED_BYTES = 128 * 1024 * 1024
 #: products read per query when (re)building
 LOAD_BATCH = 500
-#: seconds the generation read may take at most on PostgreSQL
-GENERATION_TIMEOUT_S = 5.0
+# seconds the generation read may take at most on PostgreSQL: pipeline.store.events.GENERATION_TIMEOUT_S
 #: an index of at least this many events is moved out of the garbage collector's reach (gc.freeze)
 GC_FREEZE_MIN_EVENTS = 10000
 
@@ -205,7 +207,7 @@ class EventIndex:
         self._snap: Snapshot | None = None
         self._build_lock = threading.Lock()
         self._gen_lock = threading.Lock()
-        self._gen_conn = None
+        self._gen_reader = GenerationReader(engine)
         self.rendered_bytes = 0
         self.builds = 0
         #: the store is a server (PostgreSQL): the generation read waits on the network
@@ -237,55 +239,18 @@ class EventIndex:
         connection kept for it no earlier than ``check_s`` seconds before this call: a caller
         that waited for another's read takes its result when that read is recent enough
         (concurrent requests share one read)."""
-        from pipeline.service.fdsn.cache import GENERATION_SQL, generation_value
-
         t0 = time.monotonic()
         with self._gen_lock:
             last = self._last_gen
             if last is not None and last[0] >= t0 - self.check_s:
                 return last
             t0 = time.monotonic()
-            for attempt in (0, 1):
-                try:
-                    if self._gen_conn is None:
-                        self._gen_conn = self._connect()
-                    cur = self._gen_conn.cursor()
-                    try:
-                        cur.execute(GENERATION_SQL)
-                        row = cur.fetchone()
-                    finally:
-                        cur.close()
-                    self._last_gen = (t0, generation_value(row))
-                    return self._last_gen
-                except Exception:
-                    self._drop_conn()
-                    if attempt:
-                        raise
-
-    def _connect(self):
-        raw = self.engine.raw_connection()
-        dbapi = raw.driver_connection
-        raw.detach()  # a connection of its own, outside the pool (closed by close())
-        if self.engine.dialect.name == "postgresql":
-            dbapi.autocommit = True  # one statement, no transaction left open
-            cur = dbapi.cursor()
-            cur.execute(f"SET statement_timeout = {int(GENERATION_TIMEOUT_S * 1000)}")
-            cur.close()
-        elif self.engine.dialect.name == "sqlite":
-            dbapi.isolation_level = None  # autocommit: every SELECT sees the newest commit
-        return dbapi
-
-    def _drop_conn(self) -> None:
-        c, self._gen_conn = self._gen_conn, None
-        if c is not None:
-            try:
-                c.close()
-            except Exception:
-                pass
+            self._last_gen = (t0, self._gen_reader.read())
+            return self._last_gen
 
     def close(self) -> None:
         with self._gen_lock:
-            self._drop_conn()
+            self._gen_reader.close()
 
     # ----------------------------------------------------------------- snapshot
     @staticmethod
@@ -329,13 +294,7 @@ class EventIndex:
             return snap
 
     def _build(self, session, gen, old: Snapshot | None) -> Snapshot:
-        from sqlalchemy import select
-
-        from pipeline.store import models as m
-
-        P = m.Product
-        rows = session.execute(select(P.id, P.type, P.window_start, P.window_end, P.version, P.runs,
-                                      P.created)).all()
+        rows = product_versions(session)
         best: dict[tuple, Any] = {}
         for r in rows:
             k = (r.type, r.window_start, r.window_end)
@@ -359,42 +318,13 @@ class EventIndex:
                         self.public_magtype)
 
     def _load(self, session, prods) -> list[Block]:
-        from collections import defaultdict
-
-        from sqlalchemy import select
-
-        from pipeline.store.products import event_id
         from pipeline.service.fdsn.quakeml_fast import quality_summary
-        from pipeline.store import models as m
+        from pipeline.store.products import event_id
 
-        E, O, R, N, A, AR = m.Event, m.Origin, m.Origerr, m.Netmag, m.Assoc, m.Arrival
-        pids = [r.id for r in prods]
-        evs = defaultdict(list)
-        n_events: dict[int, int] = defaultdict(int)
-        # rank order within a product: origin time, orid (as the ranks of the SQL path)
-        for r in session.execute(
-                select(E.product_id, E.evid, E.evname, O.orid, O.evid, O.time, O.lat, O.lon, O.depth, O.etype,
-                       O.dtype, O.algorithm, O.nass, O.ndef, O.auth)
-                .select_from(E).outerjoin(O, O.orid == E.prefor).where(E.product_id.in_(pids))
-                .order_by(E.product_id, O.time, O.orid)):
-            n_events[r[0]] += 1
-            if r[3] is not None:
-                evs[r[0]].append(r)
-        errs = {}
-        for orid, *e in session.execute(select(R.orid, R.stime, R.sdepth, R.smajax, R.sminax, R.strike, R.conf,
-                                               R.sdobs).join(E, E.prefor == R.orid)
-                                        .where(E.product_id.in_(pids))):
-            errs[orid] = _Err(*e)
-        mags = defaultdict(list)
-        for orid, *n in session.execute(select(N.orid, N.magid, N.magtype, N.magnitude, N.nsta, N.uncertainty,
-                                               N.auth).join(E, E.prefor == N.orid)
-                                        .where(E.product_id.in_(pids)).order_by(N.magid)):
-            mags[orid].append(_Mag(*n))
-        assocs = defaultdict(list)
-        for a in session.execute(select(A.orid, AR.sta, A.timedef, A.delta, A.esaz)
-                                 .join(AR, AR.arid == A.arid).join(E, E.prefor == A.orid)
-                                 .where(E.product_id.in_(pids))):
-            assocs[a.orid].append(a)
+        got = served_event_rows(session, [r.id for r in prods])
+        evs, n_events, assocs = got["events"], got["n_events"], got["assocs"]
+        errs = {orid: _Err(*e) for orid, e in got["errs"].items()}
+        mags = {orid: [_Mag(*n) for n in v] for orid, v in got["mags"].items()}
         quality = {orid: quality_summary(v) for orid, v in assocs.items()}
         no_assoc = quality_summary(())
         out = []
@@ -640,7 +570,7 @@ def _code_mask(tcode: np.ndarray, codes: list[int], n_types: int) -> np.ndarray:
 
 
 def _lon_mask(lon: np.ndarray, lo: float, hi: float):
-    """As :func:`pipeline.service.fdsn.event.lon_condition` (wrap-around; None = no condition)."""
+    """As :func:`pipeline.store.selection.lon_condition` (wrap-around; None = no condition)."""
     def norm(x):
         return ((x + 180.0) % 360.0) - 180.0 if (x < -180 or x > 180) else x
     if hi - lo >= 360:

@@ -17,12 +17,10 @@ or escape differently (control characters), so the two writers never disagree si
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 from obspy import UTCDateTime
-from sqlalchemy import select
 
-from pipeline.store import models as m
+from pipeline.store.events import preferred_origin_rows
 
 _BAD = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 HEAD = ("<?xml version='1.0' encoding='utf-8'?>\n"
@@ -82,33 +80,12 @@ def _creation(out: list, ind: str, agency, author, creation_time=None) -> None:
     out.append(f"{ind}</creationInfo>\n")
 
 
-def _chunks(values, n=500):
-    values = list(values)
-    for i in range(0, len(values), n):
-        yield values[i:i + n]
-
-
 def quakeml_bytes(session, rows: list[dict], *, magtype: str | None, agency: str,
                   creation_time: UTCDateTime | None = None) -> bytes | None:
     """QuakeML (bytes) of ``rows`` (from :meth:`EventQuery.run`) as ``to_catalog(...,
     all_origins=False, all_magnitudes=False, arrivals=False)`` written by obspy; None when a
     value needs the obspy writer."""
-    O, R, N, A, AR = m.Origin, m.Origerr, m.Netmag, m.Assoc, m.Arrival
-    orids = sorted({r["orid"] for r in rows})
-    origins, errs, netmags, assocs = {}, {}, defaultdict(list), defaultdict(list)
-    for part in _chunks(orids):
-        for o in session.execute(select(O.orid, O.time, O.lat, O.lon, O.depth, O.dtype, O.algorithm, O.nass,
-                                        O.ndef, O.auth).where(O.orid.in_(part))):
-            origins[o.orid] = o
-        for e in session.execute(select(R.orid, R.stime, R.sdepth, R.smajax, R.sminax, R.strike, R.conf,
-                                        R.sdobs).where(R.orid.in_(part))):
-            errs[e.orid] = e
-        for n in session.execute(select(N.orid, N.magid, N.magtype, N.magnitude, N.nsta, N.uncertainty, N.auth)
-                                 .where(N.orid.in_(part)).order_by(N.magid)):
-            netmags[n.orid].append(n)
-        for a in session.execute(select(A.orid, A.arid, AR.sta, A.timedef, A.delta, A.esaz)
-                                 .join(AR, AR.arid == A.arid).where(A.orid.in_(part)).order_by(A.arid)):
-            assocs[a.orid].append(a)
+    origins, errs, netmags, assocs = preferred_origin_rows(session, (r["orid"] for r in rows))
     parts = []
     try:
         for r in rows:
@@ -161,8 +138,8 @@ def event_xml(r, o, e, nms, quality: tuple, agency: str) -> str:
     (``time``, ``lat``, ``lon``, ``depth``, ``dtype``, ``algorithm``, ``nass``, ``ndef``,
     ``auth``); ``e``: its origerr row or None; ``nms``: the magnitudes written (at most one);
     ``quality``: :func:`quality_summary`. Raises :class:`_Unsafe` when a text needs obspy."""
-    from pipeline.service.fdsn.event import ETYPE_QUAKEML, REVIEWED, RID_PREFIX
-    from pipeline.store.catalog import AUTH
+    from pipeline.service.fdsn.event import RID_PREFIX
+    from pipeline.store.catalog import AUTH, ETYPE_QUAKEML, REVIEWED_TYPES as REVIEWED
 
     out: list[str] = []
     prefix = RID_PREFIX + r["eventid"]

@@ -19,16 +19,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 from obspy import UTCDateTime
-from sqlalchemy import and_, func, or_, select
 
 from pipeline.service.auth import Principal, current_principal, require
-from pipeline.service.fdsn.event import _distance_deg, lon_condition, radius_box
+from pipeline.service.fdsn.event import _distance_deg, radius_box
 from pipeline.service.fdsn.params import (
     SERVICE_VERSIONS,
     FDSNError,
     Param,
     Selection,
-    code_condition,
     iso,
     OPENAPI_POST_BODY,
     openapi_parameters,
@@ -37,9 +35,10 @@ from pipeline.service.fdsn.params import (
     split_codes,
     wadl,
 )
-from pipeline.store import models as m
 from pipeline.store.availability import has_segment
-from pipeline.store.selection import merge_selections, scalars_any
+from pipeline.store.selection import merge_selections
+from pipeline.store.stations import (EpochBounds, archived_extents, query_channels, query_sites,
+                                     stations_per_network)
 
 router = APIRouter(tags=["fdsnws-station"])
 
@@ -79,41 +78,12 @@ def selection_from_params(p: dict[str, Any]) -> Selection:
     return Selection(*codes, p.get("starttime"), p.get("endtime"))
 
 
-def _epoch_window(cls, t0: UTCDateTime | None, t1: UTCDateTime | None):
-    conds = []
-    if t0 is not None:
-        conds.append(or_(cls.offdate.is_(None), cls.offdate >= t0.timestamp))
-    if t1 is not None:
-        conds.append(cls.ondate <= t1.timestamp)
-    return conds
-
-
-def _before_after(cls, p):
-    conds = []
-    if p.get("startbefore") is not None:
-        conds.append(cls.ondate < p["startbefore"].timestamp)
-    if p.get("startafter") is not None:
-        conds.append(cls.ondate > p["startafter"].timestamp)
-    if p.get("endbefore") is not None:
-        conds.append(and_(cls.offdate.is_not(None), cls.offdate < p["endbefore"].timestamp))
-    if p.get("endafter") is not None:
-        conds.append(or_(cls.offdate.is_(None), cls.offdate > p["endafter"].timestamp))
-    if p.get("updatedafter") is not None:
-        conds.append(cls.lddate > p["updatedafter"].datetime)
-    return conds
-
-
-def _sel_condition(cls, sel: Selection, with_channel: bool):
-    conds = [c for c in (code_condition(cls.net, sel.network), code_condition(cls.sta, sel.station)) if c is not None]
-    if with_channel:
-        conds += [c for c in (code_condition(cls.loc, sel.location), code_condition(cls.chan, sel.channel))
-                  if c is not None]
-    conds += _epoch_window(cls, sel.starttime, sel.endtime)
-    return and_(*conds) if conds else None
-
-
-def _cost(sel: Selection) -> int:
-    return 1 + sel.n_codes
+def _epoch_bounds(p) -> EpochBounds:
+    """The ``startbefore`` … ``updatedafter`` conditions of the parameters."""
+    def ts(k):
+        return None if p.get(k) is None else p[k].timestamp
+    return EpochBounds(ts("startbefore"), ts("startafter"), ts("endbefore"), ts("endafter"),
+                       None if p.get("updatedafter") is None else p["updatedafter"].datetime)
 
 
 class StationQuery:
@@ -138,72 +108,45 @@ class StationQuery:
         self.channel_filter = (any(s.location is not None or s.channel is not None for s in selections)
                                or p["matchtimeseries"])
 
-    def sites(self, session) -> list[m.Site]:
-        p, S = self.p, m.Site
-        q = select(S)
-        for c in _before_after(S, p) if p["level"] in ("network", "station") else _before_after(S, {}):
-            q = q.where(c)
-        if p.get("minlatitude") is not None:
-            q = q.where(S.lat >= p["minlatitude"])
-        if p.get("maxlatitude") is not None:
-            q = q.where(S.lat <= p["maxlatitude"])
-        if p.get("minlongitude") is not None or p.get("maxlongitude") is not None:
-            c = lon_condition(S.lon, p.get("minlongitude", -180.0), p.get("maxlongitude", 180.0))
-            if c is not None:
-                q = q.where(c)
-        if self.radius:
-            lo, hi, lons = radius_box(p["latitude"], p["longitude"], p.get("maxradius", 180.0))
-            q = q.where(S.lat >= lo, S.lat <= hi)
-            if lons is not None and (c := lon_condition(S.lon, *lons)) is not None:
-                q = q.where(c)
-        rows = scalars_any(session, q, self.selections, lambda s: _sel_condition(S, s, False), cost=_cost)
+    def sites(self, session) -> list:
+        """Station epochs (site rows) of the query, by network, station and start."""
+        p = self.p
+        box = radius_box(p["latitude"], p["longitude"], p.get("maxradius", 180.0)) if self.radius else None
+        rows = query_sites(session, self.selections,
+                           epochs=_epoch_bounds(p) if p["level"] in ("network", "station") else EpochBounds(),
+                           minlatitude=p.get("minlatitude"), maxlatitude=p.get("maxlatitude"),
+                           minlongitude=p.get("minlongitude"), maxlongitude=p.get("maxlongitude"), box=box)
         rows.sort(key=lambda s: (s.net, s.sta, s.ondate))
         if self.radius:
             rmin, rmax = p.get("minradius", 0.0), p.get("maxradius", 180.0)
             rows = [s for s in rows if rmin <= _distance_deg(p["latitude"], p["longitude"], s.lat, s.lon) <= rmax]
         return rows
 
-    def channels(self, session, sites: list[m.Site]) -> list[m.Sitechan]:
-        p, C = self.p, m.Sitechan
+    def channels(self, session, sites: list) -> list:
+        """Channel epochs (sitechan rows) of the query at the stations of ``sites``, by network,
+        station, location, channel and start."""
+        p = self.p
         keys = sorted({(s.net, s.sta) for s in sites})
         if not keys:
             return []
-        q = select(C)
-        if p["level"] in ("channel", "response"):
-            for c in _before_after(C, p):
-                q = q.where(c)
-        conds = [_sel_condition(C, s, True) for s in self.selections]
-        if any(c is None for c in conds):  # a selection of every channel: those of the stations
-            out = scalars_any(session, q, keys, lambda k: and_(C.net == k[0], C.sta == k[1]))
-        else:
-            wanted = set(keys)
-            out = [c for c in scalars_any(session, q, self.selections, lambda s: _sel_condition(C, s, True),
-                                          cost=_cost) if (c.net, c.sta) in wanted]
+        out = query_channels(session, self.selections, keys,
+                             epochs=_epoch_bounds(p) if p["level"] in ("channel", "response") else EpochBounds())
         out.sort(key=lambda c: (c.net, c.sta, c.loc, c.chan, c.ondate))
         if p["matchtimeseries"]:
             out = [c for c in out if self._has_data(session, c)]
         return out
 
-    def _has_data(self, session, c: m.Sitechan) -> bool:
+    def _has_data(self, session, c) -> bool:
         windows = [(s.starttime and s.starttime.timestamp, s.endtime and s.endtime.timestamp)
                    for s in self.selections if s.starttime or s.endtime]
         return has_segment(session, c.net, c.sta, c.loc, c.chan, c.ondate, c.offdate, windows)
 
 
-def _availability(session, chans: list[m.Sitechan]) -> dict[tuple, tuple[float, float]]:
-    W = m.WfAvail
-    keys = {(c.net, c.sta) for c in chans}
-    out = {}
-    for net, sta in keys:
-        rows = session.execute(select(W.loc, W.chan, func.min(W.starttime), func.max(W.endtime))
-                               .where(W.net == net, W.sta == sta, W.kind == "segment")
-                               .group_by(W.loc, W.chan))
-        for loc, chan, t0, t1 in rows:
-            out[(net, sta, loc, chan)] = (t0, t1)
-    return out
+def _availability(session, chans: list) -> dict[tuple, tuple[float, float]]:
+    return archived_extents(session, {(c.net, c.sta) for c in chans})
 
 
-def _find_response(inv, c: m.Sitechan):
+def _find_response(inv, c):
     """The response of channel epoch ``c`` in the StationXML files (None when absent)."""
     best = None
     for net in inv:
@@ -241,7 +184,7 @@ def build(session, state, q: StationQuery, agency: str, url: str):
     if not sites:
         return None, None
     avail = _availability(session, chans) if p["includeavailability"] and chans else {}
-    totals = dict(session.execute(select(m.Site.net, func.count(func.distinct(m.Site.sta))).group_by(m.Site.net)).all())
+    totals = stations_per_network(session)
     inv_files = state.file_inventory() if level == "response" else None
     networks: dict[str, list] = defaultdict(list)
     for s in sites:
@@ -305,7 +248,7 @@ def build(session, state, q: StationQuery, agency: str, url: str):
     return inv, "\n".join(text) + "\n"
 
 
-def _epoch_channels(site: m.Site, chans: list[m.Sitechan]) -> list[m.Sitechan]:
+def _epoch_channels(site, chans: list) -> list:
     """The channel epochs that overlap the station epoch ``site``."""
     out = []
     for c in chans:
