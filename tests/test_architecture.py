@@ -2,10 +2,12 @@
 import-linter (grimp counts every import statement, also those inside functions).
 
 * nothing below :mod:`pipeline.tasks` imports tasks, cli, service, orchestration or the demo;
-* io, geo, traveltime, store, stations, the pick table and util import no stage package.
+* io, geo, traveltime, store, stations, the pick table and util import no stage package;
+* the FDSN web services (``pipeline.service.fdsn``) import neither SQLAlchemy nor the store's
+  models: their SQL is in query functions of :mod:`pipeline.store`.
 
 The contract must also be able to fail: a copy of the package with one planted function-level
-wrong-way import (review -> tasks) is refused, naming the module and line."""
+wrong-way import (review -> tasks; fdsn -> sqlalchemy) is refused, naming the module and line."""
 from __future__ import annotations
 
 import os
@@ -32,7 +34,7 @@ def test_the_package_keeps_its_layers():
     res = _lint(PROJECT_ROOT)
     print(res.stdout[-1500:])
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "2 kept, 0 broken" in res.stdout
+    assert "3 kept, 0 broken" in res.stdout
 
 
 def test_a_planted_wrong_way_import_breaks_the_contract(tmp_path):
@@ -47,3 +49,17 @@ def test_a_planted_wrong_way_import_breaks_the_contract(tmp_path):
     print(res.stdout[-1500:])
     assert res.returncode == 1, res.stdout + res.stderr
     assert "pipeline.review.edc -> pipeline.tasks" in res.stdout and "BROKEN" in res.stdout
+
+
+def test_sql_in_the_fdsn_services_breaks_the_contract(tmp_path):
+    root = tmp_path / "copy"
+    shutil.copytree(PROJECT_ROOT / "pipeline", root / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__", "static", "data", "*.png"))
+    shutil.copy(PROJECT_ROOT / ".importlinter", root / ".importlinter")
+    cache = root / "pipeline" / "service" / "fdsn" / "cache.py"
+    cache.write_text(cache.read_text() + "\n\ndef _planted(session):\n    from sqlalchemy import text  # SQL in a service\n\n"
+                                        "    return session.execute(text('SELECT 1'))\n")
+    res = _lint(root, pythonpath=root)
+    print(res.stdout[-1500:])
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "pipeline.service.fdsn.cache -> sqlalchemy" in res.stdout and "BROKEN" in res.stdout
