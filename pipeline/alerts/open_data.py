@@ -49,20 +49,6 @@ def _ts(x) -> pd.Series:
     return pd.to_datetime(pd.Series(x, dtype="float64"), unit="s", utc=True).astype("datetime64[us, UTC]")
 
 
-def _products(session, product: str, t1: float, t2: float):
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
-
-    newest = {}
-    for p in session.scalars(select(m.Product).where(m.Product.type == product, m.Product.window_start < t2,
-                                                     m.Product.window_end > t1)):
-        k = (p.window_start, p.window_end)
-        if k not in newest or p.version > newest[k].version:
-            newest[k] = p
-    return [newest[k] for k in sorted(newest)]
-
-
 def catalog_tables(settings, product: str, start, end, public_rule: dict | None = None) -> dict[str, pd.DataFrame]:
     """The four catalogue tables (see the module docstring).
 
@@ -70,10 +56,9 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
         "min_age_days", "now"}`` (magnitude of that type — else the preferred — ≥ min, origin time at
         least min_age_days before now), as the access policy gives the public (``[access.public_events]``)
     """
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
+    from pipeline.store import product_rows as rows_of
     from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.products import newest_overlapping
 
     t1, t2 = float(UTCDateTime(start).timestamp), float(UTCDateTime(end).timestamp)
     if not t2 > t1:
@@ -82,15 +67,11 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
     ev_rows, or_rows, mag_rows, ar_rows = [], [], [], []
     n_products = n_in_window = 0
     with session_scope(settings.database_url) as s:
-        for prod in _products(s, product, t1, t2):
+        for prod in newest_overlapping(s, product, t1, t2):
             n_products += 1
             pid = prod.id
-            origins = {o.orid: o for o in s.scalars(select(m.Origin).where(m.Origin.product_id == pid))}
-            errs = {e.orid: e for e in s.scalars(select(m.Origerr).where(m.Origerr.product_id == pid))}
-            netmags: dict[int, list] = {}
-            for n in s.scalars(select(m.Netmag).where(m.Netmag.product_id == pid).order_by(m.Netmag.magid)):
-                netmags.setdefault(n.orid, []).append(n)
-            events = [e for e in s.scalars(select(m.Event).where(m.Event.product_id == pid)) if e.prefor in origins]
+            origins, errs, netmags, events = rows_of.origin_rows(s, pid)
+            events = [e for e in events if e.prefor in origins]
             events.sort(key=lambda e: (origins[e.prefor].time, e.evid))
             ids = {}
             for rank, e in enumerate(events, start=1):  # rank over the whole version, as fdsnws-event
@@ -133,9 +114,8 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
                                      "uncertainty": n.uncertainty, "nsta": n.nsta})
             kept_orids = {o.orid for o in origins.values() if o.evid in keep}
             if kept_orids:
-                arr = {a.arid: a for a in s.scalars(select(m.Arrival).where(m.Arrival.product_id == pid))}
-                for a in s.scalars(select(m.Assoc).where(m.Assoc.product_id == pid).order_by(m.Assoc.orid,
-                                                                                            m.Assoc.arid)):
+                arr, assocs = rows_of.arrival_rows(s, pid)
+                for a in assocs:
                     if a.orid not in kept_orids or a.arid not in arr:
                         continue
                     r = arr[a.arid]
@@ -241,25 +221,20 @@ def waveform_dataset(settings, start, end, network: str = "*", station: str = "*
     import xarray as xr
     from obspy import Stream
     from obspy.clients.filesystem.sds import Client
-    from sqlalchemy import select
 
-    from pipeline.store import models as m
+    from pipeline.store.availability import channels_overlapping
     from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.stations import site_positions_at
 
     t1, t2 = UTCDateTime(start), UTCDateTime(end)
     if not t2 > t1:
         raise ValueError(f"end {t2} must be after start {t1}")
     ensure_schema(settings.database_url)
-    W = m.WfAvail
     with session_scope(settings.database_url) as s:
-        rows = s.execute(select(W.net, W.sta, W.loc, W.chan).where(
-            W.kind == "segment", W.endtime >= t1.timestamp, W.starttime < t2.timestamp).distinct()).all()
+        rows = channels_overlapping(s, t1.timestamp, t2.timestamp)
         chans = sorted({tuple(r) for r in rows if _match(network, r[0]) and _match(station, r[1])
                         and _match(location or "*", r[2]) and _match(channel, r[3])})
-        sites = {}
-        for site in s.scalars(select(m.Site)):
-            if site.ondate <= t1.timestamp and (site.offdate is None or site.offdate > t1.timestamp):
-                sites[(site.net, site.sta)] = (site.lat, site.lon, site.elev_km)
+        sites = site_positions_at(s, t1.timestamp)
     limit = max_channel_seconds if max_channel_seconds is not None else settings.service.dataselect_max_channel_seconds
     if len(chans) * (t2 - t1) > limit:
         raise ValueError(f"{len(chans)} channels × {t2 - t1:.0f} s exceed the limit of {limit:.0f} channel-seconds")

@@ -125,18 +125,9 @@ def _fit(x: float, width: int, decimals: int) -> str:
 
 # --------------------------------------------------------------------------- events
 def _product_windows(session, product: str, t1: float, t2: float):
-    from sqlalchemy import select
+    from pipeline.store.products import newest_overlapping
 
-    from pipeline.store import models as m
-
-    rows = session.scalars(select(m.Product).where(m.Product.type == product, m.Product.window_start < t2,
-                                                   m.Product.window_end > t1))
-    newest: dict[tuple[float, float], object] = {}
-    for p in rows:
-        k = (p.window_start, p.window_end)
-        if k not in newest or p.version > newest[k].version:
-            newest[k] = p
-    return [newest[k] for k in sorted(newest)]
+    return newest_overlapping(session, product, t1, t2)
 
 
 def _event_magnitudes(ev, types: tuple[str, ...]) -> list[float]:
@@ -239,13 +230,11 @@ def bulletin_section(cat: Catalog, rl: RequestLine, title: str) -> str:
 
 # --------------------------------------------------------------------------- stations
 def _sites(session, env: Environment):
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
+    from pipeline.store.stations import sites
 
     t1, t2 = env.time if env.time else (None, None)
     out = []
-    for s in session.scalars(select(m.Site).order_by(m.Site.net, m.Site.sta, m.Site.ondate)):
+    for s in sites(session):
         if not (env.matches(env.net_list, s.net) and env.matches(env.sta_list, s.sta)):
             continue
         if t1 is not None and (s.ondate >= t2.timestamp or (s.offdate is not None and s.offdate <= t1.timestamp)):
@@ -255,17 +244,14 @@ def _sites(session, env: Environment):
 
 
 def _channels(session, env: Environment):
-    from sqlalchemy import select
-
-    from pipeline.store import models as m
+    from pipeline.store.stations import channels
 
     t1, t2 = env.time if env.time else (None, None)
     sites = {}
     for s in _sites(session, Environment(net_list=env.net_list, sta_list=env.sta_list)):
         sites.setdefault((s.net, s.sta), []).append(s)
     out = []
-    for c in session.scalars(select(m.Sitechan).order_by(m.Sitechan.net, m.Sitechan.sta, m.Sitechan.loc,
-                                                         m.Sitechan.chan, m.Sitechan.ondate)):
+    for c in channels(session):
         if (c.net, c.sta) not in sites or not env.matches(env.chan_list, c.chan):
             continue
         if t1 is not None and (c.ondate >= t2.timestamp or (c.offdate is not None and c.offdate <= t1.timestamp)):
@@ -409,13 +395,9 @@ def waveform_block(tr, subformat: str, site=None, chan=None, inventory=None) -> 
 def _archive_segments(session, env: Environment, t1: UTCDateTime, t2: UTCDateTime) -> list[tuple]:
     """``((net, sta, loc, chan), start, end)`` of the archived data (``wfavail`` segments) in
     [t1, t2] of the channels matching NET/STA/CHAN_LIST (epoch s)."""
-    from sqlalchemy import select
+    from pipeline.store.availability import segments_overlapping
 
-    from pipeline.store import models as m
-
-    W = m.WfAvail
-    rows = session.execute(select(W.net, W.sta, W.loc, W.chan, W.starttime, W.endtime).where(
-        W.kind == "segment", W.endtime >= t1.timestamp, W.starttime < t2.timestamp))
+    rows = segments_overlapping(session, t1.timestamp, t2.timestamp)
     return [(tuple(r[:4]), r[4], r[5]) for r in rows if env.matches(env.net_list, r[0])
             and env.matches(env.sta_list, r[1]) and env.matches(env.chan_list, r[3])]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from obspy import UTCDateTime
-from sqlalchemy import delete, select
 
 from pipeline.screening.criteria import NOT_SCREENED_OUT, SCREENED_OUT, characterize, screen_event
 
@@ -61,8 +61,7 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
     from pipeline.review.queue import utc_day
     from pipeline.store.catalog import load_catalog, store_catalog
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import Event as EventRow
-    from pipeline.store.models import EventCharacterization, ScreeningResult, utcnow
+    from pipeline.store import screening as rows
     from pipeline.store.products import ProductKey, record_run, select_version, write_product
     from pipeline.util import fault_point, staged_files
 
@@ -70,7 +69,7 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
     d0 = utc_day(day)
     t0 = float(d0.timestamp)
     ensure_schema(settings.database_url)
-    started, tick = utcnow(), time.perf_counter()
+    started, tick = datetime.now(timezone.utc), time.perf_counter()
     with session_scope(settings.database_url) as s:
         reb = select_version(s, ProductKey("REB", t0, t0 + DAY_S), reb_version, label=f"REB {d0.date}",
                              missing=f"no REB for {d0.date}: publish it first (`idc review publish --day {d0.date}`)")
@@ -88,35 +87,32 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
     for ev, i in zip(sseb_cat, keep):
         _extra(ev, chars[i], screened[i][0], screened[i][1])
 
-    def evids(session, product) -> dict[str, int]:
-        return {r.public_id: r.evid for r in session.scalars(select(EventRow).where(EventRow.product_id == product.id))}
-
     def fill_seb(session, product):
-        session.execute(delete(EventCharacterization).where(EventCharacterization.product_id == product.id))
+        rows.clear_characterizations(session, product.id)
         summary = store_catalog(session, product, seb_cat)
-        ids = evids(session, product)
+        ids = rows.event_ids(session, product.id)
         for c in chars:
             d = c.as_dict()
-            session.add(EventCharacterization(
-                product_id=product.id, evid=ids[c.public_id], public_id=c.public_id[:200],
+            rows.add_characterization(
+                session, product_id=product.id, evid=ids[c.public_id], public_id=c.public_id[:200],
                 **{k: d[k] for k in ("mb", "mb_uncertainty", "mb_nsta", "ms", "ms_uncertainty", "ms_nsta", "depth_km",
                                      "depth_conf90_km", "depth_fixed", "distance_to_coast_km", "at_sea",
-                                     "hydro_energy", "hydro_nsta")}))
+                                     "hydro_energy", "hydro_nsta")})
         return {**summary, "reb_version": reb_v}
 
     def fill_sseb(session, product):
-        session.execute(delete(ScreeningResult).where(ScreeningResult.product_id == product.id))
+        rows.clear_results(session, product.id)
         summary = store_catalog(session, product, sseb_cat)
-        ids = evids(session, product)
+        ids = rows.event_ids(session, product.id)
         n_out = 0
         for c, (overall, results) in zip(chars, screened):
             n_out += overall == SCREENED_OUT
             for r in results:
-                session.add(ScreeningResult(
-                    product_id=product.id, evid=ids.get(c.public_id), public_id=c.public_id[:200],
+                rows.add_result(
+                    session, product_id=product.id, evid=ids.get(c.public_id), public_id=c.public_id[:200],
                     origin_time=c.origin_time, criterion=r.criterion, applicable=r.applicable, value=r.value,
                     uncertainty=r.uncertainty, threshold=r.threshold, outcome=r.outcome, reason=r.reason,
-                    source=r.source))
+                    source=r.source)
         return {**summary, "reb_version": reb_v, "screened_out": n_out, "not_screened_out": len(chars) - n_out}
 
     out = {"day": str(d0.date), "reb_version": reb_v, "events": len(cat)}
@@ -156,7 +152,7 @@ def load_screening(settings: "Settings", day, version: int | None = None) -> dic
     ``{"version", "reb_version", "events": {public_id: {"criteria": {name: row}, "parameters": {...}}}}``."""
     from pipeline.review.queue import utc_day
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import EventCharacterization, ScreeningResult
+    from pipeline.store import screening as rows
     from pipeline.store.products import ProductKey, select_version, versions
 
     d0 = utc_day(day)
@@ -167,8 +163,7 @@ def load_screening(settings: "Settings", day, version: int | None = None) -> dic
                            missing=f"no SSEB for {d0.date} (run `idc screen --day {d0.date}`)")
         reb_v = (p.summary or {}).get("reb_version")
         events: dict[str, dict] = {}
-        for r in s.scalars(select(ScreeningResult).where(ScreeningResult.product_id == p.id)
-                           .order_by(ScreeningResult.origin_time, ScreeningResult.id)):
+        for r in rows.results(s, p.id):
             e = events.setdefault(r.public_id, {"time": str(UTCDateTime(r.origin_time)), "criteria": {},
                                                 "in_sseb": r.evid is not None})
             e["criteria"][r.criterion] = {"applicable": r.applicable, "value": r.value, "uncertainty": r.uncertainty,
@@ -177,7 +172,7 @@ def load_screening(settings: "Settings", day, version: int | None = None) -> dic
         seb = next((v for v in reversed(versions(s, ProductKey("SEB", t0, t0 + DAY_S)))
                     if (v.summary or {}).get("reb_version") == reb_v), None)
         if seb is not None:
-            for c in s.scalars(select(EventCharacterization).where(EventCharacterization.product_id == seb.id)):
+            for c in rows.characterizations(s, seb.id):
                 if c.public_id in events:
                     events[c.public_id]["parameters"] = {
                         k: getattr(c, k) for k in ("mb", "mb_uncertainty", "mb_nsta", "ms", "ms_uncertainty", "ms_nsta",

@@ -157,3 +157,20 @@ def has_segment(session: Session, net: str, sta: str, loc: str, chan: str, ondat
         if session.execute(select(W.id).where(*conds, or_(*terms)).limit(1)).first() is not None:
             return True
     return False
+
+
+def segments_overlapping(session: Session, start: float, end: float) -> list:
+    """The archived segments (``wfavail`` rows of kind ``segment``) with ``endtime >= start`` and
+    ``starttime < end`` (epoch s), as rows ``(net, sta, loc, chan, starttime, endtime, nsamp)``, in
+    no particular order."""
+    W = WfAvail
+    return session.execute(select(W.net, W.sta, W.loc, W.chan, W.starttime, W.endtime, W.nsamp).where(
+        W.kind == "segment", W.endtime >= start, W.starttime < end)).all()
+
+
+def channels_overlapping(session: Session, start: float, end: float) -> list[tuple[str, str, str, str]]:
+    """``(net, sta, loc, chan)`` (distinct, in no particular order) of the channels with an archived
+    segment that has ``endtime >= start`` and ``starttime < end`` (epoch s)."""
+    W = WfAvail
+    return [tuple(r) for r in session.execute(select(W.net, W.sta, W.loc, W.chan).where(
+        W.kind == "segment", W.endtime >= start, W.starttime < end).distinct()).all()]

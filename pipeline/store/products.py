@@ -119,6 +119,40 @@ def newest_in_range(session: Session, type_: str, start: float, end: float) -> l
     return list(session.scalars(q))
 
 
+def newest_overlapping(session: Session, type_: str, start: float, end: float) -> list[Product]:
+    """The newest version of every ``type_`` window overlapping [start, end), by window (start, end)."""
+    newest: dict[tuple[float, float], Product] = {}
+    for p in session.scalars(select(Product).where(Product.type == type_, Product.window_start < end,
+                                                   Product.window_end > start)):
+        k = (p.window_start, p.window_end)
+        if k not in newest or p.version > newest[k].version:
+            newest[k] = p
+    return [newest[k] for k in sorted(newest)]
+
+
+def versions_overlapping(session: Session, type_: str | None = None, start: float | None = None,
+                         end: float | None = None) -> list[Product]:
+    """Every stored version of the ``type_`` windows (all types when None) overlapping [start, end)
+    (open ends when None), in the order they were made."""
+    q = select(Product)
+    if type_:
+        q = q.where(Product.type == type_)
+    if start is not None:
+        q = q.where(Product.window_end > start)
+    if end is not None:
+        q = q.where(Product.window_start < end)
+    return list(session.scalars(q.order_by(Product.created, Product.id)))
+
+
+def newest_versions(session: Session) -> list[tuple[str, float, float, int]]:
+    """``(type, window start, window end, newest version)`` of every stored product window, by
+    window (start, end) and type."""
+    return [tuple(r) for r in session.execute(
+        select(Product.type, Product.window_start, Product.window_end, func.max(Product.version))
+        .group_by(Product.type, Product.window_start, Product.window_end)
+        .order_by(Product.window_start, Product.window_end, Product.type)).all()]
+
+
 def clear_rows(session: Session, product_id: int) -> None:
     for model in _CHILDREN:
         session.execute(delete(model).where(model.product_id == product_id))
