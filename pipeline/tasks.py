@@ -858,6 +858,50 @@ def alerts_for_product(settings: Settings, product: str, start, end, version: in
 
 
 # ----------------------------------------------------------------------------- simulation (issue 12)
+def simulate_waveforms(settings: Settings, start, end, out_dir: str | Path, origins: str | Path,
+                       stations: str | Path | None = None, seed: int = 0, model: str = "ak135",
+                       overrides: dict | None = None, max_stations: int | None = None, progress: bool = True) -> dict:
+    """``idc simulate waveforms``: miniSEED of [start, end) at the IMS seismic stations (or a station
+    CSV) from real origins, plus the truth (QuakeML), StationXML and the true arrivals; see
+    :mod:`pipeline.simulate.waveforms`. ``overrides``: :class:`~pipeline.simulate.waveforms.WaveformConfig`
+    (and arrival-model) parameters by name."""
+    import pandas as pd
+    from obspy import UTCDateTime
+    from tqdm import tqdm
+
+    from pipeline.simulate.detections import ims_seismic_stations
+    from pipeline.simulate.waveforms import WaveformConfig
+    from pipeline.simulate.waveforms import simulate_waveforms as _simulate
+    from pipeline.traveltime.tables import GLOBAL_PHASES, TravelTimeTable
+
+    origins = Path(origins)
+    stations = Path(stations) if stations else _ims_station_file(settings)
+    for label, p in (("--origins", origins), ("--stations", stations)):
+        if not p.is_file():
+            raise FileNotFoundError(f"{label} {p}: no such file")
+    t0, t1 = UTCDateTime(start), UTCDateTime(end)
+    table = pd.read_csv(stations)
+    sta = ims_seismic_stations(table) if "technology" in table.columns else table
+    if max_stations:
+        sta = sta.head(max_stations)
+    cfg = WaveformConfig.from_mapping(overrides or {})
+    tt = TravelTimeTable(model, list(GLOBAL_PHASES), cache_dir=settings.cache_dir / "traveltime")
+    with tqdm(total=1, desc="simulate", unit="station-chunk", file=sys.stderr, disable=not progress) as bar:
+        def on(done, total):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+        res = _simulate(pd.read_csv(origins), sta, tt, out_dir, t0, t1, cfg, seed=seed, progress=on)
+    return res.as_dict() | {"start": str(t0), "end": str(t1)}
+
+
+def _ims_station_file(settings: Settings) -> Path:
+    """``ims_stations.csv`` of the configured ``[stations] paths``."""
+    found = [p / "ims_stations.csv" if p.is_dir() else p for p in settings.station_paths()]
+    found = [p for p in found if p.name == "ims_stations.csv" and p.is_file()]
+    return found[0] if found else settings.station_paths()[0] / "ims_stations.csv"
+
+
 def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: str | Path,
                         stations: str | Path | None = None, false_fraction: float | None = None, seed: int = 0,
                         model: str = "ak135") -> dict:
@@ -886,9 +930,7 @@ def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: 
     if stations:
         stations = Path(stations)
     else:
-        found = [p / "ims_stations.csv" if p.is_dir() else p for p in settings.station_paths()]
-        found = [p for p in found if p.name == "ims_stations.csv" and p.is_file()]
-        stations = found[0] if found else settings.station_paths()[0] / "ims_stations.csv"
+        stations = _ims_station_file(settings)
     for label, p in (("origins", origins), ("stations", stations)):
         if not p.is_file():
             raise FileNotFoundError(f"{label} file {p} not found")

@@ -324,6 +324,59 @@ def _sigma_by_snr(snr_log, threshold, hi, lo):
     return hi - (hi - lo) * f
 
 
+def predict_arrivals(org: pd.DataFrame, sta: pd.DataFrame, tt, cfg: SimConfig = SimConfig()) -> pd.DataFrame:
+    """The arrivals of every origin at every station (step 2 of the module docstring): one row per
+    (origin ``e``, station ``s``, table phase) with ``distance_deg``, ``depth_km``, ``azimuth``,
+    ``true_backazimuth``, ``true_time`` (origin + table + ellipticity + elevation corrections),
+    ``slowness_true`` (s/deg), ``taup`` (TauP phase name), ``q`` (the mb distance term) and
+    ``mag``; sorted by origin, station and time. No randomness (shared with
+    :mod:`pipeline.simulate.waveforms`)."""
+    ne, ns = len(org), len(sta)
+    rows = []
+    if ne and ns:
+        ev_lat = geocentric_latitude(org["latitude"].to_numpy(float))
+        st_lat = geocentric_latitude(sta["latitude"].to_numpy(float))
+        dist, az, baz = distance_azimuth(ev_lat[:, None], org["longitude"].to_numpy(float)[:, None],
+                                         st_lat[None, :], sta["longitude"].to_numpy(float)[None, :])
+        depth = np.broadcast_to(org["depth_km"].to_numpy(float)[:, None], dist.shape)
+        mag = np.broadcast_to(org["mag"].to_numpy(float)[:, None], dist.shape)
+        elev_km = np.broadcast_to(sta["elevation_m"].to_numpy(float)[None, :] / 1000.0, dist.shape)
+        src_lat = np.broadcast_to(ev_lat[:, None], dist.shape)
+        q_p = q_idc(np.minimum(dist, cfg.p_max_distance_deg), depth)
+        q_pkp = q_idc(np.full(dist.shape, 100.0), depth) + cfg.pkp_q_offset
+        ie, js = np.meshgrid(np.arange(ne), np.arange(ns), indexing="ij")
+        for ph in ("P", "PKP", "S", "Lg"):
+            if ph == "P":
+                ok = dist <= cfg.p_max_distance_deg
+            elif ph == "PKP":
+                ok = dist >= cfg.pkp_min_distance_deg
+            else:
+                ok = dist <= cfg.regional_s_max_distance_deg
+            ok &= np.isfinite(mag)
+            if not ok.any():
+                continue
+            d, h = dist[ok], depth[ok]
+            t_tab = tt.time(ph, d, h)
+            fin = np.isfinite(t_tab)
+            ell = np.nan_to_num(tt.ellipticity(ph, d, h, src_lat[ok], az[ok]))
+            try:
+                elc = np.nan_to_num(tt.elevation_correction(ph, d, h, elev_km[ok]))
+            except RuntimeError:  # a table without its TauP file: no elevation correction
+                elc = np.zeros(d.shape)
+            rows.append(pd.DataFrame({
+                "e": ie[ok][fin], "s": js[ok][fin], "table_phase": ph, "distance_deg": d[fin], "depth_km": h[fin],
+                "azimuth": az[ok][fin], "true_backazimuth": baz[ok][fin],
+                "true_time": (org["time"].to_numpy(float)[ie[ok][fin]] + t_tab[fin] + ell[fin] + elc[fin]),
+                "slowness_true": tt.slowness(ph, d[fin], h[fin]),
+                "taup": tt.taup_phase(ph, d[fin], h[fin]) if ph != "Lg" else "Lg",
+                "q": (q_pkp if ph == "PKP" else q_p)[ok][fin], "mag": mag[ok][fin]}))
+    arr = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["e", "s", "table_phase", "distance_deg", "depth_km", "azimuth", "true_backazimuth", "true_time",
+                 "slowness_true", "taup", "q", "mag"])
+    arr = arr.sort_values(["e", "s", "true_time"], kind="stable").reset_index(drop=True)
+    return arr
+
+
 def simulate_detections(origins: pd.DataFrame, stations: pd.DataFrame, tt, config: SimConfig = SimConfig(),
                         seed: int = 0, *, start=None, end=None) -> SimulatedDetections:
     """Simulate one window (by default one UTC day) of IDC-like detections.
@@ -384,48 +437,7 @@ def simulate_detections(origins: pd.DataFrame, stations: pd.DataFrame, tt, confi
     # ---- arrivals (origin × station × phase) -------------------------------------------------
     org = org[(org["time"] >= t0 - cfg.lookback_s) & (org["time"] < t1)].reset_index(drop=True)
     ne = len(org)
-    rows = []
-    if ne and ns:
-        ev_lat = geocentric_latitude(org["latitude"].to_numpy(float))
-        st_lat = geocentric_latitude(sta["latitude"].to_numpy(float))
-        dist, az, baz = distance_azimuth(ev_lat[:, None], org["longitude"].to_numpy(float)[:, None],
-                                         st_lat[None, :], sta["longitude"].to_numpy(float)[None, :])
-        depth = np.broadcast_to(org["depth_km"].to_numpy(float)[:, None], dist.shape)
-        mag = np.broadcast_to(org["mag"].to_numpy(float)[:, None], dist.shape)
-        elev_km = np.broadcast_to(sta["elevation_m"].to_numpy(float)[None, :] / 1000.0, dist.shape)
-        src_lat = np.broadcast_to(ev_lat[:, None], dist.shape)
-        q_p = q_idc(np.minimum(dist, cfg.p_max_distance_deg), depth)
-        q_pkp = q_idc(np.full(dist.shape, 100.0), depth) + cfg.pkp_q_offset
-        ie, js = np.meshgrid(np.arange(ne), np.arange(ns), indexing="ij")
-        for ph in ("P", "PKP", "S", "Lg"):
-            if ph == "P":
-                ok = dist <= cfg.p_max_distance_deg
-            elif ph == "PKP":
-                ok = dist >= cfg.pkp_min_distance_deg
-            else:
-                ok = dist <= cfg.regional_s_max_distance_deg
-            ok &= np.isfinite(mag)
-            if not ok.any():
-                continue
-            d, h = dist[ok], depth[ok]
-            t_tab = tt.time(ph, d, h)
-            fin = np.isfinite(t_tab)
-            ell = np.nan_to_num(tt.ellipticity(ph, d, h, src_lat[ok], az[ok]))
-            try:
-                elc = np.nan_to_num(tt.elevation_correction(ph, d, h, elev_km[ok]))
-            except RuntimeError:  # a table without its TauP file: no elevation correction
-                elc = np.zeros(d.shape)
-            rows.append(pd.DataFrame({
-                "e": ie[ok][fin], "s": js[ok][fin], "table_phase": ph, "distance_deg": d[fin], "depth_km": h[fin],
-                "azimuth": az[ok][fin], "true_backazimuth": baz[ok][fin],
-                "true_time": (org["time"].to_numpy(float)[ie[ok][fin]] + t_tab[fin] + ell[fin] + elc[fin]),
-                "slowness_true": tt.slowness(ph, d[fin], h[fin]),
-                "taup": tt.taup_phase(ph, d[fin], h[fin]) if ph != "Lg" else "Lg",
-                "q": (q_pkp if ph == "PKP" else q_p)[ok][fin], "mag": mag[ok][fin]}))
-    arr = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["e", "s", "table_phase", "distance_deg", "depth_km", "azimuth", "true_backazimuth", "true_time",
-                 "slowness_true", "taup", "q", "mag"])
-    arr = arr.sort_values(["e", "s", "true_time"], kind="stable").reset_index(drop=True)
+    arr = predict_arrivals(org, sta, tt, cfg)
     n = len(arr)
     s_idx = arr["s"].to_numpy(int)
     wave_s = arr["table_phase"].isin(["S", "Lg"]).to_numpy()
