@@ -19,10 +19,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-from importlib import resources
-
+from pipeline.errors import IdcError
 from pipeline.settings import Settings
 
 #: the DAG files, shipped inside the package (package data; the repository's ``dags/`` links here)
@@ -31,7 +31,7 @@ DAGS_FOLDER = Path(str(resources.files("pipeline").joinpath("dags")))
 PACKAGE_PARENT = Path(str(resources.files("pipeline"))).parent
 
 
-class AirflowRunError(RuntimeError):
+class AirflowRunError(IdcError, RuntimeError):
     """A DAG run failed; the message names the DAG, the window and the failed tasks."""
 
 

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 from obspy import Inventory, UTCDateTime
 
+from pipeline.errors import InputError
+
 PICK_COLUMNS: dict[str, str] = {
     "network": "str", "station": "str", "location": "str", "channel": "str", "phase": "str",
     "time": "float64", "time_uncertainty": "float64", "amplitude": "float64", "period": "float64",
@@ -55,7 +57,7 @@ STATION_COLUMNS: dict[str, str] = {"network": "str", "station": "str", "latitude
                                    "longitude": "float64", "elevation_m": "float64"}
 
 
-class TableError(ValueError):
+class TableError(InputError):
     """A pick or station table is malformed; the message names file, row and column."""
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.errors import InputError
 from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
 
 #: default tolerances (``score_events.py``'s): origin time, epicentre
@@ -39,7 +40,7 @@ COST_SPEED_KM_S = 8.0
 COLUMNS = ["time", "latitude", "longitude", "depth_km", "magnitude", "magtype", "id"]
 
 
-class ScoreInputError(ValueError):
+class ScoreInputError(InputError):
     """A reference or bulletin that cannot be scored (names the file, row and field)."""
 
 

@@ -35,6 +35,7 @@ from pipeline.accounts.config import AccessConfig, SubscriptionsConfig
 from pipeline.alerts.config import AlertsConfig
 from pipeline.association.config import AssociatorConfig
 from pipeline.autodrm.config import AutoDRMConfig
+from pipeline.errors import ConfigError  # noqa: F401  (raised here; importable from here as before)
 from pipeline.location.config import LocatorConfig
 from pipeline.magnitude.config import MagnitudeConfig
 from pipeline.review.config import ReviewConfig
@@ -52,12 +53,23 @@ ENV_SHORTCUTS = {
 }
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message names key and source."""
-
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _NestedErrors(ValueError):
+    """Errors of a value validated by another model (e.g. ``[detection] overrides`` against
+    :class:`~pipeline.detection.DetectionConfig`): ``errors`` = [(location inside the value,
+    message)]; :func:`load_settings` names each key under the key of the value, with its source."""
+
+    def __init__(self, errors: list[tuple[tuple, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors))
+
+
+def _nested(exc: ValidationError, model: str) -> _NestedErrors:
+    return _NestedErrors([(tuple(e["loc"]), f"unknown key (typo? not a {model} field)" if e["type"] == "extra_forbidden"
+                          else e["msg"]) for e in exc.errors(include_url=False)])
 
 
 class StoreConfig(_Frozen):
@@ -145,8 +157,28 @@ class DetectionSettings(_Frozen):
     local_max_spacing_km: float = Field(50.0, gt=0)
     #: "auto", no station coordinates: sampling rates (Hz) from which a station is local
     local_min_sampling_rate_hz: float = Field(80.0, gt=0)
-    #: any DetectionConfig field, e.g. {trigger_on = 4.5, chunk_s = 1800}
+    #: any DetectionConfig field, e.g. {trigger_on = 4.5, chunk_s = 1800} (checked when the
+    #: configuration is loaded: a mistyped key or a bad value names the key and its file)
     overrides: dict[str, Any] = {}
+
+    @field_validator("overrides")
+    @classmethod
+    def _v_overrides(cls, v: dict[str, Any], info) -> dict[str, Any]:
+        if not v:
+            return v
+        from pipeline.detection.config import AutoDetection, DetectionConfig
+
+        preset = info.data.get("preset", "auto")
+        try:
+            if preset == "auto":
+                AutoDetection(overrides=dict(v))
+            elif preset == "local":
+                DetectionConfig.local(**v)
+            else:
+                DetectionConfig(**v)
+        except ValidationError as exc:
+            raise _nested(exc, "DetectionConfig") from None
+        return v
 
     def build(self):
         from pipeline.detection import AutoDetection, DetectionConfig
@@ -447,15 +479,28 @@ def load_settings(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        found = []  # (location, message)
         for err in exc.errors():
             loc = tuple(str(x) for x in err["loc"])
-            where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin),
-                         str(sources[-1]))
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, _NestedErrors):  # each key inside the value, e.g. detection.overrides.x
+                found += [(loc + tuple(str(x) for x in sub), msg) for sub, msg in cause.errors]
+                continue
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key (typo? see config/default.toml for the valid keys)"
+            found.append((loc, msg))
+        lines = []
+        for loc, msg in found:
+            # the source of the key, of the table holding it, or (an unknown table set by one
+            # variable, IDC__SECTION__KEY) of a key under it
+            where = next((origin[loc[:i]] for i in range(len(loc), 0, -1) if loc[:i] in origin),
+                         next((src for path, src in origin.items() if path[:len(loc)] == loc), str(sources[-1])))
             lines.append(f"{where}: {'.'.join(loc)}: {msg}")
+        if len(lines) == 1:  # one line naming the file (or variable) and the key
+            err = ConfigError(f"invalid configuration: {lines[0]}")
+            err.key, err.source = ".".join(found[0][0]), lines[0].split(": ", 1)[0]
+            raise err from None
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
     home = settings.home.expanduser()
     if not home.is_absolute():

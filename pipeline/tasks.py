@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
+from pipeline.errors import IdcError
 from pipeline.settings import Settings
 from pipeline.resources import chain_config, station_table, travel_times  # noqa: F401  (re-exported)
 from pipeline.store.products import product_stem, window_stamp
@@ -541,7 +542,7 @@ def ingest_scheduled(settings: Settings, start, end, echo: Callable[[str], None]
     return out
 
 
-class IngestRejected(RuntimeError):
+class IngestRejected(IdcError, RuntimeError):
     """An ingest run rejected every new input (the task fails, so the operator sees it)."""
 
 

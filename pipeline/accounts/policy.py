@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from pipeline.accounts.config import AccessConfig
+from pipeline.errors import IdcError
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def who(p: Principal) -> str:
 
 
 
-class Refused(PermissionError):
+class Refused(IdcError, PermissionError):
     """The principal may not read a product (the message says who, what and what would help)."""
 
 

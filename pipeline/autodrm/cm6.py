@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.errors import InputError
+
 #: GSE2.1 Table 16: the 64 characters of the CM6 alphabet, value 0 first
 ALPHABET = "+-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
@@ -27,7 +29,7 @@ LINE_LENGTH = 80
 CHECKSUM_MODULO = 100_000_000
 
 
-class CM6Error(ValueError):
+class CM6Error(InputError):
     """Malformed CM6 text (bad character, truncated value, wrong sample count)."""
 
 

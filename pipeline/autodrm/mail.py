@@ -63,6 +63,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
 
+from pipeline.errors import IdcError
+
 log = logging.getLogger("pipeline.autodrm.mail")
 
 #: sysexits(3) codes for ``idc autodrm mail`` (Postfix pipe(8) and procmail understand them):
@@ -74,7 +76,7 @@ BULLETIN_TYPES = ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL")
 CONTINUED = " (continued)"
 
 
-class MailError(Exception):
+class MailError(IdcError):
     """Sending failed; ``transient`` = worth trying again later (SMTP 4xx, connection refused)."""
 
     def __init__(self, message: str, transient: bool):

@@ -60,6 +60,7 @@ from obspy.core.event import Catalog
 
 from pipeline.autodrm.cm6 import checksum, encode_cm6, encode_int
 from pipeline.autodrm.request import Environment, Request, RequestLine, parse_request
+from pipeline.errors import IdcError
 from pipeline.store.selection import merge_windows
 
 log_ = logging.getLogger("pipeline.autodrm")
@@ -102,7 +103,7 @@ CHANNEL_HEADER = ("Net       Sta   Chan Aux   Latitude  Longitude  Coord Sys    
 OUTAGE_HEADER = "Net       Sta   Chan Aux      Start Date Time          End Date Time        Duration Comment"
 
 
-class LimitError(ValueError):
+class LimitError(IdcError, ValueError):
     """A request line asks for more than ``[autodrm]`` allows."""
 
 

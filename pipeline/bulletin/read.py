@@ -23,6 +23,7 @@ from pathlib import Path
 
 from obspy.core.event import Catalog
 
+from pipeline.errors import InputError
 from pipeline.io.columns import FormatError, SkippedInputWarning
 from pipeline.io.gse2 import read_gse2
 from pipeline.io.ims1 import read_ims1
@@ -36,7 +37,7 @@ FORMAT_NAMES = {"QUAKEML": "QuakeML", "IMS10BULLETIN": "IMS1.0", "GSE2": "GSE2.0
 SUPPORTED = "QuakeML, IMS1.0, GSE2.0, ISF"
 
 
-class BulletinError(ValueError):
+class BulletinError(InputError):
     """A bulletin file cannot be read; the message names the file (one line)."""
 
 

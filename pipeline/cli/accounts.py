@@ -9,22 +9,20 @@ import json
 
 import click
 
-from pipeline.cli.common import ISO_TIME, with_settings
+from pipeline.cli.common import ISO_TIME, one_line, with_settings
 from pipeline.settings import Settings
 
 
 def _run(settings: Settings, fn, *args, **kwargs):
     """Run ``fn(session, ...)`` in one transaction; account/subscription errors → one-line CLI error."""
-    from pipeline.store.accounts import AccountError
-    from pipeline.distribution.subscriptions import SubscriptionError
     from pipeline.store.db import ensure_schema, session_scope
 
-    try:
+    try:  # (AccountError, SubscriptionError are ValueErrors)
         ensure_schema(settings.database_url)
         with session_scope(settings.database_url) as s:
             return fn(s, *args, **kwargs)
-    except (AccountError, SubscriptionError, ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (ValueError, FileNotFoundError) as exc:
+        one_line(exc)
 
 
 # ============================================================================ accounts
@@ -230,7 +228,7 @@ def sub_deliver_cmd(settings: Settings, product, start, end, version):
     try:
         res = subscriptions_deliver(settings, product, start, end, version)
     except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+        one_line(exc)
     click.echo(json.dumps(res, indent=2))
     if res.get("failed"):
         raise SystemExit(1)

@@ -1,15 +1,19 @@
 """What every ``idc`` command shares: ``--config`` and the settings (:func:`with_settings`), the
-one error path (:func:`fail`: one line, no traceback), the ISO 8601 time option type
+one error path (:func:`error_exit`: every :class:`~pipeline.errors.IdcError` leaves a command as
+one line, no traceback unless ``idc --debug`` / ``IDC_DEBUG=1``; :func:`fail` for the other
+exceptions a command expects), the ISO 8601 time option type
 (:data:`ISO_TIME`) and the product-type choice (:data:`PRODUCTS`). The command modules import
 these from here, never from :mod:`pipeline.cli.main` (which imports them)."""
 from __future__ import annotations
 
 import contextvars
 import functools
+import os
 
 import click
 
-from pipeline.settings import ConfigError, Settings, load_settings
+from pipeline.errors import IdcError
+from pipeline.settings import Settings, load_settings
 from pipeline.store.products import PRODUCT_TYPES
 
 CONFIG_HELP = "TOML configuration file (default: $IDC_CONFIG or config/default.toml)."
@@ -26,8 +30,9 @@ def fmt_time(epoch: float | None) -> str:
 def with_settings(func=None, *, reads_store: bool = False):
     """Add ``--config`` to a command and pass the loaded :class:`Settings` as first argument.
 
-    Every command's errors leave through here: configuration errors, an unreachable or broken
-    database (one line naming it, no traceback). ``reads_store=True`` marks a command that only
+    Every command's errors leave through here: the pipeline's own errors (:class:`IdcError`:
+    configuration, input files, an unreachable store, ...) and database errors, as one line with
+    no traceback (:func:`error_exit`; the traceback with ``idc --debug``). ``reads_store=True`` marks a command that only
     reads: on an embedded store that does not exist (a mistyped IDC_HOME) it says so instead of
     creating an empty store."""
     if func is None:
@@ -39,29 +44,58 @@ def with_settings(func=None, *, reads_store: bool = False):
     def wrapper(ctx: click.Context, *args, config_file=None, **kwargs):
         from sqlalchemy.exc import SQLAlchemyError
 
-        from pipeline.store.db import StoreError
         from pipeline.tasks import use_settings
 
         chosen = config_file or (ctx.find_root().params.get("config_file"))
+        token = None
         try:
             settings = use_settings(load_settings(chosen))
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        if reads_store:
-            _require_store(settings)
-        from pipeline.store.db import redact_url
+            if reads_store:
+                _require_store(settings)
+            from pipeline.store.db import redact_url
 
-        token = _STORE.set(redact_url(settings.database_url))
-        try:
+            token = _STORE.set(redact_url(settings.database_url))
             return func(settings, *args, **kwargs)
-        except StoreError as exc:  # e.g. the database server did not come up: one line, no traceback
-            raise click.ClickException(str(exc)) from None
+        except IdcError as exc:  # a bad configuration, input, an unreachable store, ...: one line
+            error_exit(exc)
         except SQLAlchemyError as exc:  # a mistyped URL, an unknown driver, a refused connection: one line
             fail(exc)
         finally:
-            _STORE.reset(token)
+            if token is not None:
+                _STORE.reset(token)
 
     return wrapper
+
+
+def debug_enabled() -> bool:
+    """``idc --debug`` or ``IDC_DEBUG=1``: errors show their traceback instead of one line."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().params.get("debug"):
+        return True
+    return os.environ.get("IDC_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def error_message(exc: IdcError) -> str:
+    """The user's line of an :class:`IdcError` (its message; the class name when it has none)."""
+    return str(exc).strip() or type(exc).__name__
+
+
+def one_line(exc: BaseException, message: str | None = None) -> None:
+    """An exception a command expects (a bad value, a missing file) as the one line ``message``
+    (default: its text); with ``--debug`` the exception itself. Call it inside the ``except``
+    block."""
+    if debug_enabled():
+        raise exc
+    raise click.ClickException(str(exc) if message is None else message) from None
+
+
+def error_exit(exc: IdcError) -> None:
+    """The one exit of the pipeline's own errors: ``Error: <message>`` on stderr, exit status 1
+    (a :class:`click.ClickException`); with ``--debug`` the exception itself, traceback and all.
+    Call it inside the ``except`` block."""
+    if debug_enabled():
+        raise exc
+    raise click.ClickException(error_message(exc)) from None
 
 
 #: the store of the running command (redacted URL), named by database errors
@@ -100,10 +134,16 @@ ISO_TIME = IsoTime()
 
 
 def fail(exc: Exception) -> None:
+    """An exception a command expects, as one line (:func:`error_exit` for the pipeline's own
+    errors; the traceback with ``--debug``). Call it inside the ``except`` block."""
     from sqlalchemy.exc import DBAPIError
 
     from sqlalchemy.exc import SQLAlchemyError
 
+    if isinstance(exc, IdcError):
+        error_exit(exc)
+    if debug_enabled():
+        raise exc
     if isinstance(exc, SQLAlchemyError):  # one line (the driver's first), not the SQL and the help link
         cause = exc.orig if isinstance(exc, DBAPIError) else exc
         where = f" ({_STORE.get()})" if _STORE.get() else ""

@@ -8,17 +8,21 @@ from pathlib import Path
 import click
 
 from pipeline.cli.common import (CONFIG_HELP, ISO_TIME, PRODUCTS, _fail, _fmt_time,  # noqa: F401
-                                 _require_store, with_settings)
+                                 _require_store, debug_enabled, error_message, one_line, with_settings)
+from pipeline.errors import IdcError
 from pipeline.settings import Settings
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help=CONFIG_HELP)
+@click.option("--debug", is_flag=True, default=False, envvar="IDC_DEBUG",
+              help="Show the traceback of an error instead of its one line (also IDC_DEBUG=1).")
 @click.version_option(package_name="idc-pipeline", prog_name="idc")
-def cli(config_file):
+def cli(config_file, debug):
     """idc-pipeline: an International Data Centre in a box.
 
     Every command reads its configuration from --config FILE (or $IDC_CONFIG); $IDC_HOME
     (default ./var) holds the store, the SDS archive, the quarantine and the products.
+    An error is printed as one line (--debug: with its traceback).
     """
 
 
@@ -88,12 +92,11 @@ def stations_load(settings: Settings, paths, strict):
     -180..360, elevation -12 km..+9 km) is skipped with a warning naming file, line and field,
     and the other rows are loaded; --strict refuses the file instead."""
     from pipeline import tasks
-    from pipeline.stations.inventory import StationFileError
 
-    try:
+    try:  # (StationFileError: one line, with_settings)
         res = tasks.load_stations(settings, paths, strict=strict)
-    except (StationFileError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except FileNotFoundError as exc:
+        one_line(exc)
     for msg in res["rejected"]:
         click.echo(f"warning: {msg}", err=True)
     for f in res["per_file"]:
@@ -200,7 +203,7 @@ def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force
         if fdsn:
             results.append(tasks.ingest_fdsn(settings, fdsn, list(streams) or None, start, end))
     except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+        one_line(exc)
     except click.UsageError:
         raise
     except Exception as exc:
@@ -327,12 +330,11 @@ def associate_cmd(settings: Settings, picks_csv, stations, model, output, progre
     The grid family (local, regional, global), node spacing and phases are chosen from the
     stations that have picks and from the travel-time table; the chosen grid is printed."""
     from pipeline import tasks
-    from pipeline.picks import TableError
 
     try:
         res = tasks.associate_picks(settings, picks_csv, stations, output, model, progress=progress)
-    except (TableError, ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (ValueError, FileNotFoundError) as exc:
+        one_line(exc)
     if res["stations_missing"]:
         click.echo(f"warning: picks of stations not in the station table: {', '.join(res['stations_missing'])}",
                    err=True)
@@ -355,12 +357,11 @@ def locate_cmd(settings: Settings, bulletin, stations, model, output):
     An arrival without a time (blank IMS1.0 time field, QuakeML pick without <time>) is skipped
     with a warning naming file:line (and the pick id); the rest is located."""
     from pipeline import tasks
-    from pipeline.bulletin.read import BulletinError
 
     try:
         res = tasks.locate_bulletin(settings, bulletin, stations, output, model)
-    except (BulletinError, ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (ValueError, FileNotFoundError) as exc:
+        one_line(exc)
     if res["missing_stations"]:
         click.echo(f"warning: stations not in the station metadata (their arrivals were not used): "
                    f"{', '.join(res['missing_stations'])}", err=True)
@@ -426,7 +427,7 @@ def export_cmd(settings: Settings, product, start, end, fmt, version, output):
     try:
         res = tasks.export_product(settings, product, start, end, fmt, output, version)
     except (FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        one_line(exc)
     what = f"version {res['version']}" if res["version"] is not None else f"{res['windows']} windows (newest versions)"
     click.echo(f"{product} {what}: {res['events']} events -> {output} ({fmt})")
 
@@ -477,7 +478,16 @@ cli.add_command(_radionuclide)
 
 
 def main(argv: list[str] | None = None) -> None:
-    cli.main(args=argv, prog_name="idc")
+    """The ``idc`` entry point. The pipeline's own errors (:class:`IdcError`) end as one line,
+    also one raised outside a command's :func:`with_settings` (the traceback with ``--debug``)."""
+    try:
+        cli.main(args=argv, prog_name="idc")
+    except IdcError as exc:
+        args = sys.argv[1:] if argv is None else argv
+        if "--debug" in args or debug_enabled():
+            raise
+        click.echo(f"Error: {error_message(exc)}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

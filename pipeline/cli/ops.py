@@ -65,10 +65,7 @@ def airflow_up(settings: Settings, wait_s):
     """Start Airflow (scheduler, DAG processor, triggerer, API server + UI) in the background."""
     from pipeline import orchestration
 
-    try:
-        st = orchestration.up(settings, wait_s=wait_s)
-    except orchestration.AirflowRunError as exc:
-        _fail(exc)
+    st = orchestration.up(settings, wait_s=wait_s)  # AirflowRunError: one line (with_settings)
     verb = "already running" if st.get("already_running") else f"started in {st.get('seconds', 0)} s"
     click.echo(f"Airflow {verb} (pid {st['pid']}, process group)")
     click.echo(f"  UI      : {st['url']}")
@@ -135,7 +132,7 @@ def airflow_backfill(settings: Settings, start, end, dags, wait, timeout_s):
     try:
         rep = orchestration.backfill(settings, start, end, dags or orchestration.BACKFILL_DAGS,
                                      wait_s=timeout_s if wait else 0.0, echo=click.echo)
-    except (orchestration.AirflowRunError, ValueError) as exc:
+    except ValueError as exc:  # (AirflowRunError: with_settings)
         _fail(exc)
     if not wait:
         click.echo(f"watch: {orchestration.status(settings).get('url')}/dags (Backfills tab), or "
@@ -156,10 +153,7 @@ def airflow_run(settings: Settings, dag_id, logical_date):
     """Run one DAG in this process (dag.test) for the window ending at LOGICAL_DATE."""
     from pipeline import orchestration
 
-    try:
-        r = orchestration.run_dag(settings, dag_id, logical_date)
-    except orchestration.AirflowRunError as exc:
-        _fail(exc)
+    r = orchestration.run_dag(settings, dag_id, logical_date)  # AirflowRunError: one line (with_settings)
     click.echo(f"{r.dag_id} {r.data_interval[0]} – {r.data_interval[1]}: {r.state} "
                f"({', '.join(f'{k} {v}' for k, v in r.tasks.items())}); log {r.log}")
 

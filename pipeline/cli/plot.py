@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.common import ISO_TIME, PRODUCTS, with_settings
+from pipeline.cli.common import ISO_TIME, PRODUCTS, one_line, with_settings
 from pipeline.settings import Settings
 
 
@@ -32,13 +32,10 @@ def _source_options(f):
 
 
 def _call(fn, *args, **kwargs) -> dict:
-    from pipeline.bulletin.read import BulletinError
-    from pipeline.plots.common import PlotInputError
-
-    try:
+    try:  # (BulletinError, PlotInputError are ValueErrors)
         return fn(*args, **kwargs)
-    except (BulletinError, PlotInputError, ValueError, FileNotFoundError, KeyError) as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        one_line(exc, str(exc).strip("'\""))
 
 
 @click.group("plot")

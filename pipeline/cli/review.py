@@ -10,7 +10,7 @@ import os
 
 import click
 
-from pipeline.cli.common import ISO_TIME, with_settings
+from pipeline.cli.common import ISO_TIME, one_line, with_settings
 from pipeline.settings import Settings
 
 ANALYST_HELP = "Analyst name for the audit trail (default: $IDC_ANALYST, $USER, review.default_analyst)."
@@ -22,12 +22,10 @@ def _who(analyst: str | None) -> str | None:
 
 def _run(fn, *args, **kwargs):
     """Call a library function; review/configuration problems become a one-line CLI error."""
-    from pipeline.review.edits import ReviewError
-
-    try:
+    try:  # (ReviewError is a ValueError)
         return fn(*args, **kwargs)
-    except (ReviewError, ValueError, OSError) as exc:  # OSError: a missing file, the disk full
-        raise click.ClickException(str(exc)) from None
+    except (ValueError, OSError) as exc:  # OSError: a missing file, the disk full
+        one_line(exc)
 
 
 def _analyst_option(f):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from pipeline.cli.common import ISO_TIME, with_settings
+from pipeline.cli.common import ISO_TIME, one_line, with_settings
 from pipeline.settings import Settings
 
 
@@ -38,7 +38,7 @@ def simulate_detections_cmd(settings: Settings, date, origins, stations, false_f
     try:
         r = tasks.simulate_detections(settings, date, out_dir, origins, stations, false_fraction, seed, model)
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+        one_line(exc, str(exc).strip("'\""))
     click.echo(f"{r['start'][:10]}: {r['detections']} detections ({r['true']} true, {r['false']} false, "
                f"{100 * r['false_fraction']:.1f}% false) at {r['stations']} stations; "
                f"{r['origins_in_window']} origins in the day, {r['events_ge3']} events detected at >= 3 stations "

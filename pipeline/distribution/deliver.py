@@ -61,6 +61,7 @@ from typing import Any, Callable
 
 from pipeline.accounts.policy import decide
 from pipeline.distribution.subscriptions import EMPTY_CHOICES
+from pipeline.errors import IdcError
 from pipeline.store import deliveries as log_table
 from pipeline.store.deliveries import product_events  # noqa: F401  (the events a delivery is made of)
 from pipeline.store.products import product_stem
@@ -72,7 +73,7 @@ log = logging.getLogger("pipeline.distribution")
 STALE_CLAIM_S = 3600.0
 
 
-class DeliveryError(Exception):
+class DeliveryError(IdcError):
     """One attempt failed; ``retry`` says whether another attempt may succeed."""
 
     def __init__(self, message: str, retry: bool = True):

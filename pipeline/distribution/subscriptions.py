@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from typing import TYPE_CHECKING
 
+from pipeline.errors import IdcError
 from pipeline.store import deliveries as store
 from pipeline.store.accounts import AccountError, get_user
 
@@ -43,7 +44,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 _CHANNEL_RE = re.compile(r"^[A-Z0-9*?]{1,2}\.[A-Z0-9*?]{1,5}\.[A-Z0-9*?\-]{0,2}\.[A-Z0-9*?]{1,3}$")
 
 
-class SubscriptionError(ValueError):
+class SubscriptionError(IdcError, ValueError):
     """A bad subscription (the message names the field)."""
 
 

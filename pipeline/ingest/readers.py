@@ -17,12 +17,14 @@ from pathlib import Path
 import numpy as np
 from obspy import Stream, read
 
+from pipeline.errors import IdcError
+
 #: obspy warnings that mean data was skipped
 _CORRUPT_PATTERNS = re.compile(
     r"(corrupt|not a seed record|will skip|not enough to constitute|truncat|invalid|checksum|integrity check)", re.I)
 
 
-class IngestRejected(Exception):
+class IngestRejected(IdcError):
     """An input that cannot be archived. ``kind`` is the ingest_error category."""
 
     def __init__(self, kind: str, message: str):

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 from obspy import Stream
 
+from pipeline.errors import IdcError
 from pipeline.ingest.readers import IngestRejected, read_waveforms
 from pipeline.ingest.sds import DayKey, SDSArchive, StagedBatch, merge_day, segments_of, split_by_day
 from pipeline.io.mseed import RecordError, iter_record_groups, looks_like_mseed, scan_records
@@ -630,7 +631,7 @@ def _move_done(files: list[Path], roots: list[Path], done_dir: Path) -> int:
     return n
 
 
-class IngestAborted(RuntimeError):
+class IngestAborted(IdcError, RuntimeError):
     """The batch cannot go on (archive not writable, store unreachable); nothing half-done is
     left: the next run of the same ingest completes it. The message is one line."""
 

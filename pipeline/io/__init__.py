@@ -23,6 +23,7 @@ from typing import Callable
 
 from obspy.core.event import Catalog
 
+from pipeline.errors import ParameterError
 from pipeline.io.columns import FormatError
 
 __all__ = ["FORMATS", "FormatError", "UnknownFormatError", "detect_format", "read_catalog", "write_catalog"]
@@ -40,7 +41,7 @@ _OPTIONS = {"quakeml": {"product", "version"}, "ims1": {"title", "author", "msg_
             "csv": {"product", "version"}, "geojson": {"product", "version"}}
 
 
-class UnknownFormatError(ValueError):
+class UnknownFormatError(ParameterError):
     """A format name not in :data:`FORMATS`."""
 
 

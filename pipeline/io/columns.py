@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from pipeline.errors import InputError
 
-class FormatError(ValueError):
+
+class FormatError(InputError):
     """A value does not fit its column (writing) or a line cannot be parsed (reading).
 
     When reading, the message starts with ``<file>:<line>:``.

@@ -26,13 +26,15 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
+from pipeline.errors import InputError
+
 _DAY = 86400.0
 _QUALITY = b"DRQM"
 #: data encodings whose samples are numbers (SEED 2.4 manual, blockette 1000 field 3)
 NUMERIC_ENCODINGS = {1, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 30, 31, 32, 33}
 
 
-class RecordError(ValueError):
+class RecordError(InputError):
     """A damaged record; the message names the byte offset and what is wrong."""
 
 

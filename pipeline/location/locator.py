@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 from obspy import UTCDateTime
 
+from pipeline.errors import InputError
 from pipeline.io.columns import SkippedInputWarning
 
 from .config import LocatorConfig
@@ -99,7 +100,7 @@ RESIDUAL_COLUMNS = (
 )
 
 
-class LocationError(ValueError):
+class LocationError(InputError):
     """Input the locator cannot work with (the message names the column or value)."""
 
 

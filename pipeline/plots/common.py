@@ -7,13 +7,15 @@ import pandas as pd
 from obspy import Inventory
 from obspy.core.event import Catalog, Event, Origin
 
+from pipeline.errors import InputError
+
 #: columns of :func:`arrival_table`
 ARRIVAL_COLUMNS = ("event", "event_id", "origin_time", "network", "station", "phase", "time", "time_residual_s",
                    "distance_deg", "azimuth_deg", "backazimuth_residual_deg", "slowness_residual_s_deg",
                    "time_defining")
 
 
-class PlotInputError(ValueError):
+class PlotInputError(InputError):
     """The data given to a plot cannot be drawn; the message says which input and why."""
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline.errors import InputError
 from pipeline.radionuclide import phd
 from pipeline.radionuclide.config import NobleGasConfig
 from pipeline.radionuclide.decay import activity_to_concentration, counts_to_activity  # noqa: F401 (re-exported)
@@ -44,7 +45,7 @@ PRIMARY_ROI = {"Xe-135": 2, "Xe-133": 3, "Xe-131m": 5, "Xe-133m": 6}
 RADON_ROI = 1
 
 
-class BetaGammaError(ValueError):
+class BetaGammaError(InputError):
     """A message lacks what the beta-gamma analysis needs; the text names the file and block."""
 
 

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 from obspy import UTCDateTime
 
+from pipeline.errors import InputError
 
-class SpectrumFileError(ValueError):
+
+class SpectrumFileError(InputError):
     """A lab spectrum that cannot be read; names the file and the section or line."""
 
 

@@ -41,12 +41,14 @@ from typing import Any, Iterable
 import numpy as np
 from obspy import UTCDateTime
 
+from pipeline.errors import IdcError
+
 log = logging.getLogger(__name__)
 
 DATA_TYPES = ("SAMPLEPHD", "CALIBPHD", "SPIKEPHD", "QCPHD", "BLANKPHD", "DETBKPHD", "GASBKPHD")
 
 
-class PHDError(ValueError):
+class PHDError(IdcError, ValueError):
     """A PHD message that cannot be read; names file, block and line.
 
     :ivar path: the file (or ``"<string>"``)

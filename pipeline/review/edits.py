@@ -23,8 +23,10 @@ from obspy.core.event import (
     WaveformStreamID,
 )
 
+from pipeline.errors import IdcError
 
-class ReviewError(ValueError):
+
+class ReviewError(IdcError, ValueError):
     """A review action cannot be done; the message says why (and what to do)."""
 
 

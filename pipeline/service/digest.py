@@ -40,6 +40,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from pipeline.accounts.config import DigestConfig
+from pipeline.errors import IdcError
 
 #: RFC 7616 §3.3 algorithm names → hash functions (``algorithm`` is case-insensitive)
 HASHES = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
@@ -49,7 +50,7 @@ _PARAM = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"
 _NC = re.compile(r"^[0-9a-fA-F]{8}$")
 
 
-class DigestFailure(Exception):
+class DigestFailure(IdcError):
     """Digest credentials that do not authenticate. ``stale``: the response was right but the
     nonce expired (answer 401 with ``stale=true``). The message never holds secrets."""
 

@@ -28,6 +28,8 @@ from pathlib import Path
 from obspy import Inventory, UTCDateTime, read_inventory
 from obspy.core.inventory import Channel, Network, Site, Station
 
+from pipeline.errors import InputError
+
 #: start date given to stations whose metadata has none
 OPEN_START = UTCDateTime(1970, 1, 1)
 
@@ -39,7 +41,7 @@ PLACEHOLDER_MARK = "PLACEHOLDER RESPONSE"
 ELEVATION_RANGE_M = (-12_000.0, 9_000.0)
 
 
-class StationFileError(ValueError):
+class StationFileError(InputError):
     """A station file cannot be read; the message names file, line and field."""
 
 

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from pipeline.errors import IdcError
 from pipeline.store import models as m
 
 #: the roles of an account (issue 6 item 4); ``public`` is also the role of anonymous requests
@@ -53,11 +54,11 @@ STATE_CODE_RE = re.compile(r"^[A-Z]{2,3}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@\-]{1,64}$")
 
 
-class AccountError(ValueError):
+class AccountError(IdcError, ValueError):
     """A bad account operation (unknown user, duplicate name, bad role); the message says which."""
 
 
-class AuthError(Exception):
+class AuthError(IdcError):
     """The credentials of a request are not valid (HTTP 401)."""
 
 

@@ -23,11 +23,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# the store is unreachable or not migrated (the message says what to do); importable from here
+from pipeline.errors import StoreError  # noqa: F401
+
 log = logging.getLogger("pipeline.store.db")
 
-
-class StoreError(RuntimeError):
-    """The store is unreachable or not migrated; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _retrying_connect(engine: Engine):
                 why = " ".join(str(exc).split()) or type(exc).__name__
                 if not transient_connect_error(exc) or attempt >= policy.attempts:
                     waited = f" (gave up after {attempt} attempts in {time.monotonic() - t0:.0f} s)" if attempt > 1 else ""
-                    raise StoreError(f"cannot connect to the store {where}{waited}: {why}") from None
+                    raise StoreError(f"cannot connect to the store {where}{waited}: {why}", database=where) from None
                 log.warning("store %s: %s; attempt %d of %d in %.1f s", where, why, attempt + 1, policy.attempts, delay)
                 time.sleep(delay)
                 delay, attempt = min(2 * delay, policy.max_backoff_s), attempt + 1

@@ -66,6 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.errors import InputError
 from pipeline.util import sha256_file
 
 #: radius of the Earth at sea level used by ak135/iasp91, km
@@ -76,7 +77,7 @@ MODEL_FORMAT_VERSION = 1
 INTERPOLATIONS = ("constant", "linear")
 
 
-class VelocityFileError(ValueError):
+class VelocityFileError(InputError):
     """A velocity file is malformed; the message names the file and the line."""
 
 

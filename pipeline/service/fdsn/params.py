@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from obspy import UTCDateTime
 
+from pipeline.errors import IdcError
 # selections and their SQL live in the store (re-exported: the services import them from here)
 from pipeline.store.selection import Selection, code_condition, like_pattern  # noqa: F401
 
@@ -47,7 +48,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_VALUE_CHARS = 2000
 
 
-class FDSNError(Exception):
+class FDSNError(IdcError):
     """An error answered with an FDSN error body (text/plain) and ``status``."""
 
     def __init__(self, status: int, message: str):
