@@ -51,8 +51,10 @@ project, not a published value):
 Outputs in ``out_dir``: ``drop/<station>/<NET.STA>.<YYYYmmddTHHMMSS>.mseed`` (and ``late/``),
 ``truth.xml`` (QuakeML: the origins with their mb), ``stations.xml`` (StationXML, arrays as
 their elements with the array code in the station description), ``arrivals.csv`` (the true
-arrivals: station, element-free station code, phase, time, amplitude, period, SNR) and
-``simulation.json`` (parameters, seed, counts).
+arrivals: station, phase, time, A5/2 amplitude, period, and ``snr`` = pulse peak over the noise
+RMS in an octave around 1/T, before outages), ``truth.csv`` (origins with ``n_detectable``: stations
+whose first arrival has ``snr >= detectable_snr``, default 3, and that are not down at that time)
+and ``simulation.json`` (parameters, seed, counts).
 """
 from __future__ import annotations
 
@@ -103,6 +105,8 @@ class WaveformConfig:
     gap_max_s: float = 60.0
     duplicate_fraction: float = 0.01
     late_fraction: float = 0.01
+    # an event is "detectable" at a station whose first arrival has at least this SNR (truth.csv)
+    detectable_snr: float = 3.0
     # the arrival model (amplitudes, periods, station terms, outages, clock errors)
     arrivals: SimConfig = field(default_factory=SimConfig)
 
@@ -136,23 +140,33 @@ class WaveformConfig:
 
 
 # --------------------------------------------------------------------------- noise
-def noise_fir(sampling_rate: float, u: float, taps: int, counts_per_m_s: float) -> np.ndarray:
-    """FIR filter that turns unit-variance white noise into velocity noise (counts) with the PSD
-    ``u`` of the way from Peterson's NLNM to NHNM (in dB), zero at DC."""
+def noise_psd(f: np.ndarray, u: float) -> np.ndarray:
+    """Velocity PSD ((m/s)²/Hz) ``u`` of the way (in dB) from Peterson's NLNM to NHNM at ``f`` Hz."""
     from obspy.signal.spectral_estimation import get_nhnm, get_nlnm
-    from scipy.signal import firwin2
 
     p_lo, db_lo = get_nlnm()
     p_hi, db_hi = get_nhnm()
-    nyq = sampling_rate / 2.0
-    f = np.linspace(0.0, nyq, 513)
-    ff = np.maximum(f, 1e-3)
+    ff = np.maximum(np.asarray(f, float), 1e-3)
     logp = np.log10(1.0 / ff)
     lo = np.interp(logp, np.log10(p_lo[::-1]), db_lo[::-1])
     hi = np.interp(logp, np.log10(p_hi[::-1]), db_hi[::-1])
-    psd_acc = 10.0 ** ((lo + u * (hi - lo)) / 10.0)          # (m/s²)²/Hz
-    psd_vel = psd_acc / (2 * np.pi * ff) ** 2                  # (m/s)²/Hz
-    gain = np.sqrt(psd_vel * sampling_rate / 2.0) * counts_per_m_s
+    return 10.0 ** ((lo + u * (hi - lo)) / 10.0) / (2 * np.pi * ff) ** 2
+
+
+def noise_band_rms(f_lo: float, f_hi: float, u: float, counts_per_m_s: float) -> float:
+    """RMS (counts) of the noise of :func:`noise_psd` in the band [f_lo, f_hi] Hz."""
+    f = np.linspace(f_lo, f_hi, 64)
+    return float(np.sqrt(np.trapz(noise_psd(f, u), f))) * counts_per_m_s
+
+
+def noise_fir(sampling_rate: float, u: float, taps: int, counts_per_m_s: float) -> np.ndarray:
+    """FIR filter that turns unit-variance white noise into velocity noise (counts) with the PSD of
+    :func:`noise_psd`, zero at DC."""
+    from scipy.signal import firwin2
+
+    nyq = sampling_rate / 2.0
+    f = np.linspace(0.0, nyq, 513)
+    gain = np.sqrt(noise_psd(f, u) * sampling_rate / 2.0) * counts_per_m_s
     gain[f < 2.0 * sampling_rate / taps] = 0.0                 # below what the filter resolves
     return firwin2(taps, f / nyq, gain / gain.max(), window="hann") * gain.max()
 
@@ -334,8 +348,11 @@ def simulate_waveforms(origins: pd.DataFrame, stations: pd.DataFrame, tt, out_di
     tau = cfg.coda_tau_base_s * 10.0 ** (cfg.coda_tau_per_mag * (mags - 4.0))
     coda_seeds = srng.integers(0, 2**63 - 1, n)
     if n:
+        # signal-to-noise: the pulse peak over the noise RMS in an octave around 1/T (as a detector sees it)
+        nrms = np.array([noise_band_rms(1.0 / (T * math.sqrt(2.0)), math.sqrt(2.0) / T, float(u[j]), cfg.counts_per_m_s)
+                         for T, j in zip(period, s_idx)]) * max(cfg.noise_scale, 1e-12)
         arr = arr.assign(amplitude_nm=amp_nm, period=period, velocity=vel, coda_tau_s=tau, coda_seed=coda_seeds,
-                         station=sta["station"].to_numpy(object)[s_idx])
+                         station=sta["station"].to_numpy(object)[s_idx], snr=vel / nrms)
     by_station = {s: g for s, g in arr.groupby("s")} if n else {}
 
     chans = _channels(sta, cfg)
@@ -414,6 +431,7 @@ def simulate_waveforms(origins: pd.DataFrame, stations: pd.DataFrame, tt, out_di
                 progress(done, total)
 
     _write_truth(out, org, sta, chans, arr, cfg, fs)
+    _write_detectable(out, org, arr, out0, out1, clock, cfg)
     res = SimulatedWaveforms(files=files, channels=len(chans), stations=ns, samples=samples, arrivals=n,
                              events=len(org), duplicates=dups, late=late, gaps=gaps, outages=written_outages,
                              clock_offsets={str(sta["station"].iat[i]): round(float(clock[i]), 3)
@@ -521,7 +539,7 @@ def _write_truth(out: Path, org: pd.DataFrame, sta: pd.DataFrame, chans: list, a
     Inventory(networks=list(nets.values()), source="idc-pipeline simulate", created=start).write(
         str(out / "stations.xml"), format="STATIONXML")
     cols = ["station", "table_phase", "taup", "true_time", "distance_deg", "true_backazimuth", "slowness_true",
-            "amplitude_nm", "period", "mag", "e"]
+            "amplitude_nm", "period", "snr", "mag", "e"]
     if len(arr):
         t = arr[cols].copy()
         t["event_id"] = org["event_id"].to_numpy(object)[t.pop("e").to_numpy(int)]
@@ -529,3 +547,21 @@ def _write_truth(out: Path, org: pd.DataFrame, sta: pd.DataFrame, chans: list, a
         t.to_csv(out / "arrivals.csv", index=False, float_format="%.4f")
     else:
         (out / "arrivals.csv").write_text(",".join(cols) + "\n")
+
+
+def _write_detectable(out: Path, org: pd.DataFrame, arr: pd.DataFrame, out0, out1, clock, cfg: WaveformConfig) -> None:
+    """``truth.csv``: the origins with ``n_detectable`` (stations whose first arrival has
+    ``snr >= detectable_snr`` and is written, i.e. not inside an outage)."""
+    from obspy import UTCDateTime
+
+    n_det = np.zeros(len(org), int)
+    if len(arr):
+        first = arr.sort_values("true_time").groupby(["e", "s"], sort=False).head(1)
+        s_ = first["s"].to_numpy(int)
+        t_ = first["true_time"].to_numpy(float) + clock[s_]
+        up = ~((t_ >= out0[s_]) & (t_ < out1[s_]))
+        ok = (first["snr"].to_numpy(float) >= cfg.detectable_snr) & up
+        n_det = np.bincount(first["e"].to_numpy(int)[ok], minlength=len(org))
+    t = org.assign(time=[str(UTCDateTime(float(x))) for x in org["time"]], n_detectable=n_det)
+    t[["event_id", "time", "latitude", "longitude", "depth_km", "mag", "n_detectable"]].to_csv(
+        out / "truth.csv", index=False, float_format="%.4f")
