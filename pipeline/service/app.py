@@ -21,12 +21,11 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.service.fdsn.params import FDSNError, error_body
 from pipeline.settings import Settings
-from pipeline.store.db import short_error
+from pipeline.store.db import DatabaseError, short_error
 
 log = logging.getLogger("pipeline.service")
 
@@ -35,14 +34,12 @@ class ServiceState:
     """What the routers share: settings, the store's session factory and cached metadata."""
 
     def __init__(self, settings: Settings):
-        from sqlalchemy.orm import sessionmaker
-
-        from pipeline.store.db import ensure_schema, get_engine
+        from pipeline.store.db import ensure_schema, get_engine, session_factory
 
         self.settings = settings
         ensure_schema(settings.database_url)
         self.engine = get_engine(settings.database_url)
-        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.sessions = session_factory(settings.database_url)
         self.archive_dir = Path(settings.archive_dir)
         self._inv_lock = threading.Lock()
         self._inv = None
@@ -153,8 +150,8 @@ def create_app(settings: Settings) -> FastAPI:
             msg = f"No such resource: {request.url.path}"
         return await fdsn_error_response(request, exc.status_code, msg)
 
-    @app.exception_handler(SQLAlchemyError)
-    async def _store_error(request: Request, exc: SQLAlchemyError):
+    @app.exception_handler(DatabaseError)
+    async def _store_error(request: Request, exc: DatabaseError):
         # one line, no statement: SQLAlchemy's text holds the SQL and its parameters. (A handler
         # of this class, unlike the catch-all below, is not re-raised to the server's own log.)
         log.error("store error serving %s %s: %s", request.method, request.url.path, short_error(exc))

@@ -84,17 +84,11 @@ def public_event_condition(principal: Principal, O, now: float | None = None):
     """SQL condition on origin ``O`` for the public part of a bulletin: magnitude (of
     ``magnitude_type``, else the preferred = first network magnitude) ≥ ``min_magnitude`` and
     origin time at least ``min_age_days`` ago."""
-    from sqlalchemy import and_, select
-
-    from pipeline.store import models as m
+    from pipeline.store.access import public_event_condition as condition
 
     cfg = principal.access.public_events
-    now = time.time() if now is None else now
-    q = select(m.Netmag.magnitude).where(m.Netmag.orid == O.orid)
-    if cfg.magnitude_type:
-        q = q.where(m.Netmag.magtype == cfg.magnitude_type)
-    mag = q.order_by(m.Netmag.magid).limit(1).scalar_subquery()
-    return and_(O.time <= now - cfg.min_age_days * 86400.0, mag >= cfg.min_magnitude)
+    return condition(O, min_magnitude=cfg.min_magnitude, magnitude_type=cfg.magnitude_type,
+                     min_age_days=cfg.min_age_days, now=time.time() if now is None else now)
 
 
 def event_filter(principal: Principal):
@@ -102,7 +96,7 @@ def event_filter(principal: Principal):
     query`` that refuses (403; 401 without credentials, :func:`require_catalog`) catalogs the
     principal may not read and keeps only the public events of catalogs it may read in part. Its
     ``may_read`` attribute (``product → bool``) chooses the default catalog of the principal."""
-    from sqlalchemy import or_
+    from pipeline.store.access import restrict_events
 
     def apply(q, types, O, P):
         full, partial = [], []
@@ -111,8 +105,7 @@ def event_filter(principal: Principal):
             (full if d.full else partial).append(t)
         if not partial:
             return q
-        cond = P.type.in_(partial) & public_event_condition(principal, O)
-        return q.where(or_(P.type.in_(full), cond) if full else cond)
+        return restrict_events(q, O, P, full, partial, public_event_condition(principal, O))
 
     apply.may_read = principal.may_read
     return apply

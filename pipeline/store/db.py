@@ -20,6 +20,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError as DatabaseError  # noqa: F401  (what a failed statement raises)
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -163,6 +164,12 @@ def ensure_schema(url: str) -> None:
     """Migrate to head when needed (cheap when already current)."""
     if current_revision(url) != head_revision():
         upgrade(url)
+
+
+def session_factory(url: str):
+    """A factory of sessions on the store at ``url`` whose objects stay readable after commit
+    (the web service opens one session per request with it)."""
+    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
 @contextmanager
