@@ -23,10 +23,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError as DatabaseError  # noqa: F401  (what a failed statement raises)
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # the store is unreachable or not migrated (the message says what to do); importable from here
 from pipeline.errors import StoreError  # noqa: F401
 
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger("pipeline.store.db")
 
 
