@@ -475,6 +475,8 @@ from pipeline.cli.score import score as _score  # noqa: E402  (idc score)
 cli.add_command(_score)
 from pipeline.cli.radionuclide import radionuclide_group as _radionuclide  # noqa: E402  (idc radionuclide analyse)
 cli.add_command(_radionuclide)
+from pipeline.cli.array import array_group as _array  # noqa: E402  (idc array detect)
+cli.add_command(_array)
 
 
 def main(argv: list[str] | None = None) -> None:
