@@ -958,3 +958,49 @@ def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: 
     sim.pick_truth.to_csv(out / "picks_truth.csv", index=False, float_format="%.6f")
     return {**sim.summary, "origins_file": str(origins), "stations_file": str(stations), "model": model,
             "output": str(out)}
+
+
+# ----------------------------------------------------------------------------- radionuclide (issue 17)
+def radionuclide_analyse(settings: Settings, path: str | Path, backgrounds: Iterable[str | Path] = ()) -> dict:
+    """Analyse one spectrum file without storing it (report keys: :mod:`pipeline.radionuclide.analyse`)."""
+    from pipeline.radionuclide.analyse import analyse_file
+
+    return analyse_file(path, backgrounds=list(backgrounds))
+
+
+def radionuclide_report_text(report: dict) -> str:
+    """A radionuclide report for people (:func:`pipeline.radionuclide.analyse.format_text`)."""
+    from pipeline.radionuclide.analyse import format_text
+
+    return format_text(report)
+
+
+def radionuclide_ingest(settings: Settings, path: str | Path, echo: Callable[[str], None] | None = None) -> dict:
+    """Store and analyse one PHD message outside ``idc ingest`` (:mod:`pipeline.radionuclide.ingest`;
+    the same sample again replaces it)."""
+    from pipeline.radionuclide.ingest import ingest_phd
+
+    return ingest_phd(settings, path, echo=echo).as_dict()
+
+
+def radionuclide_samples(settings: Settings, station: str | None = None, start=None, end=None,
+                         data_type: str | None = None) -> list[dict]:
+    """Stored radionuclide samples whose collection overlaps [start, end), with their analyses."""
+    from obspy import UTCDateTime
+
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.radionuclide import list_samples
+
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        rows = list_samples(s, station, float(UTCDateTime(start).timestamp) if start else None,
+                            float(UTCDateTime(end).timestamp) if end else None, data_type)
+    return [r.as_dict() for r in rows]
+
+
+def radionuclide_fuse(settings: Settings, samples: list[str], product: str, start=None, end=None, **options) -> dict:
+    """Possible source region of the samples and the events of ``product`` inside it
+    (:func:`pipeline.radionuclide.fusion.fuse_samples`; options documented there)."""
+    from pipeline.radionuclide.fusion import fuse_samples
+
+    return fuse_samples(settings, samples, product, start, end, **options)

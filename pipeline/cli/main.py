@@ -181,7 +181,8 @@ def stations_build_xml(settings: Settings, table, network, channels, sample_rate
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @with_settings
 def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force, progress, as_json):
-    """Archive waveforms (miniSEED, SAC, GSE2.0/IMS1.0, CSS3.0 wfdisc, SEG-Y, ...) into SDS.
+    """Archive waveforms (miniSEED, SAC, GSE2.0/IMS1.0, CSS3.0 wfdisc, SEG-Y, ...) into SDS;
+    store and analyse IMS2.0 PHD messages (radionuclide samples; the same sample again replaces it).
 
     Any waveform format obspy reads is accepted. Bad inputs are reported on one line each,
     copied to $IDC_HOME/quarantine and recorded in the ingest_error table; the rest of the batch
@@ -217,6 +218,10 @@ def ingest(settings: Settings, paths, seedlink, fdsn, streams, start, end, force
                        f"rejected {r.get('rejected', 0)}; {r.get('traces', 0)} traces, "
                        f"{r.get('new_samples', 0)} new samples ({mb:.1f} MB read), "
                        f"{r.get('day_files_written', 0)} day files written, {r.get('overlaps', 0)} overlaps")
+            for x in r.get("radionuclide_samples", []):  # IMS2.0 PHD messages (pipeline.radionuclide.ingest)
+                click.echo(f"radionuclide {x['data_type']} {x['station']} {x['detector']} {x['qualifier']} sample "
+                           f"{x['sample_id']}{' (replaced)' if x['replaced'] else ''}: "
+                           f"{', '.join(x['detected']) or x['error'] or 'nothing detected'}")
         side = sum(r.get("skipped_side_files", 0) for r in results)
         if side:
             click.echo(f"skipped {side} side files (ingest.ignore_patterns: event/pick/amplitude lists, notes, ...)")
@@ -475,8 +480,6 @@ from pipeline.cli.score import score as _score  # noqa: E402  (idc score)
 cli.add_command(_score)
 from pipeline.cli.radionuclide import radionuclide_group as _radionuclide  # noqa: E402  (idc radionuclide analyse)
 cli.add_command(_radionuclide)
-from pipeline.cli.array import array_group as _array  # noqa: E402  (idc array detect)
-cli.add_command(_array)
 
 
 def main(argv: list[str] | None = None) -> None:

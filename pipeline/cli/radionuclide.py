@@ -1,7 +1,9 @@
 """``idc radionuclide analyse FILE``: analyse a radionuclide spectrum (IMS2.0 PHD beta-gamma or
 particulate, ORTEC .Spe, Canberra .cnf) and print nuclides, activities (concentrations) with
-uncertainties, MDCs and the category. Thin: parses arguments and calls
-:func:`pipeline.radionuclide.analyse.analyse_file` (report keys documented there).
+uncertainties, MDCs and the category; ``idc radionuclide samples``: the samples ``idc ingest``
+stored; ``idc radionuclide fuse``: the possible source region of samples and the events of a
+product inside it. Thin: parses arguments and calls :mod:`pipeline.tasks` (report keys:
+:mod:`pipeline.radionuclide.analyse`, fusion: :mod:`pipeline.radionuclide.fusion`).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import json
 
 import click
 
+from pipeline.cli.common import ISO_TIME, PRODUCTS
 from pipeline.cli.main import with_settings
 from pipeline.settings import Settings
 
@@ -30,13 +33,110 @@ def analyse_cmd(settings: Settings, file, fmt, backgrounds):
 
     The analysis settings are the documented defaults of pipeline.radionuclide.config (no
     [radionuclide] section in the configuration yet)."""
-    from pipeline.radionuclide.analyse import analyse_file, format_text
+    from pipeline import tasks
     from pipeline.radionuclide.betagamma import BetaGammaError
     from pipeline.radionuclide.labspectra import SpectrumFileError
     from pipeline.radionuclide.phd import PHDError
 
     try:
-        rep = analyse_file(file, backgrounds=list(backgrounds))
+        rep = tasks.radionuclide_analyse(settings, file, backgrounds=list(backgrounds))
     except (PHDError, SpectrumFileError, BetaGammaError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(rep, indent=1) if fmt == "json" else format_text(rep))
+    click.echo(json.dumps(rep, indent=1) if fmt == "json" else tasks.radionuclide_report_text(rep))
+
+
+def _pair(text: str | None, what: str):
+    if text is None:
+        return None
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected two numbers {what}") from None
+    return a, b
+
+
+@radionuclide_group.command("samples")
+@click.option("--station", help="Station code (e.g. MIX58).")
+@click.option("--start", type=ISO_TIME, help="Collection overlapping this time or later (ISO 8601).")
+@click.option("--end", type=ISO_TIME, help="Collection before this time (ISO 8601).")
+@click.option("--type", "data_type", help="Data type (SAMPLEPHD, CALIBPHD, SPIKEPHD, ...).")
+@click.option("--json", "as_json", is_flag=True, help="Print the samples as JSON.")
+@with_settings
+def samples_cmd(settings: Settings, station, start, end, data_type, as_json):
+    """Stored radionuclide samples (PHD messages ingested with `idc ingest`) and their analyses."""
+    from pipeline import tasks
+
+    rows = tasks.radionuclide_samples(settings, station, start, end, data_type)
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    from obspy import UTCDateTime
+
+    for r in rows:
+        col = ("-" if r["collection_start"] is None else
+               f"{UTCDateTime(r['collection_start']).isoformat()[:19]} - {UTCDateTime(r['collection_stop']).isoformat()[:19]}")
+        det = ", ".join(n["nuclide"] for n in r["nuclides"] if n["detected"]) or r["error"] or "none"
+        cat = "-" if r["category"] is None else r["category"]
+        click.echo(f"{r['id']:>5} {r['station']:<6} {r['detector']:<12} {r['data_type']:<9} {r['qualifier']:<4} "
+                   f"SRID {r['srid']:<16} {col}  category {cat}  detected: {det}")
+    click.echo(f"{len(rows)} samples")
+
+
+@radionuclide_group.command("fuse")
+@click.option("--sample", "samples", multiple=True, required=True,
+              help="Stored sample (id, SRID, measurement id or MSG_ID) or a PHD file; repeatable (detections "
+                   "of one release).")
+@click.option("--product", type=PRODUCTS, default="REB", show_default=True, help="Events of this stored product.")
+@click.option("--start", type=ISO_TIME, help="Events from (ISO 8601; default: the SRS time span).")
+@click.option("--end", type=ISO_TIME, help="Events until (ISO 8601).")
+@click.option("--srs", "srs_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="FLEXPART-style NetCDF SRS file (backward run; release names = SRID); repeatable.")
+@click.option("--wind", metavar="U,V", help="Uniform wind (m/s east, north) for the backward puff model.")
+@click.option("--wind-file", type=click.Path(exists=True, dir_okay=False),
+              help="NetCDF wind field (u, v on time, lat, lon; m/s) for the backward puff model.")
+@click.option("--receptor", metavar="LAT,LON", help="Station position for the puff model (default: site table).")
+@click.option("--hours-back", type=float, default=72.0, show_default=True, help="Puff model: hours before collection.")
+@click.option("--threshold", type=float, default=0.1, show_default=True,
+              help="Source region: cells above this fraction of each sample's maximum sensitivity.")
+@click.option("--combine", type=click.Choice(["all", "any"]), default="all", show_default=True,
+              help="Several samples: cells kept by all of them (one release) or by any.")
+@click.option("--time-tolerance", type=float, default=0.0, show_default=True,
+              help="Seconds either side of an origin time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@with_settings
+def fuse_cmd(settings: Settings, samples, product, start, end, srs_files, wind, wind_file, receptor, hours_back,
+             threshold, combine, time_tolerance, as_json):
+    """Possible source region of radionuclide detections and the waveform events inside it.
+
+    The source-receptor sensitivity of each sample comes from --srs NetCDF files or from the
+    documented backward Gaussian puff model (--wind or --wind-file; pipeline.radionuclide.backtrack)."""
+    from pipeline import tasks
+
+    try:
+        res = tasks.radionuclide_fuse(settings, list(samples), product, start, end, srs_files=list(srs_files),
+                                      wind=_pair(wind, "U,V (m/s)"), wind_file=wind_file,
+                                      receptor=_pair(receptor, "LAT,LON"), hours_back=hours_back,
+                                      threshold=threshold, combine=combine, time_tolerance_s=time_tolerance)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(res, indent=1))
+        return
+    reg = res["region"]
+    for smp in res["samples"]:
+        click.echo(f"sample {smp['name']} ({smp['station']}) collected {smp['collection'][0]} - "
+                   f"{smp['collection'][1]}; detected: {', '.join(smp['detected']) or '-'}")
+    src = res["srs"]
+    click.echo(f"SRS: {src['source']} ({', '.join(src['files']) if 'files' in src else src['wind']})")
+    if reg["cells"]:
+        click.echo(f"possible source region (>= {res['threshold']:g} of the maximum, {res['combine']}): "
+                   f"{reg['cells']} cells, lat {reg['lat'][0]:g}..{reg['lat'][1]:g}, lon {reg['lon'][0]:g}.."
+                   f"{reg['lon'][1]:g}, {reg['first_bin']} - {reg['last_bin']}")
+    else:
+        click.echo("possible source region: empty (no cell kept by every sample)")
+    click.echo(f"{res['product']} events {res['window'][0]} - {res['window'][1]}: {res['events_examined']} examined, "
+               f"{len(res['candidates'])} inside")
+    for c in res["candidates"]:
+        mag = " ".join(f"{k} {c[k]:.1f}" for k in ("mb", "ml", "ms") if c[k] is not None)
+        click.echo(f"  {c['time']}  {c['lat']:8.3f} {c['lon']:9.3f} {c['depth_km']:6.1f} km  {mag:<8} "
+                   f"score {c['score']:.3f}  {c['public_id'] or c['evid']}")

@@ -62,6 +62,8 @@ class IngestReport:
     moved: int = 0
     #: quarantined copies deleted because their input is now in the archive
     released: int = 0
+    #: IMS2.0 PHD messages stored as radionuclide samples (pipeline.radionuclide.ingest)
+    radionuclide: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -78,6 +80,7 @@ class IngestReport:
             "day_files_written": self.day_files_written,
             "overlaps": self.overlaps,
             "channels": sorted(self.channels),
+            "radionuclide_samples": self.radionuclide,
         }
 
 
@@ -496,12 +499,42 @@ class Ingestor:
                     report.already_ingested += 1
                     return
         seen.add(sha)
+        from pipeline.radionuclide.ingest import is_phd_message
+
+        if is_phd_message(path):  # BEGIN IMS2.0 ... DATA_TYPE SAMPLEPHD|...: a radionuclide sample
+            self._ingest_phd(path, source, sha, info.st_size, report)
+            return
         try:
             fmt, pieces = self._read_pieces(path, source)
         except IngestRejected as exc:
             report.rejected.append(self._quarantine(source, exc.kind, exc.message, sha, path))
             return
         self._accept_or_reject(pieces, source, fmt, sha, info.st_size, report, path, batch, work)
+
+    def _ingest_phd(self, path: Path, source: str, sha: str, size: int, report: IngestReport) -> None:
+        """An IMS2.0 PHD message: kept, analysed and stored as a radionuclide sample
+        (:func:`pipeline.radionuclide.ingest.ingest_phd`; the same sample again replaces its rows),
+        or quarantined with one line naming the input, the block and the line."""
+        from pipeline.radionuclide.ingest import ingest_phd, store_root
+        from pipeline.radionuclide.phd import PHDError
+
+        try:
+            done = ingest_phd(self.settings, path, source, sha, size, echo=self.echo)
+        except PHDError as exc:
+            report.rejected.append(self._quarantine(source, "corrupt", str(exc), sha, path))
+            return
+        except OSError as exc:
+            raise IngestAborted(f"{source}: cannot keep the PHD message in {store_root(self.settings)}: "
+                                f"{exc.strerror or exc}; re-run the same ingest") from None
+        qroot = self.settings.quarantine_dir.resolve()
+        for q in done.released:  # an earlier rejected copy of this input is resolved now
+            qp = Path(q)
+            if qp.is_file() and qp.resolve().is_relative_to(qroot):
+                qp.unlink()
+                report.released += 1
+        report.accepted += 1
+        report.bytes_read += size
+        report.radionuclide.append(done.as_dict())
 
     def check_archive(self, repair: bool = False) -> ArchiveCheck:
         """Compare the SDS archive with the store's availability rows.

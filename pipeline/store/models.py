@@ -728,3 +728,90 @@ class AutoDRMMessage(Base):
     file: Mapped[str] = mapped_column(String(500), nullable=False, default="")
     received: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --------------------------------------------------------------------------- radionuclide samples
+class RnSample(Base):
+    """One IMS2.0 pulse-height-data message (SAMPLEPHD, CALIBPHD, SPIKEPHD/QCPHD, BLANKPHD,
+    DETBKPHD, GASBKPHD) ingested from the drop folder or ``idc ingest`` (issue 17).
+
+    One row per (station, detector, data type, qualifier, measurement id): a message delivered
+    again (corrected, or re-ingested with ``--force``) replaces its row, analysis and stored file.
+    Times are epoch seconds (UTC) like the waveform tables; ``qualifier`` is PREL/FULL ("" when the
+    header has none); ``file`` is the stored copy, relative to ``$IDC_HOME/radionuclide``.
+    """
+
+    __tablename__ = "rn_sample"
+    __table_args__ = (
+        UniqueConstraint("station", "detector", "data_type", "qualifier", "measurement_id", name="uq_rn_sample"),
+        Index("ix_rn_sample_station_time", "station", "collection_stop"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station: Mapped[str] = mapped_column(String(16), nullable=False)
+    detector: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: B beta-gamma, G gamma, P particulate
+    system_type: Mapped[str] = mapped_column(String(4), default="")
+    data_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    qualifier: Mapped[str] = mapped_column(String(8), default="")
+    #: sample reference identification (SRID) and the measurement ids of the #Header
+    srid: Mapped[str] = mapped_column(String(64), default="")
+    measurement_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    detector_bk_measurement_id: Mapped[str] = mapped_column(String(100), default="")
+    gas_bk_measurement_id: Mapped[str] = mapped_column(String(100), default="")
+    msg_id: Mapped[str] = mapped_column(String(64), default="")
+    collection_start: Mapped[float | None] = mapped_column(Float)
+    collection_stop: Mapped[float | None] = mapped_column(Float)
+    acquisition_start: Mapped[float | None] = mapped_column(Float)
+    real_time_s: Mapped[float | None] = mapped_column(Float)
+    live_time_s: Mapped[float | None] = mapped_column(Float)
+    air_volume_m3: Mapped[float | None] = mapped_column(Float)
+    xe_volume_cm3: Mapped[float | None] = mapped_column(Float)
+    #: the stored message (relative to $IDC_HOME/radionuclide), its SHA-256 and the input's name
+    file: Mapped[str] = mapped_column(Text, nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(Text, default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class RnAnalysis(Base):
+    """The automatic analysis of a sample (:func:`pipeline.radionuclide.analyse.analyse_file`): its
+    kind, category and the whole JSON report; ``error`` says why there is no result."""
+
+    __tablename__ = "rn_analysis"
+    __table_args__ = (UniqueConstraint("sample_id", name="uq_rn_analysis_sample"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("rn_sample.id", ondelete="CASCADE"), nullable=False)
+    #: beta-gamma | gamma ("" when the analysis failed)
+    kind: Mapped[str] = mapped_column(String(16), default="")
+    #: particulate category 1-5 (null for beta-gamma: no public IDC noble-gas scheme)
+    category: Mapped[int | None] = mapped_column(Integer)
+    category_reason: Mapped[str] = mapped_column(Text, default="")
+    report: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    software_version: Mapped[str] = mapped_column(String(32), default="")
+    lddate: Mapped[datetime] = _lddate()
+
+
+class RnNuclide(Base):
+    """One nuclide of an analysis: detected or not, activity (Bq) and activity concentration
+    (mBq/m3) with 1-sigma uncertainties, decision threshold and MDA/MDC (Currie)."""
+
+    __tablename__ = "rn_nuclide"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("rn_analysis.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    nuclide: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    detected: Mapped[bool] = mapped_column(Boolean, default=False)
+    energy_kev: Mapped[float | None] = mapped_column(Float)
+    net_counts: Mapped[float | None] = mapped_column(Float)
+    net_counts_sigma: Mapped[float | None] = mapped_column(Float)
+    activity_bq: Mapped[float | None] = mapped_column(Float)
+    activity_sigma_bq: Mapped[float | None] = mapped_column(Float)
+    mda_bq: Mapped[float | None] = mapped_column(Float)
+    concentration_mbq_m3: Mapped[float | None] = mapped_column(Float)
+    concentration_sigma_mbq_m3: Mapped[float | None] = mapped_column(Float)
+    lc_mbq_m3: Mapped[float | None] = mapped_column(Float)
+    mdc_mbq_m3: Mapped[float | None] = mapped_column(Float)
