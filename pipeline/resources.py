@@ -38,7 +38,7 @@ def station_table(settings: Settings, path: str | Path | None = None):
     from pipeline.picks import stations_from_inventory
     from pipeline.stations.inventory import read_station_file
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import Site
+    from pipeline.store.stations import sites_by_start
 
     if path is not None:
         p = Path(path)
@@ -50,6 +50,6 @@ def station_table(settings: Settings, path: str | Path | None = None):
         return stations_from_inventory(table.inventory)
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
-        rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in s.query(Site).order_by(Site.ondate)]
+        rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in sites_by_start(s)]
     df = pd.DataFrame(rows, columns=["network", "station", "latitude", "longitude", "elevation_m"])
     return df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)

@@ -312,6 +312,8 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     import json
     import time
 
+    from datetime import datetime, timezone
+
     from obspy import UTCDateTime
     from obspy.clients.filesystem.sds import Client
     from obspy.core.event import ResourceIdentifier
@@ -319,9 +321,9 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     from pipeline import __version__
     from pipeline.bulletin.build import events_from_picks
     from pipeline.detection import detect
+    from pipeline.store.availability import segments_overlapping
     from pipeline.store.catalog import store_catalog, store_unassociated
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import WfAvail, utcnow
     from pipeline.store.products import ProductKey, newest_arrival, record_run, write_product
     from pipeline.util import fault_point, staged_files
 
@@ -331,7 +333,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     if product not in AUTOMATIC_PRODUCTS:
         raise ValueError(f"product {product}: the automatic chain makes only {', '.join(AUTOMATIC_PRODUCTS)}; "
                          "the REB comes from analyst review (`idc review publish`), SEB/SSEB from `idc screen`")
-    t_start, started = time.perf_counter(), utcnow()
+    t_start, started = time.perf_counter(), datetime.now(timezone.utc)
     start, end = UTCDateTime(start), UTCDateTime(end)
     key = ProductKey(product, float(start.timestamp), float(end.timestamp))
     ensure_schema(settings.database_url)
@@ -341,8 +343,7 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     max_tt = min(max_tt, 1800.0)
     t0, t1 = start - det_cfg.pad_s, end + max_tt + det_cfg.pad_s
     with session_scope(settings.database_url) as s:
-        rows = s.query(WfAvail).filter(WfAvail.kind == "segment", WfAvail.endtime >= float(t0.timestamp),
-                                       WfAvail.starttime < float(t1.timestamp)).all()
+        rows = segments_overlapping(s, float(t0.timestamp), float(t1.timestamp))
         fp_rows = sorted((r.net, r.sta, r.loc, r.chan, round(r.starttime, 4), round(r.endtime, 4), r.nsamp)
                          for r in rows)
     fingerprint = hashlib.sha256(json.dumps(fp_rows).encode()).hexdigest()
@@ -549,21 +550,15 @@ class IngestRejected(IdcError, RuntimeError):
 def product_history(settings: Settings, product: str | None = None, start=None, end=None) -> list[dict]:
     """Every stored version of the products overlapping [start, end) (all types when none), oldest first."""
     from obspy import UTCDateTime
-    from sqlalchemy import select
 
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import Product
+    from pipeline.store.products import versions_overlapping
 
     ensure_schema(settings.database_url)
-    q = select(Product)
-    if product:
-        q = q.where(Product.type == product)
-    if start is not None:
-        q = q.where(Product.window_end > float(UTCDateTime(start).timestamp))
-    if end is not None:
-        q = q.where(Product.window_start < float(UTCDateTime(end).timestamp))
+    t0 = float(UTCDateTime(start).timestamp) if start is not None else None
+    t1 = float(UTCDateTime(end).timestamp) if end is not None else None
     with session_scope(settings.database_url) as s:
-        rows = s.scalars(q.order_by(Product.created, Product.id)).all()
+        rows = versions_overlapping(s, product or None, t0, t1)
         return [{"type": p.type, "window_start": str(UTCDateTime(p.window_start)),
                  "window_end": str(UTCDateTime(p.window_end)), "version": p.version, "runs": p.runs,
                  "created": p.created.isoformat(), "events": int((p.summary or {}).get("events", 0)),
@@ -704,16 +699,13 @@ def distribute_pending(settings: Settings) -> list[dict]:
     distribute``). The outbox files are written last by :func:`distribute`, so a window whose
     distribution died half-way is taken again."""
     from obspy import UTCDateTime
-    from sqlalchemy import func, select
 
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import Product
+    from pipeline.store.products import newest_versions
 
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
-        newest = s.execute(select(Product.type, Product.window_start, Product.window_end, func.max(Product.version))
-                           .group_by(Product.type, Product.window_start, Product.window_end)
-                           .order_by(Product.window_start, Product.window_end, Product.type)).all()
+        newest = newest_versions(s)
     out = []
     for typ, ws, we, v in newest:
         start, end = UTCDateTime(ws), UTCDateTime(we)

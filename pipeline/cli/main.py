@@ -278,17 +278,12 @@ def quarantine_group():
 @with_settings(reads_store=True)
 def quarantine_list(settings: Settings, show_all):
     """List rejected inputs: when, what kind of error, the message and the quarantined copy."""
-    from sqlalchemy import select
-
     from pipeline.store.db import ensure_schema, session_scope
-    from pipeline.store.models import IngestError
+    from pipeline.store.operations import ingest_errors
 
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
-        q = select(IngestError).order_by(IngestError.created)
-        if not show_all:
-            q = q.where(IngestError.resolved.is_(False))
-        rows = list(s.scalars(q))
+        rows = ingest_errors(s, unresolved_only=not show_all)
         for r in rows:
             click.echo(f"{r.created:%Y-%m-%d %H:%M:%S} {r.kind:<17} {r.message}\n    -> {r.quarantine_path or '(no copy)'}")
         click.echo(f"{len(rows)} rejected inputs")
@@ -480,6 +475,8 @@ from pipeline.cli.score import score as _score  # noqa: E402  (idc score)
 cli.add_command(_score)
 from pipeline.cli.radionuclide import radionuclide_group as _radionuclide  # noqa: E402  (idc radionuclide analyse)
 cli.add_command(_radionuclide)
+from pipeline.cli.array import array_group as _array  # noqa: E402  (idc array detect)
+cli.add_command(_array)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlsplit
-
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pipeline.errors import IdcError
 from pipeline.store import deliveries as store
 from pipeline.store.accounts import AccountError, get_user
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from pipeline.store.db import Session
 
 KINDS = ("bulletin", "alert", "station_data")
 CHANNELS = ("webhook", "email")

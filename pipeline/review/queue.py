@@ -44,9 +44,8 @@ from pipeline.review.edits import (
 from pipeline.store import review as rq
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from pipeline.settings import Settings
+    from pipeline.store.db import Session
 
 DAY_S = 86400.0
 STATUSES = ("pending", "accepted", "rejected", "merged")

@@ -169,3 +169,12 @@ def quarantine_summary(session: Session, since: datetime, until: datetime, recen
     return {"in_period": int(in_period or 0), "held": int(held or 0), "unresolved": int(unresolved or 0),
             "recent": [QuarantineRow(r.id, r.source, r.kind, r.message, r.quarantine_path or "", bool(r.resolved),
                                      _utc(r.created)) for r in rows]}
+
+
+def ingest_errors(session: Session, unresolved_only: bool = True) -> list[IngestError]:
+    """The rejected inputs (``ingest_error`` rows), oldest first; only those not resolved by a
+    later ingest unless ``unresolved_only`` is false (``idc quarantine list``)."""
+    q = select(IngestError).order_by(IngestError.created)
+    if unresolved_only:
+        q = q.where(IngestError.resolved.is_(False))
+    return list(session.scalars(q))
