@@ -63,3 +63,23 @@ def test_sql_in_the_fdsn_services_breaks_the_contract(tmp_path):
     print(res.stdout[-1500:])
     assert res.returncode == 1, res.stdout + res.stderr
     assert "pipeline.service.fdsn.cache -> sqlalchemy" in res.stdout and "BROKEN" in res.stdout
+
+
+def test_sql_outside_the_store_breaks_the_contract(tmp_path):
+    """Every module outside pipeline.store is held to it (issue 15 item 2): a stage module with a
+    query of its own, or a task reading a model class, is refused."""
+    root = tmp_path / "copy"
+    shutil.copytree(PROJECT_ROOT / "pipeline", root / "pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__", "static", "data", "*.png"))
+    shutil.copy(PROJECT_ROOT / ".importlinter", root / ".importlinter")
+    queue = root / "pipeline" / "review" / "queue.py"
+    queue.write_text(queue.read_text() + "\n\ndef _planted(session):\n    from sqlalchemy import select  # SQL in a stage\n\n"
+                                        "    return session.scalars(select(1))\n")
+    tasks = root / "pipeline" / "tasks.py"
+    tasks.write_text(tasks.read_text() + "\n\ndef _planted_model():\n    from pipeline.store.models import Product\n\n"
+                                        "    return Product\n")
+    res = _lint(root, pythonpath=root)
+    print(res.stdout[-1500:])
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "pipeline.review.queue -> sqlalchemy" in res.stdout and "BROKEN" in res.stdout
+    assert "pipeline.tasks -> pipeline.store.models" in res.stdout

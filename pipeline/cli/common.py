@@ -42,8 +42,7 @@ def with_settings(func=None, *, reads_store: bool = False):
     @click.pass_context
     @functools.wraps(func)
     def wrapper(ctx: click.Context, *args, config_file=None, **kwargs):
-        from sqlalchemy.exc import SQLAlchemyError
-
+        from pipeline.store.db import DatabaseError
         from pipeline.tasks import use_settings
 
         chosen = config_file or (ctx.find_root().params.get("config_file"))
@@ -58,7 +57,7 @@ def with_settings(func=None, *, reads_store: bool = False):
             return func(settings, *args, **kwargs)
         except IdcError as exc:  # a bad configuration, input, an unreachable store, ...: one line
             error_exit(exc)
-        except SQLAlchemyError as exc:  # a mistyped URL, an unknown driver, a refused connection: one line
+        except DatabaseError as exc:  # a mistyped URL, an unknown driver, a refused connection: one line
             fail(exc)
         finally:
             if token is not None:
@@ -136,16 +135,14 @@ ISO_TIME = IsoTime()
 def fail(exc: Exception) -> None:
     """An exception a command expects, as one line (:func:`error_exit` for the pipeline's own
     errors; the traceback with ``--debug``). Call it inside the ``except`` block."""
-    from sqlalchemy.exc import DBAPIError
-
-    from sqlalchemy.exc import SQLAlchemyError
+    from pipeline.store.db import DatabaseError, driver_error
 
     if isinstance(exc, IdcError):
         error_exit(exc)
     if debug_enabled():
         raise exc
-    if isinstance(exc, SQLAlchemyError):  # one line (the driver's first), not the SQL and the help link
-        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(exc, DatabaseError):  # one line (the driver's first), not the SQL and the help link
+        cause = driver_error(exc)
         where = f" ({_STORE.get()})" if _STORE.get() else ""
         raise click.ClickException(f"database error{where}: {type(cause).__name__}: "
                                    f"{(str(cause).strip().splitlines() or [''])[0]}")

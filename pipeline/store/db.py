@@ -191,6 +191,14 @@ def table_names(url: str) -> list[str]:
     return sorted(inspect(get_engine(url)).get_table_names())
 
 
+def driver_error(exc: DatabaseError) -> BaseException:
+    """The database driver's exception behind a :data:`DatabaseError` (``exc.orig`` of a DBAPI
+    error: its message has no SQL), else ``exc`` itself."""
+    from sqlalchemy.exc import DBAPIError
+
+    return exc.orig if isinstance(exc, DBAPIError) else exc
+
+
 def short_error(exc: BaseException, limit: int = 200) -> str:
     """``exc`` as one log line without SQL: its class and the first line of its message, at most
     ``limit`` characters. For SQLAlchemy statement errors the message is the database driver's
