@@ -324,6 +324,27 @@ def _sigma_by_snr(snr_log, threshold, hi, lo):
     return hi - (hi - lo) * f
 
 
+def clock_errors_and_outages(rng: np.random.Generator, ns: int, cfg: SimConfig, t0: float, t1: float):
+    """Station clock offsets (s) and outage intervals (steps 4 and 6 of the module docstring):
+    ``(clock, out0, out1)``, arrays of ``ns`` (NaN = no outage), drawn from ``rng`` in a fixed order
+    (shared with :mod:`pipeline.simulate.waveforms`)."""
+    clock = np.zeros(ns)
+    n_clock = min(cfg.n_clock_stations, ns)
+    if n_clock:
+        idx = rng.choice(ns, n_clock, replace=False)
+        clock[idx] = rng.uniform(cfg.clock_offset_min_s, cfg.clock_offset_max_s, n_clock) * rng.choice([-1, 1], n_clock)
+    out0, out1 = np.full(ns, np.nan), np.full(ns, np.nan)
+    u = rng.random(ns)
+    dur = np.minimum(rng.uniform(cfg.outage_min_s, cfg.outage_max_s, ns), t1 - t0)
+    pos = rng.random(ns)
+    partial = u < cfg.outage_fraction
+    full = (u >= cfg.outage_fraction) & (u < cfg.outage_fraction + cfg.full_outage_fraction)
+    out0[partial] = t0 + pos[partial] * (t1 - t0 - dur[partial])
+    out1[partial] = out0[partial] + dur[partial]
+    out0[full], out1[full] = t0, t1
+    return clock, out0, out1
+
+
 def predict_arrivals(org: pd.DataFrame, sta: pd.DataFrame, tt, cfg: SimConfig = SimConfig()) -> pd.DataFrame:
     """The arrivals of every origin at every station (step 2 of the module docstring): one row per
     (origin ``e``, station ``s``, table phase) with ``distance_deg``, ``depth_km``, ``azimuth``,
@@ -418,21 +439,7 @@ def simulate_detections(origins: pd.DataFrame, stations: pd.DataFrame, tt, confi
     noise_log = cfg.noise_log_3c - cfg.array_gain_log * is_array + rng.normal(0.0, cfg.noise_log_sigma, ns)
     station_term = rng.normal(0.0, cfg.station_term_sigma, ns)
     false_weight = 10.0 ** rng.normal(0.0, cfg.false_rate_sigma_log, ns)
-    clock = np.zeros(ns)
-    n_clock = min(cfg.n_clock_stations, ns)
-    if n_clock:
-        idx = rng.choice(ns, n_clock, replace=False)
-        clock[idx] = rng.uniform(cfg.clock_offset_min_s, cfg.clock_offset_max_s, n_clock) * rng.choice([-1, 1], n_clock)
-    out0, out1 = np.full(ns, np.nan), np.full(ns, np.nan)
-    u = rng.random(ns)
-    dur = rng.uniform(cfg.outage_min_s, cfg.outage_max_s, ns)
-    dur = np.minimum(dur, t1 - t0)
-    pos = rng.random(ns)
-    partial = u < cfg.outage_fraction
-    full = (u >= cfg.outage_fraction) & (u < cfg.outage_fraction + cfg.full_outage_fraction)
-    out0[partial] = t0 + pos[partial] * (t1 - t0 - dur[partial])
-    out1[partial] = out0[partial] + dur[partial]
-    out0[full], out1[full] = t0, t1
+    clock, out0, out1 = clock_errors_and_outages(rng, ns, cfg, t0, t1)
 
     # ---- arrivals (origin × station × phase) -------------------------------------------------
     org = org[(org["time"] >= t0 - cfg.lookback_s) & (org["time"] < t1)].reset_index(drop=True)

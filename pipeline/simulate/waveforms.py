@@ -67,7 +67,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from pipeline.simulate.detections import SimConfig, _stations, leb_origins, predict_arrivals
+from pipeline.simulate.detections import (SimConfig, _stations, clock_errors_and_outages, leb_origins,
+                                          predict_arrivals)
 
 #: Peterson (1993) noise models: obspy gives them as (period s, dB rel. 1 (m/s²)²/Hz)
 _STREAMS = ("noise", "signal", "faults")
@@ -315,20 +316,7 @@ def simulate_waveforms(origins: pd.DataFrame, stations: pd.DataFrame, tt, out_di
     # station state, in a fixed order: noise level, station term, clock, outages
     u = rng.uniform(*cfg.noise_u_range, ns)
     station_term = rng.normal(0.0, acfg.station_term_sigma, ns)
-    clock = np.zeros(ns)
-    n_clock = min(acfg.n_clock_stations, ns)
-    if n_clock:
-        idx = rng.choice(ns, n_clock, replace=False)
-        clock[idx] = rng.uniform(acfg.clock_offset_min_s, acfg.clock_offset_max_s, n_clock) * rng.choice([-1, 1], n_clock)
-    out0, out1 = np.full(ns, np.nan), np.full(ns, np.nan)
-    uo = rng.random(ns)
-    dur = np.minimum(rng.uniform(acfg.outage_min_s, acfg.outage_max_s, ns), t1 - t0)
-    pos = rng.random(ns)
-    part = uo < acfg.outage_fraction
-    full = (uo >= acfg.outage_fraction) & (uo < acfg.outage_fraction + acfg.full_outage_fraction)
-    out0[part] = t0 + pos[part] * (t1 - t0 - dur[part])
-    out1[part] = out0[part] + dur[part]
-    out0[full], out1[full] = t0, t1
+    clock, out0, out1 = clock_errors_and_outages(rng, ns, acfg, t0, t1)
 
     # arrivals with amplitudes (one draw per arrival)
     arr = predict_arrivals(org, sta, tt, acfg)
