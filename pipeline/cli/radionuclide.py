@@ -134,6 +134,8 @@ def fuse_cmd(settings: Settings, samples, product, start, end, srs_files, wind, 
                    f"{reg['lon'][1]:g}, {reg['first_bin']} - {reg['last_bin']}")
     else:
         click.echo("possible source region: empty (no cell kept by every sample)")
+    for note in res.get("notes", []):
+        click.echo(f"note: {note}")
     click.echo(f"{res['product']} events {res['window'][0]} - {res['window'][1]}: {res['events_examined']} examined, "
                f"{len(res['candidates'])} inside")
     for c in res["candidates"]:

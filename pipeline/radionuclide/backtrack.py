@@ -104,23 +104,27 @@ def uniform_wind(u: float, v: float) -> WindField:
 
 def gridded_wind(ds) -> WindField:
     """A wind from an xarray Dataset with ``u`` and ``v`` (m/s) on ``(time, lat, lon)``: linear
-    interpolation in time and space, the nearest edge value outside the grid."""
-    import xarray as xr
+    interpolation in time and space (scipy ``RegularGridInterpolator``), the nearest edge value
+    outside the grid."""
+    from scipy.interpolate import RegularGridInterpolator
 
     for name in ("u", "v"):
         if name not in ds or set(ds[name].dims) != {"time", "lat", "lon"}:
             raise BacktrackError(f"wind field: expected variables u and v on (time, lat, lon), got {list(ds.data_vars)}")
-    t_axis = ds["time"].values.astype("datetime64[ns]").astype("int64") / 1e9
-    u = ds["u"].transpose("time", "lat", "lon").assign_coords(time=t_axis)
-    v = ds["v"].transpose("time", "lat", "lon").assign_coords(time=t_axis)
-    lims = {k: (float(ds[k].min()), float(ds[k].max())) for k in ("lat", "lon")}
-    tlim = (float(t_axis.min()), float(t_axis.max()))
+    ds = ds.sortby("time").sortby("lat").sortby("lon")
+    axes = (ds["time"].values.astype("datetime64[ns]").astype("int64") / 1e9, ds["lat"].values.astype(float),
+            ds["lon"].values.astype(float))
+    if min(len(a) for a in axes) < 2:
+        raise BacktrackError("wind field: at least two times, latitudes and longitudes are needed")
+    interp = [RegularGridInterpolator(axes, ds[k].transpose("time", "lat", "lon").values.astype(float))
+              for k in ("u", "v")]
+    lo, hi = [a[0] for a in axes], [a[-1] for a in axes]
 
     def wind(t, lat, lon):
-        pts = dict(time=xr.DataArray(np.clip(np.broadcast_to(t, np.shape(lat)), *tlim), dims="p"),
-                   lat=xr.DataArray(np.clip(lat, *lims["lat"]), dims="p"),
-                   lon=xr.DataArray(np.clip(lon, *lims["lon"]), dims="p"))
-        return u.interp(**pts).values, v.interp(**pts).values
+        shape = np.shape(lat)
+        pts = np.column_stack([np.clip(np.broadcast_to(x, shape).ravel(), a, b)
+                               for x, a, b in zip((t, lat, lon), lo, hi)])
+        return interp[0](pts).reshape(shape), interp[1](pts).reshape(shape)
     return wind
 
 

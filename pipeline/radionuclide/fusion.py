@@ -62,7 +62,7 @@ def resolve_samples(settings: Settings, refs: Sequence[str]) -> list[SampleRef]:
     return out
 
 
-def _from_files(samples: list[SampleRef], files: Sequence[str | Path]):
+def _from_files(samples: list[SampleRef], files: Sequence[str | Path], notes: list[str]):
     fields = [bt.read_srs_netcdf(f) for f in files]
     chosen = []
     for smp in samples:
@@ -75,6 +75,12 @@ def _from_files(samples: list[SampleRef], files: Sequence[str | Path]):
             raise bt.BacktrackError(f"sample {smp.name}: no release named {' / '.join(sorted(keys))} in the SRS "
                                     f"file(s) (releases: {', '.join(names)})")
         f, i = hit[0]
+        if "collection_start" in f.coords:  # the release should be the sample's collection
+            rel = [bt._epoch(f["collection_start"].values[i]), bt._epoch(f["collection_stop"].values[i])]
+            off = max(abs(rel[0] - smp.collection_start), abs(rel[1] - smp.collection_stop))
+            if off > 3600:
+                notes.append(f"sample {smp.name}: the SRS release ({f['collection_start'].values[i]} - "
+                             f"{f['collection_stop'].values[i]}) differs from its collection by {off / 3600:.1f} h")
         chosen.append(f.isel(sample=[i]).assign_coords(sample=[smp.name]))
     return bt.combine_fields(chosen)
 
@@ -101,15 +107,16 @@ def fuse_samples(settings: Settings, refs: Sequence[str], product: str, start=No
     """The source region of the samples and the events of ``product`` in it (JSON-able dict:
     ``samples``, ``srs`` (where the fields came from), ``region`` (:func:`backtrack.region_summary`),
     ``window``, ``events_examined``, ``candidates`` and ``others`` with time, lat, lon, depth,
-    magnitudes, score and reason)."""
+    magnitudes, score and reason; ``notes``: e.g. an SRS release that is not the sample's collection)."""
     import numpy as np
 
     if not refs:
         raise bt.BacktrackError("give at least one sample")
     ensure_schema(settings.database_url)
     samples = resolve_samples(settings, refs)
+    notes: list[str] = []
     if srs_files:
-        srs = _from_files(samples, srs_files)
+        srs = _from_files(samples, srs_files, notes)
         how = {"source": "netcdf", "files": [str(f) for f in srs_files]}
     else:
         if wind_file is not None:
@@ -152,4 +159,5 @@ def fuse_samples(settings: Settings, refs: Sequence[str], product: str, start=No
             "region": bt.region_summary(region, score),
             "window": [str(np.datetime64(int(t0), "s")) + "Z", str(np.datetime64(int(t1), "s")) + "Z"],
             "product": product.upper(), "events_examined": len(result),
-            "candidates": [row(c) for c in result if c.inside], "others": [row(c) for c in result if not c.inside]}
+            "candidates": [row(c) for c in result if c.inside], "others": [row(c) for c in result if not c.inside],
+            "notes": notes}
