@@ -48,6 +48,11 @@ def main() -> int:
     for name, rc, dt in results:
         print(f"  {'ok    ' if rc == 0 else 'FAILED'}  {dt:7.1f} s  {name}")
     print(f"{len(results) - len(failed)}/{len(results)} benchmarks ok; results in {BENCH / 'results'}")
+    # the figures against their targets (bench/results/summary.json; null = not measured)
+    sys.path.insert(0, str(BENCH))
+    import _summary
+
+    _summary.main()
     return 1 if failed else 0
 
 

@@ -1,0 +1,109 @@
+"""``bench/results/summary.json`` and the one-screen table of figure vs target (issue 18 item 4).
+
+Read by ``run_all.py`` after the benchmarks ran (and runnable alone:
+``.venv/bin/python bench/_summary.py``): every figure comes from a ``bench/results/*.json`` a
+benchmark wrote; a figure whose benchmark has not run (or does not measure it) is ``null`` — never a
+guess. The README's figures come from this file.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: key → (benchmark file, how to get it, target text, target test); the test returns True/False/None
+TARGETS = {
+    "network_day_channels": ("network_day", lambda d: d.get("channels"), ">= 300", lambda v: v >= 300),
+    "network_day_seconds": ("network_day", lambda d: d.get("network_day_seconds"), "<= 60 s (a day, 2 cores)",
+                            lambda v: v <= 60),
+    "network_day_peak_rss_mb": ("network_day", lambda d: d.get("network_day_peak_rss_mb"), "<= 2000 MB",
+                                lambda v: v <= 2000),
+    "dask_speedup_2_vs_1": ("network_day", lambda d: d.get("dask_speedup_2_vs_1"), ">= 1.7x", lambda v: v >= 1.7),
+    "sel3_recall": ("network_day", lambda d: _best_run(d).get("sel3_recall"), ">= 0.95", lambda v: v >= 0.95),
+    "sel3_false_rate": ("network_day", lambda d: _best_run(d).get("sel3_false_rate"), "<= 0.05",
+                        lambda v: v <= 0.05),
+    "sel3_median_epi_km": ("network_day", lambda d: _best_run(d).get("sel3_median_epi_km"), "<= 15 km",
+                           lambda v: v <= 15),
+    "station_processing_speedup_vs_obspy": (
+        "station_processing", lambda d: (d.get("speed_ratio_vs_naive") or {}).get("ours_threads_with_inventory"),
+        ">= 3x (with amplitudes)", lambda v: v >= 3),
+    "association_recall_ours": ("associator_vs_pyocto",
+                                lambda d: ((d.get("results") or {}).get("ours") or {}).get("recall"),
+                                ">= PyOcto's", None),
+    "association_recall_pyocto": ("associator_vs_pyocto",
+                                  lambda d: ((d.get("results") or {}).get("pyocto") or {}).get("recall"), "-", None),
+    "association_time_ratio_vs_pyocto": ("associator_vs_pyocto", lambda d: d.get("time_ratio_ours_over_pyocto"),
+                                         "<= 1 (ours / PyOcto)", lambda v: v <= 1),
+    "fdsnws_event_rps": ("fdsn_event_throughput", lambda d: d.get("req_per_s"),
+                         ">= 1000 req/s (1,000,000 events, PostgreSQL)", lambda v: v >= 1000),
+    "fdsnws_event_p99_ms": ("fdsn_event_throughput", lambda d: d.get("p99_ms"), "< 50 ms", lambda v: v < 50),
+    "ingest_mb_per_s": ("ingest_throughput", lambda d: _ingest_mb_s(d), "-", None),
+}
+
+
+def _best_run(d: dict) -> dict:
+    runs = d.get("runs") or {}
+    return runs.get("2") or runs.get("1") or {}
+
+
+def _ingest_mb_s(d: dict):
+    rows = d.get("scenarios") or []
+    vals = [r.get("throughput_mb_per_s") for r in (rows.values() if isinstance(rows, dict) else rows)
+            if isinstance(r, dict) and r.get("throughput_mb_per_s") is not None]
+    return max(vals) if vals else None
+
+
+def build(results: Path = RESULTS) -> dict:
+    """The summary: ``figures`` (key → value or None), ``sources`` (key → result file, its date
+    and the conditions it names), ``targets`` (key → text) and ``met`` (key → True/False/None)."""
+    loaded: dict[str, dict] = {}
+    for f in results.glob("*.json"):
+        if f.name == "summary.json":
+            continue
+        try:
+            loaded[f.stem] = json.loads(f.read_text())
+        except ValueError:
+            continue
+    figures, sources, targets, met = {}, {}, {}, {}
+    for key, (bench, get, text, test) in TARGETS.items():
+        d = loaded.get(bench)
+        v = None
+        if d is not None:
+            try:
+                v = get(d)
+            except (AttributeError, TypeError, KeyError):
+                v = None
+        figures[key] = v
+        targets[key] = text
+        met[key] = None if (v is None or test is None) else bool(test(v))
+        if d is not None:
+            sources[key] = {"file": f"bench/results/{bench}.json", "created": d.get("created"),
+                            "note": d.get("note") or (f"{d.get('events')} events, {d.get('backend')}"
+                                                      if bench == "fdsn_event_throughput" else None)}
+    # the recall target of the associator: ours >= PyOcto's
+    a, b = figures.get("association_recall_ours"), figures.get("association_recall_pyocto")
+    met["association_recall_ours"] = None if a is None or b is None else a >= b
+    return {"figures": figures, "targets": targets, "met": met, "sources": sources}
+
+
+def table(summary: dict) -> str:
+    lines = [f"{'figure':38s} {'value':>12s}  {'target':42s} met"]
+    for key, v in summary["figures"].items():
+        val = "null" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+        m = summary["met"][key]
+        lines.append(f"{key:38s} {val:>12s}  {summary['targets'][key]:42s} {'-' if m is None else ('yes' if m else 'NO')}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    s = build()
+    (RESULTS / "summary.json").write_text(json.dumps(s, indent=2, default=str) + "\n")
+    print(table(s))
+    print(f"-> {RESULTS / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
