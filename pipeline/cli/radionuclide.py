@@ -12,7 +12,7 @@ import json
 import click
 
 from pipeline.cli.common import ISO_TIME, PRODUCTS
-from pipeline.cli.main import with_settings
+from pipeline.cli.common import one_line, with_settings
 from pipeline.settings import Settings
 
 
@@ -34,14 +34,11 @@ def analyse_cmd(settings: Settings, file, fmt, backgrounds):
     The analysis settings are the documented defaults of pipeline.radionuclide.config (no
     [radionuclide] section in the configuration yet)."""
     from pipeline import tasks
-    from pipeline.radionuclide.betagamma import BetaGammaError
-    from pipeline.radionuclide.labspectra import SpectrumFileError
-    from pipeline.radionuclide.phd import PHDError
 
-    try:
+    try:  # PHDError, SpectrumFileError, BetaGammaError are ValueErrors (and IdcErrors)
         rep = tasks.radionuclide_analyse(settings, file, backgrounds=list(backgrounds))
-    except (PHDError, SpectrumFileError, BetaGammaError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        one_line(exc)
     click.echo(json.dumps(rep, indent=1) if fmt == "json" else tasks.radionuclide_report_text(rep))
 
 
