@@ -149,16 +149,25 @@ def scalars_any(session, stmt, items: Sequence[T], condition: Callable[[T], obje
     return list(rows.values())
 
 
-def lon_condition(col, lo: float, hi: float):
-    """SQLAlchemy condition ``lo <= col <= hi`` on a longitude with wrap-around (lo > hi crosses
-    the antimeridian; bounds outside ±180 are normalised); None when the range covers the globe."""
-    from sqlalchemy import and_
-
+def lon_range(lo: float, hi: float) -> tuple[float, float] | None:
+    """A longitude range ``lo``…``hi`` with bounds outside ±180 normalised; ``lo > hi`` afterwards
+    means it crosses the antimeridian; None when it covers the globe."""
     def norm(x):
         return ((x + 180.0) % 360.0) - 180.0 if (x < -180 or x > 180) else x
     if hi - lo >= 360:
         return None
-    lo, hi = norm(lo), norm(hi)
+    return norm(lo), norm(hi)
+
+
+def lon_condition(col, lo: float, hi: float):
+    """SQLAlchemy condition ``lo <= col <= hi`` on a longitude with wrap-around (:func:`lon_range`);
+    None when the range covers the globe."""
+    from sqlalchemy import and_
+
+    r = lon_range(lo, hi)
+    if r is None:
+        return None
+    lo, hi = r
     if lo <= hi:
         return and_(col >= lo, col <= hi)
     return or_(col >= lo, col <= hi)

@@ -571,11 +571,12 @@ def _code_mask(tcode: np.ndarray, codes: list[int], n_types: int) -> np.ndarray:
 
 def _lon_mask(lon: np.ndarray, lo: float, hi: float):
     """As :func:`pipeline.store.selection.lon_condition` (wrap-around; None = no condition)."""
-    def norm(x):
-        return ((x + 180.0) % 360.0) - 180.0 if (x < -180 or x > 180) else x
-    if hi - lo >= 360:
+    from pipeline.store.selection import lon_range
+
+    r = lon_range(lo, hi)
+    if r is None:
         return None
-    lo, hi = norm(lo), norm(hi)
+    lo, hi = r
     if lo <= hi:
         return (lon >= lo) & (lon <= hi)
     return (lon >= lo) | (lon <= hi)
