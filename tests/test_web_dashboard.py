@@ -379,6 +379,7 @@ def test_alerts_issued_are_counted(client, dash):
 # --------------------------------------------------------------------------- headless browser
 @pytest.mark.skipif(bool(_browser_missing()), reason=_browser_missing() or "-")
 def test_browser_dashboard_shows_the_api_figures(browser, dash, client, tmp_path):  # noqa: F811
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -387,7 +388,8 @@ def test_browser_dashboard_shows_the_api_figures(browser, dash, client, tmp_path
     drv = browser
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    wait = WebDriverWait(drv, 20)
+    # hash routes re-render the page under the driver: an element can go stale between two looks
+    wait = WebDriverWait(drv, 20, ignored_exceptions=(StaleElementReferenceException,))
 
     def ready():
         wait.until(lambda d: d.find_element(By.ID, "main").get_attribute("data-page") == "dashboard"
@@ -395,7 +397,8 @@ def test_browser_dashboard_shows_the_api_figures(browser, dash, client, tmp_path
 
     def login(who):
         drv.get(srv.url + "/ui/#/login")
-        wait.until(lambda d: d.find_element(By.ID, "main").get_attribute("data-ready") == "1")
+        wait.until(lambda d: d.find_element(By.ID, "main").get_attribute("data-page") == "login"
+                   and d.find_element(By.ID, "main").get_attribute("data-ready") == "1")
         drv.find_element(By.ID, "token").send_keys(dash["tokens"][who])
         drv.find_element(By.ID, "login-btn").click()
         wait.until(lambda d: d.find_elements(By.ID, "login-ok") and who in d.find_element(By.ID, "login-ok").text)

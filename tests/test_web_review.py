@@ -110,6 +110,7 @@ def test_browser_review_from_the_event_page(browser, store, tmp_path):
     import os
     import shutil
 
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -119,7 +120,8 @@ def test_browser_review_from_the_event_page(browser, store, tmp_path):
     drv, s = browser, store["settings"]
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    wait = WebDriverWait(drv, 30)
+    # hash routes re-render the page under the driver: an element can go stale between two looks
+    wait = WebDriverWait(drv, 30, ignored_exceptions=(StaleElementReferenceException,))
 
     def ready(page):
         wait.until(lambda d: d.find_element(By.ID, "main").get_attribute("data-page") == page

@@ -399,6 +399,7 @@ def browser():
 
 @pytest.mark.skipif(bool(_browser_missing()), reason=_browser_missing() or "-")
 def test_browser_login_filter_open_event_screenshots(browser, store, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -408,7 +409,8 @@ def test_browser_login_filter_open_event_screenshots(browser, store, tmp_path):
     drv = browser
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    wait = WebDriverWait(drv, 20)
+    # hash routes re-render the page under the driver: an element can go stale between two looks
+    wait = WebDriverWait(drv, 20, ignored_exceptions=(StaleElementReferenceException,))
 
     def ready(page):
         wait.until(lambda d: d.find_element(By.ID, "main").get_attribute("data-page") == page

@@ -259,6 +259,7 @@ def _row_ink(drv) -> list[int]:
 def test_browser_waveform_viewer_zoom_filter_screenshots(browser, store, sel3_ids, client, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -268,7 +269,8 @@ def test_browser_waveform_viewer_zoom_filter_screenshots(browser, store, sel3_id
     drv = browser
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    wait = WebDriverWait(drv, 20)
+    # hash routes re-render the page under the driver: an element can go stale between two looks
+    wait = WebDriverWait(drv, 20, ignored_exceptions=(StaleElementReferenceException,))
     eid, src = sel3_ids[0]
     want = _get(client, store, eid).json()
     srv = LiveServer(store["settings"])
