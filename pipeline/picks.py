@@ -53,6 +53,12 @@ PICK_COLUMNS: dict[str, str] = {
     "backazimuth_uncertainty": "float64", "slowness": "float64", "slowness_uncertainty": "float64",
     "incidence": "float64", "rectilinearity": "float64", "pick_id": "str",
 }
+#: the further columns of an array detection table (``idc array detect``, :mod:`pipeline.array`):
+#: technology, Fisher F and semblance of the f-k window, obspy's relative power. read_picks_csv
+#: accepts and checks them; the associator uses the array's backazimuth and slowness (with their
+#: uncertainties) of PICK_COLUMNS
+ARRAY_COLUMNS: dict[str, str] = {"technology": "str", "fstat": "float64", "semblance": "float64",
+                                 "relpow": "float64"}
 STATION_COLUMNS: dict[str, str] = {"network": "str", "station": "str", "latitude": "float64",
                                    "longitude": "float64", "elevation_m": "float64"}
 
@@ -113,13 +119,14 @@ def read_picks_csv(path: str | Path) -> pd.DataFrame:
     for col in ("station", "phase", "time"):
         if col not in raw.columns:
             raise TableError(f"{path}: required column '{col}' missing (have: {', '.join(raw.columns)})")
-    unknown = [c for c in raw.columns if c not in PICK_COLUMNS]
+    known = {**PICK_COLUMNS, **ARRAY_COLUMNS}
+    unknown = [c for c in raw.columns if c not in known]
     if unknown:
-        raise TableError(f"{path}: unknown column(s) {', '.join(unknown)}; known: {', '.join(PICK_COLUMNS)}")
+        raise TableError(f"{path}: unknown column(s) {', '.join(unknown)}; known: {', '.join(known)}")
     for col in TIME_COLUMNS:
         if col in raw.columns:
             raw[col] = [_parse_time(v, path, i + 2, col) for i, v in enumerate(raw[col])]
-    for col, kind in PICK_COLUMNS.items():
+    for col, kind in known.items():
         if kind == "float64" and col in raw.columns and col not in TIME_COLUMNS:
             vals = pd.to_numeric(raw[col].replace("", np.nan), errors="coerce")
             bad = vals.isna() & raw[col].ne("") & raw[col].str.lower().ne("nan")

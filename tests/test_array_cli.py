@@ -35,6 +35,21 @@ def test_idc_array_detect_writes_one_table_for_the_array(tmp_path):
     assert abs((best["backazimuth"] - r["backazimuth"] + 180) % 360 - 180) <= 10
     assert abs(best["slowness"] - r["slowness"]) <= 1.5
     assert best["technology"] == "seismic"
+    # the association's reader takes the table as it is (array columns checked, backazimuth and
+    # slowness kept for the associator)
+    from pipeline.picks import read_picks_csv
+
+    picks = read_picks_csv(out)
+    assert len(picks) == len(df) and set(picks["station"]) == {"ARCES"}
+    assert np.allclose(np.sort(picks["backazimuth"].to_numpy()), np.sort(df["backazimuth"].to_numpy()), equal_nan=True)
+    bad = tmp_path / "bad.csv"
+    df.assign(fstat="high").to_csv(bad, index=False)
+    try:
+        read_picks_csv(bad)
+    except ValueError as exc:
+        assert "column 'fstat' is not a number" in str(exc)
+    else:
+        raise AssertionError("a non-numeric fstat was accepted")
 
 
 def test_idc_array_detect_names_a_missing_element(tmp_path):

@@ -39,11 +39,8 @@ from pipeline.array.geometry import ArrayGeometry, geometry_from_inventory
 from pipeline.detection.onset import aic_curve
 from pipeline.detection.processor import onset_uncertainty
 from pipeline.detection.stalta import bandpass, merge_triggers, stalta_triggers
-from pipeline.picks import PICK_COLUMNS, TIME_COLUMNS, normalise_picks
+from pipeline.picks import ARRAY_COLUMNS, PICK_COLUMNS, TIME_COLUMNS, normalise_picks
 
-#: columns of an array detection table beyond :data:`pipeline.picks.PICK_COLUMNS`
-ARRAY_COLUMNS: dict[str, str] = {"technology": "str", "fstat": "float64", "semblance": "float64",
-                                 "relpow": "float64"}
 
 
 def measure(x_raw: np.ndarray, geometry: ArrayGeometry, fs: float, t0: float, onset: float,
