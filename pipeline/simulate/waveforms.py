@@ -61,6 +61,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -141,16 +142,24 @@ class WaveformConfig:
 
 
 # --------------------------------------------------------------------------- noise
-def noise_psd(f: np.ndarray, u: float) -> np.ndarray:
-    """Velocity PSD ((m/s)²/Hz) ``u`` of the way (in dB) from Peterson's NLNM to NHNM at ``f`` Hz."""
+@lru_cache(maxsize=1)
+def _peterson() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Peterson's NLNM and NHNM as (log10 period, dB) on increasing period, read once per process
+    (obspy reads them from files on every call)."""
     from obspy.signal.spectral_estimation import get_nhnm, get_nlnm
 
     p_lo, db_lo = get_nlnm()
     p_hi, db_hi = get_nhnm()
+    return np.log10(p_lo[::-1]), db_lo[::-1], np.log10(p_hi[::-1]), db_hi[::-1]
+
+
+def noise_psd(f: np.ndarray, u: float) -> np.ndarray:
+    """Velocity PSD ((m/s)²/Hz) ``u`` of the way (in dB) from Peterson's NLNM to NHNM at ``f`` Hz."""
+    lp_lo, db_lo, lp_hi, db_hi = _peterson()
     ff = np.maximum(np.asarray(f, float), 1e-3)
     logp = np.log10(1.0 / ff)
-    lo = np.interp(logp, np.log10(p_lo[::-1]), db_lo[::-1])
-    hi = np.interp(logp, np.log10(p_hi[::-1]), db_hi[::-1])
+    lo = np.interp(logp, lp_lo, db_lo)
+    hi = np.interp(logp, lp_hi, db_hi)
     return 10.0 ** ((lo + u * (hi - lo)) / 10.0) / (2 * np.pi * ff) ** 2
 
 
@@ -449,7 +458,11 @@ def _add_signals(data: dict, chans: list, ks: list, g: pd.DataFrame, c0: float, 
         s_wave = r.table_phase in ("S", "Lg")
         baz = math.radians(float(r.true_backazimuth))
         p_s_km = float(r.slowness_true) / 111.195
-        # the same coda for every channel of this arrival at this station (polarised), seeded per arrival
+        # one waveform per component, seeded per arrival: the elements of an array share it, only
+        # their plane-wave delays differ
+        full_n = int(math.ceil((8.0 * tau + 10.0 * float(r.period)) * fs))
+        tt_full = (np.arange(full_n) / fs) - 5.0 * float(r.period)
+        shapes: dict[str, np.ndarray] = {}
         for ch, k in zip(chans, ks):
             delay = -p_s_km * (ch.east_km * math.sin(baz) + ch.north_km * math.cos(baz))
             ta = float(r.true_time) + delay
@@ -458,11 +471,11 @@ def _add_signals(data: dict, chans: list, ks: list, g: pd.DataFrame, c0: float, 
             if i1 <= i0:
                 continue
             # the coda is drawn over the whole arrival from its own seed, then cut to the chunk
-            full_n = int(math.ceil((8.0 * tau + 10.0 * float(r.period)) * fs))
-            tt_full = (np.arange(full_n) / fs) - 5.0 * float(r.period)
-            rng = np.random.default_rng([int(r.coda_seed) % (2**63), ord(ch.cha[-1])])
-            w = _pulse(tt_full, f0, cfg.pulse_cycles) + cfg.coda_ratio * _coda(tt_full, f0, tau, rng)
             comp = ch.cha[-1]
+            w = shapes.get(comp)
+            if w is None:
+                rng = np.random.default_rng([int(r.coda_seed) % (2**63), ord(comp)])
+                w = shapes[comp] = _pulse(tt_full, f0, cfg.pulse_cycles) + cfg.coda_ratio * _coda(tt_full, f0, tau, rng)
             if s_wave:
                 gain = {"Z": cfg.s_vertical}.get(comp)
                 if gain is None:
