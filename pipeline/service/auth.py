@@ -51,6 +51,17 @@ class AccessDenied(FDSNError):
     """The principal may not read a product (HTTP 403, or 401 for a bad token)."""
 
 
+def require_role(principal: Principal, roles, public_message: str, role_message: str) -> None:
+    """Raise :class:`AccessDenied` unless ``principal`` holds one of ``roles``: 401 with
+    ``public_message`` without a token, 403 with ``role_message`` (``{roles}``, ``{name}`` and
+    ``{role}`` filled in) for an account without such a role."""
+    if not principal.authenticated:
+        raise AccessDenied(401, public_message)
+    if not set(principal.roles) & set(roles):
+        raise AccessDenied(403, role_message.format(roles=", ".join(roles), name=repr(principal.name),
+                                                    role=principal.role))
+
+
 def require(principal: Principal, product: str, *, partial_ok: bool = False) -> Decision:
     """Raise :class:`AccessDenied` (403) unless ``principal`` may read ``product``
     (:func:`pipeline.accounts.policy.check`); with ``partial_ok`` the public part of a bulletin is

@@ -44,7 +44,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from obspy import UTCDateTime
 
-from pipeline.service.auth import AccessDenied, Principal, current_principal, event_filter, require
+from pipeline.service.auth import Principal, current_principal, event_filter, require, require_role
 from pipeline.service.fdsn.params import FDSNError
 
 router = APIRouter(tags=["web UI"])
@@ -449,12 +449,9 @@ def _review_reader(principal: Principal) -> None:
 
 
 def _review_actor(principal: Principal) -> None:
-    if not principal.authenticated:
-        raise AccessDenied(401, "Review decisions need an API token of an analyst or operator "
-                                "(Authorization: Bearer ...)")
-    if not set(principal.roles) & set(REVIEW_ROLES):
-        raise AccessDenied(403, f"Review decisions are for the roles {', '.join(REVIEW_ROLES)}; account "
-                                f"{principal.name!r} has role {principal.role}")
+    require_role(principal, REVIEW_ROLES,
+                 "Review decisions need an API token of an analyst or operator (Authorization: Bearer ...)",
+                 "Review decisions are for the roles {roles}; account {name} has role {role}")
 
 
 def _may_decide(principal: Principal) -> bool:

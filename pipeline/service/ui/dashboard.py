@@ -48,7 +48,7 @@ from fastapi.responses import JSONResponse
 from obspy import UTCDateTime
 
 from pipeline.accounts.config import IDC_ROLES
-from pipeline.service.ui import AccessDenied, FDSNError, Principal, current_principal
+from pipeline.service.ui import FDSNError, Principal, current_principal, require_role
 
 router = APIRouter(tags=["web UI"])
 
@@ -69,12 +69,10 @@ def require_staff(principal: Principal) -> None:
     """401 for the public (no token), 403 for an account that is not IDC staff."""
     if "operations" not in principal.products:
         principal.products.append("operations")  # named in the download audit row
-    if not principal.authenticated:
-        raise AccessDenied(401, "The operations dashboard is for IDC staff: send the API token of an analyst or "
-                                "operator (Authorization: Bearer ...; in the web UI: the Login page)")
-    if not set(principal.roles) & set(IDC_ROLES):
-        raise AccessDenied(403, f"The operations dashboard is for IDC staff (roles {', '.join(IDC_ROLES)}); "
-                                f"account {principal.name!r} has role {principal.role}")
+    require_role(principal, IDC_ROLES,
+                 "The operations dashboard is for IDC staff: send the API token of an analyst or operator "
+                 "(Authorization: Bearer ...; in the web UI: the Login page)",
+                 "The operations dashboard is for IDC staff (roles {roles}); account {name} has role {role}")
 
 
 def _time(name: str, v: str) -> float | None:
