@@ -19,28 +19,15 @@ from obspy.signal.cross_correlation import correlate, xcorr_max
 
 from pipeline import tasks
 from pipeline.cli.main import cli
-from pipeline.simulate import ims_seismic_stations, leb_origins
+from pipeline.simulate import ims_seismic_stations
 from pipeline.simulate.detections import SimConfig
 from pipeline.simulate.waveforms import WaveformConfig, simulate_waveforms
 from pipeline.store import db
-from pipeline.traveltime.tables import GLOBAL_PHASES, TravelTimeTable
-from tests import PROJECT_ROOT
 from tests.conftest import make_settings
+from tests.test_simulate import IMS, LEB, leb, tt  # noqa: F401  (the same inputs and fixtures)
 
-LEB = PROJECT_ROOT / "tests" / "data" / "ims_leb_2022" / "metadata_2022_leb_jan_feb.csv"
-IMS = PROJECT_ROOT / "stations" / "ims_stations.csv"
 T0, T1 = UTCDateTime("2022-01-17T00:25:00"), UTCDateTime("2022-01-17T00:45:00")
 STATIONS = ["ASAR", "WRA", "STKA", "MAW", "PLCA", "ULM"]
-
-
-@pytest.fixture(scope="module")
-def tt(tt_cache):
-    return TravelTimeTable("ak135", list(GLOBAL_PHASES), cache_dir=tt_cache)
-
-
-@pytest.fixture(scope="module")
-def leb():
-    return leb_origins(pd.read_csv(LEB))
 
 
 @pytest.fixture(scope="module")
