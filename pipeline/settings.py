@@ -38,6 +38,7 @@ from pipeline.autodrm.config import AutoDRMConfig
 from pipeline.errors import ConfigError  # noqa: F401  (raised here; importable from here as before)
 from pipeline.location.config import LocatorConfig
 from pipeline.magnitude.config import MagnitudeConfig
+from pipeline.radionuclide.config import RadionuclideConfig
 from pipeline.review.config import ReviewConfig
 from pipeline.screening.config import ScreeningConfig
 
@@ -192,6 +193,55 @@ class DetectionSettings(_Frozen):
         return DetectionConfig(**self.overrides)
 
 
+class ArraySettings(_Frozen):
+    """``[array]``: seismic arrays in the automatic chain (:func:`pipeline.array.detect_network`).
+
+    Elements of an array (:mod:`pipeline.stations.arrays`: ``elements`` below, or a StationXML
+    station described as ``element of array CODE``) are processed together as one station under
+    the array code; the parameters are chosen per array from its sampling rate and aperture
+    (:class:`pipeline.array.AutoArray`), ``overrides`` win."""
+
+    #: process arrays as arrays (False: every element as a single station, as before issue 16)
+    enabled: bool = True
+    #: array code -> element station codes or fnmatch patterns, e.g. {ARCES = ["AR[A-E][0-9]"]}
+    elements: dict[str, tuple[str, ...]] = {}
+    #: any ArrayConfig field, e.g. {band_hz = [1.0, 4.0], trigger_on = 5.0} (checked at load time)
+    overrides: dict[str, Any] = {}
+    #: array data per parallel task, s (each read with the configuration's padding on both sides)
+    chunk_s: float = Field(3600.0, gt=0)
+    #: largest number of beams of one array (AutoArray)
+    max_beams: int = Field(400, ge=1, le=100000)
+
+    @field_validator("elements")
+    @classmethod
+    def _v_elements(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for code, patterns in v.items():
+            if not code.isalnum() or len(code) > 8:
+                raise ValueError(f"array code {code!r}: letters and digits, at most 8")
+            if not patterns or any(not str(p).strip() for p in patterns):
+                raise ValueError(f"array {code}: give element station codes or patterns")
+        return v
+
+    @field_validator("overrides")
+    @classmethod
+    def _v_overrides(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not v:
+            return v
+        from pipeline.array.config import ArrayConfig
+
+        try:
+            ArrayConfig(**v)
+        except ValidationError as exc:
+            raise _nested(exc, "ArrayConfig") from None
+        return v
+
+    def build(self):
+        """The :class:`pipeline.array.AutoArray` of these settings."""
+        from pipeline.array.config import AutoArray
+
+        return AutoArray(overrides=dict(self.overrides), max_beams=self.max_beams)
+
+
 #: default table phases of built-in global models (see TravelTimeSettings.phases)
 GLOBAL_TABLE_PHASES = ("P", "S", "Pg", "Lg", "PKP")
 
@@ -280,7 +330,7 @@ class ServiceConfig(_Frozen):
 
 #: configuration sections whose values change the automatic products (their hash is stored with
 #: each product version; other sections — store, service, airflow, dask, ... — do not)
-PROCESSING_SECTIONS = ("stations", "detection", "traveltime", "association", "location", "magnitude")
+PROCESSING_SECTIONS = ("stations", "detection", "array", "traveltime", "association", "location", "magnitude")
 
 
 class AirflowConfig(_Frozen):
@@ -316,6 +366,7 @@ class Settings(_Frozen):
     ingest: IngestConfig = IngestConfig()
     dask: DaskConfig = DaskConfig()
     detection: DetectionSettings = DetectionSettings()
+    array: ArraySettings = ArraySettings()
     traveltime: TravelTimeSettings = TravelTimeSettings()
     association: AssociatorConfig = AssociatorConfig()
     location: LocatorConfig = LocatorConfig()
@@ -328,6 +379,7 @@ class Settings(_Frozen):
     alerts: AlertsConfig = AlertsConfig()
     access: AccessConfig = AccessConfig()
     subscriptions: SubscriptionsConfig = SubscriptionsConfig()
+    radionuclide: RadionuclideConfig = RadionuclideConfig()
     demo: DemoConfig = DemoConfig()
     #: the files the values came from (informational)
     sources: tuple[str, ...] = ()
@@ -505,5 +557,28 @@ def load_settings(
     home = settings.home.expanduser()
     if not home.is_absolute():
         home = Path.cwd() / home
-    return settings.model_copy(update={"home": home, "root": _root(settings.root)})
+    root = _root(settings.root)
+    update = {"home": home, "root": root}
+    if settings.radionuclide.library:
+        update["radionuclide"] = _radionuclide_library(settings.radionuclide, root,
+                                                       origin.get(("radionuclide", "library"), str(sources[-1])))
+    return settings.model_copy(update=update)
+
+
+def _radionuclide_library(cfg: RadionuclideConfig, root: Path, source: str) -> RadionuclideConfig:
+    """``[radionuclide] library`` made absolute (relative: under ``root``) and read once, so a missing
+    or malformed library stops the configuration with one line naming the key (not the first
+    analysis, hours later)."""
+    from pipeline.radionuclide.nuclides import load_library
+
+    path = _resolve(cfg.library, root)
+    try:
+        if not path.is_file():
+            raise ValueError(f"no such file {path} (relative paths are under root = {root})")
+        load_library(path)
+    except (ValueError, OSError, KeyError) as exc:
+        err = ConfigError(f"invalid configuration: {source}: radionuclide.library: {exc}")
+        err.key, err.source = "radionuclide.library", source
+        raise err from None
+    return cfg.model_copy(update={"library": str(path)})
 

@@ -5,6 +5,7 @@ returns a small JSON-able summary dict. Nothing here is implemented twice elsewh
 """
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,8 @@ from pipeline.errors import IdcError
 from pipeline.settings import Settings
 from pipeline.resources import chain_config, station_table, travel_times  # noqa: F401  (re-exported)
 from pipeline.store.products import product_stem, window_stamp
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -319,8 +322,8 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     from obspy.core.event import ResourceIdentifier
 
     from pipeline import __version__
+    from pipeline.array import detect_network, with_array_sites
     from pipeline.bulletin.build import events_from_picks
-    from pipeline.detection import detect
     from pipeline.store.availability import segments_overlapping
     from pipeline.store.catalog import store_catalog, store_unassociated
     from pipeline.store.db import ensure_schema, session_scope
@@ -363,9 +366,17 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     stages.update(1)
     with dask_client(settings) as client, tqdm(desc="detect", unit="task", disable=not show or not len(st),
                                                 file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
-        picks = (detect(st, inv, det_cfg, start=start, end=end + max_tt, client=client,
-                        num_workers=settings.dask.threads, progress=bar if show else None) if len(st) else None)
+        # 3-C stations one by one, each array's elements together as one station (pipeline.array)
+        found = (detect_network(st, inv, det_cfg, settings.array.build(), dict(settings.array.elements),
+                                arrays=settings.array.enabled, start=start, end=end + max_tt,
+                                chunk_s=settings.array.chunk_s, client=client, num_workers=settings.dask.threads,
+                                progress=bar if show else None) if len(st) else None)
+    picks = found.picks if found is not None else None
+    for msg in (found.errors if found is not None else []):
+        log.warning("%s %s – %s: %s (left out)", product, start, end, msg)
     sta = station_table(settings)
+    if found is not None:
+        sta = with_array_sites(sta, found.arrays)
     stages.set_description(f"{product} associate ({0 if picks is None else len(picks)} picks)")
     stages.update(1)
     if picks is not None and len(picks):
@@ -410,7 +421,9 @@ def process_window(settings: Settings, product: str, start, end, runner: str = "
     stages.update(1)
     stages.close()
     return {"product": product, "start": str(start), "end": str(end), "version": version, "new_version": new,
-            "events": len(cat), "channels": len(st), **summary, "file": str(out),
+            "events": len(cat), "channels": len(st), **summary,
+            "arrays": [] if found is None else sorted(found.arrays["station"]),
+            "array_errors": [] if found is None else list(found.errors), "file": str(out),
             "seconds": round(time.perf_counter() - t_start, 1), "latency_s": round(run["latency_s"], 1),
             "latency_from": run["latency_from"]}
 
@@ -954,10 +967,11 @@ def simulate_detections(settings: Settings, date, out_dir: str | Path, origins: 
 
 # ----------------------------------------------------------------------------- radionuclide (issue 17)
 def radionuclide_analyse(settings: Settings, path: str | Path, backgrounds: Iterable[str | Path] = ()) -> dict:
-    """Analyse one spectrum file without storing it (report keys: :mod:`pipeline.radionuclide.analyse`)."""
+    """Analyse one spectrum file without storing it (report keys: :mod:`pipeline.radionuclide.analyse`;
+    settings: ``[radionuclide]``)."""
     from pipeline.radionuclide.analyse import analyse_file
 
-    return analyse_file(path, backgrounds=list(backgrounds))
+    return analyse_file(path, config=settings.radionuclide, backgrounds=list(backgrounds))
 
 
 def radionuclide_report_text(report: dict) -> str:
@@ -992,7 +1006,10 @@ def radionuclide_samples(settings: Settings, station: str | None = None, start=N
 
 def radionuclide_fuse(settings: Settings, samples: list[str], product: str, start=None, end=None, **options) -> dict:
     """Possible source region of the samples and the events of ``product`` inside it
-    (:func:`pipeline.radionuclide.fusion.fuse_samples`; options documented there)."""
+    (:func:`pipeline.radionuclide.fusion.fuse_samples`; options documented there; an option not
+    given or ``None`` takes its default from ``[radionuclide.backtrack]``)."""
     from pipeline.radionuclide.fusion import fuse_samples
 
+    defaults = settings.radionuclide.backtrack.model_dump()
+    options = {**defaults, **{k: v for k, v in options.items() if v is not None or k not in defaults}}
     return fuse_samples(settings, samples, product, start, end, **options)

@@ -31,8 +31,8 @@ def radionuclide_group():
 def analyse_cmd(settings: Settings, file, fmt, backgrounds):
     """Nuclides with energy, net counts, activity (concentration) ± uncertainty, MDC and category.
 
-    The analysis settings are the documented defaults of pipeline.radionuclide.config (no
-    [radionuclide] section in the configuration yet)."""
+    The analysis settings are the [radionuclide] section of the configuration (`idc config show`;
+    documented in config/default.toml)."""
     from pipeline import tasks
 
     try:  # PHDError, SpectrumFileError, BetaGammaError are ValueErrors (and IdcErrors)
@@ -92,13 +92,16 @@ def samples_cmd(settings: Settings, station, start, end, data_type, as_json):
 @click.option("--wind-file", type=click.Path(exists=True, dir_okay=False),
               help="NetCDF wind field (u, v on time, lat, lon; m/s) for the backward puff model.")
 @click.option("--receptor", metavar="LAT,LON", help="Station position for the puff model (default: site table).")
-@click.option("--hours-back", type=float, default=72.0, show_default=True, help="Puff model: hours before collection.")
-@click.option("--threshold", type=float, default=0.1, show_default=True,
-              help="Source region: cells above this fraction of each sample's maximum sensitivity.")
-@click.option("--combine", type=click.Choice(["all", "any"]), default="all", show_default=True,
-              help="Several samples: cells kept by all of them (one release) or by any.")
-@click.option("--time-tolerance", type=float, default=0.0, show_default=True,
-              help="Seconds either side of an origin time.")
+@click.option("--hours-back", type=float, default=None,
+              help="Puff model: hours before collection (default: [radionuclide.backtrack] hours_back, 72).")
+@click.option("--threshold", type=float, default=None,
+              help="Source region: cells above this fraction of each sample's maximum sensitivity (default: "
+                   "[radionuclide.backtrack] threshold, 0.1).")
+@click.option("--combine", type=click.Choice(["all", "any"]), default=None,
+              help="Several samples: cells kept by all of them (one release) or by any (default: "
+                   "[radionuclide.backtrack] combine, all).")
+@click.option("--time-tolerance", type=float, default=None,
+              help="Seconds either side of an origin time (default: [radionuclide.backtrack] time_tolerance_s, 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @with_settings
 def fuse_cmd(settings: Settings, samples, product, start, end, srs_files, wind, wind_file, receptor, hours_back,

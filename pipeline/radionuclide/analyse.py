@@ -81,7 +81,7 @@ def _betagamma(msg, cfg: RadionuclideConfig, backgrounds) -> dict:
     from pipeline.radionuclide import betagamma
     from pipeline.radionuclide.xenon_ratios import ratio_points
 
-    r = betagamma.analyse(msg, backgrounds, cfg.noble_gas)
+    r = betagamma.analyse(msg, backgrounds, cfg.noble_gas, library=cfg.nuclide_library())
     lib_cat = "noble_gas"
     nuclides = [{"nuclide": x.nuclide, "rois": list(x.rois), "detected": x.detected,
                  "net_counts": _num(x.net_counts), "net_counts_sigma": _num(x.net_sigma),
@@ -128,7 +128,7 @@ def _gamma_report(res, header: dict, fmt: str, cfg: RadionuclideConfig, history,
     sources = set(header.get("check_sources") or ())
     conc = {n.nuclide: (n.concentration_mBq_m3 if n.concentration_mBq_m3 is not None else n.net_counts / live)
             for n in res.nuclides if n.identified and n.nuclide not in sources}
-    cat = categorise(conc, cfg.categories, history)
+    cat = categorise(conc, cfg.categories, history, library=cfg.nuclide_library())
     return {"format": fmt, "kind": "gamma", **header, "air_volume_m3": _num(air), "nuclides": nuclides,
             "peaks": [p.as_dict() for p in res.peaks],
             "category": {"level": cat.level, "reason": cat.reason, "anomalous": list(cat.anomalous),
@@ -152,11 +152,10 @@ def _gamma_lab(spec, cfg: RadionuclideConfig, history) -> dict:
     expected = None
     desc = a.get("description", "")
     if energy is None:  # a check-source spectrum without calibration: the sources it names, else all
-        from pipeline.radionuclide.nuclides import load_library
-
-        named = [n for n in load_library() if n in desc]
+        named = [n for n in cfg.nuclide_library() if n in desc]
         expected = named or None
-    res = hpge.analyse(spec.values, m, energy=energy, fwhm=fw, config=cfg.particulate, expected=expected)
+    res = hpge.analyse(spec.values, m, energy=energy, fwhm=fw, config=cfg.particulate, expected=expected,
+                       library=cfg.nuclide_library())
     header = {"data_type": None, "station": None, "detector": None, "srid": None, "qualifier": None,
               "collection_start": None, "collection_stop": None, "acquisition_start": a.get("acquisition_start"),
               "real_time_s": a["real_time_s"], "live_time_s": a["live_time_s"], "description": desc,
@@ -189,7 +188,7 @@ def _gamma_phd(msg, cfg: RadionuclideConfig, history) -> dict:
     if len(msg.get("#g_Efficiency") or []) >= 2:
         eff = hpge.efficiency_function([(r["energy_keV"], r["efficiency"]) for r in msg["#g_Efficiency"]])
     m = hpge.Measurement(info.live_time_s, info.real_time_s, info.collection_s, info.decay_s, info.air_volume_m3, eff)
-    res = hpge.analyse(spec.values, m, energy=energy, fwhm=fw, config=cfg.particulate)
+    res = hpge.analyse(spec.values, m, energy=energy, fwhm=fw, config=cfg.particulate, library=cfg.nuclide_library())
     return _gamma_report(res, _header(info), "IMS2.0", cfg, history, info.air_volume_m3)
 
 

@@ -216,15 +216,16 @@ def _estimate(msg, nuclide, rois, counts, lam, cfg, conc_factor) -> dict:
 
 
 def analyse(msg: phd.PHDMessage, backgrounds: list[phd.PHDMessage] = (),
-            config: NobleGasConfig | None = None) -> BetaGammaResult:
+            config: NobleGasConfig | None = None, library: dict | None = None) -> BetaGammaResult:
     """Xe-131m, Xe-133m, Xe-133, Xe-135 of one beta-gamma message (module docstring).
 
     :param backgrounds: detector- and/or gas-background PHD messages of the same detector
+    :param library: the nuclide library (default: the shipped one, :func:`load_library`)
     """
     cfg = config or NobleGasConfig()
     info = phd.sample_info(msg)
     counts = net_counts(msg, backgrounds, cfg.k)
-    lib = load_library()
+    lib = library if library is not None else load_library()
     notes = []
     air = None
     conc_factor = None

@@ -28,7 +28,7 @@ def ewma_limit(history: list[float], lam: float, k: float) -> float:
 
 
 def categorise(concentrations: dict[str, float], config: CategoryConfig | None = None,
-               history: dict[str, list[float]] | None = None) -> Category:
+               history: dict[str, list[float]] | None = None, library: dict | None = None) -> Category:
     """The category of a particulate sample.
 
     :param concentrations: identified nuclide → activity concentration (mBq/m3; for a spectrum without
@@ -36,7 +36,7 @@ def categorise(concentrations: dict[str, float], config: CategoryConfig | None =
     :param history: nuclide → the station's earlier concentrations (mBq/m3, oldest first) for the EWMA rule
     """
     cfg = config or CategoryConfig()
-    lib = load_library()
+    lib = library if library is not None else load_library()
     history = history or {}
 
     def anomalous(n: str, c: float) -> bool:

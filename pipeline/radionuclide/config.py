@@ -5,6 +5,8 @@ configuration, marked ``source = "configuration"``.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -45,6 +47,10 @@ class ParticulateConfig(_Frozen):
     k: float = Field(1.6449, gt=0)
     #: a nuclide is identified when its key (most intense) line is a found peak (configuration)
     require_key_line: bool = True
+    #: peaks below this energy are not reported (X-ray and noise region; configuration)
+    min_energy_keV: float = Field(20.0, ge=0)
+    #: correct a small drift of a file's energy calibration on the natural lines found (configuration)
+    recalibrate: bool = True
 
 
 class CategoryConfig(_Frozen):
@@ -75,7 +81,51 @@ class CategoryConfig(_Frozen):
     source: str = "configuration (IDC level definitions not found, REFERENCE.md §6.1)"
 
 
+class BacktrackConfig(_Frozen):
+    """Defaults of ``idc radionuclide fuse`` (:func:`pipeline.radionuclide.fusion.fuse_samples`;
+    the backward puff model of :mod:`pipeline.radionuclide.backtrack`). All configuration."""
+
+    #: puff model: hours before the collection start that releases are followed back
+    hours_back: float = Field(72.0, gt=0, le=24 * 60)
+    #: puff model: time bins of the source-receptor field, s
+    time_step_s: float = Field(3600.0, gt=0)
+    #: puff model: half width and spacing of the grid around the station, deg
+    grid_half_width_deg: float = Field(20.0, gt=0, le=90)
+    grid_step_deg: float = Field(0.5, gt=0, le=10)
+    #: source region: cells above this fraction of each sample's maximum sensitivity
+    threshold: float = Field(0.1, gt=0, le=1)
+    #: several samples: cells kept by all of them (one release) or by any
+    combine: Literal["all", "any"] = "all"
+    #: seconds either side of a source-region time bin an origin time may lie
+    time_tolerance_s: float = Field(0.0, ge=0)
+
+
+class ReportConfig(_Frozen):
+    """The per-sample radionuclide report product (RRR, :mod:`pipeline.radionuclide.report`)."""
+
+    #: data types of the stored samples that get a report
+    data_types: tuple[Literal["SAMPLEPHD", "BLANKPHD", "SPIKEPHD", "QCPHD", "CALIBPHD", "DETBKPHD", "GASBKPHD"], ...] = \
+        ("SAMPLEPHD",)
+    #: agency named in the report's header
+    agency: str = Field("IDC", min_length=1, max_length=16)
+
+
 class RadionuclideConfig(_Frozen):
+    """``[radionuclide]``: analysis, categories, backtracking and the report product."""
+
+    #: nuclide library (CSV with the columns of data/nuclides.csv); empty = the shipped library.
+    #: Relative paths are under ``root``; :func:`pipeline.settings.load_settings` checks that it reads
+    library: str = ""
+    #: earlier FULL samples of a station read for the categories' EWMA rule (newest first)
+    history_samples: int = Field(200, ge=1, le=100_000)
     noble_gas: NobleGasConfig = NobleGasConfig()
     particulate: ParticulateConfig = ParticulateConfig()
     categories: CategoryConfig = CategoryConfig()
+    backtrack: BacktrackConfig = BacktrackConfig()
+    rrr: ReportConfig = ReportConfig()
+
+    def nuclide_library(self) -> dict:
+        """The library this configuration names (:func:`pipeline.radionuclide.nuclides.load_library`)."""
+        from pipeline.radionuclide.nuclides import load_library
+
+        return load_library(self.library or None)

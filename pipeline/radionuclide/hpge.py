@@ -556,8 +556,8 @@ def nuclide_results(found: dict, peaks: list[Peak], bkg: np.ndarray, energy, fwh
 
 def analyse(counts: np.ndarray, measurement: Measurement, energy=None, fwhm=None,
             config: ParticulateConfig | None = None, expected: list[str] | None = None,
-            min_energy_keV: float = 20.0, recalibrate: bool = True,
-            recalibration_exclude: tuple[str, ...] = ()) -> GammaResult:
+            min_energy_keV: float | None = None, recalibrate: bool | None = None,
+            recalibration_exclude: tuple[str, ...] = (), library: dict[str, Nuclide] | None = None) -> GammaResult:
     """Peaks and nuclides of one gamma spectrum.
 
     With ``recalibrate``, a file's energy calibration is corrected (``E' = a + b·E``) by least
@@ -568,9 +568,13 @@ def analyse(counts: np.ndarray, measurement: Measurement, energy=None, fwhm=None
     :param energy: callable channel → keV; ``None`` = auto-calibrate on the lines of ``expected``
         nuclides (default: every non-noble-gas library nuclide)
     :param fwhm: callable channel → FWHM in channels; ``None`` = :func:`estimate_fwhm`
+    :param min_energy_keV, recalibrate: ``None`` = the configuration's (``config``)
+    :param library: the nuclide library (default: the shipped one, :func:`load_library`)
     """
     cfg = config or ParticulateConfig()
-    lib = load_library()
+    lib = library if library is not None else load_library()
+    min_energy_keV = cfg.min_energy_keV if min_energy_keV is None else min_energy_keV
+    recalibrate = cfg.recalibrate if recalibrate is None else recalibrate
     counts = np.asarray(counts, dtype=float)
     notes = []
     fw = fwhm or estimate_fwhm(counts)

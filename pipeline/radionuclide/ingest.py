@@ -140,12 +140,13 @@ def ingest_phd(settings: Settings, path: str | Path, source: str | None = None, 
         backgrounds = [b for b in (rn_store.background_file(s, info.station, info.detector, mid)
                                    for mid in (info.detector_bk_measurement_id, info.gas_bk_measurement_id)
                                    if mid and mid != "0" and mid != info.measurement_id) if b]
-        history = (rn_store.concentration_history(s, info.station, _epoch(info.collection_start))
+        history = (rn_store.concentration_history(s, info.station, _epoch(info.collection_start),
+                                                  limit=settings.radionuclide.history_samples)
                    if info.collection_start is not None and "#Histogram" not in msg else None)
     kind, category, reason, error, report = "", None, "", "", {}
     try:
-        report = analyse_file(path, backgrounds=[root / b for b in backgrounds if (root / b).is_file()],
-                              history=history or None)
+        report = analyse_file(path, config=settings.radionuclide,
+                              backgrounds=[root / b for b in backgrounds if (root / b).is_file()], history=history or None)
         report["file"] = rel
         kind, reason = report["kind"], report["category"].get("reason", "")
         category = report["category"].get("level")
