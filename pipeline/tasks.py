@@ -572,7 +572,7 @@ def product_history(settings: Settings, product: str | None = None, start=None, 
     t1 = float(UTCDateTime(end).timestamp) if end is not None else None
     with session_scope(settings.database_url) as s:
         rows = versions_overlapping(s, product or None, t0, t1)
-        return [{"type": p.type, "window_start": str(UTCDateTime(p.window_start)),
+        return [{"type": p.type, "subject": p.subject, "window_start": str(UTCDateTime(p.window_start)),
                  "window_end": str(UTCDateTime(p.window_end)), "version": p.version, "runs": p.runs,
                  "created": p.created.isoformat(), "events": int((p.summary or {}).get("events", 0)),
                  "arrivals": int((p.summary or {}).get("arrivals", 0)),
@@ -1013,3 +1013,49 @@ def radionuclide_fuse(settings: Settings, samples: list[str], product: str, star
     defaults = settings.radionuclide.backtrack.model_dump()
     options = {**defaults, **{k: v for k, v in options.items() if v is not None or k not in defaults}}
     return fuse_samples(settings, samples, product, start, end, **options)
+
+
+def radionuclide_reports(settings: Settings, station: str | None = None, start=None, end=None,
+                         sample_ids: list[int] | None = None, runner: str = "cli", run_id: str = "") -> dict:
+    """Build the report product (RRR) of every stored sample of ``[radionuclide.rrr] data_types``
+    (collection overlapping [start, end) when given): a re-run replaces, a changed sample gets a new
+    version (:func:`pipeline.radionuclide.report.make_reports`; the ``radionuclide`` DAG's task)."""
+    from pipeline.radionuclide.report import make_reports
+
+    return make_reports(settings, station=station, start=start, end=end, sample_ids=sample_ids, runner=runner,
+                        run_id=run_id)
+
+
+def radionuclide_report_list(settings: Settings, station: str | None = None, start=None, end=None,
+                             sample_id: int | None = None, version: int | None = None,
+                             all_versions: bool = False) -> list[dict]:
+    """Stored RRR versions as JSON (:func:`pipeline.radionuclide.report.load_reports`)."""
+    from pipeline.radionuclide.report import load_reports
+
+    return load_reports(settings, station=station, start=start, end=end, sample_id=sample_id, version=version,
+                        all_versions=all_versions)
+
+
+def export_reports(settings: Settings, start, end, fmt: str, out: str | Path, station: str | None = None,
+                   sample_id: int | None = None, version: int | None = None, msg_id: str | None = None) -> dict:
+    """``idc export --product RRR``: the newest RRR of every sample whose collection overlaps
+    [start, end) (or one version of ``sample_id``) as an IMS2.0 DATA message (``rrr``) or JSON."""
+    import json
+
+    from pipeline.io.ims1 import new_msg_id
+    from pipeline.radionuclide.report import rrr_message
+    from pipeline.util import write_atomic
+
+    reports = radionuclide_report_list(settings, station, start, end, sample_id, version)
+    if not reports:
+        raise FileNotFoundError(f"no RRR product for {start} – {end}"
+                                + (f" at {station}" if station else "")
+                                + "; ingest PHD messages (`idc ingest`) and build the reports "
+                                  "(`idc radionuclide report`, or the radionuclide DAG)")
+    if fmt == "json":
+        text = json.dumps({"product": "RRR", "reports": reports}, indent=1)
+    else:
+        text = rrr_message(reports, msg_id or new_msg_id(), settings.radionuclide.rrr.agency)
+    write_atomic(Path(out), text.encode())
+    return {"product": "RRR", "reports": len(reports), "versions": sorted({r["version"] for r in reports}),
+            "format": fmt, "output": str(out)}

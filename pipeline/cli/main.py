@@ -11,6 +11,7 @@ from pipeline.cli.common import (CONFIG_HELP, ISO_TIME, PRODUCTS, _fail, _fmt_ti
                                  _require_store, debug_enabled, error_message, one_line, with_settings)
 from pipeline.errors import IdcError
 from pipeline.settings import Settings
+from pipeline.store.products import PRODUCT_TYPES
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help=CONFIG_HELP)
@@ -409,22 +410,43 @@ def process_cmd(settings: Settings, product, start, end, progress):
 
 
 @cli.command("export")
-@click.option("--product", type=PRODUCTS, required=True)
+@click.option("--product", type=click.Choice(list(PRODUCT_TYPES) + ["RRR"], case_sensitive=False), required=True,
+              help="A bulletin, or RRR (the radionuclide reports of the samples collected in [start, end)).")
 @click.option("--start", type=ISO_TIME, required=True, help="Window start (ISO 8601).")
 @click.option("--end", type=ISO_TIME, required=True, help="Window end (ISO 8601).")
-@click.option("--format", "fmt", type=click.Choice(["quakeml", "ims1", "gse2", "css3", "csv", "geojson"]), default="quakeml", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["quakeml", "ims1", "gse2", "css3", "csv", "geojson", "rrr", "json"]),
+              default=None, help="Bulletins: quakeml (default), ims1, gse2, css3, csv, geojson; RRR: rrr (IMS2.0 "
+                                 "DATA message, default) or json.")
 @click.option("--version", "version", type=int, default=None, help="Product version (default: newest).")
+@click.option("--station", default=None, help="RRR: one station's samples only.")
+@click.option("--sample", "sample_id", type=int, default=None, help="RRR: one sample (its id, `idc radionuclide samples`).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
 @with_settings(reads_store=True)
-def export_cmd(settings: Settings, product, start, end, fmt, version, output):
-    """Write a stored product as QuakeML, IMS1.0, GSE2.0, CSS3.0, CSV or GeoJSON.
+def export_cmd(settings: Settings, product, start, end, fmt, version, station, sample_id, output):
+    """Write a stored product as QuakeML, IMS1.0, GSE2.0, CSS3.0, CSV or GeoJSON; the
+    radionuclide reports (RRR) as an IMS2.0 message or JSON.
 
     --start/--end name one product window, or a longer range (e.g. a day): then the newest
     version of every window of the product inside [start, end) is written (--version needs one
-    window)."""
+    window, for RRR one --sample)."""
     from pipeline import tasks
 
+    product = product.upper()
+    rrr = product == "RRR"
+    fmt = fmt or ("rrr" if rrr else "quakeml")
     try:
+        if rrr != (fmt in ("rrr", "json")):
+            raise ValueError(f"--format {fmt} is not a format of {product} ("
+                             + ("rrr or json" if rrr else "quakeml, ims1, gse2, css3, csv or geojson") + ")")
+        if (station or sample_id is not None) and not rrr:
+            raise ValueError("--station and --sample select radionuclide reports (--product RRR)")
+        if rrr:
+            if version is not None and sample_id is None:
+                raise ValueError("--version of an RRR needs --sample (each sample's reports have their own versions)")
+            res = tasks.export_reports(settings, start, end, fmt, output, station, sample_id, version)
+            click.echo(f"RRR: {res['reports']} reports (versions {', '.join(map(str, res['versions']))}) -> "
+                       f"{output} ({fmt})")
+            return
         res = tasks.export_product(settings, product, start, end, fmt, output, version)
     except (FileNotFoundError, ValueError) as exc:
         one_line(exc)

@@ -79,6 +79,32 @@ def samples_cmd(settings: Settings, station, start, end, data_type, as_json):
     click.echo(f"{len(rows)} samples")
 
 
+@radionuclide_group.command("report")
+@click.option("--station", help="Station code (e.g. MIX58).")
+@click.option("--start", type=ISO_TIME, help="Collection overlapping this time or later (ISO 8601).")
+@click.option("--end", type=ISO_TIME, help="Collection before this time (ISO 8601).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@with_settings
+def report_cmd(settings: Settings, station, start, end, as_json):
+    """Build the radionuclide report product (RRR) of the stored samples ([radionuclide.rrr]).
+
+    One report per sample, from its stored automatic analysis; building again over unchanged
+    samples replaces each version, a changed sample gets a new version. Export them with
+    `idc export --product RRR --start ... --end ... --format rrr|json`."""
+    from pipeline import tasks
+
+    res = tasks.radionuclide_reports(settings, station, start, end)
+    if as_json:
+        click.echo(json.dumps(res, indent=1))
+        return
+    for r in res["reports"]:
+        what = "new version" if r["new_version"] else f"replaced (run {r['runs']})"
+        click.echo(f"RRR {r['subject']} (sample {r['sample_id']}, SRID {r['srid'] or '-'}): version {r['version']}, {what}")
+    for r in res["skipped"]:
+        click.echo(f"skipped sample {r['sample_id']} {r['subject']}: {r['reason']}")
+    click.echo(f"{len(res['reports'])} reports, {len(res['skipped'])} samples skipped")
+
+
 @radionuclide_group.command("fuse")
 @click.option("--sample", "samples", multiple=True, required=True,
               help="Stored sample (id, SRID, measurement id or MSG_ID) or a PHD file; repeatable (detections "

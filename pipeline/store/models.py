@@ -178,17 +178,21 @@ class IngestError(Base):
 
 # --------------------------------------------------------------------------- products
 class Product(Base):
-    """One version of a product (SEL1/SEL2/SEL3/REB/SEB/SSEB) for one time window."""
+    """One version of a product (SEL1/SEL2/SEL3/REB/SEB/SSEB) for one time window; or of a
+    per-subject product (RRR: one radionuclide sample, ``subject`` names it) for its window."""
 
     __tablename__ = "product"
     __table_args__ = (
-        UniqueConstraint("type", "window_start", "window_end", "version", name="uq_product_version"),
+        UniqueConstraint("type", "window_start", "window_end", "subject", "version", name="uq_product_version"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     window_start: Mapped[float] = mapped_column(Float, nullable=False)
     window_end: Mapped[float] = mapped_column(Float, nullable=False)
+    #: what a per-subject product is about (RRR: ``station:detector:measurement id:qualifier`` of the
+    #: sample); "" for the bulletins, whose window is the whole key (migration 0010)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False, default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     config_hash: Mapped[str] = mapped_column(String(64), default="")
     software_version: Mapped[str] = mapped_column(String(32), default="")
@@ -815,3 +819,20 @@ class RnNuclide(Base):
     concentration_sigma_mbq_m3: Mapped[float | None] = mapped_column(Float)
     lc_mbq_m3: Mapped[float | None] = mapped_column(Float)
     mdc_mbq_m3: Mapped[float | None] = mapped_column(Float)
+
+
+class RnReport(Base):
+    """The content of one version of a radionuclide report product (RRR, a ``product`` row of type
+    RRR whose ``subject`` names the sample): the report built from the sample's stored automatic
+    analysis (:mod:`pipeline.radionuclide.report`). ``sample_id`` is kept for look-ups; the
+    content stands on its own (an earlier version keeps what it said)."""
+
+    __tablename__ = "rn_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = _product_fk()
+    sample_id: Mapped[int | None] = mapped_column(ForeignKey("rn_sample.id", ondelete="SET NULL"), index=True)
+    station: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    srid: Mapped[str] = mapped_column(String(64), default="")
+    content: Mapped[dict] = mapped_column(JSON, default=dict)
+    lddate: Mapped[datetime] = _lddate()

@@ -7,6 +7,9 @@ Rule (used by every stage that writes a product):
   re-written in place (same version number, ``runs`` incremented): a re-run never duplicates;
 * otherwise → a new version (newest + 1); earlier versions stay retrievable.
 
+Per-subject products (:data:`SUBJECT_PRODUCTS`: the radionuclide report RRR, one per sample) are
+keyed by (type, window, subject): the same rule applies to each subject on its own.
+
 Concurrent writers of the same window are serialised (:func:`lock_window`): the later one sees the
 earlier one's version and follows the rule above, so two simultaneous runs end as one version
 (written, then replaced) or two, never as an IntegrityError.
@@ -30,11 +33,17 @@ from pipeline.store.models import (
     Origerr,
     Origin,
     Product,
+    RnReport,
     Stamag,
     utcnow,
 )
 
+#: the bulletins (event products: QuakeML/IMS1.0 exports, fdsnws-event catalogs, the outbox)
 PRODUCT_TYPES = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
+#: products made per subject within their window (RRR: one per radionuclide sample, subject =
+#: the sample's key; window = its collection)
+SUBJECT_PRODUCTS = ("RRR",)
+ALL_PRODUCT_TYPES = PRODUCT_TYPES + SUBJECT_PRODUCTS
 #: products the automatic chain makes; REB comes only from analyst review (``idc review publish``),
 #: SEB/SSEB only from screening (``idc screen``)
 AUTOMATIC_PRODUCTS = ("SEL1", "SEL2", "SEL3")
@@ -78,7 +87,7 @@ def product_stem(ptype: str, start, end, suffix: str | int | None = None) -> str
 
 
 #: child tables in delete order (children first)
-_CHILDREN = (Stamag, Netmag, Assoc, Amplitude, Origerr, Arrival, Origin, Event)
+_CHILDREN = (RnReport, Stamag, Netmag, Assoc, Amplitude, Origerr, Arrival, Origin, Event)
 
 
 @dataclass(frozen=True)
@@ -86,45 +95,53 @@ class ProductKey:
     type: str
     window_start: float
     window_end: float
+    #: the subject of a per-subject product (:data:`SUBJECT_PRODUCTS`), "" for the bulletins
+    subject: str = ""
 
     def __post_init__(self):
-        if self.type not in PRODUCT_TYPES:
-            raise ValueError(f"product type {self.type!r}: expected one of {', '.join(PRODUCT_TYPES)}")
+        if self.type not in ALL_PRODUCT_TYPES:
+            raise ValueError(f"product type {self.type!r}: expected one of {', '.join(ALL_PRODUCT_TYPES)}")
         if not self.window_end > self.window_start:
             raise ValueError(f"product window: end {self.window_end} must be after start {self.window_start}")
+        if bool(self.subject) != (self.type in SUBJECT_PRODUCTS):
+            raise ValueError(f"product {self.type}: " + ("needs a subject" if self.type in SUBJECT_PRODUCTS
+                                                         else f"has no subject (got {self.subject!r})"))
+
+
+def _key_where(key: ProductKey):
+    return (Product.type == key.type, Product.window_start == key.window_start,
+            Product.window_end == key.window_end, Product.subject == key.subject)
 
 
 def latest_version(session: Session, key: ProductKey) -> Product | None:
-    return session.scalar(select(Product).where(
-        Product.type == key.type, Product.window_start == key.window_start,
-        Product.window_end == key.window_end).order_by(Product.version.desc()).limit(1))
+    return session.scalar(select(Product).where(*_key_where(key)).order_by(Product.version.desc()).limit(1))
 
 
 def versions(session: Session, key: ProductKey) -> list[Product]:
-    return list(session.scalars(select(Product).where(
-        Product.type == key.type, Product.window_start == key.window_start,
-        Product.window_end == key.window_end).order_by(Product.version)))
+    return list(session.scalars(select(Product).where(*_key_where(key)).order_by(Product.version)))
 
 
 def newest_in_range(session: Session, type_: str, start: float, end: float) -> list[Product]:
     """The newest version of every ``type_`` window lying inside [start, end), by window start."""
     from sqlalchemy import func, select
 
-    newest = (select(Product.window_start, Product.window_end, func.max(Product.version).label("v"))
+    newest = (select(Product.window_start, Product.window_end, Product.subject, func.max(Product.version).label("v"))
               .where(Product.type == type_, Product.window_start >= start, Product.window_end <= end)
-              .group_by(Product.window_start, Product.window_end).subquery())
+              .group_by(Product.window_start, Product.window_end, Product.subject).subquery())
     q = (select(Product).join(newest, (Product.window_start == newest.c.window_start)
-                              & (Product.window_end == newest.c.window_end) & (Product.version == newest.c.v))
-         .where(Product.type == type_).order_by(Product.window_start))
+                              & (Product.window_end == newest.c.window_end) & (Product.subject == newest.c.subject)
+                              & (Product.version == newest.c.v))
+         .where(Product.type == type_).order_by(Product.window_start, Product.subject))
     return list(session.scalars(q))
 
 
 def newest_overlapping(session: Session, type_: str, start: float, end: float) -> list[Product]:
-    """The newest version of every ``type_`` window overlapping [start, end), by window (start, end)."""
-    newest: dict[tuple[float, float], Product] = {}
+    """The newest version of every ``type_`` window (and subject) overlapping [start, end), by window
+    (start, end) and subject."""
+    newest: dict[tuple[float, float, str], Product] = {}
     for p in session.scalars(select(Product).where(Product.type == type_, Product.window_start < end,
                                                    Product.window_end > start)):
-        k = (p.window_start, p.window_end)
+        k = (p.window_start, p.window_end, p.subject)
         if k not in newest or p.version > newest[k].version:
             newest[k] = p
     return [newest[k] for k in sorted(newest)]
@@ -145,10 +162,11 @@ def versions_overlapping(session: Session, type_: str | None = None, start: floa
 
 
 def newest_versions(session: Session) -> list[tuple[str, float, float, int]]:
-    """``(type, window start, window end, newest version)`` of every stored product window, by
-    window (start, end) and type."""
+    """``(type, window start, window end, newest version)`` of every stored bulletin window
+    (:data:`PRODUCT_TYPES`), by window (start, end) and type."""
     return [tuple(r) for r in session.execute(
         select(Product.type, Product.window_start, Product.window_end, func.max(Product.version))
+        .where(Product.type.in_(PRODUCT_TYPES))
         .group_by(Product.type, Product.window_start, Product.window_end)
         .order_by(Product.window_start, Product.window_end, Product.type)).all()]
 
@@ -171,7 +189,8 @@ def lock_window(session: Session, key: ProductKey) -> None:
     """
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        digest = hashlib.sha256(f"product {key.type} {key.window_start!r} {key.window_end!r}".encode()).digest()
+        digest = hashlib.sha256(f"product {key.type} {key.window_start!r} {key.window_end!r}"
+                                f"{' ' + key.subject if key.subject else ''}".encode()).digest()
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
     elif conn.dialect.name == "sqlite":
         raw = conn.connection.driver_connection
@@ -197,11 +216,9 @@ def write_product(session: Session, key: ProductKey, *, input_fingerprint: str, 
         current.software_version = software_version
         product, new = current, False
     else:
-        nxt = (session.scalar(select(func.max(Product.version)).where(
-            Product.type == key.type, Product.window_start == key.window_start,
-            Product.window_end == key.window_end)) or 0) + 1
+        nxt = (session.scalar(select(func.max(Product.version)).where(*_key_where(key))) or 0) + 1
         product = Product(type=key.type, window_start=key.window_start, window_end=key.window_end,
-                          version=nxt, config_hash=config_hash, software_version=software_version,
+                          subject=key.subject, version=nxt, config_hash=config_hash, software_version=software_version,
                           input_fingerprint=input_fingerprint, runs=1, summary={})
         session.add(product)
         new = True

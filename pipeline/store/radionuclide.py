@@ -17,7 +17,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.store import ingest as ingest_store
-from pipeline.store.models import Event, Origin, RnAnalysis, RnNuclide, RnSample
+from pipeline.store.models import Event, Origin, Product, RnAnalysis, RnNuclide, RnReport, RnSample
 from pipeline.store.products import newest_overlapping
 
 #: the columns of rn_sample a caller fills (everything but id and lddate)
@@ -196,6 +196,70 @@ def concentration_history(session: Session, station: str, before: float, data_ty
     return {k: v[::-1] for k, v in out.items()}
 
 
+def analysis_of(session: Session, sample_id: int) -> tuple[dict, str, str] | None:
+    """``(report, software version, error)`` of a sample's stored analysis (None: no analysis)."""
+    row = session.execute(select(RnAnalysis.report, RnAnalysis.software_version, RnAnalysis.error)
+                          .where(RnAnalysis.sample_id == sample_id)).first()
+    return None if row is None else (row[0] or {}, row[1] or "", row[2] or "")
+
+
+# --------------------------------------------------------------------------- report products (RRR)
+@dataclass(frozen=True)
+class StoredReport:
+    """One version of a radionuclide report product (the ``product`` row and its ``rn_report`` row)."""
+
+    product_id: int
+    version: int
+    runs: int
+    created: object
+    window_start: float
+    window_end: float
+    subject: str
+    sample_id: int | None
+    station: str
+    srid: str
+    content: dict
+
+
+def add_report(session: Session, product_id: int, sample_id: int | None, station: str, srid: str,
+               content: dict) -> None:
+    """The content of a report product version (the caller's :func:`products.write_product` fill)."""
+    session.add(RnReport(product_id=product_id, sample_id=sample_id, station=station, srid=srid, content=content))
+    session.flush()
+
+
+def _report(p: Product, r: RnReport) -> StoredReport:
+    return StoredReport(p.id, p.version, p.runs or 1, p.created, p.window_start, p.window_end, p.subject,
+                        r.sample_id, r.station, r.srid, r.content or {})
+
+
+def stored_reports(session: Session, ptype: str = "RRR", start: float | None = None, end: float | None = None,
+                   sample_id: int | None = None, station: str | None = None,
+                   all_versions: bool = False) -> list[StoredReport]:
+    """Report product versions (the newest of each subject unless ``all_versions``) whose window
+    overlaps [start, end) (open ends when None), of one sample or one station, by window start."""
+    q = select(Product, RnReport).join(RnReport, RnReport.product_id == Product.id).where(Product.type == ptype)
+    if start is not None:
+        q = q.where(Product.window_end > start)
+    if end is not None:
+        q = q.where(Product.window_start < end)
+    if station:
+        q = q.where(RnReport.station == station)
+    if sample_id is not None:
+        # the versions of the subject(s) this sample has had (a version outlives a re-keyed sample row)
+        subjects = select(Product.subject).join(RnReport, RnReport.product_id == Product.id).where(
+            RnReport.sample_id == sample_id)
+        q = q.where(Product.subject.in_(subjects))
+    rows = [_report(p, r) for p, r in session.execute(q.order_by(Product.window_start, Product.subject,
+                                                                  Product.version))]
+    if all_versions:
+        return rows
+    newest: dict[str, StoredReport] = {}
+    for r in rows:
+        newest[r.subject] = r  # ordered by version: the last one wins
+    return sorted(newest.values(), key=lambda r: (r.window_start, r.subject))
+
+
 @dataclass(frozen=True)
 class EventOrigin:
     """The preferred origin of an event of a stored product (what fusion compares with)."""
@@ -230,5 +294,6 @@ def product_origins(session: Session, product: str, start: float, end: float) ->
 
 
 __all__ = ["SAMPLE_FIELDS", "NUCLIDE_FIELDS", "StoredSample", "Replaced", "replace_sample", "list_samples",
-           "find_samples", "report_of", "background_file", "concentration_history", "EventOrigin",
+           "find_samples", "report_of", "analysis_of", "background_file", "StoredReport", "add_report",
+           "stored_reports", "concentration_history", "EventOrigin",
            "product_origins"]
