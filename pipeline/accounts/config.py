@@ -4,7 +4,8 @@ The IDC's actual access rules for States and the public are **not found** in the
 REFERENCE.md cites, so the whole policy is **configuration**; the defaults in
 ``config/default.toml`` are *our* defaults: automatic and reviewed bulletins (SEL1/2/3, REB, SEB,
 SSEB) and waveforms to States (roles ``state_principal`` and ``state_user``), everything to IDC
-analysts and operators, station metadata and the disaster alert feeds to everyone, and for the
+analysts and operators, the radionuclide reports (RRR) and sample spectra (SAMPLEPHD) to States and
+IDC staff, station metadata and the disaster alert feeds to everyone, and for the
 public the reviewed events (REB) of magnitude mb ≥ 4.0 that are older than 2 days.
 """
 from __future__ import annotations
@@ -84,6 +85,8 @@ def _default_products() -> dict[str, tuple[str, ...]]:
     restricted = STATE_ROLES + IDC_ROLES
     out = {p: restricted for p in BULLETINS}
     out["waveforms"] = restricted
+    out["RRR"] = restricted  # radionuclide reports (pipeline.radionuclide.report)
+    out["SAMPLEPHD"] = restricted  # the stored PHD messages of the samples and their spectra
     out["stations"] = ROLES
     out["alerts"] = ROLES
     return out

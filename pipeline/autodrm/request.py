@@ -13,6 +13,11 @@ or a product name given as argument of the request line (``BULLETIN REB IMS1.0``
 default ``[autodrm] default_bulletin``. The IMS1.0 names of SEL/SEB/SSEB bull types are not in
 REFERENCE.md (§4.2: not verified), so both ``<TYPE>`` and ``IDC_<TYPE>`` are accepted.
 
+Radionuclide request lines (IMS2.0; ``BEGIN IMS2.0`` or ``BEGIN IMS1.0``): ``RRR`` (the report
+product of every sample collected in TIME at a station of STA_LIST) and ``SAMPLEPHD`` (their stored
+PHD messages); both need TIME, take an optional format argument ``IMS2.0`` and are answered in
+IMS2.0 (``DATA_TYPE RRR IMS2.0``, ``DATA_TYPE SAMPLEPHD``).
+
 ``RELATIVE_TO ORIGIN|EVENT|BULLETIN`` (REFERENCE §4.2) ties the **next** request line only to the
 events the environment selects (as an ORIGIN/EVENT/BULLETIN line would, product from BULL_TYPE or
 ``default_bulletin``); environment lines may stand between the two. It applies to WAVEFORM (the
@@ -31,7 +36,11 @@ from dataclasses import dataclass, field, replace
 from obspy import UTCDateTime
 
 PRODUCTS = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
-REQUEST_TYPES = ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "STATION", "CHANNEL", "OUTAGE")
+REQUEST_TYPES = ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "STATION", "CHANNEL", "OUTAGE", "RRR",
+                 "SAMPLEPHD")
+#: radionuclide request lines (IMS2.0): the report product of the samples collected in TIME at the
+#: stations of STA_LIST, and their stored PHD messages
+RADIONUCLIDE_REQUESTS = ("RRR", "SAMPLEPHD")
 #: environment keywords read and applied
 ENVIRONMENT = ("TIME", "LAT", "LON", "DEPTH", "MAG", "MAG_TYPE", "NET_LIST", "STA_LIST", "CHAN_LIST",
                "BULL_TYPE", "EVENT_STA_DIST", "AUX_LIST")
@@ -39,11 +48,11 @@ ENVIRONMENT = ("TIME", "LAT", "LON", "DEPTH", "MAG", "MAG_TYPE", "NET_LIST", "ST
 UNSUPPORTED = ("DEPTH_MINUS_ERROR", "MB_MINUS_MS", "BEAM_LIST", "COMM_LIST", "GROUP_BULL_LIST",
                "ARRIVAL_LIST", "ORIGIN_LIST", "EVENT_LIST", "TIME_STAMP", "NETWORK", "BEAM", "RESPONSE",
                "COMMENT", "STA_STATUS", "CHAN_STATUS", "COMM_STATUS", "AUTH_STATUS", "SUBSCRIBE",
-               "SAMPLEPHD", "CALIBPHD", "SPIKEPHD", "REGENPHD")
-FORMATS = ("IMS1.0", "GSE2.0", "GSE2.1")
+               "CALIBPHD", "SPIKEPHD", "REGENPHD")
+FORMATS = ("IMS1.0", "IMS2.0", "GSE2.0", "GSE2.1")
 #: request keywords among UNSUPPORTED (a RELATIVE_TO before one of them is used up by it)
 UNSUPPORTED_REQUESTS = ("NETWORK", "BEAM", "RESPONSE", "COMMENT", "STA_STATUS", "CHAN_STATUS", "COMM_STATUS",
-                        "AUTH_STATUS", "SAMPLEPHD", "CALIBPHD", "SPIKEPHD", "REGENPHD")
+                        "AUTH_STATUS", "CALIBPHD", "SPIKEPHD", "REGENPHD")
 #: RELATIVE_TO items (REFERENCE §4.2) and the request lines a RELATIVE_TO can apply to
 RELATIVE_ITEMS = ("ORIGIN", "EVENT", "BULLETIN")
 RELATIVE_REQUESTS = ("WAVEFORM", "ARRIVAL")
@@ -232,9 +241,11 @@ def _parse_request_line(keyword: str, subtype: str, args: list[str], req: Reques
             raise _LineError(f"ARRIVAL: subtype {subtype!r} is not served (ASSOCIATED only)")
     elif subformat or subtype:
         raise _LineError(f"{keyword}: no sub-format or subtype is defined")
+    if keyword in RADIONUCLIDE_REQUESTS:
+        fmt = "IMS2.0"  # radionuclide data is IMS2.0 whatever the message's format
     if keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL") or relative is not None:
         product = product or env.bull_type or default_bulletin  # RELATIVE_TO: the events' product
-    needs_time = keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "OUTAGE")
+    needs_time = keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "OUTAGE") + RADIONUCLIDE_REQUESTS
     if needs_time and env.time is None:
         raise _LineError(f"{keyword} needs a TIME line before it (GSE2.1: the default time range is empty)")
     rel_line, _, rel_item = relative if relative is not None else (0, "", "")
@@ -364,5 +375,5 @@ def parse_request(text: str, default_bulletin: str = "REB", default_waveform_for
         req.problems.append(Problem(0, "", "no MSG_ID line (required: MSG_ID <id> [<source>])"))
     if state == "done" and not req.requests and not req.help and not req.problems:
         req.problems.append(Problem(0, "", "no request line (BULLETIN, EVENT, ORIGIN, ARRIVAL, WAVEFORM, STATION, "
-                                           "CHANNEL, OUTAGE or HELP)"))
+                                           "CHANNEL, OUTAGE, RRR, SAMPLEPHD or HELP)"))
     return req

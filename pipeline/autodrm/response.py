@@ -40,6 +40,12 @@ Sections:
   ``ARRIVAL:ASSOCIATED`` answer (the arrivals of the selected events).
 * ``STATION`` / ``CHANNEL`` — the site / sitechan rows in the GSE2.0/2.1 fixed-column lists
   (column positions below; the IMS1.0 document body was not readable, REFERENCE §11 item 7).
+* ``RRR`` (IMS2.0) — one ``DATA_TYPE RRR IMS2.0`` section per sample collected in TIME (collection
+  overlapping it) at a station of STA_LIST: the newest version of its radionuclide report product
+  (:func:`pipeline.radionuclide.report.rrr_section`). Access: product ``RRR``.
+* ``SAMPLEPHD`` (IMS2.0) — the stored PHD message of each such SAMPLEPHD sample, as received from its
+  ``DATA_TYPE SAMPLEPHD`` line to before its ``STOP`` (one section per sample). Access: ``SAMPLEPHD``.
+  Both are limited to ``[autodrm] max_events`` samples per line.
 * ``OUTAGE`` — gaps of the archive (``wfavail``) inside TIME per channel, plus channels of the
   station metadata with no data at all in TIME.
 
@@ -88,6 +94,8 @@ this help section stays one section; send the lines unindented), e.g.
 
 Environment: TIME, LAT, LON, DEPTH, MAG, MAG_TYPE, EVENT_STA_DIST, NET_LIST, STA_LIST, CHAN_LIST, BULL_TYPE.
 Requests: BULLETIN, EVENT, ORIGIN, ARRIVAL[:ASSOCIATED], WAVEFORM [IMS1.0:CM6|IMS1.0:INT], STATION, CHANNEL, OUTAGE.
+Radionuclide (IMS2.0): RRR (the reports of the samples collected in TIME at the stations of STA_LIST),
+SAMPLEPHD (their PHD messages).
 Products (BULL_TYPE or request argument): SEL1, SEL2, SEL3, REB, SEB, SSEB (also IDC_<name>).
 RELATIVE_TO ORIGIN|EVENT|BULLETIN ties the next request line only (WAVEFORM or ARRIVAL) to the events
 the environment selects (TIME, LAT, LON, DEPTH, MAG, MAG_TYPE, STA_LIST, EVENT_STA_DIST, BULL_TYPE),
@@ -537,6 +545,34 @@ def relative_waveform_section(settings, session, rl: RequestLine, errors: list[s
     return "\n".join(out) + "\n", log
 
 
+# --------------------------------------------------------------------------- radionuclide (IMS2.0)
+def radionuclide_sections(settings, session, rl: RequestLine, max_samples: int) -> tuple[list[str], str]:
+    """``RRR`` / ``SAMPLEPHD``: one section per sample collected in TIME at a station of STA_LIST
+    (newest report version / the stored message); and the LOG line."""
+    from pipeline.radionuclide import report
+    from pipeline.store import radionuclide as rn_store
+
+    t1, t2 = rl.env.time
+    if rl.keyword == "RRR":
+        rows = [r for r in rn_store.stored_reports(session, report.PRODUCT, t1.timestamp, t2.timestamp)
+                if rl.env.matches(rl.env.sta_list, r.station)]
+    else:
+        rows = [x for x in rn_store.list_samples(session, None, t1.timestamp, t2.timestamp, "SAMPLEPHD")
+                if rl.env.matches(rl.env.sta_list, x.station)]
+    if len(rows) > max_samples:
+        raise LimitError(f"{len(rows)} samples match, more than {max_samples} (limit [autodrm] max_events); "
+                         "narrow TIME or STA_LIST")
+    out = []
+    for r in rows:
+        if rl.keyword == "RRR":
+            out.append(report.rrr_section(report.report_json(r)))
+        else:
+            out.append(report.phd_section(report.stored_phd(settings, r.file).read_text(errors="replace")))
+    what = "radionuclide reports (newest versions)" if rl.keyword == "RRR" else "SAMPLEPHD messages"
+    names = ", ".join(f"{r.station} {r.srid or '-'}" + (f" v{r.version}" if rl.keyword == "RRR" else "") for r in rows)
+    return out, f"{len(out)} {what}" + (f": {names}" if names else " (none collected in this TIME range at these stations)")
+
+
 # --------------------------------------------------------------------------- the message
 def _msg_id(text: str, now: datetime) -> str:
     """A new MSG_ID, unique per message (:func:`pipeline.io.ims1.new_msg_id`; was a hash of the
@@ -560,7 +596,7 @@ def answer_request(settings, text: str, now: datetime | None = None, inventory=N
     cfg = settings.autodrm
     now = now or datetime.now(timezone.utc)
     req = parse_request(text, cfg.default_bulletin, cfg.default_waveform_format, cfg.max_request_lines)
-    fmt = req.format if req.format in ("IMS1.0", "GSE2.0", "GSE2.1") else "IMS1.0"
+    fmt = req.format if req.format in ("IMS1.0", "IMS2.0", "GSE2.0", "GSE2.1") else "IMS1.0"
     head = [f"BEGIN {fmt}", "MSG_TYPE DATA", f"MSG_ID {_msg_id(text, now)} {cfg.source}"]
     if req.msg_id:
         head.append(f"REF_ID {req.msg_id}" + (f" {req.source}" if req.source else ""))
@@ -611,7 +647,8 @@ def _answer_lines(settings, req: Request, sections, errors, log, inventory, auth
                         raise LimitError(f"TIME spans {span_d:.1f} days, more than the limit of "
                                          f"{cfg.max_time_span_days:g} days ([autodrm] max_time_span_days)")
                 product = (rl.product if rl.keyword in ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL") else
-                           "waveforms" if rl.keyword == "WAVEFORM" else "stations")
+                           "waveforms" if rl.keyword == "WAVEFORM" else
+                           rl.keyword if rl.keyword in ("RRR", "SAMPLEPHD") else "stations")
                 keep = authorize(product) if authorize is not None else None
                 if rl.keyword == "WAVEFORM" and rl.relative_to:
                     # the waveforms as for a plain WAVEFORM line (checked above), and the events they
@@ -643,6 +680,10 @@ def _answer_lines(settings, req: Request, sections, errors, log, inventory, auth
                 elif rl.keyword == "OUTAGE":
                     sections.append(outage_section(session, rl))
                     log.append(f"{where}\n    -> {sections[-1].count(chr(10)) - 3} outages")
+                elif rl.keyword in ("RRR", "SAMPLEPHD"):
+                    found, line = radionuclide_sections(settings, session, rl, cfg.max_events)
+                    sections += found
+                    log.append(f"{where}\n    -> {line}")
             except LimitError as exc:
                 errors.append(f"{where}\n    -> request exceeds a limit: {exc}")
             except PermissionError as exc:
