@@ -59,6 +59,10 @@ PICK_COLUMNS: dict[str, str] = {
 #: uncertainties) of PICK_COLUMNS
 ARRAY_COLUMNS: dict[str, str] = {"technology": "str", "fstat": "float64", "semblance": "float64",
                                  "relpow": "float64"}
+#: the further columns of an infrasound detection table (``idc infrasound detect``,
+#: :mod:`pipeline.infrasound`): trace velocity (m/s), dominant frequency (Hz) and duration (s)
+#: of the detection; it also carries :data:`ARRAY_COLUMNS` (technology ``infrasound``, Fisher F)
+INFRASOUND_COLUMNS: dict[str, str] = {"trace_velocity": "float64", "frequency": "float64", "duration": "float64"}
 STATION_COLUMNS: dict[str, str] = {"network": "str", "station": "str", "latitude": "float64",
                                    "longitude": "float64", "elevation_m": "float64"}
 
@@ -119,7 +123,7 @@ def read_picks_csv(path: str | Path) -> pd.DataFrame:
     for col in ("station", "phase", "time"):
         if col not in raw.columns:
             raise TableError(f"{path}: required column '{col}' missing (have: {', '.join(raw.columns)})")
-    known = {**PICK_COLUMNS, **ARRAY_COLUMNS}
+    known = {**PICK_COLUMNS, **ARRAY_COLUMNS, **INFRASOUND_COLUMNS}
     unknown = [c for c in raw.columns if c not in known]
     if unknown:
         raise TableError(f"{path}: unknown column(s) {', '.join(unknown)}; known: {', '.join(known)}")
