@@ -1059,3 +1059,40 @@ def export_reports(settings: Settings, start, end, fmt: str, out: str | Path, st
     write_atomic(Path(out), text.encode())
     return {"product": "RRR", "reports": len(reports), "versions": sorted({r["version"] for r in reports}),
             "format": fmt, "output": str(out)}
+
+
+def radionuclide_sample(settings: Settings, sample_id: int) -> dict:
+    """One stored sample (:func:`radionuclide_samples` keys) with its stored analysis report
+    (``analysis``) and its RRR versions (``reports``: version, runs, created); FileNotFoundError
+    when there is no such sample."""
+    from pipeline.radionuclide.report import PRODUCT, report_json
+    from pipeline.store.db import ensure_schema, session_scope
+    from pipeline.store.radionuclide import analysis_of, find_samples, stored_reports
+
+    ensure_schema(settings.database_url)
+    with session_scope(settings.database_url) as s:
+        smp = next((x for x in find_samples(s, str(int(sample_id))) if x.id == int(sample_id)), None)
+        if smp is None:
+            raise FileNotFoundError(f"no radionuclide sample {sample_id}")
+        a = analysis_of(s, smp.id)
+        versions = [report_json(r) for r in stored_reports(s, PRODUCT, sample_id=smp.id, all_versions=True)]
+    return {**smp.as_dict(), "analysis": a[0] if a else None,
+            "reports": [{k: r[k] for k in ("version", "runs", "created", "subject")} for r in versions]}
+
+
+def radionuclide_spectrum(settings: Settings, sample_id: int) -> dict:
+    """Plot data of a stored sample (:func:`pipeline.radionuclide.report.spectrum_plot_data`)."""
+    from pipeline.radionuclide.report import spectrum_plot_data, stored_phd
+
+    smp = radionuclide_sample(settings, sample_id)
+    return {"sample_id": smp["id"], "kind": smp["kind"],
+            **spectrum_plot_data(stored_phd(settings, smp["file"]), smp["analysis"])}
+
+
+def radionuclide_phd(settings: Settings, sample_id: int) -> tuple[str, str]:
+    """``(file name, text)`` of a sample's stored PHD message."""
+    from pipeline.radionuclide.report import stored_phd
+
+    smp = radionuclide_sample(settings, sample_id)
+    path = stored_phd(settings, smp["file"])
+    return path.name, path.read_text(errors="replace")

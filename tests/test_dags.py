@@ -59,7 +59,8 @@ def test_dag_files_import_only_light_modules_at_top_level():
 def test_dagbag_graphs_and_schedules(bag):
     from airflow.sdk import CronDataIntervalTimetable, DeltaDataIntervalTimetable
 
-    assert set(bag.dags) == {"ingest", "sel1", "sel2", "sel3", "reb_publish", "distribute", "station_health"}
+    assert set(bag.dags) == {"ingest", "sel1", "sel2", "sel3", "reb_publish", "distribute", "station_health",
+                             "radionuclide"}
     ingest = bag.dags["ingest"]
     assert isinstance(ingest.timetable, DeltaDataIntervalTimetable)
     assert ingest.timetable.delta == datetime.timedelta(minutes=10)

@@ -347,3 +347,41 @@ def stored_phd(settings: Settings, rel: str) -> Path:
     from pipeline.radionuclide.ingest import store_root
 
     return store_root(settings) / rel
+
+
+# --------------------------------------------------------------------------- plot data (web UI sample page)
+def spectrum_plot_data(path: str | Path, analysis: dict | None = None) -> dict:
+    """What the sample page draws, from a stored PHD message: ``gamma`` / ``beta`` spectra
+    (``energy_keV``, ``counts``), the beta–gamma ``histogram`` (``counts[gamma channel][beta
+    channel]`` with both energy axes), the ``rois`` of ``#ROI_Limits`` (keV boxes, with the xenon
+    isotope whose primary ROI it is and whether the analysis detected it) and the ``peaks`` of a
+    gamma analysis (energy, net counts, significance, the nuclides assigned)."""
+    import numpy as np
+
+    from pipeline.radionuclide import phd
+    from pipeline.radionuclide.betagamma import PRIMARY_ROI
+
+    msg = phd.read_phd(path)
+    out: dict = {"source": Path(path).name}
+
+    def spec(da) -> dict:
+        e = np.asarray(da["energy_keV"].values, dtype=float)
+        return {"energy_keV": [round(float(x), 3) for x in e], "counts": [int(x) for x in np.asarray(da.values)]}
+    if "#g_Spectrum" in msg:
+        out["gamma"] = spec(phd.g_spectrum(msg))
+    if "#b_Spectrum" in msg:
+        out["beta"] = spec(phd.b_spectrum(msg))
+    if "#Histogram" in msg:
+        h = phd.histogram(msg)
+        out["histogram"] = {"gamma_energy_keV": [round(float(x), 3) for x in h["gamma_energy_keV"].values],
+                            "beta_energy_keV": [round(float(x), 3) for x in h["beta_energy_keV"].values],
+                            "counts": np.asarray(h.values, dtype=int).tolist()}
+    analysis = analysis or {}
+    detected = {n["nuclide"] for n in analysis.get("nuclides", []) if n.get("detected")}
+    owner = {roi: nuc for nuc, roi in PRIMARY_ROI.items()}
+    out["rois"] = [{**r, "nuclide": owner.get(r["roi"]), "detected": owner.get(r["roi"]) in detected}
+                   for r in (msg.get("#ROI_Limits") or [])]
+    out["peaks"] = [{"energy_keV": p.get("energy_keV"), "net_counts": p.get("net_counts"),
+                     "significance": p.get("significance"), "nuclides": p.get("nuclides") or []}
+                    for p in analysis.get("peaks", [])]
+    return out

@@ -106,7 +106,7 @@ async def fdsn_error_response(request: Request, status: int, message: str) -> Pl
 def create_app(settings: Settings) -> FastAPI:
     """Build the app over ``settings.database_url`` and ``settings.archive_dir``."""
     from pipeline import __version__
-    from pipeline.service import alerts, autodrm, open_data, ui
+    from pipeline.service import alerts, autodrm, open_data, radionuclide, ui
     from pipeline.service.auth import install as install_access
     from pipeline.service.fdsn import dataselect, event, station
 
@@ -121,6 +121,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(autodrm.router, prefix="/ims1")
     app.include_router(alerts.router, prefix="/alerts")
     app.include_router(open_data.router, prefix="/open")
+    app.include_router(radionuclide.router, prefix="/radionuclide/1")  # samples, RRR, spectra
     app.include_router(ui.router)  # web UI at / (browsers) and /ui/
     install_access(app, settings)  # accounts, access policy, rate limits, download audit
     event.install_index(app)  # fdsnws-event's in-memory index, built at startup

@@ -77,6 +77,7 @@ def root(request: Request):
         "  /ims1/request         IMS1.0 request messages (AutoDRM)\n"
         "  /alerts/              CAP 1.2 and GeoJSON alert feeds\n"
         "  /open/                open data exports\n"
+        "  /radionuclide/1/      radionuclide samples, their reports (RRR), spectra and PHD messages\n"
         "  /accounts/1/          whoami, request outputs\n"
         "  /ui/                  web UI (event map, bulletins, stations, review queue)\n")
 
