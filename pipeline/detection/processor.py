@@ -68,6 +68,7 @@ import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -777,6 +778,11 @@ def _station_rows(stream: Stream, inventory: Inventory | None, config: Detection
     return rows
 
 
+#: what one (station, chunk) task of :func:`detect_tasks` runs (public name for other stages'
+#: task lists, e.g. :func:`pipeline.array.detect_network`)
+station_rows = _station_rows
+
+
 def chunk_intervals(start: UTCDateTime, end: UTCDateTime, chunk_s: float | None) -> list[tuple[UTCDateTime, UTCDateTime]]:
     """Split ``[start, end)`` into consecutive chunks of ``chunk_s`` seconds (the last one may
     be shorter); ``chunk_s`` None or 0 gives one chunk."""
@@ -873,16 +879,31 @@ def detect(stream: Stream, inventory: Inventory | None = None,
         ``progress.update(1)`` as each task finishes (threaded scheduler only)
     :returns: picks DataFrame (:data:`pipeline.picks.PICK_COLUMNS`), sorted by time
     """
-    import dask
-
     config = config or AutoDetection()
     tasks = detect_tasks(stream, inventory, config, start, end)
     if not tasks:
         return empty_picks()
-    delayed = [dask.delayed(_station_rows, pure=False)(*args, dask_key_name=key) for key, args in tasks]
+    results = compute_tasks([(key, _station_rows, args) for key, args in tasks], client, num_workers, progress)
+    rows = [row for part in results for row in part]
+    if not rows:
+        return empty_picks()
+    return normalise_picks(pd.DataFrame(rows, columns=list(PICK_COLUMNS)))
+
+
+def compute_tasks(tasks: list[tuple[str, Callable, tuple]], client=None, num_workers: int | None = None,
+                  progress=None) -> list:
+    """Run station-processing tasks ``(key, function, args)`` with ``dask.delayed``: on the
+    threaded scheduler (``num_workers`` threads) or on a given ``dask.distributed.Client``;
+    returns their results in the order of ``tasks``. ``progress``: see :func:`detect` (keys
+    starting with ``detect-`` are counted)."""
+    import dask
+
+    delayed = [dask.delayed(fn, pure=False)(*args, dask_key_name=key) for key, fn, args in tasks]
+    if not delayed:
+        return []
     if client is not None:
-        results = client.gather(client.compute(delayed))
-    elif progress is not None:
+        return list(client.gather(client.compute(delayed)))
+    if progress is not None:
         from dask.callbacks import Callback
 
         class _Progress(Callback):
@@ -892,13 +913,8 @@ def detect(stream: Stream, inventory: Inventory | None = None,
 
         progress.reset(total=len(delayed))
         with _Progress():
-            results = dask.compute(*delayed, scheduler="threads", num_workers=num_workers)
-    else:
-        results = dask.compute(*delayed, scheduler="threads", num_workers=num_workers)
-    rows = [row for part in results for row in part]
-    if not rows:
-        return empty_picks()
-    return normalise_picks(pd.DataFrame(rows, columns=list(PICK_COLUMNS)))
+            return list(dask.compute(*delayed, scheduler="threads", num_workers=num_workers))
+    return list(dask.compute(*delayed, scheduler="threads", num_workers=num_workers))
 
 
 def station_spacing_km(inventory: Inventory | None, stations) -> dict[tuple[str, str], float]:
