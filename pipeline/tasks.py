@@ -1096,3 +1096,150 @@ def radionuclide_phd(settings: Settings, sample_id: int) -> tuple[str, str]:
     smp = radionuclide_sample(settings, sample_id)
     path = stored_phd(settings, smp["file"])
     return path.name, path.read_text(errors="replace")
+
+
+def _infrasound_inventory(settings: Settings, stations: str | Path | None):
+    """Element coordinates for ad-hoc infrasound files: a StationXML or station CSV file, else the
+    store's stations."""
+    if stations is None:
+        return station_inventory(settings)
+    from pipeline.stations.inventory import read_station_file
+
+    return read_station_file(stations, default_network=settings.stations.default_network or "XX").inventory
+
+
+def infrasound_detect(settings: Settings, paths: Iterable[str | Path], stations: str | Path | None = None,
+                      out: str | Path | None = None, code: str | None = None, reference: str | None = None,
+                      progress: bool | None = None) -> dict:
+    """``idc infrasound detect``: infrasound array element files -> one detection table
+    (:mod:`pipeline.infrasound`, settings ``[infrasound]``).
+
+    The elements are grouped into arrays by network and station code less its trailing digits
+    (``BRP1..4`` -> ``BRP``, ``I26H1..8`` -> ``I26H``); each array is one station of the table
+    (``code`` names it when there is one array). A file obspy cannot read, or an array that
+    cannot be processed (too few elements, no coordinates), is reported in ``rejected`` (file or
+    array, and why) and the rest of the batch goes on. ``progress`` (default: when stderr is a
+    terminal) shows a bar over the analysis windows. Returns the summary: files, arrays, per array
+    the parameters used and its detections, the detections, rejected inputs, wall time.
+    """
+    import re
+    import time
+
+    import pandas as pd
+    from obspy import Stream, read
+    from tqdm import tqdm
+
+    from pipeline.infrasound import detect_infrasound, write_infrasound_csv
+
+    t_start = time.perf_counter()
+    paths = [Path(p) for p in paths]
+    show = sys.stderr.isatty() if progress is None else progress
+    st, rejected = Stream(), []
+    for p in paths:
+        try:
+            st += read(str(p))
+        except Exception as exc:  # noqa: BLE001 - obspy raises many kinds for an unreadable file
+            rejected.append({"input": str(p), "error": f"{p}: not a waveform file obspy can read "
+                                                       f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"})
+    inv = _infrasound_inventory(settings, stations) if len(st) else None
+    groups: dict[tuple[str, str], Stream] = {}
+    for tr in st:
+        groups.setdefault((tr.stats.network, re.sub(r"\d+$", "", tr.stats.station) or tr.stats.station),
+                          Stream()).append(tr)
+    tables, arrays = [], []
+    with tqdm(total=0, desc="infrasound", unit="win", disable=not show, file=sys.stderr, dynamic_ncols=True) as bar:
+        def plan(n):
+            bar.total = (bar.total or 0) + n
+            bar.refresh()
+
+        for (net, prefix), part in sorted(groups.items()):
+            name = code if code and len(groups) == 1 else None
+            try:
+                res = detect_infrasound(part, inv, settings.infrasound, code=name, reference=reference,
+                                        progress=bar.update, on_plan=plan)
+            except (IdcError, ValueError) as exc:
+                rejected.append({"input": f"{net}.{prefix}*", "error": f"array {net}.{prefix}*: {exc}"})
+                continue
+            tables.append(res.table)
+            arrays.append({"array": res.geometry.code, "elements": res.geometry.n,
+                           "aperture_km": round(res.geometry.aperture_km, 3), **res.params.as_dict(),
+                           "windows": int(res.scan.sizes["time"]), "detections": int(len(res.table))})
+    table = pd.concat(tables, ignore_index=True) if tables else None
+    if out and table is not None:
+        write_infrasound_csv(table, out)
+    return {"files": len(paths), "arrays": arrays, "detections": 0 if table is None else int(len(table)),
+            "output": str(out or "") if table is not None else "", "rejected": rejected,
+            "seconds": round(time.perf_counter() - t_start, 1)}
+
+
+def infrasound_qc(settings: Settings, paths: Iterable[str | Path], stations: str | Path | None = None) -> dict:
+    """``idc infrasound qc``: the PSD of each channel against the IMS infrasound low/high noise
+    models (:func:`pipeline.infrasound.noise_qc`). Unreadable files are reported in ``rejected``
+    and the rest goes on. Returns ``channels`` (one dict per channel, keys
+    :data:`pipeline.infrasound.qc.QC_COLUMNS`), ``rejected``, counts per status."""
+    from obspy import Stream, read
+
+    from pipeline.infrasound import noise_qc
+
+    st, rejected = Stream(), []
+    for p in [Path(p) for p in paths]:
+        try:
+            st += read(str(p))
+        except Exception as exc:  # noqa: BLE001
+            rejected.append({"input": str(p), "error": f"{p}: not a waveform file obspy can read ({type(exc).__name__})"})
+    inv = None
+    if stations is not None:
+        inv = _infrasound_inventory(settings, stations)
+    table = noise_qc(st, inv, settings.infrasound) if len(st) else None
+    rows = [] if table is None else [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                                     for r in table.to_dict("records")]
+    status: dict[str, int] = {}
+    for r in rows:
+        status[r["status"]] = status.get(r["status"], 0) + 1
+    return {"channels": rows, "status": status, "rejected": rejected}
+
+
+def infrasound_locate(settings: Settings, paths: Iterable[str | Path], stations: str | Path | None = None) -> dict:
+    """``idc infrasound locate``: infrasound detections of several arrays (our detection CSV with
+    the arrays' coordinates from ``stations``, or infrapy ``.dets.json`` lists) -> events by
+    grid-search association and location (:mod:`pipeline.infrasound.locate`, celerity windows
+    of ``[infrasound] celerity_km_s``). Returns ``events`` (location, origin time, arrivals with
+    azimuth residuals and celerity phase), ``unassociated``, ``rejected`` inputs."""
+    import pandas as pd
+    from obspy import UTCDateTime
+
+    from pipeline.infrasound.locate import LocateConfig, associate, parse_infrapy_detections
+    from pipeline.picks import read_picks_csv, stations_from_inventory
+    from pipeline.traveltime.infrasound import CelerityModel
+
+    frames, rejected = [], []
+    coords = None
+    for p in [Path(p) for p in paths]:
+        try:
+            if p.suffix.lower() == ".json":
+                frames.append(parse_infrapy_detections(p.read_text(), p.name.split(".")[0], str(p)))
+                continue
+            df = read_picks_csv(p)
+            if coords is None:
+                coords = stations_from_inventory(_infrasound_inventory(settings, stations)).drop_duplicates("station")
+            df = df.merge(coords[["station", "latitude", "longitude"]], on="station", how="left")
+            if df["latitude"].isna().any():
+                missing = sorted(set(df.loc[df["latitude"].isna(), "station"]))
+                raise ValueError(f"{p}: no coordinates for array(s) {', '.join(missing)} in the station file")
+            frames.append(df[["station", "latitude", "longitude", "time", "backazimuth"]])
+        except (IdcError, ValueError, OSError) as exc:
+            rejected.append({"input": str(p), "error": str(exc)})
+    if not frames:
+        return {"events": [], "unassociated": 0, "rejected": rejected}
+    dets = pd.concat(frames, ignore_index=True).dropna(subset=["backazimuth"])
+    config = LocateConfig(celerity=CelerityModel(dict(settings.infrasound.celerity_km_s)))
+    events, left = associate(dets, config)
+    out = []
+    for e in events:
+        arr = [{"station": r.station, "time": UTCDateTime(r.time).isoformat(), "backazimuth": round(r.backazimuth, 2),
+                "distance_km": round(r.distance_km, 1), "azimuth_residual": round(r.azimuth_residual, 2),
+                "celerity_km_s": round(r.celerity, 4), "phase": r.phase} for r in e.arrivals.itertuples()]
+        out.append({"latitude": round(e.latitude, 3), "longitude": round(e.longitude, 3),
+                    "time": UTCDateTime(e.time).isoformat(), "arrays": int(e.arrivals["station"].nunique()),
+                    "misfit": round(e.misfit, 3), "arrivals": arr})
+    return {"events": out, "unassociated": int(len(left)), "rejected": rejected}

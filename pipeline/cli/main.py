@@ -499,6 +499,8 @@ from pipeline.cli.radionuclide import radionuclide_group as _radionuclide  # noq
 cli.add_command(_radionuclide)
 from pipeline.cli.array import array_group as _array  # noqa: E402  (idc array detect)
 cli.add_command(_array)
+from pipeline.cli.infrasound import infrasound_group as _infrasound  # noqa: E402  (idc infrasound detect|qc|locate)
+cli.add_command(_infrasound)
 
 
 def main(argv: list[str] | None = None) -> None:
