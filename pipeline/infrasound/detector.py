@@ -15,8 +15,9 @@
 
 Per detection (the picks table of :mod:`pipeline.picks` plus ``ARRAY_COLUMNS`` and
 ``INFRASOUND_COLUMNS``): ``time`` the start of the first window above the threshold (epoch s,
-uncertainty half a step), ``backazimuth`` (deg) and ``slowness`` (s/deg) of the strongest window
-with their 1-sigma uncertainties, ``trace_velocity`` (m/s), ``fstat`` (largest F), ``semblance``,
+uncertainty half a step), ``backazimuth`` (deg) and ``slowness`` (s/deg): the F-weighted mean
+slowness vector of the run's windows with at least half its largest F (1-sigma uncertainties of
+the strongest window), ``trace_velocity`` (m/s), ``fstat`` (largest F), ``semblance``,
 ``relpow`` (obspy's f-k relative power), ``frequency`` (Hz, the peak of the beam's Welch PSD in
 the band over the detection), ``duration`` (s, first window start to last window end), ``snr``
 (beam RMS over the detection / over as long a span before it), ``phase`` ``I``,
@@ -155,6 +156,26 @@ def _runs(above: np.ndarray, baz: np.ndarray, fstat: np.ndarray, width: float) -
     return runs
 
 
+def _combine(scan: xr.Dataset, run: list[int], k: int) -> xr.Dataset:
+    """The measurements of a detection: the strongest window's, with the slowness vector averaged
+    (weights F) over the run's windows whose F is at least half the largest (each window's
+    estimate carries independent noise; project choice)."""
+    best = scan.isel(time=k).copy()
+    f = scan["fstat"].values[run]
+    use = [i for i, fi in zip(run, f) if fi >= 0.5 * f.max()]
+    if len(use) < 2:
+        return best
+    w = scan["fstat"].values[use]
+    b = np.radians(scan["backazimuth"].values[use])
+    s = scan["slowness"].values[use]
+    sx, sy = np.average(-s * np.sin(b), weights=w), np.average(-s * np.cos(b), weights=w)
+    slow = float(np.hypot(sx, sy))
+    best["backazimuth"] = (math.degrees(math.atan2(sx, sy)) + 180.0) % 360.0
+    best["slowness"] = slow
+    best["trace_velocity"] = 1000.0 * KM_PER_DEG / slow if slow > 0 else np.inf
+    return best
+
+
 def detect_infrasound(stream: Stream, inventory: Inventory, config: InfrasoundConfig | None = None,
                       code: str | None = None, reference: str | None = None,
                       progress: Callable[[int], None] | None = None,
@@ -192,7 +213,7 @@ def detect_infrasound(stream: Stream, inventory: Inventory, config: InfrasoundCo
         if duration < config.min_duration_s - 1e-6:
             continue
         k = run[int(np.argmax(f[run]))]
-        rows.append(_measure(ed.data, y, geom, fs, t0, start, duration, scan.isel(time=k), params))
+        rows.append(_measure(ed.data, y, geom, fs, t0, start, duration, _combine(scan, run, k), params))
     table = array_table(pd.DataFrame(rows))
     extra = pd.DataFrame(rows, columns=["pick_id", *INFRASOUND_COLUMNS]).set_index("pick_id")
     for col in INFRASOUND_COLUMNS:
@@ -206,6 +227,10 @@ def _measure(raw: np.ndarray, y: np.ndarray, geom: ArrayGeometry, fs: float, t0:
     sx, sy = -slow / KM_PER_DEG * math.sin(math.radians(baz)), -slow / KM_PER_DEG * math.cos(math.radians(baz))
     i0 = int(round((start - t0) * fs))
     i1 = min(raw.shape[1], i0 + int(round(duration * fs)))
+    # the plane wave re-fitted over the whole detection (more cycles than one window)
+    pw = plane_wave_fit(y[:, i0:i1], geom, fs, sx, sy, 0.25 / params.band_hz[1])
+    if abs(pw.slowness - slow) <= 0.1 * slow:
+        baz, slow, sx, sy = pw.backazimuth, pw.slowness, pw.sx, pw.sy
     _, beam = beam_window(y[:, i0:i1], geom, fs, sx, sy)
     # the band-passed beam: unfiltered, the microbarom peak (~0.2 Hz) would win at the band edge
     freq, psd = sps.welch(beam, fs=fs, nperseg=min(len(beam), int(round(params.window_s * fs))))
@@ -220,11 +245,11 @@ def _measure(raw: np.ndarray, y: np.ndarray, geom: ArrayGeometry, fs: float, t0:
     net, _sta, _loc, cha = geom.seed_ids[0].split(".")
     pid = hashlib.sha1(f"{geom.code}|I|{start:.3f}".encode()).hexdigest()[:16]
     return {"network": net, "station": geom.code, "location": "", "channel": cha, "phase": "I", "time": start,
-            "time_uncertainty": params.step_s / 2.0, "snr": snr, "backazimuth": baz,
-            "backazimuth_uncertainty": float(best["backazimuth_uncertainty"]), "slowness": slow,
-            "slowness_uncertainty": float(best["slowness_uncertainty"]), "fstat": float(best["fstat"]),
+            "time_uncertainty": params.step_s / 2.0, "snr": snr, "backazimuth": float(baz),
+            "backazimuth_uncertainty": float(pw.backazimuth_uncertainty), "slowness": float(slow),
+            "slowness_uncertainty": float(pw.slowness_uncertainty), "fstat": float(best["fstat"]),
             "semblance": float(best["semblance"]), "relpow": float(best["relpow"]), "technology": "infrasound",
-            "trace_velocity": float(best["trace_velocity"]), "frequency": dominant, "duration": duration,
+            "trace_velocity": 1000.0 * KM_PER_DEG / slow if slow > 0 else math.inf, "frequency": dominant, "duration": duration,
             "pick_id": pid}
 
 
