@@ -156,6 +156,25 @@ def _runs(above: np.ndarray, baz: np.ndarray, fstat: np.ndarray, width: float) -
     return runs
 
 
+def _merge(runs: list[list[int]], scan: xr.Dataset, f: np.ndarray, params: ResolvedInfrasound,
+           config: InfrasoundConfig) -> list[list[int]]:
+    """Runs whose gap (end of one's last window to the next's start) is at most ``merge_gap_s``
+    and whose strongest windows agree within ``back_az_width_deg`` are one detection."""
+    if config.merge_gap_s <= 0 or len(runs) < 2:
+        return runs
+    t, baz = scan.time.values, scan["backazimuth"].values
+    out = [runs[0]]
+    for r in runs[1:]:
+        prev = out[-1]
+        gap = t[r[0]] - (t[prev[-1]] + params.window_s)
+        b0, b1 = baz[prev[int(np.argmax(f[prev]))]], baz[r[int(np.argmax(f[r]))]]
+        if gap <= config.merge_gap_s and abs((b1 - b0 + 180.0) % 360.0 - 180.0) <= config.back_az_width_deg:
+            out[-1] = prev + r
+        else:
+            out.append(r)
+    return out
+
+
 def _combine(scan: xr.Dataset, run: list[int], k: int) -> xr.Dataset:
     """The measurements of a detection: the strongest window's, with the slowness vector averaged
     (weights F) over the run's windows whose F is at least half the largest (each window's
@@ -206,6 +225,7 @@ def detect_infrasound(stream: Stream, inventory: Inventory, config: InfrasoundCo
     scan["threshold"] = ("time", thr)
     scan.attrs.update({"array": geom.code, **{k: str(v) for k, v in params.as_dict().items()}})
     runs = _runs(f > thr, scan["backazimuth"].values, f, config.back_az_width_deg)
+    runs = _merge(runs, scan, f, params, config)
     rows = []
     for run in runs:
         start = float(scan.time[run[0]])
