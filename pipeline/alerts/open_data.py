@@ -56,7 +56,7 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
         "min_age_days", "now"}`` (magnitude of that type — else the preferred — ≥ min, origin time at
         least min_age_days before now), as the access policy gives the public (``[access.public_events]``)
     """
-    from pipeline.store import product_rows as rows_of
+    from pipeline.store.catalog import EventRows
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.products import newest_overlapping
 
@@ -70,8 +70,9 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
         for prod in newest_overlapping(s, product, t1, t2):
             n_products += 1
             pid = prod.id
-            origins, errs, netmags, events = rows_of.origin_rows(s, pid)
-            events = [e for e in events if e.prefor in origins]
+            rows = EventRows.of_product(s, pid, arrivals=False, details=False)
+            origins, errs, netmags = rows.origins, rows.errs, rows.netmags
+            events = [e for e in rows.events if e.prefor in origins]
             events.sort(key=lambda e: (origins[e.prefor].time, e.evid))
             ids = {}
             for rank, e in enumerate(events, start=1):  # rank over the whole version, as fdsnws-event
@@ -114,11 +115,8 @@ def catalog_tables(settings, product: str, start, end, public_rule: dict | None 
                                      "uncertainty": n.uncertainty, "nsta": n.nsta})
             kept_orids = {o.orid for o in origins.values() if o.evid in keep}
             if kept_orids:
-                arr, assocs = rows_of.arrival_rows(s, pid)
-                for a in assocs:
-                    if a.orid not in kept_orids or a.arid not in arr:
-                        continue
-                    r = arr[a.arid]
+                rows.read_arrivals(s, pid)
+                for a, r in (pair for orid in sorted(kept_orids) for pair in rows.pairs(orid)):
                     ar_rows.append({"event_id": ids[origins[a.orid].evid], "origin_id": a.orid, "arrival_id": r.arid,
                                     "network": r.net, "station": r.sta, "channel": r.chan,
                                     "phase": a.phase or r.iphase, "time": r.time,

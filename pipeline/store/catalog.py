@@ -433,8 +433,10 @@ def _in_chunks(session: Session, stmt_of, ids, n: int = 500):
 class EventRows:
     """The rows of some events, read once: origins, origerr, the (assoc, arrival) pairs of each
     origin (the arrival rows), netmag, stamag and amplitude rows. Read either for a whole
-    product (:meth:`of_product`) or for given origins (:meth:`of_origins`); turned into obspy
-    events by :func:`event_from_rows`."""
+    product (:meth:`of_product`, with its event rows) or for given origins (:meth:`of_origins`);
+    turned into obspy events by :func:`event_from_rows` (:func:`load_catalog`, fdsnws-event) or
+    read as they are by the table exports (:mod:`pipeline.alerts.open_data`): the one reader of
+    the arrival rows of an origin (:meth:`pairs`)."""
 
     def __init__(self):
         self.origins: dict[int, m.Origin] = {}
@@ -445,6 +447,7 @@ class EventRows:
         self.stamags: dict[int, list[m.Stamag]] = defaultdict(list)     # magid → by id
         self.amplitudes: dict[int, list[m.Amplitude]] = defaultdict(list)  # arid → by ampid
         self.unlinked: dict[int, list[m.Amplitude]] = defaultdict(list)    # orid → by ampid (no arrival)
+        self.events: list[m.Event] = []                                    # by evid (of_product only)
 
     def pairs(self, orid: int) -> list[tuple[m.Assoc, m.Arrival]]:
         """The ``(assoc, arrival)`` rows of origin ``orid`` (by arid; assocs whose arrival row is
@@ -452,17 +455,22 @@ class EventRows:
         return [(a, self.arrivals[a.arid]) for a in self.assocs.get(orid, []) if a.arid in self.arrivals]
 
     @classmethod
-    def of_product(cls, session: Session, product_id: int) -> "EventRows":
-        """Every row of product ``product_id``."""
+    def of_product(cls, session: Session, product_id: int, *, arrivals: bool = True,
+                   details: bool = True) -> "EventRows":
+        """Every row of product ``product_id`` (the event rows by evid); the arrival and assoc
+        rows only with ``arrivals``, the station magnitudes and amplitudes only with ``details``."""
         r = cls()
+        r.events = list(session.scalars(select(m.Event).where(m.Event.product_id == product_id)
+                                        .order_by(m.Event.evid)))
         r.origins = {o.orid: o for o in session.scalars(select(m.Origin).where(m.Origin.product_id == product_id))}
         r.errs = {e.orid: e for e in session.scalars(select(m.Origerr).where(m.Origerr.product_id == product_id))}
-        r.arrivals = {a.arid: a for a in session.scalars(select(m.Arrival).where(m.Arrival.product_id == product_id))}
-        for a in session.scalars(select(m.Assoc).where(m.Assoc.product_id == product_id).order_by(m.Assoc.arid)):
-            r.assocs[a.orid].append(a)
         for n in session.scalars(select(m.Netmag).where(m.Netmag.product_id == product_id)
                                  .order_by(m.Netmag.magid)):
             r.netmags[n.orid].append(n)
+        if arrivals:
+            r.read_arrivals(session, product_id)
+        if not details:
+            return r
         for s in session.scalars(select(m.Stamag).where(m.Stamag.product_id == product_id).order_by(m.Stamag.id)):
             r.stamags[s.magid].append(s)
         for a in session.scalars(select(m.Amplitude).where(m.Amplitude.product_id == product_id)
@@ -472,6 +480,14 @@ class EventRows:
             else:
                 r.amplitudes[a.arid].append(a)
         return r
+
+    def read_arrivals(self, session: Session, product_id: int) -> None:
+        """The arrival and assoc rows of product ``product_id`` (for :meth:`pairs`)."""
+        self.arrivals = {a.arid: a for a in session.scalars(select(m.Arrival)
+                                                            .where(m.Arrival.product_id == product_id))}
+        self.assocs = defaultdict(list)
+        for a in session.scalars(select(m.Assoc).where(m.Assoc.product_id == product_id).order_by(m.Assoc.arid)):
+            self.assocs[a.orid].append(a)
 
     @classmethod
     def of_origins(cls, session: Session, *, orids=(), evids=(), details: bool = True) -> "EventRows":
@@ -595,7 +611,7 @@ def load_catalog(session: Session, product: m.Product) -> Catalog:
     cat.creation_info = CreationInfo(agency_id="IDC", author=AUTH,
                                      creation_time=UTCDateTime(product.created.timestamp()))
     rows = EventRows.of_product(session, product.id)
-    for row_ev in session.scalars(select(m.Event).where(m.Event.product_id == product.id).order_by(m.Event.evid)):
+    for row_ev in rows.events:
         o = rows.origins.get(row_ev.prefor)
         if o is None:
             continue
