@@ -9,6 +9,7 @@ values set by :mod:`pipeline.screening`) are written unchanged. The input catalo
 from __future__ import annotations
 
 import copy
+import io
 import re
 import warnings
 
@@ -68,11 +69,28 @@ def with_idc_extra(catalog: Catalog, product: str | None = None, version: int | 
     return cat
 
 
-def write_quakeml(catalog: Catalog, path, product: str | None = None, version: int | None = None,
-                  **kwargs) -> None:
-    """Write QuakeML 1.2 (obspy) with the IDC extras (:func:`with_idc_extra`)."""
-    with_idc_extra(catalog, product, version).write(str(path), format="QUAKEML",
-                                                    nsmap={"idc": NAMESPACE})
+def write_quakeml(catalog: Catalog, path, product: str | None = None, version: int | None = None, *,
+                  idc_extra: bool = True, **kwargs) -> None:
+    """Write QuakeML 1.2: the package's one call of obspy's QuakeML writer.
+
+    With ``idc_extra`` (exports, ``idc export --format quakeml``, the ``IDCQUAKEML`` plug-in) a
+    copy with the IDC extras (:func:`with_idc_extra`); without it the catalog as it is (the
+    product files of the chain, review and screening, fdsnws-event answers, the simulator's
+    truth). ``path``: a file name or a binary file object. (fdsnws-event also writes the same
+    bytes directly from store rows for its common requests:
+    :mod:`pipeline.service.fdsn.quakeml_fast`, compared with this writer by the tests.)"""
+    target = path if hasattr(path, "write") else str(path)
+    if idc_extra:
+        with_idc_extra(catalog, product, version).write(target, format="QUAKEML", nsmap={"idc": NAMESPACE})
+    else:
+        catalog.write(target, format="QUAKEML")
+
+
+def quakeml_bytes(catalog: Catalog, **kwargs) -> bytes:
+    """:func:`write_quakeml` into memory (the document as bytes)."""
+    buf = io.BytesIO()
+    write_quakeml(catalog, buf, **kwargs)
+    return buf.getvalue()
 
 
 def read_quakeml(path, **kwargs) -> Catalog:

@@ -24,6 +24,7 @@ from obspy.core.event import (
 )
 
 from pipeline.errors import IdcError
+from pipeline.io.quakeml import quakeml_bytes
 
 
 class ReviewError(IdcError, ValueError):
@@ -32,9 +33,7 @@ class ReviewError(IdcError, ValueError):
 
 # --------------------------------------------------------------------------- (de)serialisation
 def event_to_xml(event: Event) -> str:
-    buf = io.BytesIO()
-    Catalog(events=[event]).write(buf, format="QUAKEML")
-    return buf.getvalue().decode("utf-8")
+    return quakeml_bytes(Catalog(events=[event]), idc_extra=False).decode("utf-8")
 
 
 def event_from_xml(text: str) -> Event:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable
 from obspy import Catalog, UTCDateTime
 from obspy.core.event import CreationInfo, ResourceIdentifier
 
+from pipeline.io.quakeml import write_quakeml
 from pipeline.review.edc import evaluate_edc
 from pipeline.review.edits import (
     ReviewError,
@@ -519,7 +520,7 @@ def publish(settings: Settings, day, analyst: str | None = None, runner: str = "
             record_run(s, prod, new, len(cat), started, time.perf_counter() - tick, runner, run_id)
             out = settings.products_dir / "REB" / f"REB_{d0.strftime('%Y%m%d')}_v{version}.xml"
             if not (unchanged and out.exists()):
-                cat.write(str(stage.path(out)), format="QUAKEML")
+                write_quakeml(cat, stage.path(out), idc_extra=False)
                 fault_point("publish.file_staged")
         fault_point("publish.committed")  # the version is stored, its file not renamed into place yet
     return {"product": "REB", "day": str(d0.date), "start": str(d0), "end": str(d0 + DAY_S),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from obspy import UTCDateTime
 
+from pipeline.io.quakeml import write_quakeml
 from pipeline.screening.criteria import NOT_SCREENED_OUT, SCREENED_OUT, characterize, screen_event
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def screen(settings: "Settings", day, reb_version: int | None = None, runner: st
                 fault_point(f"publish.screen_{ptype.lower()}_stored")
             for ptype, c in (("SEB", seb_cat), ("SSEB", sseb_cat)):
                 f = settings.products_dir / ptype / f"{ptype}_{d0.strftime('%Y%m%d')}_v{out[f'{ptype.lower()}_version']}.xml"
-                c.write(str(stage.path(f)), format="QUAKEML")
+                write_quakeml(c, stage.path(f), idc_extra=False)
                 files[ptype] = str(f)
             fault_point("publish.screen_files_staged")
         fault_point("publish.screen_committed")

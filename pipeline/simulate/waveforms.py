@@ -516,7 +516,9 @@ def _write_truth(out: Path, org: pd.DataFrame, sta: pd.DataFrame, chans: list, a
             ev.preferred_magnitude_id = ev.magnitudes[0].resource_id
         ev.preferred_origin_id = o.resource_id
         cat.events.append(ev)
-    cat.write(str(out / "truth.xml"), format="QUAKEML")
+    from pipeline.io.quakeml import write_quakeml
+
+    write_quakeml(cat, out / "truth.xml", idc_extra=False)
     resp = Response.from_paz(zeros=[], poles=[], stage_gain=cfg.counts_per_m_s, stage_gain_frequency=1.0,
                              input_units="M/S", output_units="COUNTS", normalization_frequency=1.0)
     nets: dict[str, Network] = {}

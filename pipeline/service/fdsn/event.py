@@ -48,7 +48,6 @@ of both paths are cached per (parameters, access class, product generation).
 """
 from __future__ import annotations
 
-import io
 import math
 import re
 import threading
@@ -61,6 +60,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from obspy import UTCDateTime
 
+from pipeline.io.quakeml import quakeml_bytes as obspy_quakeml
 from pipeline.service.auth import Principal, current_principal, event_filter
 from pipeline.service.fdsn.cache import (
     MAX_ONE_RESPONSE,
@@ -502,9 +502,7 @@ def _sql_rows_answer(session, eq: EventQuery, params, principal, caches, gen, ag
         cat = to_catalog(session, rows, all_origins=params["includeallorigins"],
                          all_magnitudes=params["includeallmagnitudes"], arrivals=params["includearrivals"],
                          magtype=params.get("magnitudetype"), agency=agency)
-        buf = io.BytesIO()
-        cat.write(buf, format="QUAKEML")
-        body = buf.getvalue()
+        body = obspy_quakeml(cat, idc_extra=False)
     return body, "application/xml"
 
 
