@@ -186,6 +186,9 @@ def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str 
                  out: str | Path | None = None, progress: bool | None = None) -> dict:
     """``idc detect``: station processing on waveform files → picks table (picks.csv).
 
+    The elements of an array (``[array]``, :mod:`pipeline.stations.arrays`) are processed as one
+    station under the array code, as in the automatic chain (:func:`pipeline.array.detect_network`).
+
     Files are read one by one and each channel's touching traces are joined without filling
     gaps (:func:`pipeline.detection.merge_contiguous`), so a file of event windows from several
     years costs what its samples cost. ``progress`` (default: when stderr is a terminal) shows
@@ -198,7 +201,8 @@ def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str 
     from obspy import Stream, read, read_inventory
     from tqdm import tqdm
 
-    from pipeline.detection import detect, merge_contiguous
+    from pipeline.array import detect_network, write_array_csv
+    from pipeline.detection import merge_contiguous
     from pipeline.picks import write_picks_csv
 
     t_start = time.perf_counter()
@@ -217,14 +221,19 @@ def detect_files(settings: Settings, paths: Iterable[str | Path], stations: str 
         station_inventory(settings) if stations is None else None)
     with dask_client(settings) as client, tqdm(desc="detect", unit="task", disable=not show, file=sys.stderr,
                                                 dynamic_ncols=True) as bar:
-        picks = detect(st, inv, settings.detection.build(), client=client, num_workers=settings.dask.threads,
-                       progress=bar)
-    if out:
-        write_picks_csv(picks, out)
+        found = detect_network(st, inv, settings.detection.build(), settings.array.build(),
+                               dict(settings.array.elements), arrays=settings.array.enabled, client=client,
+                               num_workers=settings.dask.threads, progress=bar)
+    picks = found.picks
+    for msg in found.errors:
+        log.warning("%s (left out)", msg)
+    if out:  # with arrays: the array columns too (technology, fstat, semblance, relpow)
+        (write_array_csv if len(found.arrays) else write_picks_csv)(picks, out)
     return {"files": len(paths), "traces_read": n_read, "traces": len(st), "segments": len(st),
             "stations": len({(tr.stats.network, tr.stats.station) for tr in st}),
             "channels": len({tr.id for tr in st}), "picks": int(len(picks)),
-            "phases": {k: int(v) for k, v in picks["phase"].value_counts().items()}, "output": str(out or ""),
+            "phases": {k: int(v) for k, v in picks["phase"].value_counts().items()},
+            "arrays": sorted(found.arrays["station"]), "array_errors": list(found.errors), "output": str(out or ""),
             "seconds": round(time.perf_counter() - t_start, 1)}
 
 

@@ -29,6 +29,7 @@ from pipeline.stations.arrays import array_elements
 from pipeline.store import db
 from pipeline.traveltime.tables import GLOBAL_PHASES
 from tests.arrays_planted import array_inventory, arrivals, noise_pool, plant, signal
+from tests import PROJECT_ROOT
 from tests.conftest import make_settings
 from tests.test_simulate import IMS, LEB, tt  # noqa: F401  (the session's global table)
 
@@ -254,8 +255,32 @@ def test_chain_processes_each_array_as_one_station_and_associates_its_detections
         assert p.backazimuth_errors.uncertainty > 0 and p.horizontal_slowness_errors.uncertainty > 0
     # the associator used the array's backazimuth/slowness: residuals on the array arrivals
     arr = {picks[a.pick_id].waveform_id.station_code: a for a in o.arrivals}
+    print({k: (a.phase, a.backazimuth_residual, str(a.pick_id)[-20:]) for k, a in arr.items()})
     for code in ("ASAR", "WRA"):
         assert arr[code].backazimuth_residual is not None and abs(arr[code].backazimuth_residual) < 10
     dist = np.hypot(o.latitude - -7.2297, (o.longitude - 105.8468) * np.cos(np.radians(7.2)))
     print(f"epicentre {o.latitude:.2f} {o.longitude:.2f}: {dist * 111.2:.0f} km from the LEB origin")
     assert out["picks"] <= 8  # 4 P, a coda trigger or two at the arrays, no per-element picks
+
+
+def test_idc_detect_processes_the_arrays_of_element_files(simulated, tmp_path):
+    """``idc detect`` on the simulated element and 3-C files with their StationXML: the table has
+    the arrays' detections under the array codes, with the array columns."""
+    from click.testing import CliRunner
+
+    from pipeline.cli.main import cli
+    from pipeline.picks import read_picks_csv
+
+    files = sorted(str(p) for p in (simulated / "drop").rglob("*.mseed"))
+    out = tmp_path / "picks.csv"
+    res = CliRunner().invoke(cli, ["--config", str(PROJECT_ROOT / "config" / "test.toml"), "detect", *files,
+                                   "--stations", str(simulated / "stations.xml"), "-o", str(out)],
+                             env={"IDC_HOME": str(tmp_path / "home")})
+    print(res.output)
+    assert res.exit_code == 0, res.output
+    assert "arrays processed as one station each: ASAR, WRA" in res.output
+    table = pd.read_csv(out)
+    assert {"ASAR", "WRA"} <= set(table["station"]) and not any(table["station"].str.match(r"^(ASA|WRA)\d\d$"))
+    assert {"technology", "fstat"} <= set(table.columns)
+    assert table.loc[table["station"] == "WRA", "fstat"].max() > 10
+    assert len(read_picks_csv(out)) == len(table)

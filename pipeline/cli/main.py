@@ -311,8 +311,12 @@ def detect_cmd(settings: Settings, waveforms, stations, output, progress, as_jso
         click.echo(json.dumps(res, indent=1))
         return
     phases = ", ".join(f"{k} {v}" for k, v in res["phases"].items()) or "none"
+    for msg in res["array_errors"]:
+        click.echo(f"warning: {msg} (left out)", err=True)
+    arrays = f"; arrays processed as one station each: {', '.join(res['arrays'])}" if res["arrays"] else ""
     click.echo(f"{res['picks']} picks ({phases}) from {res['files']} files ({res['traces_read']} traces read, "
-               f"{res['segments']} contiguous segments, {res['stations']} stations) in {res['seconds']} s -> {output}")
+               f"{res['segments']} contiguous segments, {res['stations']} stations{arrays}) in {res['seconds']} s "
+               f"-> {output}")
 
 
 @cli.command("associate")
