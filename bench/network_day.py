@@ -5,9 +5,9 @@ What it measures
 ----------------
 1. ``idc simulate waveforms`` (pipeline.simulate.waveforms) writes ``--hours`` of the IMS seismic
    network (default: all 134 stations of stations/ims_stations.csv as three-component stations,
-   402 channels — the SEL chain has no array processing yet (issue 16), so ``--arrays elements``,
-   30 arrays of 9 vertical elements, 582 channels, makes every element a station — at ``--rate``
-   40 Hz) from the real
+   402 channels; ``--arrays elements``: the 30 arrays as 9 vertical elements each, 582 channels,
+   which the SEL chain processes as one station per array, pipeline.array.detect_network — at
+   ``--rate`` 40 Hz) from the real
    IDC LEB origins of 2022-01-17 (tests/data/ims_leb_2022), seed 0. Cached under
    ``var/bench/network_day/`` (the simulation is not timed; its own time is printed).
 2. For 1 and 2 Dask worker processes (``dask.distributed.LocalCluster``, one thread each, used
@@ -202,8 +202,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--arrays", choices=("3c", "elements"), default="3c",
-                    help="IMS arrays as 3-component stations at their reference point (default: the SEL chain "
-                         "has no array processing yet, issue 16) or as their 9 vertical elements")
+                    help="IMS arrays as 3-component stations at their reference point (default) or as their "
+                         "9 vertical elements (processed as one station per array: beams, f-k)")
     ap.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "network_day.json")
     args = ap.parse_args()
     sim = simulate(args)
