@@ -32,10 +32,12 @@ def chain_config(settings: Settings):
 
 
 def station_table(settings: Settings, path: str | Path | None = None):
-    """Stations DataFrame from a StationXML/CSV file, or from the store's site table."""
+    """Stations DataFrame from a StationXML/CSV file, or from the store's site table; with a row
+    per array (``[array]``: its code at the reference point of its elements)."""
     import pandas as pd
 
     from pipeline.picks import stations_from_inventory
+    from pipeline.stations.arrays import array_elements
     from pipeline.stations.inventory import read_station_file
     from pipeline.store.db import ensure_schema, session_scope
     from pipeline.store.stations import sites_by_start
@@ -47,9 +49,29 @@ def station_table(settings: Settings, path: str | Path | None = None):
         table = read_station_file(p, default_network="" if p.suffix.lower() == ".csv" else "XX", strict=False)
         for msg in table.rejected:
             print(f"warning: {msg}", file=sys.stderr)
-        return stations_from_inventory(table.inventory)
+        df = stations_from_inventory(table.inventory)
+        return _with_arrays(settings, df, array_elements(table.inventory, settings.array.elements))
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
-        rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in sites_by_start(s)]
+        sites = sites_by_start(s)
+        rows = [(x.net, x.sta, x.lat, x.lon, x.elev_km * 1000.0) for x in sites]
+        described = {(x.net, x.sta): x.refsta for x in sites if x.refsta}
     df = pd.DataFrame(rows, columns=["network", "station", "latitude", "longitude", "elevation_m"])
-    return df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)
+    df = df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)
+    members = {**described, **array_elements(None, settings.array.elements, zip(df["network"], df["station"]))}
+    return _with_arrays(settings, df, members)
+
+
+def _with_arrays(settings: Settings, df, members):
+    """The station table plus a row per array (its code at the reference point,
+    :func:`pipeline.stations.arrays.array_sites`) that is not a station of the table already:
+    the associator and the locator find array detections under the array code."""
+    import pandas as pd
+
+    from pipeline.stations.arrays import array_sites
+
+    if not settings.array.enabled or not members:
+        return df
+    sites = array_sites(df, members)
+    sites = sites[~sites["station"].isin(set(df["station"]))]
+    return pd.concat([df, sites], ignore_index=True) if len(sites) else df

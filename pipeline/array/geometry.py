@@ -22,6 +22,7 @@ from obspy import Inventory, UTCDateTime
 from obspy.signal.array_analysis import get_geometry
 
 from pipeline.errors import InputError
+from pipeline.stations.arrays import reference_index
 
 #: km per degree of great circle (6371 km sphere), for s/km <-> s/deg
 KM_PER_DEG = 6371.0 * math.pi / 180.0
@@ -118,8 +119,8 @@ def geometry_from_inventory(inventory: Inventory, seed_ids, time: UTCDateTime | 
     stations = [s.split(".")[1] for s in seed_ids]
     ref = reference
     if ref is None:
-        k = int(np.argmin(np.hypot(xyz[:, 0], xyz[:, 1])))
-        ref = stations[k] if stations[k].endswith("0") else ""
+        k = reference_index(stations, xyz[:, 0], xyz[:, 1])
+        ref = stations[k] if k is not None else ""
     if ref:
         if ref not in stations:
             raise ArrayGeometryError(f"array {code or ref}: reference element {ref} is not among the elements")

@@ -21,10 +21,13 @@ and ``FIN`` could be anything.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections import defaultdict
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+import pandas as pd
 from obspy import Inventory
 
 #: the element statement of a station description (case-insensitive): the array code follows
@@ -82,3 +85,41 @@ def arrays_of(members: Mapping[tuple[str, str], str]) -> dict[str, list[tuple[st
     for key, code in members.items():
         out[code].append(key)
     return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+#: km per degree of latitude on the 6371 km sphere
+_KM_PER_DEG = 6371.0 * math.pi / 180.0
+
+
+def reference_index(codes: Sequence[str], east_km, north_km) -> int | None:
+    """The reference element of an array: the element nearest the elements' centre (offsets
+    ``east_km``/``north_km`` from it) when its station code ends in ``0`` (the IMS convention:
+    ``ARA0``, ``FIA0``, ``SPA0``; the simulator's ``WRA00``), else None (the centre itself)."""
+    k = int(np.argmin(np.hypot(np.asarray(east_km, float), np.asarray(north_km, float))))
+    return k if str(codes[k]).endswith("0") else None
+
+
+def array_sites(stations: pd.DataFrame, members: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """The arrays as sites: one row per array code of ``members`` (columns of ``stations``:
+    network, station = the array code, latitude, longitude, elevation_m) at its reference point
+    (:func:`reference_index`; the elements' mean position when no element is the reference),
+    from the element rows of the station table ``stations`` (elements without a row are left out)."""
+    cols = ["network", "station", "latitude", "longitude", "elevation_m"]
+    nets = stations["network"].fillna("") if "network" in stations.columns else pd.Series([""] * len(stations))
+    rows = []
+    for code, keys in arrays_of(members).items():
+        mask = np.array([(n, s) in set(keys) for n, s in zip(nets, stations["station"])], dtype=bool)
+        el = stations[mask].drop_duplicates(["station"], keep="last")
+        if not len(el):
+            continue
+        lat, lon = el["latitude"].to_numpy(float), el["longitude"].to_numpy(float)
+        clat, clon = lat.mean(), lon.mean()
+        east = (lon - clon) * _KM_PER_DEG * math.cos(math.radians(clat))
+        north = (lat - clat) * _KM_PER_DEG
+        k = reference_index(el["station"].tolist(), east, north)
+        elev = el["elevation_m"].to_numpy(float) if "elevation_m" in el.columns else np.zeros(len(el))
+        if k is None:
+            rows.append((keys[0][0], code, float(clat), float(clon), float(np.nanmean(elev))))
+        else:
+            rows.append((keys[0][0], code, float(lat[k]), float(lon[k]), float(elev[k])))
+    return pd.DataFrame(rows, columns=cols)

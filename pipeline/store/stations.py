@@ -8,6 +8,7 @@ from obspy import Inventory, UTCDateTime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline.stations.arrays import described_array
 from pipeline.stations.inventory import OPEN_START, has_placeholder_response
 from pipeline.store.models import Site, Sitechan
 
@@ -20,18 +21,22 @@ def upsert_inventory(session: Session, inv: Inventory, source: str) -> dict[str,
     """Insert or update site/sitechan rows for every station/channel epoch of ``inv``.
 
     Keyed by (net, sta, ondate) and (net, sta, loc, chan, ondate): loading the same file twice
-    changes nothing.
+    changes nothing. A station described as ``element of array CODE``
+    (:func:`pipeline.stations.arrays.described_array`) gets ``statype = "ar"`` and
+    ``refsta = CODE``, as in the IDC's CSS3.0 site table.
     """
     counts = {"sites_new": 0, "sites_updated": 0, "channels_new": 0, "channels_updated": 0}
     for net in inv:
         for sta in net:
             on = _epoch(sta.start_date or net.start_date or OPEN_START)
+            # an array element (CSS3.0: statype "ar", refsta the array code) when its metadata says so
+            refsta = (described_array(sta) or "")[:8]
             row = session.scalar(select(Site).where(Site.net == net.code, Site.sta == sta.code,
                                                     Site.ondate == on))
             values = dict(offdate=_epoch(sta.end_date), lat=sta.latitude, lon=sta.longitude,
                           elev_km=(sta.elevation or 0.0) / 1000.0,
                           staname=((sta.site.name if sta.site and sta.site.name else "") or "")[:100],
-                          statype="ss", source=source)
+                          statype="ar" if refsta else "ss", refsta=refsta, source=source)
             if row is None:
                 session.add(Site(net=net.code, sta=sta.code, ondate=on, **values))
                 counts["sites_new"] += 1
