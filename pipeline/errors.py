@@ -77,3 +77,10 @@ class StoreError(IdcError, RuntimeError):
     def __init__(self, *args, database=None):
         self.database = None if database is None else str(database)
         super().__init__(*args)
+
+
+#: what turning an input text into a value raises when the text is bad: ``obspy.UTCDateTime(text)``
+#: (TypeError for text it cannot parse, ValueError for out-of-range fields), ``float``/``int``
+#: (ValueError, TypeError for None), huge numbers (OverflowError). ``except BAD_VALUE`` where such
+#: a failure becomes an error naming the input; anything else is a bug and is not caught there.
+BAD_VALUE = (TypeError, ValueError, OverflowError)

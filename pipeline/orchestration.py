@@ -164,7 +164,7 @@ def run_dag(settings: Settings, dag_id: str, logical_date, log_file: Path | None
     try:
         for ti in dr.get_task_instances():
             states[ti.task_id] = str(getattr(ti.state, "value", ti.state))
-    except Exception:  # pragma: no cover - depends on the Airflow version's session handling
+    except Exception:  # pragma: no cover - depends on the Airflow version's session handling; states stay empty
         pass
     res = DagRunResult(dag_id, str(when), (str(dr.data_interval_start), str(dr.data_interval_end)),
                        str(getattr(dr.state, "value", dr.state)), states, str(log_file))
@@ -293,6 +293,7 @@ def prepare_home(settings: Settings) -> dict:
 def up(settings: Settings, wait_s: float = 120.0, echo=print) -> dict:
     """Start ``airflow standalone`` (scheduler, DAG processor, triggerer, API server) in its own
     process group on the same store and DAG folder; wait until the API server is healthy."""
+    import http.client
     import urllib.request
 
     st = status(settings)
@@ -325,7 +326,8 @@ def up(settings: Settings, wait_s: float = 120.0, echo=print) -> dict:
                 health = json.loads(r.read())
             if health.get("scheduler", {}).get("status") == "healthy":
                 break
-        except Exception:
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):  # not up yet (refused, reset,
+            # timeout, a half-written or other answer): try again
             pass
         time.sleep(1.0)
     else:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import BAD_VALUE, InputError
 from pipeline.location.geodesy import KM_PER_DEG, great_circle_deg
 
 #: default tolerances (``score_events.py``'s): origin time, epicentre
@@ -90,7 +90,7 @@ def read_reference_csv(path: str | Path, time_col: str = "time", mag_col: str = 
             t = (r.get(time_col) or "").strip()
             try:
                 epoch = float(t) if t.replace(".", "", 1).isdigit() else float(UTCDateTime(t).timestamp)
-            except Exception:
+            except BAD_VALUE:
                 raise ScoreInputError(f"{path}:{line}: field '{time_col}': {t!r} is not a time") from None
             lat = _float(path, line, "latitude", r.get("latitude", r.get("Lat")), True)
             lon = _float(path, line, "longitude", r.get("longitude", r.get("Lon")), True)

@@ -53,7 +53,7 @@ class RedactTokens(logging.Filter):
                 record.args = {k: self._arg(v) for k, v in args.items()}
             try:
                 formatted = str(record.msg) % record.args
-            except Exception:
+            except Exception:  # a logging filter never raises into the code that logs (any %-format error)
                 formatted = None
             if formatted is not None:
                 clean = redact(formatted)
@@ -71,7 +71,7 @@ class RedactTokens(logging.Filter):
             return a
         try:
             text = str(a)
-        except Exception:
+        except Exception:  # an argument whose str() fails is passed on as it is (the filter never raises)
             return a
         clean = redact(text)
         return clean if clean != text else a

@@ -119,7 +119,7 @@ class Outcome:
 def _address(value) -> str:
     try:
         addrs = [a for _, a in getaddresses([str(value)]) if "@" in a]
-    except Exception:
+    except Exception:  # mail from anywhere: the email package raises many types on malformed headers
         return ""
     return addrs[0].strip() if addrs else ""
 
@@ -132,7 +132,7 @@ def read_message(raw: bytes) -> Incoming:
     def header(name: str) -> str:
         try:
             v = msg.get(name)
-        except Exception:  # a header the parser cannot make sense of
+        except Exception:  # a header the parser cannot make sense of (the email package raises many types)
             return ""
         return " ".join(str(v).split()) if v is not None else ""
 
@@ -149,7 +149,7 @@ def read_message(raw: bytes) -> Incoming:
     part = None
     try:
         part = msg.get_body(preferencelist=("plain",))
-    except Exception:
+    except Exception:  # a body the parser cannot make sense of: the plain part is searched below
         part = None
     if part is None:
         part = next((p for p in msg.walk() if p.get_content_type() == "text/plain"), None)
@@ -160,7 +160,7 @@ def read_message(raw: bytes) -> Incoming:
     else:
         try:
             text = part.get_content()
-        except Exception:  # unknown charset or broken transfer encoding: the bytes as UTF-8
+        except Exception:  # unknown charset, broken transfer encoding (LookupError, ...): bytes as UTF-8
             payload = part.get_payload(decode=True) or b""
             text = payload.decode("utf-8", "replace")
         if not isinstance(text, str):
@@ -467,7 +467,7 @@ def _audit(settings, principal, inc: Incoming, status: int, nbytes: int, ms: flo
                "query": (inc.text or "")[:2000], "status": status, "bytes": nbytes, "duration_ms": round(ms, 3),
                "created": _utcnow()}
         write_audit_row(settings.database_url, row)
-    except Exception as exc:  # the audit never stops an answer
+    except Exception as exc:  # the audit never stops an answer; logged
         log.warning("download audit of an AutoDRM e-mail not written: %s", exc)
 
 
@@ -497,7 +497,7 @@ def process_message(settings, raw: bytes, *, now: datetime | None = None, invent
     ensure_schema(url)
     try:
         inc = read_message(raw)
-    except Exception as exc:  # the email package is lenient; this is a last resort
+    except Exception as exc:  # the email package is lenient; a last resort, recorded as the message's problem
         inc = Incoming(key=hashlib.sha256(raw).hexdigest(), problem=f"unreadable e-mail: {exc}")
     ok, before = _claim(url, inc)
     if not ok:
@@ -526,7 +526,7 @@ def process_message(settings, raw: bytes, *, now: datetime | None = None, invent
         _finish(url, inc.key, status="failed", error=str(exc))
         log.error("AutoDRM: message %s not answered: %s", inc.message_id or inc.key[:12], exc)
         return Outcome(inc.key, "failed", sender=inc.sender, error=str(exc))
-    except Exception as exc:
+    except Exception as exc:  # one message never stops the mailbox: logged with its id, recorded as failed
         log.exception("AutoDRM: answering message %s failed", inc.message_id or inc.key[:12])
         err = f"internal error: {type(exc).__name__}: {exc}"
         _finish(url, inc.key, status="failed", error=err)

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
+
 PRODUCTS = ("SEL1", "SEL2", "SEL3", "REB", "SEB", "SSEB")
 REQUEST_TYPES = ("BULLETIN", "EVENT", "ORIGIN", "ARRIVAL", "WAVEFORM", "STATION", "CHANNEL", "OUTAGE", "RRR",
                  "SAMPLEPHD")
@@ -159,7 +161,7 @@ def _parse_datetime(tokens: list[str], what: str) -> UTCDateTime:
             raise _LineError(f"{what}: time {tokens[1]!r} out of range")
     try:
         return UTCDateTime(int(d.group(1)), int(d.group(2)), int(d.group(3)), h, mi) + sec
-    except Exception:
+    except BAD_VALUE:
         raise _LineError(f"{what}: {tokens[0]!r} is not a valid date") from None
 
 

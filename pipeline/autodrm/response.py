@@ -353,7 +353,7 @@ def _calib(inventory, net, sta, loc, chan, t) -> tuple[float, float, str]:
         calib = 1e9 / (float(sens.value) * (2 * math.pi * f) ** power)
         inst = ((ch.sensor.model or ch.sensor.type or "") if ch.sensor else "")[:6]
         return calib, 1.0 / f, inst.replace(" ", "-")
-    except Exception:
+    except (IndexError, AttributeError, TypeError, ValueError, ZeroDivisionError):  # channel or sensitivity unknown
         return 1.0, 1.0, ""
 
 

@@ -96,7 +96,7 @@ def read_bulletin(path: str | Path, fmt: str | None = None) -> tuple[Catalog, st
             warnings.simplefilter("always", SkippedInputWarning)
             try:
                 cat = _read_one(path, f)
-            except Exception as exc:  # obspy raises many types on the wrong format
+            except Exception as exc:  # obspy raises many types on the wrong format: each reader's reason is reported
                 errors.append((f, _why(exc, path)))
                 continue
         if guessed and len(cat) == 0:  # a reader that accepts anything: not evidence of a bulletin

@@ -7,6 +7,7 @@ import sys
 import click
 
 from pipeline.cli.common import _fail, with_settings
+from pipeline.errors import IdcError
 from pipeline.settings import Settings
 
 
@@ -20,7 +21,7 @@ def _inventory(settings):
         from pipeline.tasks import station_inventory
 
         return station_inventory(settings)
-    except Exception:
+    except (IdcError, OSError):  # no readable station files: answers without calibration
         return None
 
 
@@ -86,7 +87,7 @@ def log_cmd(settings: Settings, limit, as_json):
 
     try:
         rows = message_log(settings, limit)
-    except Exception as exc:
+    except Exception as exc:  # command boundary: one line (traceback with --debug)
         _fail(exc)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))

@@ -12,7 +12,7 @@ import os
 
 import click
 
-from pipeline.errors import IdcError
+from pipeline.errors import BAD_VALUE, IdcError
 from pipeline.settings import Settings, load_settings
 from pipeline.store.products import PRODUCT_TYPES
 
@@ -124,7 +124,7 @@ class IsoTime(click.ParamType):
 
         try:
             UTCDateTime(value)
-        except Exception:
+        except BAD_VALUE:
             self.fail(f"{value!r} is not a time (ISO 8601, e.g. 2014-08-24 or 2014-08-24T00:20:00)", param, ctx)
         return value
 

@@ -188,7 +188,7 @@ def distribute(settings: Settings, product, start, end, version):
         raise click.UsageError("--product needs --start and --end")
     try:
         res = [tasks.distribute(settings, product, start, end, version)] if product else tasks.distribute_pending(settings)
-    except Exception as exc:
+    except Exception as exc:  # command boundary: one line (traceback with --debug)
         _fail(exc)
     for r in res:
         d = r["deliveries"]

@@ -33,7 +33,7 @@ def serve(settings: Settings, host, port, workers, log_level):
     workers = workers or settings.service.workers
     try:
         app = create_app(settings)  # also checks the store (and migrates it) before binding
-    except Exception as exc:
+    except Exception as exc:  # command boundary: the store cannot be opened, whatever the driver raises
         raise click.ClickException(f"cannot open the store: {type(exc).__name__}: {exc}") from None
     click.echo(f"idc serve: http://{host}:{port}/fdsnws/event/1/ (store {_redact(settings.database_url)}, "
                f"archive {settings.archive_dir}, {workers} worker{'s' if workers > 1 else ''})")

@@ -179,12 +179,12 @@ def _segments(group: dict[str, list[Trace]], inventory: Inventory | None,
         for r in roles:
             try:
                 responses[r] = CachedResponse.wrap(inventory.get_response(seed[r], mid))
-            except Exception:  # noqa: BLE001 - no response for this channel: amplitudes NaN
+            except Exception:  # noqa: BLE001 - obspy raises a bare Exception when no response matches: amplitudes NaN
                 pass
             try:
                 o = inventory.get_orientation(seed[r], mid)
                 orient[r] = (float(o["azimuth"]), float(o["dip"]))
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - obspy raises a bare Exception when no channel matches: not rotated
                 pass
     comps = {r: group[r][0].stats.channel[-1] for r in roles}
     standard_codes = all(comps[r] == r for r in roles)
@@ -286,7 +286,7 @@ def _gains(seg: _Segment, roles: tuple[str, ...]) -> np.ndarray:
             continue
         try:
             scale[q] = 1.0 / float(resp.instrument_sensitivity.value)
-        except Exception:  # noqa: BLE001 - incomplete response: stay in counts
+        except (AttributeError, TypeError, ValueError, ZeroDivisionError):  # incomplete response: stay in counts
             pass
     return scale
 
@@ -708,7 +708,7 @@ def _amplitudes(seg: _Segment, d: _Detection, config: DetectionConfig,
             if hs:
                 out["amp_wa"], out["amp_wa_period"], out["amp_wa_time"] = wa_amplitude(
                     hs, onset + w[0], onset + w[1], ac)
-    except Exception as exc:  # noqa: BLE001 - a bad response must not lose the detection
+    except Exception as exc:  # noqa: BLE001 - a bad response must not lose the detection; logged with the channel
         log.warning("%s: amplitude measurement failed at %s: %s", seg.seed["Z"], onset, exc)
     return out
 

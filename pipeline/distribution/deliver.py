@@ -230,7 +230,7 @@ def with_retries(cfg, attempt: Callable[[], int], sleep: Callable[[float], None]
             err = str(exc)
             if not exc.retry or n == cfg.max_attempts:
                 return n, None, err
-        except Exception as exc:  # a bug or bad content: logged as failed, not retried now
+        except Exception as exc:  # a bug or bad content: logged (traceback) and recorded as failed for the delivery
             log.exception("delivery attempt failed unexpectedly")
             return n, None, f"{type(exc).__name__}: {exc}"
         sleep(min(cfg.backoff_max_s, cfg.backoff_initial_s * cfg.backoff_factor ** (n - 1)))

@@ -83,7 +83,7 @@ def read_waveforms(path: str | Path, display: str | None = None) -> tuple[Stream
         raise IngestRejected("corrupt", f"{name}: {type(exc).__name__}: {exc}") from None
     except FileNotFoundError as exc:
         raise IngestRejected("read_error", f"{name}: referenced file missing: {exc.filename}") from None
-    except Exception as exc:  # obspy raises many types for damaged files
+    except Exception as exc:  # obspy raises many types for damaged files: rejected naming the file
         text = " ".join(str(exc).split())
         raise IngestRejected("corrupt", f"{name}: corrupt data ({type(exc).__name__}: {text[:200]})") from None
     bad = [str(w.message) for w in caught if _CORRUPT_PATTERNS.search(str(w.message))]

@@ -266,7 +266,7 @@ class SDSArchive:
         buf = io.BytesIO()
         try:
             st.write(buf, format="MSEED", reclen=self.record_length, encoding=enc)
-        except Exception:
+        except Exception:  # libmseed's encoders raise several types; only Steim's overflow is retried below
             if not enc.startswith("STEIM"):
                 raise
             buf = io.BytesIO()  # differences too large for Steim: store uncompressed

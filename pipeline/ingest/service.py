@@ -322,7 +322,7 @@ class Ingestor:
         try:
             with session_scope(self.settings.database_url) as s:
                 released = ingest_store.commit_batch(s, batch.id, days, overlaps, work.files, nfiles)
-        except Exception as exc:
+        except Exception as exc:  # whatever stops the commit: the batch is discarded and the store named
             batch.discard()
             raise IngestAborted(f"store {redact_url(self.settings.database_url)} failed while committing an "
                                 f"ingest batch ({short_error(exc)}); nothing of the batch "
@@ -581,7 +581,7 @@ class Ingestor:
                 seen.add(str(rel))
                 try:
                     segs = segments_of(read(str(p), format="MSEED", headonly=True))
-                except Exception as exc:
+                except Exception as exc:  # obspy raises many types on a damaged file: reported by name
                     out.problems.append(f"{rel}: unreadable day file ({short_error(exc)}); "
                                         "move it away and re-ingest its inputs with `idc ingest --force`")
                     continue

@@ -88,7 +88,7 @@ def fetch_seedlink(server: str, selectors: list[tuple[str, str, str, str]], star
         try:
             with errors:
                 got = client.get_waveforms(net, sta, loc, cha, start, req_end)
-        except Exception as exc:
+        except Exception as exc:  # network/server/decoding errors of many types: reported per stream, the rest goes on
             why = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, TimeoutError) and "within" not in str(exc):
                 why = f"no answer within {timeout:g} s ({why})"
@@ -167,7 +167,7 @@ def fetch_fdsn(url: str, selectors: list[tuple[str, str, str, str]] | None = Non
         st = client.get_waveforms_bulk(bulk)
     except FDSNNoDataException:
         return Stream()
-    except Exception as exc:
+    except Exception as exc:  # network/server/decoding errors of many types: rejected naming the server
         raise IngestRejected("read_error", f"{url}: {type(exc).__name__}: {exc}") from None
     st.trim(bulk[0][4], bulk[0][5], nearest_sample=False)
     st.traces = [tr for tr in st if tr.stats.npts > 0]

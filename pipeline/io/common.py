@@ -46,7 +46,7 @@ def region_name(lat: float | None, lon: float | None) -> str:
         _FE = FlinnEngdahl()
     try:
         return _FE.get_region(lon, lat).upper()
-    except Exception:
+    except (TypeError, ValueError):  # no position (None, NaN, out of range): no region name
         return ""
 
 

@@ -27,6 +27,7 @@ from typing import TextIO
 from obspy import UTCDateTime
 from obspy.core.event import Catalog
 
+from pipeline.errors import BAD_VALUE
 from pipeline.io.columns import Col, FormatError, SkippedInputWarning, parse, render
 from pipeline.io.common import (ETYPE, Ids, arrival_rows, event_region, fmt_time, normalise_catalog,
                                 preferred_origin, stamag_type)
@@ -210,7 +211,7 @@ def _check(path: str, text: str) -> tuple[int, str | None, list[tuple[int, str]]
     def when(j, v, name, fmt):
         try:
             return UTCDateTime(v.replace("/", "-"))
-        except Exception:
+        except BAD_VALUE:
             raise FormatError(f"{path}:{j + 1}: {name} {v!r} is not {fmt}") from None
 
     while i < len(lines):
@@ -270,7 +271,7 @@ def read_gse2(source, **kwargs) -> Catalog:
             warnings.simplefilter("ignore")
             try:
                 cat = _read_gse2(source, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # obspy's reader raises many types on bad input: re-raised naming the file
                 raise FormatError(f"{path}: obspy's GSE2.0 reader failed: {type(exc).__name__}: {exc}") from exc
     if title:
         cat.description = title

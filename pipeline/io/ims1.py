@@ -37,6 +37,7 @@ from typing import TextIO
 from obspy import UTCDateTime
 from obspy.core.event import Arrival, Catalog, Event, Origin, QuantityError, ResourceIdentifier
 
+from pipeline.errors import BAD_VALUE
 from pipeline.io.columns import Col, FormatError, SkippedInputWarning, parse, render
 from pipeline.io.common import (ETYPE, Ids, arrival_rows, event_region, fmt_time, normalise_catalog,
                                 preferred_origin, stamag_type)
@@ -346,7 +347,7 @@ def _check(path: str, text: str) -> tuple[str, list[dict]]:
             try:
                 UTCDateTime.strptime(dt[:16], "%Y/%m/%d %H:%M") + float(dt[17:])
                 assert dt[16] == ":"
-            except Exception:
+            except (*BAD_VALUE, IndexError, AssertionError):
                 raise FormatError(f"{where}: origin date/time (columns 1-22) {dt!r} is not "
                                   f"yyyy/mm/dd hh:mm:ss.ss") from None
             if len(line.rstrip()) < 114 or v["analysis"] not in (None, "a", "m", "g"):
@@ -362,7 +363,7 @@ def _check(path: str, text: str) -> tuple[str, list[dict]]:
                 try:
                     h, m, s = int(t[0:2]), int(t[3:5]), float(t[6:])
                     assert t[2] == ":" and t[5] == ":" and h < 24 and m < 60 and s < 61
-                except Exception:
+                except (ValueError, IndexError, AssertionError):
                     raise FormatError(f"{where}: phase time (columns 29-40) {t!r} is not hh:mm:ss.sss") from None
             if len(line.rstrip()) < 109:
                 raise FormatError(f"{where}: phase line ends at column {len(line.rstrip())}; the fixed "
@@ -408,7 +409,7 @@ def read_ims1(source, **kwargs) -> Catalog:
         warnings.simplefilter("ignore")
         try:
             cat = ISFReader(io.BytesIO(text.encode("utf-8")), **kwargs).deserialize()
-        except Exception as exc:
+        except Exception as exc:  # obspy's reader raises many types on bad input: re-raised naming the file
             raise FormatError(f"{path}: obspy's IMS1.0 reader failed: {type(exc).__name__}: {exc}") from exc
     # restore what obspy 1.5.1's reader drops: analysis type (evaluation mode/status), magnitude
     # errors, station magnitude types

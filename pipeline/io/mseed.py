@@ -146,7 +146,7 @@ def iter_record_groups(path: str | Path, records: list[Record]) -> Iterator[tupl
                 warnings.simplefilter("always")
                 try:
                     st = read(io.BytesIO(bytes(buf)), format="MSEED")
-                except Exception as exc:
+                except Exception as exc:  # libmseed/obspy raise many types on damaged records: re-raised naming them
                     raise RecordError(f"{nslc}: records from byte {recs[0].offset} cannot be decoded "
                                       f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
             declared = sum(r.nsamp for r in recs if r.encoding in NUMERIC_ENCODINGS)

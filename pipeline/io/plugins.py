@@ -64,7 +64,7 @@ def is_css3(filename) -> bool:
         line = p.read_text(encoding="latin-1").splitlines()[0]
         css3.parse(css3.TABLES["origin"], line, str(p))
         return len(line.rstrip()) >= 220
-    except Exception:
+    except (OSError, ValueError, IndexError):  # unreadable, not text, empty or not an origin row
         return False
 
 

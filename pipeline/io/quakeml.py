@@ -105,7 +105,7 @@ def _pick_lines(path) -> dict[str, int]:
 
     try:
         return {el.get("publicID"): el.sourceline for el in etree.parse(str(path)).getroot().iter("{*}pick")}
-    except Exception:
+    except (OSError, etree.Error):
         return {}
 
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
 from pipeline.picks import PICK_COLUMNS, TableError, normalise_picks
 
 #: pick file name: ``NET.STA.P.txt`` / ``NET.STA.S.txt``
@@ -160,7 +161,7 @@ def read_phasenet_picks(path: str | Path, sampling_rate: float = 100.0) -> pd.Da
     path = Path(path)
     try:
         table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except Exception as exc:
+    except (OSError, ValueError) as exc:  # pandas: ParserError, EmptyDataError, UnicodeDecodeError
         raise TableError(f"{path}: not a tab-separated PhaseNet picks file ({exc})") from None
     need = ["fname", "t0", "p_idx", "p_prob", "s_idx", "s_prob", "p_amp", "s_amp"]
     missing = [c for c in need if c not in table.columns]
@@ -175,7 +176,7 @@ def read_phasenet_picks(path: str | Path, sampling_rate: float = 100.0) -> pd.Da
         net, sta = parts[4], parts[5]
         try:
             t0 = float(UTCDateTime(row["t0"]).timestamp)
-        except Exception:
+        except BAD_VALUE:
             raise TableError(f"{shown}: t0 {row['t0']!r} is not an ISO time") from None
         for ph in ("p", "s"):
             idx = _int_list(row[f"{ph}_idx"], shown, f"{ph}_idx", int)

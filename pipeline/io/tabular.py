@@ -28,6 +28,7 @@ from obspy.core.event import (Amplitude, Arrival, Catalog, CreationInfo, Event, 
                               Origin, OriginQuality, OriginUncertainty, Pick, QuantityError, ResourceIdentifier,
                               StationMagnitude, WaveformStreamID)
 
+from pipeline.errors import BAD_VALUE
 from pipeline.io.columns import FormatError
 from pipeline.io.common import ETYPE, ETYPE_INV, arrival_rows, event_region, preferred_origin, stamag_type
 from pipeline.io.quakeml import product_of
@@ -160,7 +161,7 @@ def _i(row, k, where):
 def _t(row, k, where):
     try:
         return UTCDateTime(row[k])
-    except Exception:
+    except (*BAD_VALUE, KeyError):
         raise FormatError(f"{where}: column {k}: {row.get(k)!r} is not an ISO 8601 time") from None
 
 
@@ -326,7 +327,7 @@ def read_geojson(path, **kw) -> Catalog:
             lon, lat = f["geometry"]["coordinates"][:2]
             pr = f["properties"]
             t = UTCDateTime(pr["time"])
-        except Exception as exc:
+        except (*BAD_VALUE, KeyError, IndexError) as exc:
             raise FormatError(f"{where}: needs a Point geometry and a 'time' property "
                               f"({type(exc).__name__}: {exc})") from None
         ev = Event(resource_id=ResourceIdentifier(f.get("id")) if f.get("id") else ResourceIdentifier())

@@ -23,7 +23,7 @@ from obspy.core.event import (
     WaveformStreamID,
 )
 
-from pipeline.errors import IdcError
+from pipeline.errors import BAD_VALUE, IdcError
 from pipeline.io.quakeml import quakeml_bytes
 
 
@@ -182,7 +182,7 @@ def add_arrival(event: Event, spec: dict, pick_id: str) -> dict:
         raise ReviewError(f"new arrival: missing {', '.join(missing)} (need station, phase, time)")
     try:
         t = UTCDateTime(spec["time"])
-    except Exception:
+    except BAD_VALUE:
         raise ReviewError(f"new arrival: time {spec['time']!r} is not an ISO 8601 time") from None
     o = preferred_origin(event)
 

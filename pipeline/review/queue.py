@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Iterable
 from obspy import Catalog, UTCDateTime
 from obspy.core.event import CreationInfo, ResourceIdentifier
 
+from pipeline.errors import BAD_VALUE
 from pipeline.io.quakeml import write_quakeml
 from pipeline.review.edc import evaluate_edc
 from pipeline.review.edits import (
@@ -58,7 +59,7 @@ def utc_day(day) -> UTCDateTime:
     """Midnight (UTC) of the day ``day`` (ISO date/time string, epoch or UTCDateTime) falls in."""
     try:
         t = UTCDateTime(day)
-    except Exception:
+    except BAD_VALUE:
         raise ReviewError(f"day {day!r}: expected an ISO 8601 date such as 1995-01-16") from None
     return UTCDateTime(t.year, t.month, t.day)
 

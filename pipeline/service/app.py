@@ -82,7 +82,7 @@ async def _body_head(request: Request) -> str:
             head += chunk
             if len(head) >= ECHO_CHARS:
                 break
-    except Exception:
+    except Exception:  # the client went away or sent a broken body: what arrived is echoed
         pass
     return head[:ECHO_CHARS].decode("utf-8", "replace")
 

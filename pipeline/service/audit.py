@@ -134,7 +134,7 @@ class AuditWriter:
         try:
             write_audit_rows(self.url, rows)
             self.written += len(rows)
-        except Exception as exc:  # the audit never breaks the service
+        except Exception as exc:  # the audit never breaks the service; logged with the row count
             self.failed += len(rows)
             log.warning("download audit: %d row(s) not written: %s", len(rows), short_error(exc))
 
@@ -150,5 +150,5 @@ def _flush_all() -> None:  # pragma: no cover - runs at interpreter exit
     for w in list(_writers):
         try:
             w.close(timeout=10.0)
-        except Exception:
+        except Exception:  # interpreter exit: nothing left to report to
             pass

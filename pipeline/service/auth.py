@@ -308,7 +308,7 @@ class AccessMiddleware:
 
                         self.writer = AuditWriter(self.settings.database_url)
                     self.writer.submit(row)  # queued: written within 0.1 s (pipeline.service.audit)
-                except Exception as exc:  # the audit never breaks a response
+                except Exception as exc:  # the audit never breaks a response; logged
                     log.warning("download audit not written: %s", short_error(exc))
 
 

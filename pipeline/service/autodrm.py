@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from pipeline.accounts.policy import Principal, authorizer, public_event_rule  # noqa: F401
+from pipeline.errors import IdcError
 from pipeline.service.auth import current_principal
 
 router = APIRouter(tags=["ims1"])
@@ -43,7 +44,7 @@ async def ims1_request(request: Request, principal: Principal = Depends(current_
         text = raw.decode("utf-8", "replace")
     try:
         inventory = st.file_inventory()
-    except Exception:
+    except (IdcError, OSError):  # no readable station files: the answer has no calibration
         inventory = None
     body = await run_in_threadpool(answer_request, st.settings, text, None, inventory, policy_hook(principal))
     return PlainTextResponse(body, media_type="text/plain; charset=utf-8")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
 from pipeline.service.auth import Principal, current_principal
 from pipeline.service.fdsn.params import TIME_PATTERN, FDSNError
 from pipeline.store.products import product_stem, window_stamp
@@ -24,7 +25,7 @@ _TIME = {"pattern": TIME_PATTERN}
 def _time(value: str, name: str) -> UTCDateTime:
     try:
         return UTCDateTime(value)
-    except Exception:
+    except BAD_VALUE:
         raise FDSNError(400, f"Invalid parameter '{name}': {value!r} is not a time (e.g. 2014-08-24T00:00:00)") from None
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
 from pipeline.service.auth import Principal, current_principal, require
 from pipeline.service.fdsn.params import FDSNError
 
@@ -30,7 +31,7 @@ def _time(value: str, name: str) -> str | None:
         return None
     try:
         return str(UTCDateTime(value))
-    except Exception:
+    except BAD_VALUE:
         raise FDSNError(400, f"Invalid value for parameter '{name}': {value!r} (ISO 8601 time)") from None
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from obspy import Inventory, UTCDateTime, read_inventory
 from obspy.core.inventory import Channel, Network, Site, Station
 
-from pipeline.errors import InputError
+from pipeline.errors import BAD_VALUE, InputError
 
 #: start date given to stations whose metadata has none
 OPEN_START = UTCDateTime(1970, 1, 1)
@@ -96,7 +96,7 @@ def _time(row: dict, key: str, path: Path, lineno: int) -> UTCDateTime | None:
         return None
     try:
         return UTCDateTime(raw)
-    except Exception:
+    except BAD_VALUE:
         raise StationFileError(f"{path}: line {lineno}: field '{key}' is not a time: {raw!r}") from None
 
 
@@ -219,7 +219,7 @@ def read_station_file(path: str | Path, default_network: str = "XX", strict: boo
         return read_station_csv(path, default_network=default_network, strict=strict)
     try:
         inv = read_inventory(str(path))
-    except Exception as exc:  # obspy raises TypeError/ValueError/XMLSyntaxError variously
+    except Exception as exc:  # obspy raises TypeError/ValueError/XMLSyntaxError/...: re-raised naming the file
         raise StationFileError(f"{path}: not a station file obspy can read ({type(exc).__name__}: {exc})") from None
     return StationTable(inventory=inv, source=path)
 

@@ -74,10 +74,11 @@ def transient_connect_error(exc: BaseException) -> bool:
 def redact_url(url) -> str:
     """A database URL without its password (for messages and logs)."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except (ArgumentError, TypeError, ValueError):  # not a URL: shown as given
         return str(url)
 
 
@@ -180,7 +181,7 @@ def session_scope(url: str, echo: bool = False) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except Exception:
+    except BaseException:  # roll back whatever stopped the transaction, then re-raise it
         session.rollback()
         raise
     finally:

@@ -66,7 +66,7 @@ class GenerationReader:
                 finally:
                     cur.close()
                 return generation_value(row)
-            except Exception:
+            except Exception:  # any failure of the held raw connection: reconnect once, then raise
                 self.close()
                 if attempt:
                     raise
@@ -90,7 +90,7 @@ class GenerationReader:
         if c is not None:
             try:
                 c.close()
-            except Exception:
+            except Exception:  # closing a connection that already failed: nothing left to do
                 pass
 
 

@@ -180,7 +180,7 @@ def compute(model: str, phases: Iterable[str] = COEFF_PHASES,
                 warnings.simplefilter("ignore")
                 try:
                     tab = table_ellipticity_coefficients(ph, tmodel, source_depth_in_km=z)
-                except Exception as exc:  # a phase that does not exist at this depth
+                except Exception as exc:  # a phase that does not exist at this depth (several types); logged
                     log.debug("no ellipticity coefficients for %s at %s km: %s", ph, z, exc)
                     tab = {"ray_param": np.zeros(0), "degrees": np.zeros(0),
                            "ellip_coeffs": np.zeros((0, 3))}

@@ -280,7 +280,7 @@ def _guarded(chunks: Iterator[bytes], url: str) -> Iterator[bytes]:
     connection without a complete answer (the status was sent already)."""
     try:
         yield from chunks
-    except Exception as exc:
+    except Exception as exc:  # the status is sent: any failure is logged and breaks the connection off
         from pipeline.store.db import short_error
 
         log.error("fdsnws-dataselect answer to %s broken off: %s", url, short_error(exc))

@@ -60,6 +60,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
 from pipeline.io.quakeml import quakeml_bytes as obspy_quakeml
 from pipeline.service.auth import Principal, current_principal, event_filter
 from pipeline.service.fdsn.cache import (
@@ -144,7 +145,7 @@ def parse_event_id(text: str) -> tuple[str, float, float, int]:
                              "(TYPE-YYYYMMDDTHHMMSS-YYYYMMDDTHHMMSS-N, TYPE one of " + ", ".join(PRODUCT_TYPES) + ")")
     try:
         ws, we = UTCDateTime(mt["ws"]).timestamp, UTCDateTime(mt["we"]).timestamp
-    except Exception:
+    except BAD_VALUE:
         raise FDSNError(400, f"Invalid value for parameter 'eventid': {text!r} holds an invalid window time") from None
     return mt["type"], float(ws), float(we), int(mt["n"])
 

@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from obspy import UTCDateTime
 
-from pipeline.errors import IdcError
+from pipeline.errors import BAD_VALUE, IdcError
 # selections and their SQL live in the store (re-exported: the services import them from here)
 from pipeline.store.selection import Selection, code_condition, like_pattern  # noqa: F401
 
@@ -119,7 +119,7 @@ def parse_time(name: str, raw: str) -> UTCDateTime:
             return UTCDateTime(ns=((dt - _EPOCH) // _MICROSECOND) * 1000)
     try:
         return UTCDateTime(raw.replace(" ", "T"))
-    except Exception:
+    except BAD_VALUE:
         raise FDSNError(400, f"Invalid value for parameter '{name}': {raw!r} is not a valid date/time") from None
 
 

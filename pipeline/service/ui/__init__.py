@@ -44,6 +44,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
 from pipeline.service.auth import Principal, current_principal, event_filter, require, require_role
 from pipeline.service.fdsn.params import FDSNError
 
@@ -426,7 +427,7 @@ def availability(request: Request, start: str = "", end: str = "", pattern: str 
         if v:
             try:
                 t[name] = float(UTCDateTime(v).timestamp)
-            except Exception:
+            except BAD_VALUE:
                 raise FDSNError(400, f"Invalid value for parameter '{name}': {v!r} (ISO 8601 time)") from None
     if "start" in t and "end" in t and t["end"] <= t["start"]:
         raise FDSNError(400, "Invalid parameters: 'end' must be after 'start'")

@@ -47,6 +47,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from obspy import UTCDateTime
 
+from pipeline.errors import BAD_VALUE
 from pipeline.accounts.config import IDC_ROLES
 from pipeline.service.ui import FDSNError, Principal, current_principal, require_role
 
@@ -80,7 +81,7 @@ def _time(name: str, v: str) -> float | None:
         return None
     try:
         return float(UTCDateTime(v).timestamp)
-    except Exception:
+    except BAD_VALUE:
         raise FDSNError(400, f"Invalid value for parameter '{name}': {v!r} (ISO 8601 time, UTC)") from None
 
 

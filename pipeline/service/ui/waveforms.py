@@ -267,7 +267,7 @@ def _merged(stream):
     st = stream.select(id=stream[0].id)
     try:
         st.merge(method=1, fill_value=None)
-    except Exception:  # e.g. segments of different sampling rates: the longest one
+    except Exception:  # obspy's merge raises several types (e.g. segments of different sampling rates): the longest one
         st.traces = [max(st, key=lambda t: t.stats.npts)]
     tr = st[0]
     if np.ma.isMaskedArray(tr.data):
