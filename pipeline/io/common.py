@@ -155,6 +155,31 @@ def arrival_rows(ev: Event, o: Origin, unassociated: bool = False) -> list[Arriv
     return rows
 
 
+def phase_values(row: ArrivalRow, blank: str) -> dict:
+    """The columns the IMS1.0 and GSE2.0 phase lines share, of one :class:`ArrivalRow`: station,
+    distance/azimuth, phase, residuals, backazimuth/slowness, defining flags ``T``/``A``/``S``,
+    SNR, amplitude (nm), period, pick type ``a``/``m``. ``blank``: what an unset flag or code is
+    written as (IMS1.0 ``_``, GSE2.0 nothing). A row without arrival (an unassociated pick) has
+    no distance, residual or defining flag."""
+    from obspy.core.event import Arrival
+
+    p, a = row.pick, row.amplitude
+    arr = row.arrival if row.arrival is not None else Arrival()
+    return {
+        "sta": p.waveform_id.station_code if p.waveform_id else "",
+        "dist": arr.distance, "evaz": arr.azimuth, "phase": arr.phase or p.phase_hint,
+        "tres": arr.time_residual, "azim": p.backazimuth, "azres": arr.backazimuth_residual,
+        "slow": p.horizontal_slowness, "sres": arr.horizontal_slowness_residual,
+        "tdef": "T" if (arr.time_weight or 0) > 0 else blank,
+        "adef": "A" if (arr.backazimuth_weight or 0) > 0 else blank,
+        "sdef": "S" if (arr.horizontal_slowness_weight or 0) > 0 else blank,
+        "snr": a.snr if a is not None else None,
+        "amp": a.generic_amplitude * 1e9 if a is not None and a.generic_amplitude is not None else None,
+        "per": a.period if a is not None else None,
+        "picktype": {"automatic": "a", "manual": "m"}.get(p.evaluation_mode or "", blank),
+    }
+
+
 def stamag_type(sm: StationMagnitude) -> str | None:
     """Station magnitude type; obspy's IMS1.0 reader stores it as ``magnitude_type``."""
     return sm.station_magnitude_type or sm.get("magnitude_type") if sm is not None else None

@@ -30,7 +30,7 @@ from obspy.core.event import Catalog
 from pipeline.errors import BAD_VALUE
 from pipeline.io.columns import Col, FormatError, SkippedInputWarning, parse, render
 from pipeline.io.common import (ETYPE, Ids, arrival_rows, event_region, fmt_time, normalise_catalog,
-                                preferred_origin, stamag_type)
+                                phase_values, preferred_origin, stamag_type)
 
 FMT = "GSE2.0"
 
@@ -160,22 +160,11 @@ def write_gse2(catalog: Catalog, fh: TextIO, title: str = "", author: str = "IDC
         fh.write(ARRIVAL_HEADER + "\n")
         rows = []
         for r in arrival_rows(ev, o):
-            p, a, arr = r.pick, r.amplitude, r.arrival
+            p = r.pick
             sms = [s for s in r.stamags if stamag_type(s) and len(stamag_type(s)) <= 2 and s.mag is not None][:2]
-            vals = {"sta": p.waveform_id.station_code if p.waveform_id else "",
-                    "dist": arr.distance, "evaz": arr.azimuth,
-                    "picktype": {"automatic": "a", "manual": "m"}.get(p.evaluation_mode or "", ""),
+            vals = {**phase_values(r, ""), "time": fmt_time(p.time, 1),
                     "direction": {"positive": "c", "negative": "d"}.get(p.polarity or "", ""),
                     "detchar": {"impulsive": "I", "emergent": "E", "questionable": "Q"}.get(p.onset or "", ""),
-                    "phase": arr.phase or p.phase_hint, "time": fmt_time(p.time, 1),
-                    "tres": arr.time_residual, "azim": p.backazimuth, "azres": arr.backazimuth_residual,
-                    "slow": p.horizontal_slowness, "sres": arr.horizontal_slowness_residual,
-                    "tdef": "T" if (arr.time_weight or 0) > 0 else "",
-                    "adef": "A" if (arr.backazimuth_weight or 0) > 0 else "",
-                    "sdef": "S" if (arr.horizontal_slowness_weight or 0) > 0 else "",
-                    "snr": a.snr if a is not None else None,
-                    "amp": a.generic_amplitude * 1e9 if a is not None else None,
-                    "per": a.period if a is not None else None,
                     "id": ar_ids.get(p.resource_id)}
             for i, s in enumerate(sms, 1):
                 vals[f"magtype{i}"], vals[f"mag{i}"] = stamag_type(s), s.mag

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import TextIO
 
 from obspy import UTCDateTime
-from obspy.core.event import Arrival, Catalog, Event, Origin, QuantityError, ResourceIdentifier
+from obspy.core.event import Catalog, Event, Origin, QuantityError, ResourceIdentifier
 
 from pipeline.errors import BAD_VALUE
 from pipeline.io.columns import Col, FormatError, SkippedInputWarning, parse, render
 from pipeline.io.common import (ETYPE, Ids, arrival_rows, event_region, fmt_time, normalise_catalog,
-                                preferred_origin, stamag_type)
+                                phase_values, preferred_origin, stamag_type)
 
 FMT = "IMS1.0"
 
@@ -171,22 +171,11 @@ def _origin_values(ev: Event, o: Origin, author: str, origid: str) -> dict:
 
 
 def _phase_values(row, ids: Ids) -> dict:
-    p, a = row.pick, row.amplitude
-    arr = row.arrival if row.arrival is not None else Arrival()
+    p = row.pick
     sm = row.stamags[0] if row.stamags else None
     return {
-        "sta": p.waveform_id.station_code if p.waveform_id else "",
-        "dist": arr.distance, "evaz": arr.azimuth, "phase": arr.phase or p.phase_hint,
+        **phase_values(row, "_"),
         "time": fmt_time(p.time, 3, date=False),
-        "tres": arr.time_residual, "azim": p.backazimuth, "azres": arr.backazimuth_residual,
-        "slow": p.horizontal_slowness, "sres": arr.horizontal_slowness_residual,
-        "tdef": "T" if (arr.time_weight or 0) > 0 else "_",
-        "adef": "A" if (arr.backazimuth_weight or 0) > 0 else "_",
-        "sdef": "S" if (arr.horizontal_slowness_weight or 0) > 0 else "_",
-        "snr": a.snr if a is not None else None,
-        "amp": a.generic_amplitude * 1e9 if a is not None and a.generic_amplitude is not None else None,
-        "per": a.period if a is not None else None,
-        "picktype": {"automatic": "a", "manual": "m"}.get(p.evaluation_mode or "", "_"),
         "fm": {"positive": "c", "negative": "d"}.get(p.polarity or "", "_"),
         "onset": {"impulsive": "i", "emergent": "e", "questionable": "q"}.get(p.onset or "", "_"),
         "magtype": stamag_type(sm) if sm is not None else None,

@@ -48,7 +48,6 @@ from pipeline.service.fdsn.params import (
     OPENAPI_POST_BODY,
     openapi_parameters,
     parse_params,
-    read_post_body,
     wadl,
 )
 from pipeline.store.availability import segments_matching
@@ -303,11 +302,9 @@ def query(request: Request, principal: Principal = Depends(current_principal)):
 
 @router.post("/query", openapi_extra=OPENAPI_POST_BODY)
 async def query_post(request: Request, principal: Principal = Depends(current_principal)):
-    from starlette.concurrency import run_in_threadpool
+    from pipeline.service.fdsn.station import answer_post
 
-    require(principal, "waveforms")
-    params, selections = await read_post_body(request, SPECS)
-    return await run_in_threadpool(_respond, request, params, selections)
+    return await answer_post(request, principal, "waveforms", SPECS, _respond)
 
 
 def _authenticated(principal: Principal) -> None:

@@ -285,11 +285,18 @@ def query(request: Request, principal: Principal = Depends(current_principal)):
 
 @router.post("/query", openapi_extra=OPENAPI_POST_BODY)
 async def query_post(request: Request, principal: Principal = Depends(current_principal)):
+    return await answer_post(request, principal, "stations", SPECS, _respond)
+
+
+async def answer_post(request: Request, principal: Principal, role: str, specs, respond):
+    """``POST /query`` of fdsnws-station and fdsnws-dataselect: the caller's right to ``role``
+    first, then the body (parameter and selection lines), answered by
+    ``respond(request, params, selections)`` in the thread pool."""
     from starlette.concurrency import run_in_threadpool
 
-    require(principal, "stations")
-    params, selections = await read_post_body(request, SPECS)
-    return await run_in_threadpool(_respond, request, params, selections)
+    require(principal, role)
+    params, selections = await read_post_body(request, specs)
+    return await run_in_threadpool(respond, request, params, selections)
 
 
 @router.get("/version", response_class=PlainTextResponse)
