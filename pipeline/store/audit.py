@@ -44,7 +44,7 @@ def _copy_rows(engine, rows: list[dict]) -> None:
                 copy.write_row(tuple(r.get(c, d) for c, d in COLUMNS.items()))
         cur.close()
         raw.commit()
-    except BaseException:  # roll back whatever stopped the copy, then re-raise it
+    except Exception:  # roll back whatever stopped the copy, then re-raise it
         raw.rollback()
         raise
     finally:

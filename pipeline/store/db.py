@@ -181,7 +181,7 @@ def session_scope(url: str, echo: bool = False) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except BaseException:  # roll back whatever stopped the transaction, then re-raise it
+    except Exception:  # roll back whatever stopped the transaction, then re-raise it
         session.rollback()
         raise
     finally:
