@@ -696,6 +696,7 @@ class Associator:
         their picks (they belong to the chunk before)."""
         c0, c1 = chunk
         W = self._W
+        self._loc_memo: dict = {}
         warm = self.grid.max_tt + self.window_overlap_s
         a = c0 - math.ceil(warm / W) * W
         used = self._unknown.copy()
@@ -870,7 +871,10 @@ class Associator:
             rb_all = _wrap180(self._baz[sel] - pbaz)
         soft = self._hint_penalty is not None
         best_cost = np.full(n, np.inf)
-        for ph, (pt, d) in zip(g.phases, self._predict_phases(lat, lon, depth, sidx)):
+        # predictions depend on the station only: once per station of the window's picks
+        ust, inv = np.unique(sidx, return_inverse=True)
+        for ph, (pt_u, d_u) in zip(g.phases, self._predict_phases(lat, lon, depth, ust)):
+            pt, d = pt_u[inv], d_u[inv]
             r = t - t0 - pt
             lim = np.minimum(limits[ph] + grow[ph] * np.nan_to_num(d), max(limits[ph], g.res_max[ph]))
             match = (kind == "") | (kind == g.kinds[ph])
@@ -1021,7 +1025,7 @@ class Associator:
         hyp = self._hypothesis(c)
         if locate and self.locate is not None and hyp.n_stations >= 3:
             for _ in range(2):
-                located = self.locate(hyp, self._active_stations)
+                located = self._located(hyp)
                 if located is None:
                     break
                 c2 = self._gather_candidate(sel, located.latitude, located.longitude, located.depth_km,
@@ -1043,6 +1047,23 @@ class Associator:
                     break
         hyp.score = c.score
         return hyp
+
+    def _located(self, hyp: Hypothesis) -> Hypothesis | None:
+        """``self.locate(hyp)``, memoised per chunk on the hypothesis' picks and phases: the
+        same pick set is met again when a look-ahead event is built once more in the next
+        window, or a rejected candidate comes back after other events took their picks; its
+        location from the same data is the same (the locator converges from either start)."""
+        key = (hyp.picks.index.to_numpy().tobytes(), tuple(hyp.picks["assoc_phase"]))
+        memo = self._loc_memo
+        if key not in memo:
+            memo[key] = self.locate(hyp, self._active_stations)
+        found = memo[key]
+        if found is None:
+            return None
+        # a copy: the caller replaces its picks and score
+        return Hypothesis(time=found.time, latitude=found.latitude, longitude=found.longitude,
+                          depth_km=found.depth_km, picks=hyp.picks, score=hyp.score, located=True,
+                          extra=dict(found.extra))
 
     def _gather_candidate(self, sel, lat, lon, depth, t0) -> "_Candidate":
         rows, phs, rr, dd, rb, rs = self._gather_arrays(sel, lat, lon, depth, t0, self.grid.res)

@@ -662,6 +662,7 @@ def _solve(problem: _Problem, lat, lon, depth, t0, free_depth: bool, masks,
         U, S, Vt = np.linalg.svd(G / col, full_matrices=False)
         ur = U.T @ r
         keep = S > S[0] * 1e-10 if S.size else S
+        reduced = None  # the system without the depth column (a step into a depth bound)
         first_trial = True
         while True:
             f = np.where(keep, S / (S * S + lam), 0.0)
@@ -669,11 +670,30 @@ def _solve(problem: _Problem, lat, lon, depth, t0, free_depth: bool, masks,
             dm = ds / col
             if not free_depth:
                 dm = np.insert(dm, 2, 0.0)
-            if first_trial and math.hypot(dm[0], dm[1]) < cfg.convergence_km \
+            elif not zlo <= depth + dm[2] <= zhi:
+                # the step leaves the depth range: go to the bound and solve the other three
+                # parameters for the residuals left at that depth (an active bound constraint;
+                # clipping the depth of the unconstrained step instead gives a trial the linear
+                # model did not predict, rejected again and again at the surface)
+                dz = float(np.clip(depth + dm[2], zlo, zhi)) - depth
+                if reduced is None:
+                    Gr = np.delete(G, 2, axis=1)
+                    colr = np.linalg.norm(Gr, axis=0)
+                    colr[colr == 0] = 1.0
+                    Ur, Sr, Vtr = np.linalg.svd(Gr / colr, full_matrices=False)
+                    reduced = (Ur, Sr, Vtr, colr, Sr > Sr[0] * 1e-10 if Sr.size else Sr)
+                Ur, Sr, Vtr, colr, keep_r = reduced
+                fr = np.where(keep_r, Sr / (Sr * Sr + lam), 0.0)
+                dmr = (Vtr.T @ (fr * (Ur.T @ (r - G[:, 2] * dz)))) / colr
+                dm = np.insert(dmr, 2, dz)
+                ds = dm * col
+            if math.hypot(dm[0], dm[1]) < cfg.convergence_km \
                     and abs(dm[2]) < cfg.convergence_km and abs(dm[3]) < cfg.convergence_time_s:
                 # the step proposed at the current damping is below the convergence thresholds:
                 # at the minimum (whether such a step lowers the misfit is numerical noise; testing
-                # it used to cost ~10 rejected trials per solve before the damping gave up)
+                # it used to cost ~10 rejected trials per solve before the damping gave up). After
+                # rejected trials the same holds: every longer step along the damped path raised
+                # the misfit, and what is left to gain lies within the thresholds
                 return _Solution(lat, lon, depth, t0, chi2, it, True, "converged")
             first_trial = False
             nlat, nlon = move_km(lat, lon, dm[0], dm[1])
