@@ -36,6 +36,7 @@ from pipeline.alerts.config import AlertsConfig
 from pipeline.association.config import AssociatorConfig
 from pipeline.autodrm.config import AutoDRMConfig
 from pipeline.errors import ConfigError  # noqa: F401  (raised here; importable from here as before)
+from pipeline.hydroacoustic.config import HydroacousticConfig
 from pipeline.infrasound.config import InfrasoundConfig
 from pipeline.location.config import LocatorConfig
 from pipeline.magnitude.config import MagnitudeConfig
@@ -369,6 +370,7 @@ class Settings(_Frozen):
     detection: DetectionSettings = DetectionSettings()
     array: ArraySettings = ArraySettings()
     infrasound: InfrasoundConfig = InfrasoundConfig()
+    hydroacoustic: HydroacousticConfig = HydroacousticConfig()
     traveltime: TravelTimeSettings = TravelTimeSettings()
     association: AssociatorConfig = AssociatorConfig()
     location: LocatorConfig = LocatorConfig()

@@ -505,6 +505,8 @@ from pipeline.cli.array import array_group as _array  # noqa: E402  (idc array d
 cli.add_command(_array)
 from pipeline.cli.infrasound import infrasound_group as _infrasound  # noqa: E402  (idc infrasound detect|qc|locate)
 cli.add_command(_infrasound)
+from pipeline.cli.hydroacoustic import hydroacoustic_group as _hydroacoustic  # noqa: E402  (idc hydroacoustic detect)
+cli.add_command(_hydroacoustic)
 
 
 def main(argv: list[str] | None = None) -> None:
