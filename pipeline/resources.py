@@ -31,9 +31,10 @@ def chain_config(settings: Settings):
     return ChainConfig(association=settings.association, location=settings.location, magnitude=settings.magnitude)
 
 
-def station_table(settings: Settings, path: str | Path | None = None):
+def station_table(settings: Settings, path: str | Path | None = None, arrays: bool = True):
     """Stations DataFrame from a StationXML/CSV file, or from the store's site table; with a row
-    per array (``[array]``: its code at the reference point of its elements)."""
+    per array (``[array]``: its code at the reference point of its elements) unless ``arrays`` is
+    False (the stations that record data only)."""
     import pandas as pd
 
     from pipeline.picks import stations_from_inventory
@@ -50,7 +51,7 @@ def station_table(settings: Settings, path: str | Path | None = None):
         for msg in table.rejected:
             print(f"warning: {msg}", file=sys.stderr)
         df = stations_from_inventory(table.inventory)
-        return _with_arrays(settings, df, array_elements(table.inventory, settings.array.elements))
+        return _with_arrays(settings, df, array_elements(table.inventory, settings.array.elements) if arrays else {})
     ensure_schema(settings.database_url)
     with session_scope(settings.database_url) as s:
         sites = sites_by_start(s)
@@ -58,6 +59,8 @@ def station_table(settings: Settings, path: str | Path | None = None):
         described = {(x.net, x.sta): x.refsta for x in sites if x.refsta}
     df = pd.DataFrame(rows, columns=["network", "station", "latitude", "longitude", "elevation_m"])
     df = df.drop_duplicates(["network", "station"], keep="last").reset_index(drop=True)
+    if not arrays:
+        return df
     members = {**described, **array_elements(None, settings.array.elements, zip(df["network"], df["station"]))}
     return _with_arrays(settings, df, members)
 

@@ -633,7 +633,7 @@ def station_health(settings: Settings, start, end) -> dict:
 
     start, end = UTCDateTime(start), UTCDateTime(end)
     chans = availability(settings, start, end)["channels"]
-    known = station_table(settings)
+    known = station_table(settings, arrays=False)  # recording stations (array elements, not array codes)
     seen = {c["nslc"].split(".")[1] for c in chans}
     silent = sorted(set(known["station"]) - seen) if len(known) else []
     worst = sorted(chans, key=lambda c: c["coverage"])[:10]
