@@ -310,7 +310,9 @@ def _build_event(hyp: Hypothesis, later, picks, stations, tt, config: ChainConfi
     obs_picks, amps = picks_to_obspy(rows.assign(phase=hyp.picks["assoc_phase"].to_numpy()))
     ev.picks.extend(obs_picks)
     ev.amplitudes.extend(amps)
-    origin = to_obspy_origin(res, arr, stations, pick_ids=list(arr["pick_id"]))
+    # pick ids by the arrivals' index: a location kept from the associator lists the same
+    # arrivals in the order it was given them, not necessarily in this table's order
+    origin = to_obspy_origin(res, arr, stations, pick_ids=dict(zip(arr.index, arr["pick_id"])))
     origin.creation_info = CreationInfo(agency_id=AGENCY, author=AUTHOR)
     origin.comments.append(Comment(text=f"{product} association score {hyp.score:.1f}"))
     ev.origins.append(origin)
