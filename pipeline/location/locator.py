@@ -670,12 +670,12 @@ def _solve(problem: _Problem, lat, lon, depth, t0, free_depth: bool, masks,
             dm = ds / col
             if not free_depth:
                 dm = np.insert(dm, 2, 0.0)
-            elif not zlo <= depth + dm[2] <= zhi:
-                # the step leaves the depth range: go to the bound and solve the other three
-                # parameters for the residuals left at that depth (an active bound constraint;
-                # clipping the depth of the unconstrained step instead gives a trial the linear
-                # model did not predict, rejected again and again at the surface)
-                dz = float(np.clip(depth + dm[2], zlo, zhi)) - depth
+            elif (depth <= zlo + 1e-9 and dm[2] < 0.0) or (depth >= zhi - 1e-9 and dm[2] > 0.0):
+                # at a depth bound and the step pushes beyond it: the bound is active, solve the
+                # other three parameters at this depth (clipping the depth of the unconstrained
+                # step instead gives a trial the linear model did not predict, rejected again
+                # and again for events at the surface)
+                dz = 0.0
                 if reduced is None:
                     Gr = np.delete(G, 2, axis=1)
                     colr = np.linalg.norm(Gr, axis=0)
@@ -687,13 +687,11 @@ def _solve(problem: _Problem, lat, lon, depth, t0, free_depth: bool, masks,
                 dmr = (Vtr.T @ (fr * (Ur.T @ (r - G[:, 2] * dz)))) / colr
                 dm = np.insert(dmr, 2, dz)
                 ds = dm * col
-            if math.hypot(dm[0], dm[1]) < cfg.convergence_km \
+            if first_trial and math.hypot(dm[0], dm[1]) < cfg.convergence_km \
                     and abs(dm[2]) < cfg.convergence_km and abs(dm[3]) < cfg.convergence_time_s:
                 # the step proposed at the current damping is below the convergence thresholds:
                 # at the minimum (whether such a step lowers the misfit is numerical noise; testing
-                # it used to cost ~10 rejected trials per solve before the damping gave up). After
-                # rejected trials the same holds: every longer step along the damped path raised
-                # the misfit, and what is left to gain lies within the thresholds
+                # it used to cost ~10 rejected trials per solve before the damping gave up)
                 return _Solution(lat, lon, depth, t0, chi2, it, True, "converged")
             first_trial = False
             nlat, nlon = move_km(lat, lon, dm[0], dm[1])
