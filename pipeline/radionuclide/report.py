@@ -43,6 +43,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipeline.errors import InputError
 from pipeline.settings import Settings
 
 PRODUCT = "RRR"
@@ -51,7 +52,7 @@ XENON_PAIRS = (("Xe-135", "Xe-133"), ("Xe-133m", "Xe-133"), ("Xe-133m", "Xe-131m
 REVIEW_NOTE = ("automatic analysis, not reviewed by an analyst (no radionuclide review in this pipeline yet)")
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """A sample cannot get a report (no analysis, an analysis error, no collection or acquisition time)."""
 
 
