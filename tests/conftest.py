@@ -91,6 +91,39 @@ def sqlite_settings(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def tt_cache(tmp_path_factory):
-    """One travel-time table cache per test session (tables take seconds to build)."""
+def _session_tables(tmp_path_factory):
     return tmp_path_factory.mktemp("traveltime")
+
+
+@pytest.fixture(scope="session")
+def tt_cache(_session_tables):
+    """One travel-time table cache per test session (tables take seconds to build)."""
+    return _session_tables
+
+
+#: environment variable naming the session's table cache for the ``idc`` runs of the tests
+_SHARED_TABLES = "PIPELINE_TEST_TABLES"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_tables(_session_tables):
+    os.environ[_SHARED_TABLES] = str(_session_tables)
+    yield
+    os.environ.pop(_SHARED_TABLES, None)
+
+
+def share_tables(home) -> Path:
+    """``home`` with its travel-time cache (``cache/traveltime``: tables and ellipticity
+    coefficients) linked to the session's: an ``idc`` run in a fresh home does not rebuild a
+    table another test of this process built (a global ak135 table takes about a minute). The
+    commands under test behave the same whoever built the table; table building has its own
+    tests (test_traveltime*)."""
+    home = Path(home)
+    shared = os.environ.get(_SHARED_TABLES)
+    if shared:
+        cache = home / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        link = cache / "traveltime"
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(shared, target_is_directory=True)
+    return home

@@ -94,13 +94,13 @@ def _summary(events):
 
 
 def test_chunks_in_parallel_give_the_sequential_result(ak135_default, italy):
-    """20 minutes of the Italy swarm cut into 2-minute chunks (a boundary every 2 minutes):
+    """12 minutes of the Italy swarm cut into 2-minute chunks (a boundary every 2 minutes):
     two worker processes give exactly what one process gives, no event twice across a boundary,
     and as many LOC-FLOW events as one chunk."""
     picks, stations, ref = italy
     t0 = picks["time"].min()
-    sub = picks[picks["time"] < t0 + 1200]
-    ref = ref[ref["time"] < t0 + 1200 - 60]
+    sub = picks[picks["time"] < t0 + 720]
+    ref = ref[ref["time"] < t0 + 720 - 60]
     cfg = AssociatorConfig(chunk_s=120.0, workers=1)
     seq, rest1 = associate(sub, stations, ak135_default, cfg)
     par, rest2 = associate(sub, stations, ak135_default, cfg.model_copy(update={"workers": 2}))
@@ -110,7 +110,7 @@ def test_chunks_in_parallel_give_the_sequential_result(ak135_default, italy):
     rows = np.concatenate([e.picks.index.to_numpy() for e in seq])
     assert len(rows) == len(np.unique(rows)), "a pick in two events"
     m_seq, m_one = _matched(seq, ref), _matched(one, ref)
-    print(f"\n20 min of Italy: {len(seq)} events in 2-min chunks ({m_seq}/{len(ref)} LOC-FLOW), "
+    print(f"\n12 min of Italy: {len(seq)} events in 2-min chunks ({m_seq}/{len(ref)} LOC-FLOW), "
           f"{len(one)} in one chunk ({m_one}/{len(ref)})")
     assert m_seq >= m_one - 1
 
@@ -136,7 +136,7 @@ def test_windows_do_not_depend_on_where_the_stream_starts(ak135_default, italy):
     every processing window and change the events."""
     picks, stations, _ = italy
     t0 = picks["time"].min()
-    sub = picks[picks["time"] < t0 + 900].reset_index(drop=True)
+    sub = picks[picks["time"] < t0 + 480].reset_index(drop=True)
     stray = sub.iloc[[0]].assign(time=t0 - 3600.0, pick_id="stray")
     cfg = AssociatorConfig(workers=1)
     ev1, _ = associate(sub, stations, ak135_default, cfg)

@@ -23,7 +23,7 @@ from pipeline.bulletin.read import BulletinError, read_bulletin
 from pipeline.io.columns import SkippedInputWarning
 from pipeline.stations.inventory import StationFileError, read_station_file
 from tests import PROJECT_ROOT
-from tests.conftest import DATA
+from tests.conftest import DATA, share_tables
 
 IDC = Path(sys.executable).parent / "idc"
 IPEC = DATA / "bulletins" / "ipec_202409_ims1.txt"
@@ -36,7 +36,7 @@ IPEC_EVENT, IPEC_LAT, IPEC_LON = "2032257", 49.8219, 18.5593
 
 def _run(args, home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
-    env["IDC_HOME"] = str(home)
+    env["IDC_HOME"] = str(share_tables(home))
     return subprocess.run([str(IDC), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600)
 
 

@@ -11,14 +11,14 @@ import pandas as pd
 from pipeline.bulletin.hypodd import read_hypodd_pha, read_hypodd_stations
 from pipeline.picks import read_picks_csv, write_picks_csv
 from tests import PROJECT_ROOT
-from tests.conftest import DATA
+from tests.conftest import DATA, share_tables
 
 IDC = Path(sys.executable).parent / "idc"
 
 
 def _run(args, home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
-    env["IDC_HOME"] = str(home)
+    env["IDC_HOME"] = str(share_tables(home))
     return subprocess.run([str(IDC), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=600)
 
 

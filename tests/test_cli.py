@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from pipeline.cli.main import cli
 from tests import PROJECT_ROOT
+from tests.conftest import share_tables
 
 IDC = Path(sys.executable).parent / "idc"
 
@@ -38,7 +39,7 @@ def test_every_subcommand_has_help(path):
 
 def _run(args, home, **kw):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
-    env["IDC_HOME"] = str(home)
+    env["IDC_HOME"] = str(share_tables(home))
     return subprocess.run([str(IDC), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT,
                           timeout=300, **kw)
 

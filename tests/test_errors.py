@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from pipeline.errors import ConfigError, IdcError, InputError, ParameterError, StoreError
 from pipeline.settings import load_settings
 from tests import PROJECT_ROOT
+from tests.conftest import share_tables
 
 PACKAGE = PROJECT_ROOT / "pipeline"
 IDC = Path(sys.executable).parent / "idc"
@@ -125,7 +126,7 @@ def test_bad_override_values_name_their_source(tmp_path):
 # ----------------------------------------------------------------------------- the idc command
 def _idc(args, tmp_path, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
-    env.update(IDC_HOME=str(tmp_path / "home"), **extra)
+    env.update(IDC_HOME=str(share_tables(tmp_path / "home")), **extra)
     return subprocess.run([str(IDC), *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
 
 

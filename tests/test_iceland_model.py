@@ -35,7 +35,8 @@ def linear():
 @pytest.fixture(scope="module")
 def table(linear, tmp_path_factory):
     # stations are within 0.5 deg of the events: a short local grid keeps the build quick
-    grid = local_grid(linear.model_top_km, max_distance_deg=0.6)
+    # (25 km deep: the events are above 7 km, the local association grid's deepest nodes at 22 km)
+    grid = local_grid(linear.model_top_km, max_distance_deg=0.6, max_depth_km=25.0)
     return TravelTimeTable(linear, ["P", "S"], cache_dir=tmp_path_factory.mktemp("tt"), grid=grid)
 
 

@@ -33,7 +33,7 @@ from pipeline.store import db
 from pipeline.store.models import Event, Product
 from pipeline.store.pgserver import ThrowawayPostgres, find_bindir
 from tests import PROJECT_ROOT
-from tests.conftest import DEMO_WAVEFORMS
+from tests.conftest import DEMO_WAVEFORMS, share_tables
 from tests.servers import free_port
 
 IDC = Path(sys.executable).parent / "idc"
@@ -43,7 +43,7 @@ WINDOW = ["--product", "SEL1", "--start", "2014-08-24T00:01", "--end", "2014-08-
 
 def _env(home: Path, url: str = "", **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDC")}
-    env["IDC_HOME"] = str(home)
+    env["IDC_HOME"] = str(share_tables(home))
     if url:
         env["IDC_DATABASE_URL"] = url
     env.update(extra)
