@@ -1,6 +1,7 @@
-"""What the web UI's waveform viewer (:mod:`pipeline.service.ui.waveforms`) asks the store: the
-archived channels with data in a time window (``wfavail``) and their stations' coordinates
-(``site``). Reading and processing the waveforms themselves is not done here (the SDS archive)."""
+"""What the web UI's waveform viewer (:mod:`pipeline.service.ui.waveforms`) and its array panel
+(:mod:`pipeline.service.ui.array_view`) ask the store: the archived channels with data in a time
+window (``wfavail``), their stations' coordinates and array membership (``site``). Reading and
+processing the waveforms themselves is not done here (the SDS archive)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,4 +71,19 @@ def site_coordinates(session: Session, stations: set[str], t: float) -> dict[tup
         c = (float(r.lat), float(r.lon), float(r.elev_km or 0.0))
         out.setdefault((r.net, r.sta), c)
         out.setdefault(("", r.sta), c)
+    return out
+
+
+def array_element_sites(session: Session, t: float) -> dict[tuple[str, str], str]:
+    """``{(net, sta): array code}`` of the array elements in the site table at ``t`` (epoch s):
+    the site epochs open at ``t`` with a ``refsta`` (CSS3.0: ``statype = "ar"``, ``refsta`` = the
+    array code, as ``idc stations load`` writes them), for the web UI's array panel."""
+    S = Site
+    rows = session.execute(select(S.net, S.sta, S.refsta)
+                           .where(S.refsta != "", S.ondate <= t)
+                           .where((S.offdate.is_(None)) | (S.offdate > t))
+                           .order_by(S.net, S.sta, S.ondate.desc())).all()
+    out: dict[tuple[str, str], str] = {}
+    for r in rows:
+        out.setdefault((r.net, r.sta), r.refsta)
     return out

@@ -22,6 +22,9 @@ JSON endpoints (``/ui/api/...``) go through the same access policy as the FDSN s
 * ``GET /ui/api/event/{eventid}`` — origin, magnitudes and arrivals (with residuals);
 * ``GET /ui/api/event/{eventid}/record-section.png`` — record section from the SDS archive
   (:func:`pipeline.plots.plot_event_record_section`; needs the ``waveforms`` product);
+* ``GET /ui/api/event/{eventid}/waveforms``, ``.../arrays``, ``.../array/{station}`` — the waveform
+  viewer and the array arrivals' beam / f-k panel (:mod:`~pipeline.service.ui.waveforms`,
+  :mod:`~pipeline.service.ui.array_view`);
 * ``GET /ui/api/stations`` — stations of the store (site table);
 * ``GET /ui/api/availability?start=&end=&pattern=`` — per-channel coverage and gaps
   (:func:`pipeline.store.availability.channel_coverage`, as ``idc availability``);
@@ -606,7 +609,8 @@ async def review_decide(item_id: int, action: str, request: Request,
 
 
 # --------------------------------------------------------------------------- the other pages' endpoints
-from pipeline.service.ui import dashboard, waveforms  # noqa: E402  (they use the helpers above)
+from pipeline.service.ui import array_view, dashboard, waveforms  # noqa: E402  (they use the helpers above)
 
 router.include_router(waveforms.router)
+router.include_router(array_view.router)
 router.include_router(dashboard.router)
