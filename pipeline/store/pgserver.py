@@ -4,6 +4,10 @@ Uses the PostgreSQL server binaries of the machine (``initdb``, ``pg_ctl``; Debi
 ``/usr/lib/postgresql/<major>/bin``), a private data folder, trust authentication and a free port
 on 127.0.0.1 only. When running as root, the server runs as the ``postgres`` user (PostgreSQL
 refuses to run as root).
+
+``ThrowawayPostgres(datadir=PATH)`` keeps its data folder instead (benchmarks cache a loaded
+database between runs): the cluster is created there when the folder holds none, started on it
+otherwise, and :meth:`ThrowawayPostgres.stop` shuts it down cleanly and leaves the folder.
 """
 from __future__ import annotations
 
@@ -39,14 +43,21 @@ def _free_port() -> int:
 class ThrowawayPostgres:
     """``with ThrowawayPostgres() as pg: url = pg.url("mydb")``."""
 
-    def __init__(self, bindir: Path | None = None):
+    def __init__(self, bindir: Path | None = None, datadir: Path | None = None):
         self.bindir = bindir or find_bindir()
         if self.bindir is None:
             raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
         self.port = _free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix="idc-pg-"))
-        self.datadir = self.tmp / "data"
+        #: a kept data folder (``datadir`` given) survives :meth:`stop`
+        self.keep_data = datadir is not None
+        self.datadir = Path(datadir).resolve() if datadir is not None else self.tmp / "data"
         self._as_postgres = os.geteuid() == 0
+
+    @property
+    def initialised(self) -> bool:
+        """Whether the data folder holds a cluster (``PG_VERSION``)."""
+        return (self.datadir / "PG_VERSION").exists()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         cmd = list(args)
@@ -57,8 +68,18 @@ class ThrowawayPostgres:
     def start(self) -> "ThrowawayPostgres":
         if self._as_postgres:
             shutil.chown(self.tmp, "postgres", "postgres")
-        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-locale", "--no-sync")
+        if self.keep_data and self.initialised:
+            return self.restart()
+        if self.keep_data:
+            self.datadir.parent.mkdir(parents=True, exist_ok=True)
+            if self._as_postgres:
+                shutil.chown(self.datadir.parent, "postgres", "postgres")
+        try:
+            self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
+                      "-E", "UTF8", "--no-locale", "--no-sync")
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(f"initdb of {self.datadir} failed (the server's user must reach that folder): "
+                               f"{(exc.stderr or '').strip()[-500:]}") from exc
         return self.restart()
 
     def restart(self) -> "ThrowawayPostgres":
@@ -77,22 +98,39 @@ class ThrowawayPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str, durable: bool = False) -> str:
+    def create_database(self, name: str, durable: bool = False, template: str | None = None) -> str:
         """A new database; ``durable``: its commits are on disk when they return
         (``synchronous_commit = on``; the server's default here is off, for speed), so that
-        :meth:`crash` loses no committed transaction — what crash tests need."""
+        :meth:`crash` loses no committed transaction — what crash tests need. ``template``: a
+        copy of that database (a file copy: a kept, loaded database stays as it was)."""
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
             if durable:
                 conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = on')
         return self.url(name)
 
+    def has_database(self, name: str) -> bool:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "-w", "stop")
+            # a kept data folder is shut down cleanly (checkpoint: no recovery at the next start)
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m",
+                      "fast" if self.keep_data else "immediate", "-w", "stop")
         except (OSError, subprocess.SubprocessError):  # not running (any more): the folder is removed below
             pass
         for _ in range(20):
