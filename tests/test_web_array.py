@@ -138,3 +138,73 @@ def test_errors_name_the_parameter(client, array_store, event):
     # the same access rule as the waveform viewer: waveforms need an account
     assert client.get(f"{base}/WRA").status_code in (401, 403)
     assert client.get(f"/ui/api/event/{eid}/arrays").status_code in (401, 403)
+
+
+# --------------------------------------------------------------------------- headless browser
+def _ink(drv, canvas) -> dict:
+    """Pixels of a canvas that are not white, and the distinct colours among them."""
+    return drv.execute_script("""
+        const c = arguments[0], px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; const seen = new Set();
+        for (let k = 0; k < px.length; k += 4) {
+          if (px[k] < 240 || px[k + 1] < 240 || px[k + 2] < 240) { n++; seen.add((px[k] >> 4) * 256 + (px[k + 1] >> 4) * 16 + (px[k + 2] >> 4)); }
+        }
+        return {ink: n, total: px.length / 4, colours: seen.size};""", canvas)
+
+
+@pytest.mark.skipif(bool(_browser_missing()), reason=_browser_missing() or "-")
+def test_browser_event_page_shows_the_array_panels(browser, client, array_store, event, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_service_fdsn import LiveServer
+
+    drv = browser
+    wait = WebDriverWait(drv, 30, ignored_exceptions=(StaleElementReferenceException,))
+    eid = event["eventid"]
+    want = {c: _get(client, array_store, f"/ui/api/event/{eid}/array/{c}").json() for c in ("ASAR", "WRA")}
+    srv = LiveServer(array_store["settings"])
+    _app(array_store, srv.server.config.app)
+    shot = tmp_path / "array_panel.png"
+    with srv:
+        drv.get(srv.url + "/ui/#/login")
+        drv.execute_script("sessionStorage.setItem('idc_token', arguments[0])", array_store["token"])
+        drv.get(srv.url + "/ui/#/event/" + eid)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.arr-panel .arr-item[data-loaded='1']")) == 2)
+        items = drv.find_elements(By.CSS_SELECTOR, "section.arr-panel .arr-item")
+        assert sorted(i.get_attribute("data-station") for i in items) == ["ASAR", "WRA"]
+        for item in items:
+            code = item.get_attribute("data-station")
+            d = want[code]
+            assert float(item.get_attribute("data-peak-baz")) == pytest.approx(d["peak"]["backazimuth_deg"])
+            assert float(item.get_attribute("data-peak-slowness")) == pytest.approx(d["peak"]["slowness_s_deg"])
+            text = item.find_element(By.CSS_SELECTOR, ".arr-peak").text
+            assert f"f-k peak: backazimuth {d['peak']['backazimuth_deg']:.1f}°" in text and "predicted" in text, text
+            fk = _ink(drv, item.find_element(By.CSS_SELECTOR, "canvas.arr-fk"))
+            tr = _ink(drv, item.find_element(By.CSS_SELECTOR, "canvas.arr-traces"))
+            print(f"{code}: {text}\n  f-k canvas {fk}, traces canvas {tr}")
+            # the heat map fills its square (most of the canvas, many colours); 11 rows of traces drawn
+            assert fk["ink"] > 0.5 * fk["total"] and fk["colours"] > 20
+            assert tr["ink"] > 3000
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", items[0])
+        items[0].screenshot(str(shot))
+        errors = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"]
+        assert not errors, errors
+    w, h = png_size(shot.read_bytes())
+    assert w >= 700 and h >= 350, (w, h)
+    if os.environ.get("IDC_UPDATE_DOCS") == "1":  # refresh the README figure: IDC_UPDATE_DOCS=1 pytest ...
+        DOCS.mkdir(exist_ok=True)
+        from PIL import Image
+
+        Image.open(shot).convert("RGB").quantize(64, method=Image.Quantize.FASTOCTREE).save(
+            DOCS / "web_ui_array.png", optimize=True)
+
+
+def test_array_panel_asset_is_bundled(client):
+    page = client.get("/ui/").text
+    assert "/ui/static/array.js" in page
+    js = client.get("/ui/static/array.js")
+    assert js.status_code == 200 and "http://" not in js.text and "https://" not in js.text
+    assert "IDC.eventPanels.push" in js.text and "/array/" in js.text
+    assert ".arr-panel" in client.get("/ui/static/style.css").text
