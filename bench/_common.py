@@ -31,10 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_idc_serve(env: dict, port: int, probe: str, *, extra_args: tuple[str, ...] = (), cwd: str | None = None):
+def start_idc_serve(env: dict, port: int, probe: str, *, extra_args: tuple[str, ...] = (), cwd: str | None = None,
+                    timeout_s: float = 30.0):
     """Start ``idc serve`` on 127.0.0.1:``port`` (the project's ``.venv/bin/idc``) with ``env`` and
-    wait until ``GET <probe>`` (a path, e.g. ``/fdsnws/event/1/version``) answers 200; returns the
-    :class:`subprocess.Popen` (the caller terminates it). Raises RuntimeError when it exits first."""
+    wait (up to about ``timeout_s``) until ``GET <probe>`` (a path, e.g. ``/fdsnws/event/1/version``)
+    answers 200; returns the :class:`subprocess.Popen` (the caller terminates it). Raises
+    RuntimeError when it exits first."""
     import shutil
     import subprocess
     import time
@@ -46,7 +48,8 @@ def start_idc_serve(env: dict, port: int, probe: str, *, extra_args: tuple[str, 
     idc = shutil.which("idc", path=str(root / ".venv" / "bin")) or "idc"
     proc = subprocess.Popen([idc, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                              *extra_args], env=env, cwd=cwd or str(root))
-    for _ in range(300):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=1).status_code == 200:
                 return proc
