@@ -120,13 +120,13 @@ def test_fk_peak_matches_the_array_arrivals(client, array_store, event):
         assert np.ptp(delays) > 0.1
 
 
-def test_errors_name_the_parameter(client, array_store, event):
+def test_errors_name_the_parameter(client, array_store, event, monkeypatch):
     eid = event["eventid"]
     base = f"/ui/api/event/{eid}/array"
     # a 3-C station's arrival is not an array arrival
     for code in ("MAW", "STKA"):
         r = _get(client, array_store, f"{base}/{code}")
-        print(code, r.status_code, r.json()["detail"] if "json" in r.headers.get("content-type", "") else r.text[:200])
+        print(code, r.status_code, next((x for x in r.text.splitlines() if "station" in x), r.text[:200]))
         assert r.status_code == 400 and "'station'" in r.text and "not an array" in r.text
     r = _get(client, array_store, f"{base}/XYZ")
     assert r.status_code == 404 and "'station'" in r.text and "ASAR" in r.text
@@ -138,6 +138,14 @@ def test_errors_name_the_parameter(client, array_store, event):
     # the same access rule as the waveform viewer: waveforms need an account
     assert client.get(f"{base}/WRA").status_code in (401, 403)
     assert client.get(f"/ui/api/event/{eid}/arrays").status_code in (401, 403)
+    # no archived element data (nothing in wfavail around the arrival): 404 naming the array's elements
+    import pipeline.store.event_waveforms as ew
+
+    monkeypatch.setattr(ew, "archived_channels", lambda *a, **k: [])
+    r = _get(client, array_store, f"{base}/WRA")
+    print(r.status_code, next((x for x in r.text.splitlines() if "No archived" in x), r.text[:200]))
+    assert r.status_code == 404 and "No archived data of the elements of array WRA" in r.text and "WRA00" in r.text
+    assert _get(client, array_store, f"/ui/api/event/{eid}/arrays").json()["arrivals"] == []
 
 
 # --------------------------------------------------------------------------- headless browser

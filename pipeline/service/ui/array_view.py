@@ -59,8 +59,8 @@ DEFAULT_WINDOW_S = (-10.0, 30.0)
 READ_PAD_S = 30.0
 #: envelope buckets of a beam or trace (fewer samples are sent as they are)
 WIDTH = 1500
-#: around the origin, where the array list looks for archived elements (s before, after)
-_LIST_SPAN_S = 3600.0
+#: around the arrivals, where the array list looks for archived elements (s before and after)
+_LIST_SPAN_S = 60.0
 
 _BAND_RE = re.compile(r"^\s*([0-9.eE+]+)\s*-\s*([0-9.eE+]+)\s*$")
 
@@ -183,7 +183,7 @@ def event_arrays(request: Request, principal: Principal, eventid: str) -> dict:
     out = []
     if arrs:
         t_lo = min(float(a["time"]) for a in arrs) - _LIST_SPAN_S
-        t_hi = max(float(a["time"]) for a in arrs) + 60.0
+        t_hi = max(float(a["time"]) for a in arrs) + _LIST_SPAN_S
         with st.session() as s:
             chans = archived_channels(s, t_lo, t_hi)
             members = _members(s, st.settings, float(origin.time or arrs[0]["time"]),
