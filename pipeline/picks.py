@@ -72,6 +72,50 @@ INFRASOUND_COLUMNS: dict[str, str] = {"trace_velocity": "float64", "frequency": 
 HYDRO_COLUMNS: dict[str, str] = {"band_low_hz": "float64", "band_high_hz": "float64", "stalta": "float64",
                                  "band_energy_db": "str", "cepstral_delay_s": "float64",
                                  "cepstral_prominence": "float64"}
+#: phase names of infrasound arrivals (:mod:`pipeline.traveltime.infrasound`: I = any duct, Iw
+#: tropospheric, Is stratospheric, It thermospheric) and of hydroacoustic arrivals
+#: (:mod:`pipeline.traveltime.hydroacoustic`: H on a hydrophone, T on an island seismometer)
+INFRASOUND_PHASES: tuple[str, ...] = ("I", "Iw", "Is", "It")
+HYDROACOUSTIC_PHASES: tuple[str, ...] = ("H", "T")
+#: the values of the ``technology`` column
+TECHNOLOGIES: tuple[str, ...] = ("seismic", "infrasound", "hydroacoustic")
+
+
+def pick_technology(phase: str, technology: str = "") -> str:
+    """The technology of a detection: its ``technology`` value when it names one of
+    :data:`TECHNOLOGIES`, else told by the phase name (:data:`INFRASOUND_PHASES`,
+    :data:`HYDROACOUSTIC_PHASES`; everything else is ``seismic``). A table read back from
+    picks.csv or a bulletin's arrivals carry no technology column: their phase names tell."""
+    tech = (technology or "").strip().lower()
+    if tech in TECHNOLOGIES:
+        return tech
+    ph = (phase or "").strip()
+    if ph in INFRASOUND_PHASES:
+        return "infrasound"
+    if ph in HYDROACOUSTIC_PHASES:
+        return "hydroacoustic"
+    return "seismic"
+
+
+def technologies(picks: pd.DataFrame) -> np.ndarray:
+    """:func:`pick_technology` of every row of a picks DataFrame (its ``technology`` column
+    where it names a technology, else the phase names); vectorised (the associator asks it of
+    every pick table)."""
+    n = len(picks)
+    out = np.full(n, "seismic", dtype=object)
+    if not n:
+        return out
+    if "phase" in picks.columns:
+        ph = picks["phase"]
+        out[ph.isin(INFRASOUND_PHASES).to_numpy()] = "infrasound"
+        out[ph.isin(HYDROACOUSTIC_PHASES).to_numpy()] = "hydroacoustic"
+    if "technology" in picks.columns:
+        t = picks["technology"].fillna("").astype(str).str.strip().str.lower()
+        for tech in TECHNOLOGIES:
+            out[(t == tech).to_numpy()] = tech
+    return out
+
+
 STATION_COLUMNS: dict[str, str] = {"network": "str", "station": "str", "latitude": "float64",
                                    "longitude": "float64", "elevation_m": "float64"}
 
