@@ -95,6 +95,11 @@ class LocatorConfig(_Frozen):
     :param slowness_uncertainty_s_deg: 1-sigma slowness uncertainty when an arrival has none,
         s/deg (configuration).
     :param min_time_uncertainty_s: floor applied to every time uncertainty, s.
+    :param hydroacoustic_time_uncertainty_s: 1-sigma of a hydroacoustic (H, T) arrival time, s,
+        ...
+    :param hydroacoustic_time_uncertainty_fraction: ... plus this fraction of its water-path
+        travel time (at least the pick's own uncertainty); default 5 s + 1 %, half the
+        ``[hydroacoustic]`` association tolerance (configuration).
     :param use_time: use arrival times (per-arrival ``use_time`` column can switch them off).
     :param use_azimuth: use measured backazimuths (column ``use_azimuth`` likewise).
     :param use_slowness: use measured horizontal slownesses (column ``use_slowness``).
@@ -142,6 +147,8 @@ class LocatorConfig(_Frozen):
     backazimuth_uncertainty_from_slowness: bool = True
     slowness_uncertainty_s_deg: float = Field(1.5, gt=0.0)
     min_time_uncertainty_s: float = Field(0.01, gt=0.0)
+    hydroacoustic_time_uncertainty_s: float = Field(5.0, gt=0.0)
+    hydroacoustic_time_uncertainty_fraction: float = Field(0.01, ge=0.0)
     use_time: bool = True
     use_azimuth: bool = True
     use_slowness: bool = True

@@ -54,6 +54,21 @@ sigma inflated by what the grid spacing can explain. The best ``grid_candidates`
 minima are refined on finer caps (``grid_levels`` times, spacing / 4) and the inversion starts
 from the best; the others are tried when it fails or ends with a worse fit.
 
+Other technologies
+------------------
+Infrasound and hydroacoustic arrivals (``technology`` column, else the phase names: I, Iw, Is,
+It; H, T; :func:`pipeline.picks.technologies`) define their measured backazimuths with their
+uncertainties like array arrivals. An **infrasound** time is never time-defining (note
+"infrasound: celerity window ..."): the celerity of a duct is a window of +-15 % around its
+middle (:mod:`pipeline.traveltime.infrasound`), not a travel time; the associator has already
+checked the arrival lies in it. Its slowness (the trace velocity) is not defining either. A
+**hydroacoustic** time is time-defining with the water-path time along the great circle
+(``water_speed_km_s``, default 1.485 km/s, :mod:`pipeline.traveltime.hydroacoustic`; depth
+derivative 0) and a large sigma: ``max(pick sigma, hydroacoustic_time_uncertainty_s +
+hydroacoustic_time_uncertainty_fraction x travel time)`` (default 5 s + 1 %: half the
+association tolerance of ``[hydroacoustic]``, emergent onsets and the sound speed of real paths
+varying by ~1-2 %). Land blockage is the associator's check, not the locator's.
+
 Outliers: after convergence the defining datum with the largest ``|r| / sigma`` above
 ``outlier_cutoff`` is made non-defining (``note = "outlier"``) and the event relocated, until
 none is left or ``max_outlier_fraction`` of the data are gone.
@@ -70,6 +85,8 @@ from obspy import UTCDateTime
 
 from pipeline.errors import InputError
 from pipeline.io.columns import SkippedInputWarning
+from pipeline.picks import technologies
+from pipeline.traveltime.hydroacoustic import DEFAULT_SOUND_SPEED_KM_S
 
 from .config import LocatorConfig
 from .ellipse import ErrorEllipse, error_ellipse, half_interval, jordan_sverdrup
@@ -278,7 +295,7 @@ class _Problem:
     """The arrivals of one event as arrays, with predictions from the table."""
 
     def __init__(self, arrivals: pd.DataFrame, stations: pd.DataFrame, tt,
-                 config: LocatorConfig):
+                 config: LocatorConfig, water_speed_km_s: float = DEFAULT_SOUND_SPEED_KM_S):
         for c in ("station", "phase", "time"):
             if c not in arrivals.columns:
                 raise LocationError(f"arrivals table: required column '{c}' missing")
@@ -333,8 +350,19 @@ class _Problem:
         self.def_t = ok & use_t & np.isfinite(self.t_obs) & has_table
         self.def_a = ok & use_a & np.isfinite(self.baz_obs)
         self.def_s = ok & use_s & np.isfinite(self.slow_obs) & has_table
+        # infrasound and hydroacoustic arrivals (module docstring: "Other technologies")
+        tech = technologies(arrivals) if n else np.zeros(0, dtype=object)
+        infra = (tech == "infrasound") & ~has_table
+        self.hydro = np.flatnonzero((tech == "hydroacoustic") & ~has_table)
+        self.water_speed_km_s = float(water_speed_km_s)
+        self.def_t[infra] = False
+        self.def_s[infra] = False
+        self.def_t[self.hydro] = (ok & use_t & np.isfinite(self.t_obs))[self.hydro]
         for i in np.flatnonzero(ok & ~has_table & use_t & np.isfinite(self.t_obs)):
-            self.note[i] = f"no travel-time table for phase {self.phase[i]!r}"
+            if infra[i]:
+                self.note[i] = "infrasound: celerity window, not a travel time (not time-defining)"
+            elif tech[i] != "hydroacoustic":
+                self.note[i] = f"no travel-time table for phase {self.phase[i]!r}"
         self.groups = {p: np.flatnonzero(ok & (self.table_phase == p))
                        for p in sorted(set(self.table_phase[has_table & ok]))}
         self.sig_t = np.full(n, np.nan)
@@ -355,6 +383,12 @@ class _Problem:
             s if (np.isfinite(s) and s > 0) else
             (cfg.default_time_uncertainty(p, d) if np.isfinite(d) else np.nan)
             for s, p, d in zip(self.sig_t_in, self.phase, distance_deg)])
+        if self.hydro.size:
+            # water path: the onset and the sound speed along the real path (module docstring)
+            h = self.hydro
+            model = (cfg.hydroacoustic_time_uncertainty_s + cfg.hydroacoustic_time_uncertainty_fraction
+                     * distance_deg[h] * KM_PER_DEG / self.water_speed_km_s)
+            new[h] = np.where(np.isfinite(new[h]), np.fmax(new[h], model), model)
         new = np.maximum(new, cfg.min_time_uncertainty_s)
         changed = not np.array_equal(np.nan_to_num(new, nan=-1), np.nan_to_num(self.sig_t, nan=-1))
         self.sig_t = new
@@ -436,6 +470,12 @@ class _Problem:
             npts = idx.size + (4 * ds.size if xd is not None else 0)
             ks.append(np.full(npts, self._phase_ids[ph]))
             parts.append((ph, idx, ds, xd, x_dn, npts))
+        if self.hydro.size:
+            h = self.hydro
+            out["T"][h] = d[h] * KM_PER_DEG / self.water_speed_km_s
+            out["dTdD"][h] = KM_PER_DEG / self.water_speed_km_s
+            out["dTdh"][h] = 0.0
+            out["ec"][h] = out["ell"][h] = 0.0
         if not parts:
             return out
         T, DD, U, DH = tt.lookup(np.concatenate(ks), np.concatenate(xs), np.concatenate(zs))
@@ -563,6 +603,10 @@ class _Problem:
             sig2 = np.tile(self.sig_t[it] ** 2, (lat.size, 1))
             for ph in set(tp):
                 cols = np.flatnonzero(tp == ph)
+                if ph == "":  # hydroacoustic: the water path
+                    T[:, cols] = d[:, cols] * KM_PER_DEG / self.water_speed_km_s
+                    sig2[:, cols] += (half * KM_PER_DEG / self.water_speed_km_s) ** 2
+                    continue
                 t, dd, _ = tt.derivatives(ph, d[:, cols], z)
                 if self.cfg.elevation_corrections:
                     t = t + self._elevation(ph, it[cols], dd)
@@ -762,7 +806,8 @@ def _median_t0(problem: _Problem, lat, lon, depth, mask) -> float:
 
 
 def locate(arrivals: pd.DataFrame, stations: pd.DataFrame, tt,
-           config: LocatorConfig | None = None, start=None) -> LocationResult:
+           config: LocatorConfig | None = None, start=None,
+           water_speed_km_s: float = DEFAULT_SOUND_SPEED_KM_S) -> LocationResult:
     """Locate one event from its associated arrivals.
 
     :param arrivals: arrivals DataFrame (see the module docstring for the columns and units).
@@ -775,13 +820,15 @@ def locate(arrivals: pd.DataFrame, stations: pd.DataFrame, tt,
     :param start: starting hypocentre: ``(latitude, longitude[, depth_km[, time]])`` (deg, deg,
         km, epoch s or :class:`~obspy.UTCDateTime`), a dict with those keys or an obspy
         ``Origin``; ``None`` = grid search.
+    :param water_speed_km_s: sound speed of the water path of hydroacoustic (H, T) arrivals,
+        km/s (``[hydroacoustic] sound_speed_km_s``; :mod:`pipeline.traveltime.hydroacoustic`).
     :returns: :class:`LocationResult`. When fewer than ``min_defining`` data (or no defining
         time) remain, the result has ``converged=False``, NaN coordinates (or the start) and a
         message; it never raises for data problems.
     :raises LocationError: a required column is missing.
     """
     cfg = config or LocatorConfig()
-    prob = _Problem(arrivals, stations, tt, cfg)
+    prob = _Problem(arrivals, stations, tt, cfg, water_speed_km_s)
     fixed = cfg.depth_mode == "fixed"
     start_h = _parse_start(start, prob)
     notes: list[str] = []
@@ -874,8 +921,8 @@ def locate(arrivals: pd.DataFrame, stations: pd.DataFrame, tt,
 
 
 def residuals_at(arrivals: pd.DataFrame, stations: pd.DataFrame, tt, latitude: float,
-                 longitude: float, depth_km: float, time, config: LocatorConfig | None = None
-                 ) -> pd.DataFrame:
+                 longitude: float, depth_km: float, time, config: LocatorConfig | None = None,
+                 water_speed_km_s: float = DEFAULT_SOUND_SPEED_KM_S) -> pd.DataFrame:
     """The residual table (:data:`RESIDUAL_COLUMNS`) of ``arrivals`` at a given hypocentre,
     without any inversion: what :func:`locate` would report for that origin, e.g. to compare
     our travel times with a bulletin's own residuals at the bulletin's solution.
@@ -885,7 +932,7 @@ def residuals_at(arrivals: pd.DataFrame, stations: pd.DataFrame, tt, latitude: f
     :param time: origin time (epoch s, :class:`~obspy.UTCDateTime` or ISO string).
     """
     cfg = config or LocatorConfig()
-    prob = _Problem(arrivals, stations, tt, cfg)
+    prob = _Problem(arrivals, stations, tt, cfg, water_speed_km_s)
     lat = float(geocentric_latitude(latitude)) if cfg.geocentric else float(latitude)
     p = prob.predict(lat, float(longitude), float(depth_km))
     prob.set_time_sigmas(p["dist"])
