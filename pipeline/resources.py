@@ -26,9 +26,14 @@ def travel_times(settings: Settings, model: str | None = None):
 
 
 def chain_config(settings: Settings):
+    from pipeline.association.fused import FusedModels
     from pipeline.bulletin.build import ChainConfig
+    from pipeline.traveltime.infrasound import CelerityModel
 
-    return ChainConfig(association=settings.association, location=settings.location, magnitude=settings.magnitude)
+    fused = FusedModels(celerity=CelerityModel(dict(settings.infrasound.celerity_km_s)),
+                        hydroacoustic=settings.hydroacoustic)
+    return ChainConfig(association=settings.association, location=settings.location, magnitude=settings.magnitude,
+                       fused=fused)
 
 
 def station_table(settings: Settings, path: str | Path | None = None, arrays: bool = True):

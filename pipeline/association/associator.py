@@ -51,6 +51,7 @@ from scipy.ndimage import correlate1d
 from scipy.special import ndtr
 
 from pipeline.association.config import AssociatorConfig
+from pipeline.association.fused import FusedModels, fused_mask
 from pipeline.association.grid import (VOTE_BLOCK, Grid, SparseTimes, aperture_km, build_grid,  # noqa: F401
                                        fibonacci_sphere, phase_kind, station_corrections)
 from pipeline.location.geodesy import KM_PER_DEG, distance_azimuth, great_circle_deg
@@ -363,7 +364,11 @@ class Associator:
     """Associate a pick table for one network. Build once, call :meth:`run`."""
 
     def __init__(self, stations: pd.DataFrame, tt: TravelTimes, config: AssociatorConfig = AssociatorConfig(),
-                 locate: LocateFn | None = None):
+                 locate: LocateFn | None = None, fused: "FusedModels | None" = None):
+        """:param fused: the infrasound celerity windows and the hydroacoustic water-path model
+        the infrasound/hydroacoustic detections are gathered with (default: their defaults;
+        :mod:`pipeline.association.fused`)"""
+        self.fused = fused
         st = stations.copy().reset_index(drop=True)
         if "network" not in st.columns:
             st["network"] = ""
@@ -546,6 +551,10 @@ class Associator:
         """
         cfg = self.config
         picks = picks.reset_index(drop=True).copy()
+        fused = fused_mask(picks)
+        if fused.any():
+            # the seismic detections make the events, the others join them (pipeline.association.fused)
+            return self._run_fused(picks, fused, progress)
         sidx_all = self.station_index(picks)
         # the grid covers the stations that have picks (a large station table costs nothing)
         active = np.unique(sidx_all[sidx_all >= 0])
@@ -652,6 +661,92 @@ class Associator:
         rest = picks[~used | self._unknown].copy()
         rest["reason"] = np.where(rest["_sidx"] < 0, "station not in the station metadata", "not associated")
         return events, rest.drop(columns=["_sidx", "_kind"])
+
+    def _run_fused(self, picks: pd.DataFrame, fused: np.ndarray, progress: ProgressFn | None
+                   ) -> tuple[list[Hypothesis], pd.DataFrame]:
+        """:meth:`run` on the seismic detections, then the infrasound and hydroacoustic
+        detections gathered onto its events (:mod:`pipeline.association.fused`) and each event
+        that gathered some located again with them. Pick rows stay positions in ``picks``."""
+        from pipeline.association.fused import FusedGatherer, FusedModels, assign
+
+        seis_pos = np.flatnonzero(~fused)
+        fused_pos = np.flatnonzero(fused)
+        if seis_pos.size:
+            events, rest = self.run(picks.iloc[seis_pos], progress=progress)
+        else:
+            events, rest = [], picks.iloc[[]].assign(station_key=[], reason=[])
+        for h in events:  # positions in the seismic table -> positions in picks
+            h.picks.index = seis_pos[h.picks.index.to_numpy()]
+            loc = h.extra.get("location")
+            if loc is not None and hasattr(loc, "arrivals"):
+                loc.arrivals.index = seis_pos[loc.arrivals.index.to_numpy()]
+        rest.index = seis_pos[rest.index.to_numpy()]
+        gatherer = FusedGatherer(picks.iloc[fused_pos].set_index(fused_pos), self.stations, self.config,
+                                 self.fused or FusedModels())
+        cands = []
+        for k, h in enumerate(events):
+            cands += gatherer.candidates(k, h.latitude, h.longitude, h.time)
+        joined = assign(cands)
+        taken = np.zeros(len(picks), dtype=bool)
+        claimed = {c["row"] for c in joined}
+        for k, h in enumerate(events):
+            mine = [c for c in joined if c["event"] == k]
+            best = None
+            # gathered, located with them, gathered again at the new location (a detection
+            # outside its tolerance from the seismic location may fit the better one), up to 3 times
+            for _ in range(3):
+                if not mine:
+                    break
+                new = self._with_fused(h, mine, fused_pos, picks)
+                if new is None:
+                    break  # the event does not locate with them: they stay unassociated
+                best = (new, mine)
+                if self.locate is None:
+                    break
+                free = {c["row"] for c in mine} | (set(range(len(fused_pos))) - claimed)
+                again = assign([c for c in gatherer.candidates(k, new.latitude, new.longitude, new.time)
+                                if c["row"] in free])
+                if {(c["row"], c["phase"]) for c in again} == {(c["row"], c["phase"]) for c in mine}:
+                    break
+                mine = again
+            if best is None:
+                continue
+            events[k], mine = best
+            claimed |= {c["row"] for c in mine}
+            taken[fused_pos[[c["row"] for c in mine]]] = True
+        left = fused_pos[~taken[fused_pos]]
+        if left.size:
+            known = np.isfinite(gatherer.slat[~taken[fused_pos]])
+            extra = picks.iloc[left].assign(station_key=-1, reason=np.where(
+                known, "not associated", "station not in the station metadata"))
+            rest = pd.concat([rest, extra]).sort_index()
+        return events, rest
+
+    def _with_fused(self, h: Hypothesis, mine: list[dict], fused_pos: np.ndarray, picks: pd.DataFrame
+                    ) -> Hypothesis | None:
+        """Event ``h`` (seismic arrivals) with the fused detections ``mine`` added, score
+        raised by their terms, located again (None: it does not locate)."""
+        rows = np.array([fused_pos[c["row"]] for c in mine])
+        add = picks.iloc[rows].assign(
+            assoc_phase=[c["phase"] for c in mine], residual=[c["residual"] for c in mine],
+            distance_deg=[c["distance_deg"] for c in mine],
+            backazimuth_residual=[c["backazimuth_residual"] for c in mine], slowness_residual=np.nan,
+            station_key=[f"fused:{c['station']}" for c in mine])
+        add.index = rows
+        seismic = h.picks[~h.picks.index.isin(fused_pos)]
+        new = Hypothesis(time=h.time, latitude=h.latitude, longitude=h.longitude, depth_km=h.depth_km,
+                         picks=pd.concat([seismic, add]), score=h.score + sum(c["llr"] for c in mine),
+                         located=h.located, extra={k_: v for k_, v in h.extra.items() if k_ != "location"})
+        if self.locate is None:
+            return new
+        located = self.locate(new, self.stations)
+        if located is None:
+            return None
+        new.time, new.latitude, new.longitude, new.depth_km = (located.time, located.latitude, located.longitude,
+                                                               located.depth_km)
+        new.located = True
+        new.extra.update(located.extra)
+        return new
 
     @property
     def workers(self) -> int:
@@ -1288,7 +1383,7 @@ def _merge_chunks(found: list[list[Hypothesis]], min_picks: int) -> list[Hypothe
 
 def associate(picks: pd.DataFrame, stations: pd.DataFrame, tt: TravelTimes,
               config: AssociatorConfig = AssociatorConfig(),
-              locate: LocateFn | None = None, progress: ProgressFn | None = None
-              ) -> tuple[list[Hypothesis], pd.DataFrame]:
+              locate: LocateFn | None = None, progress: ProgressFn | None = None,
+              fused: FusedModels | None = None) -> tuple[list[Hypothesis], pd.DataFrame]:
     """Associate ``picks`` with the network ``stations`` (see :class:`Associator`)."""
-    return Associator(stations, tt, config, locate).run(picks, progress=progress)
+    return Associator(stations, tt, config, locate, fused).run(picks, progress=progress)

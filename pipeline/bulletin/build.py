@@ -28,6 +28,7 @@ from obspy.core.event import (
 
 from pipeline.association.associator import Hypothesis, associate, distance_deg
 from pipeline.association.config import AssociatorConfig
+from pipeline.association.fused import FusedModels
 from pipeline.io.common import body_amp_rank, region_name
 from pipeline.location import LocatorConfig, arrivals_from_event, locate, to_obspy_origin
 from pipeline.magnitude import MagnitudeConfig, compute_magnitudes
@@ -41,6 +42,14 @@ class ChainConfig:
     association: AssociatorConfig = AssociatorConfig()
     location: LocatorConfig = LocatorConfig()
     magnitude: MagnitudeConfig = MagnitudeConfig()
+    #: infrasound celerity windows and hydroacoustic water-path model (``[infrasound]``,
+    #: ``[hydroacoustic]``): the associator gathers those detections with them, the locator
+    #: takes the water-path speed
+    fused: FusedModels = FusedModels()
+
+    @property
+    def water_speed_km_s(self) -> float:
+        return float(self.fused.hydroacoustic.sound_speed_km_s)
 
 
 @dataclass
@@ -58,12 +67,13 @@ class ChainResult:
                 "not_located": len(self.not_located), "coda_dissolved": self.coda_dissolved}
 
 
-def _locate_fn(tt, cfg: LocatorConfig):
+def _locate_fn(tt, cfg: LocatorConfig, water_speed_km_s: float = FusedModels().hydroacoustic.sound_speed_km_s):
     """Adapter: association hypothesis → locator → refined hypothesis (None when it fails)."""
 
     def fn(hyp: Hypothesis, stations: pd.DataFrame):
         arr = _arrivals(hyp)
-        res = locate(arr, stations, tt, cfg, start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
+        res = locate(arr, stations, tt, cfg, start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time),
+                     water_speed_km_s=water_speed_km_s)
         if not res.converged or not math.isfinite(res.latitude):
             return None
         # the location is kept with the hypothesis: the bulletin reuses it when the
@@ -168,7 +178,8 @@ def events_from_picks(picks: pd.DataFrame, stations: pd.DataFrame, tt, config: C
     """
     from pipeline.association.associator import Associator
 
-    assoc = Associator(stations, tt, config.association, locate=_locate_fn(tt, config.location))
+    assoc = Associator(stations, tt, config.association,
+                       locate=_locate_fn(tt, config.location, config.water_speed_km_s), fused=config.fused)
     hyps, rest = assoc.run(picks, progress=progress)
     grid_line = assoc.grid.describe() if getattr(assoc, "grid", None) is not None else ""
     cat = Catalog(creation_info=CreationInfo(agency_id=AGENCY, author=AUTHOR, creation_time=UTCDateTime()))
@@ -299,7 +310,8 @@ def _build_event(hyp: Hypothesis, later, picks, stations, tt, config: ChainConfi
     res = hyp.extra.get("location")
     if res is None or not np.array_equal(np.sort(res.arrivals.index.to_numpy()), np.sort(arr.index.to_numpy())):
         res = locate(arr, stations, tt, config.location,
-                     start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time))
+                     start=(hyp.latitude, hyp.longitude, hyp.depth_km, hyp.time),
+                     water_speed_km_s=config.water_speed_km_s)
     if not math.isfinite(res.latitude):
         return None, f"hypothesis at {UTCDateTime(hyp.time)}: {res.message}"
     ev = Event(event_type="earthquake", event_type_certainty="suspected",
@@ -385,7 +397,7 @@ def relocate_catalog(catalog: Catalog, stations: pd.DataFrame, tt, config: Chain
             out.append(ev)
             continue
         arr["next_event_time"] = nxt
-        res = locate(arr, stations, tt, config.location)
+        res = locate(arr, stations, tt, config.location, water_speed_km_s=config.water_speed_km_s)
         missing.update(res.missing_stations)
         if not math.isfinite(res.latitude):
             failed.append(f"{ev.resource_id}: {res.message}")

@@ -287,7 +287,7 @@ def relocate_event(event: Event, stations, tt, chain, fixed_depth_km: float | No
     loc = chain.location
     if fixed_depth_km is not None:
         loc = loc.model_copy(update={"depth_mode": "fixed", "fixed_depth_km": float(fixed_depth_km)})
-    cfg = ChainConfig(association=chain.association, location=loc, magnitude=chain.magnitude)
+    cfg = ChainConfig(association=chain.association, location=loc, magnitude=chain.magnitude, fused=chain.fused)
     old = preferred_origin(event)
     ev = copy.deepcopy(event)
     rep = relocate_catalog(Catalog(events=[ev]), stations, tt, cfg, context=context)
