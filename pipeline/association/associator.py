@@ -34,6 +34,14 @@ Algorithm (greedy, probabilistic score in the NET-VISA spirit):
    picks and of defining data pass the config.
 4. Accepted picks are removed and the search repeats; rejected candidates are blocked.
 
+5. **Other technologies.** Infrasound (phases I, Iw, Is, It) and hydroacoustic detections (H,
+   T), told by the ``technology`` column or the phase names, **do not vote** and make no
+   candidate: steps 1-4 run on the seismic detections (3-C and array) alone, exactly as without
+   them. They are then gathered onto the accepted seismic events where they fit (infrasound:
+   inside the celerity window, backazimuth consistent; H/T: at the water-path time within the
+   tolerance, unblocked paths only), their score terms added, and the events located again
+   with them (:mod:`pipeline.association.fused`). An input without them costs nothing extra.
+
 Picks are processed in windows (``window_s``) so memory stays bounded; an event belongs to
 the window holding its origin time, and its picks may lie up to the largest travel time later.
 
