@@ -82,7 +82,9 @@ def _note(bench: str, d: dict):
         return f"{d.get('events')} events, {d.get('backend')}"
     if bench == "ingest_throughput":
         rows = _ingest_rows(d)
-        return "; ".join(f"{r.get('scenario')}: {r['throughput_mb_per_s']} MB/s" for r in rows) or None
+        load = (d.get("machine") or {}).get("load_average")
+        text = "; ".join(f"{r.get('scenario')}: {r['throughput_mb_per_s']} MB/s" for r in rows)
+        return (text + (f"; load average {load}" if load else "")) or None
     if bench == "station_processing":
         load = (d.get("machine") or {}).get("load_average")
         return f"one 40 Hz 3-C station-day, with inventory (amplitudes); load average {load}"
@@ -126,7 +128,7 @@ def build(results: Path = RESULTS) -> dict:
 
 
 def table(summary: dict) -> str:
-    lines = [f"{'figure':38s} {'value':>12s}  {'target':42s} met"]
+    lines = [f"{'figure':38s} {'value':>12s}  {'target':46s} met"]
     for key, v in summary["figures"].items():
         val = "null" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
         m = summary["met"][key]
@@ -134,7 +136,7 @@ def table(summary: dict) -> str:
             flag = "n/a (scale)"
         else:
             flag = "-" if m is None else ("yes" if m else "NO")
-        lines.append(f"{key:38s} {val:>12s}  {summary['targets'][key]:42s} {flag}")
+        lines.append(f"{key:38s} {val:>12s}  {summary['targets'][key]:46s} {flag}")
     return "\n".join(lines)
 
 

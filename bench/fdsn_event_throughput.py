@@ -594,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_process(proc)
         if pg is not None:
+            if pg.keep_data:  # the served copy; the cache keeps the template only
+                try:
+                    pg.drop_database("bench")
+                except Exception as exc:  # noqa: BLE001 - any failure here only costs disk space
+                    print(f"could not drop the served copy: {exc}", file=sys.stderr)
             pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 

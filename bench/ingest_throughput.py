@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "ingest_throughput",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "platform": platform.platform(),
                     "machine": platform.machine(), "python": platform.python_version()},
         "versions": {"obspy": obspy.__version__, "numpy": np.__version__},
         "data": {"source": str(REAL_DAY.relative_to(ROOT)), "channels": [f"{NET}.{STA}.{LOC}.{c}" for c in CHANNELS],
