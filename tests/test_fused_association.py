@@ -202,3 +202,36 @@ def test_locator_infrasound_times_not_defining_hydroacoustic_with_large_sigma(tt
         assert a.at[code, "time_uncertainty_s"] == pytest.approx(5.0 + 0.01 * tt_s, rel=1e-3)
         assert abs(a.at[code, "time_residual_s"]) < 3 * a.at[code, "time_uncertainty_s"]
     assert math.isfinite(res.latitude)
+
+
+def test_bulletins_and_screening_show_the_technologies(tt, stations, tmp_path):
+    """IMS1.0 keeps the phases Is/Iw/It, H, T (write and read back), QuakeML carries the
+    technology of infrasound/hydroacoustic picks, the event page's arrivals have a technology,
+    and screening's hydroacoustic criterion counts the H/T arrivals with their SNR."""
+    from obspy import read_events
+
+    from pipeline.screening.config import ScreeningConfig
+    from pipeline.screening.criteria import characterize, hydroacoustic
+    from pipeline.service.ui import event_json
+
+    rng = np.random.default_rng(16)
+    seis, other = _scenario(tt, stations, rng)
+    other.loc[other["technology"] == "hydroacoustic", "snr"] = [25.0, 40.0]
+    cat = events_from_picks(_table(seis, other), stations, tt, ChainConfig(association=CONFIG)).catalog
+    assert len(cat) == 1
+    want = sorted(["P"] * len(SEISMIC) + ["Is", "Is", "T", "H"])
+    cat.write(str(tmp_path / "ev.ims"), format="IMS1")
+    back = read_events(str(tmp_path / "ev.ims"))
+    assert sorted(a.phase for a in (back[0].preferred_origin() or back[0].origins[0]).arrivals) == want
+    cat.write(str(tmp_path / "ev.xml"), format="QUAKEML")
+    q = read_events(str(tmp_path / "ev.xml"))[0]
+    tech = {p.waveform_id.station_code: ((p.get("extra") or {}).get("technology") or {}).get("value", "seismic")
+            for p in q.picks}
+    assert tech == {**{s: "seismic" for s in SEISMIC}, **{s: "infrasound" for s in INFRA},
+                    **{s: "hydroacoustic" for s in HYDRO}}
+    row = {"eventid": "x", "type": "SEL3", "version": 1, "window_start": 0.0, "window_end": 1.0, "evname": ""}
+    doc = event_json(row, cat[0])
+    assert {a["station"]: a["technology"] for a in doc["arrivals"]} == tech
+    c = characterize(cat[0], ScreeningConfig())
+    assert c.hydro_nsta == 2 and c.hydro_energy == pytest.approx(40.0)
+    assert hydroacoustic(c, ScreeningConfig()).outcome == "not_screened_out"

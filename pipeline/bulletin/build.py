@@ -320,6 +320,7 @@ def _build_event(hyp: Hypothesis, later, picks, stations, tt, config: ChainConfi
     idx = hyp.picks.index.to_numpy()
     rows = picks.iloc[idx] if len(idx) and idx.min() >= 0 and idx.max() < len(picks) else hyp.picks
     obs_picks, amps = picks_to_obspy(rows.assign(phase=hyp.picks["assoc_phase"].to_numpy()))
+    _mark_technology(obs_picks, hyp.picks)
     ev.picks.extend(obs_picks)
     ev.amplitudes.extend(amps)
     # pick ids by the arrivals' index: a location kept from the associator lists the same
@@ -334,6 +335,23 @@ def _build_event(hyp: Hypothesis, later, picks, stations, tt, config: ChainConfi
         ev.event_descriptions.append(EventDescription(text=region, type="Flinn-Engdahl region"))
     _magnitudes(ev, origin, arr, res, config.magnitude)
     return ev, None
+
+
+def _mark_technology(obs_picks, hyp_picks: pd.DataFrame) -> None:
+    """An infrasound or hydroacoustic pick carries its technology in the IDC ``extra`` namespace
+    (QuakeML ``<idc:technology>``; seismic picks carry none: the default, so seismic bulletins are
+    unchanged). Its phase (I, Iw, Is, It; H, T) tells it too (IMS1.0 and the store keep it)."""
+    from pipeline.detection.products import NAMESPACE
+    from pipeline.picks import technologies
+
+    tech = dict(zip(hyp_picks["pick_id"].astype(str),
+                    technologies(hyp_picks.assign(phase=hyp_picks["assoc_phase"]))))
+    for pk in obs_picks:
+        t = tech.get(str(pk.resource_id).rsplit("/", 1)[-1], "seismic")
+        if t != "seismic":
+            extra = dict(pk.get("extra") or {})
+            extra["technology"] = {"value": t, "namespace": NAMESPACE}
+            pk.extra = extra
 
 
 def amplitude_columns(ev: Event, pick_ids) -> pd.DataFrame:

@@ -116,9 +116,19 @@ def characterize(event: Event, config: ScreeningConfig = ScreeningConfig()) -> C
         sta = pk.waveform_id.station_code if pk is not None and pk.waveform_id else None
         if (a.time_weight or 0) > 0 and sta:
             t_sta.add(sta)
-        if (a.phase or (pk.phase_hint if pk else "") or "").upper() in hydro_phases:
+        extra = (pk.get("extra") or {}) if pk is not None else {}
+        tech = (extra.get("technology") or {}).get("value", "")
+        if (a.phase or (pk.phase_hint if pk else "") or "").upper() in hydro_phases or tech == "hydroacoustic":
             hydro_sta.add(sta)
-            energies += amps.get(str(a.pick_id), [])
+            # the amplitudes' SNR, else the detection's own (an H/T detection has no mb amplitude:
+            # pick.extra snr of the chain's picks)
+            snr = amps.get(str(a.pick_id), [])
+            if not snr and "snr" in extra:
+                try:
+                    snr = [float(extra["snr"]["value"])]
+                except (TypeError, ValueError, KeyError):
+                    snr = []
+            energies += snr
     res = config.coast_resolution
     return Characterization(
         public_id=str(event.resource_id), origin_time=float(o.time.timestamp), latitude=float(o.latitude),

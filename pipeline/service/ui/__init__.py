@@ -239,6 +239,8 @@ def _num(x, nd=None):
 
 def event_json(row: dict, ev) -> dict:
     """Origin, magnitudes and arrivals of an obspy Event from :func:`to_catalog` for the event page."""
+    from pipeline.picks import pick_technology
+
     o = ev.preferred_origin() or ev.origins[0]
     q = o.quality
     unc = o.origin_uncertainty
@@ -250,6 +252,10 @@ def event_json(row: dict, ev) -> dict:
         arrivals.append({
             "network": (wid.network_code or "") if wid else "", "station": (wid.station_code or "") if wid else "",
             "channel": (wid.channel_code or "") if wid else "", "phase": a.phase or "",
+            # seismic / infrasound / hydroacoustic: the pick's IDC extra, else told by the phase
+            "technology": pick_technology(a.phase or (p.phase_hint if p is not None else "") or "",
+                                          ((p.get("extra") or {}).get("technology") or {}).get("value", "")
+                                          if p is not None else ""),
             "time": str(p.time) if p is not None and p.time is not None else None,
             "distance_deg": _num(a.distance, 3), "azimuth_deg": _num(a.azimuth, 1),
             "time_residual_s": _num(a.time_residual, 3), "time_defining": bool(a.time_weight),

@@ -624,11 +624,11 @@ async function pageEvent(route) {
     html += '<div class="downloads">Download: <button type="button" class="secondary" id="ev-quakeml">QuakeML</button>' +
       '<button type="button" class="secondary" id="ev-ims1">IMS1.0</button></div>';
     html += `<h3>Arrivals (${e.arrivals.length})</h3><table class="data" id="arrivals-table"><thead><tr><th>Station</th><th>Channel</th>` +
-      `<th>Phase</th><th>Arrival time (UTC)</th><th>Δ °</th><th>Azimuth °</th><th>Time res s</th><th>Def</th>` +
+      `<th>Technology</th><th>Phase</th><th>Arrival time (UTC)</th><th>Δ °</th><th>Azimuth °</th><th>Time res s</th><th>Def</th>` +
       `<th>Backazimuth °</th><th>Baz res °</th><th>Slowness s/°</th><th>Slow res</th></tr></thead><tbody>`;
     for (const a of e.arrivals) {
       html += `<tr class="${a.time_defining ? "" : "nondef"}"><td>${esc((a.network ? a.network + "." : "") + a.station)}</td>` +
-        `<td>${esc(a.channel)}</td><td>${esc(a.phase)}</td><td>${esc(shortTime(a.time))}</td>` +
+        `<td>${esc(a.channel)}</td><td>${esc(a.technology || "seismic")}</td><td>${esc(a.phase)}</td><td>${esc(shortTime(a.time))}</td>` +
         `<td class="num">${fmt(a.distance_deg, 2)}${a.distance_from === "site" ? "*" : ""}</td><td class="num">${fmt(a.azimuth_deg, 1)}</td>` +
         `<td class="num ${resClass(a.time_residual_s)}">${fmt(a.time_residual_s, 2)}</td><td>${a.time_defining ? "d" : "–"}</td>` +
         `<td class="num">${fmt(a.backazimuth_deg, 1)}</td><td class="num">${fmt(a.backazimuth_residual_deg, 1)}</td>` +
