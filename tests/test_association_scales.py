@@ -82,11 +82,18 @@ def test_vote_removal_equals_a_rebuilt_vote(ak135_default, italy):
     a = float(assoc._pt[rows].min())
     b = a + assoc.grid.window_s
     v1 = A._Vote(assoc, rows, a, b)
+    before = v1.candidates(64, 0.0)  # the nodes' maxima, kept up to date by remove()
     removed = rows[::7]
     v1.remove(removed)
     v2 = A._Vote(assoc, np.setdiff1d(rows, removed), a, b)
     assert v1.V.max() > 0
     np.testing.assert_allclose(v1.V, v2.V, atol=1e-4)
+    # remove() re-examines only the nodes whose best bin lost votes: the candidates and every
+    # node's maximum are those of the rebuilt vote
+    after = v1.candidates(64, 0.0)
+    assert after == v2.candidates(64, 0.0) and after != before
+    np.testing.assert_array_equal(v1.best_bin, v2.best_bin)
+    np.testing.assert_allclose(v1.best_val, v2.best_val, atol=1e-6)
 
 
 def _summary(events):

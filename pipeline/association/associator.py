@@ -312,7 +312,11 @@ class _Vote:
                 k = np.floor((t - sp.time[entry].astype(np.float64) - self.a) / self.binw).astype(np.int64)
                 lv_of = g.level[node]
                 base = node.astype(np.int64) * self.ncol
-                self._dirty[node] = True
+                # a node's largest bin stays its largest when other bins lose votes: only nodes
+                # whose best bin is among the bins this pick voted for need a new maximum
+                reach = max(self.spread[(int(lv), kind)] for lv in np.unique(lv_of)) if node.size else 0
+                bb = self.best_bin[node]
+                self._dirty[node[(bb >= k - reach) & (bb <= k + reach)]] = True
                 for lv in np.unique(lv_of):
                     sel = lv_of == lv
                     kk, bb = k[sel], base[sel]
