@@ -1107,6 +1107,22 @@ def radionuclide_phd(settings: Settings, sample_id: int) -> tuple[str, str]:
     return path.name, path.read_text(errors="replace")
 
 
+def _read_waveform_files(paths: Iterable[str | Path]):
+    """``(Stream, rejected)``: every file obspy can read, each read on its own; a file it cannot
+    read is one ``rejected`` entry (``input``, ``error`` naming the file and why) and the rest go on."""
+    from obspy import Stream, read
+
+    st, rejected = Stream(), []
+    for p in [Path(p) for p in paths]:
+        try:
+            st += read(str(p))
+        except Exception as exc:  # noqa: BLE001 - obspy raises many kinds for an unreadable file
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            rejected.append({"input": str(p), "error": f"{p}: not a waveform file obspy can read "
+                                                       f"({type(exc).__name__}: {first})"})
+    return st, rejected
+
+
 def _infrasound_inventory(settings: Settings, stations: str | Path | None):
     """Element coordinates for ad-hoc infrasound files: a StationXML or station CSV file, else the
     store's stations."""
@@ -1135,7 +1151,7 @@ def infrasound_detect(settings: Settings, paths: Iterable[str | Path], stations:
     import time
 
     import pandas as pd
-    from obspy import Stream, read
+    from obspy import Stream
     from tqdm import tqdm
 
     from pipeline.infrasound import detect_infrasound, write_infrasound_csv
@@ -1143,13 +1159,7 @@ def infrasound_detect(settings: Settings, paths: Iterable[str | Path], stations:
     t_start = time.perf_counter()
     paths = [Path(p) for p in paths]
     show = sys.stderr.isatty() if progress is None else progress
-    st, rejected = Stream(), []
-    for p in paths:
-        try:
-            st += read(str(p))
-        except Exception as exc:  # noqa: BLE001 - obspy raises many kinds for an unreadable file
-            rejected.append({"input": str(p), "error": f"{p}: not a waveform file obspy can read "
-                                                       f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"})
+    st, rejected = _read_waveform_files(paths)
     inv = _infrasound_inventory(settings, stations) if len(st) else None
     groups: dict[tuple[str, str], Stream] = {}
     for tr in st:
@@ -1186,16 +1196,9 @@ def infrasound_qc(settings: Settings, paths: Iterable[str | Path], stations: str
     models (:func:`pipeline.infrasound.noise_qc`). Unreadable files are reported in ``rejected``
     and the rest goes on. Returns ``channels`` (one dict per channel, keys
     :data:`pipeline.infrasound.qc.QC_COLUMNS`), ``rejected``, counts per status."""
-    from obspy import Stream, read
-
     from pipeline.infrasound import noise_qc
 
-    st, rejected = Stream(), []
-    for p in [Path(p) for p in paths]:
-        try:
-            st += read(str(p))
-        except Exception as exc:  # noqa: BLE001
-            rejected.append({"input": str(p), "error": f"{p}: not a waveform file obspy can read ({type(exc).__name__})"})
+    st, rejected = _read_waveform_files(paths)
     inv = None
     if stations is not None:
         inv = _infrasound_inventory(settings, stations)
@@ -1267,7 +1270,6 @@ def hydroacoustic_detect(settings: Settings, paths: Iterable[str | Path], out: s
     """
     import time
 
-    from obspy import Stream, read
     from tqdm import tqdm
 
     from pipeline.hydroacoustic import detect_hydroacoustic, write_hydroacoustic_csv
@@ -1275,14 +1277,7 @@ def hydroacoustic_detect(settings: Settings, paths: Iterable[str | Path], out: s
     t_start = time.perf_counter()
     paths = [Path(p) for p in paths]
     show = sys.stderr.isatty() if progress is None else progress
-    st, rejected = Stream(), []
-    for p in paths:
-        try:
-            st += read(str(p))
-        except Exception as exc:  # noqa: BLE001 - obspy raises many kinds for an unreadable file
-            first = str(exc).splitlines()[0] if str(exc) else ""
-            rejected.append({"input": str(p), "error": f"{p}: not a waveform file obspy can read "
-                                                       f"({type(exc).__name__}: {first})"})
+    st, rejected = _read_waveform_files(paths)
     n_channels = len({tr.id for tr in st})
     with tqdm(total=len(st), desc="hydroacoustic", unit="trace", disable=not show, file=sys.stderr,
               dynamic_ncols=True) as bar:

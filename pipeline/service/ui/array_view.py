@@ -48,6 +48,7 @@ from fastapi.responses import Response
 
 from pipeline.service.auth import Principal, current_principal, require
 from pipeline.service.fdsn.params import FDSNError
+from pipeline.service.ui import _num  # noqa: E402  (defined before the package imports this module)
 
 router = APIRouter(tags=["web UI"])
 
@@ -66,19 +67,6 @@ _BAND_RE = re.compile(r"^\s*([0-9.eE+]+)\s*-\s*([0-9.eE+]+)\s*$")
 
 
 # --------------------------------------------------------------------------- parameters
-def _seconds(name: str, text, default: float) -> float:
-    if text is None or str(text).strip() == "":
-        return default
-    try:
-        v = float(text)
-    except ValueError:
-        v = math.nan
-    if not math.isfinite(v):
-        raise FDSNError(400, f"Invalid value for parameter '{name}': {text!r} (seconds relative to the "
-                             "arrival time, e.g. -10 or 30)")
-    return v
-
-
 def parse_band(text) -> tuple[float, float] | None:
     """``FMIN-FMAX`` (Hz) or empty (None: the configuration's bands)."""
     if text is None or str(text).strip() == "":
@@ -160,15 +148,6 @@ def _reduced(x: np.ndarray, t_first: float, fs: float, start: float, end: float)
             "scale": scale, **values}
 
 
-def _num(x, nd: int | None = None):
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return round(x, nd) if nd is not None else x
-
-
 # --------------------------------------------------------------------------- the endpoints
 def event_arrays(request: Request, principal: Principal, eventid: str) -> dict:
     """The JSON document of ``/ui/api/event/{eventid}/arrays`` (see the module docstring)."""
@@ -221,8 +200,10 @@ def array_arrival(request: Request, principal: Principal, eventid: str, station:
     for k in params:
         if k not in known:
             raise FDSNError(400, f"Unknown parameter {k!r} (one of {', '.join(sorted(known))})")
-    start = _seconds("start", params.get("start"), DEFAULT_WINDOW_S[0])
-    end = _seconds("end", params.get("end"), DEFAULT_WINDOW_S[1])
+    from pipeline.service.ui.waveforms import seconds_param
+
+    start = seconds_param("start", params.get("start"), DEFAULT_WINDOW_S[0], "arrival time", "-10 or 30")
+    end = seconds_param("end", params.get("end"), DEFAULT_WINDOW_S[1], "arrival time", "-10 or 30")
     if end <= start:
         raise FDSNError(400, f"Invalid value for parameter 'end': {end:g} (must be after start = {start:g} s)")
     if end - start > MAX_WINDOW_S:

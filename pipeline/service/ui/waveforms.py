@@ -146,16 +146,18 @@ def parse_components(text: str) -> str:
     return t
 
 
-def _seconds(name: str, text: str) -> float | None:
+def seconds_param(name: str, text, default=None, relative_to: str = "origin time", example: str = "-10 or 120.5"):
+    """A window bound in seconds relative to ``relative_to`` (``default`` when absent); a 400
+    naming the parameter otherwise."""
     if text is None or str(text).strip() == "":
-        return None
+        return default
     try:
         v = float(text)
     except ValueError:
         v = math.nan
     if not math.isfinite(v):
         raise FDSNError(400, f"Invalid value for parameter '{name}': {text!r} (seconds relative to the "
-                             "origin time, e.g. -10 or 120.5)")
+                             f"{relative_to}, e.g. {example})")
     return v
 
 
@@ -429,8 +431,8 @@ def event_waveforms(request: Request, principal: Principal, eventid: str, params
     for k in params:
         if k not in known:
             raise FDSNError(400, f"Unknown parameter {k!r} (one of {', '.join(sorted(known))})")
-    start = _seconds("start", params.get("start"))
-    end = _seconds("end", params.get("end"))
+    start = seconds_param("start", params.get("start"))
+    end = seconds_param("end", params.get("end"))
     components = parse_components(params.get("components", "Z"))
     spec = parse_filter(params.get("filter", "none"))
     zerophase = _bool("zerophase", params.get("zerophase"), True)
