@@ -340,9 +340,10 @@ def test_help_texts_list_every_format():
     from pipeline.cli.main import export_cmd
 
     short = export_cmd.help.split("\n\n")[0]
-    for name in ("QuakeML", "IMS1.0", "GSE2.0", "CSS3.0", "CSV", "GeoJSON"):
+    for name in ("QuakeML", "IMS1.0", "GSE2.0", "CSS3.0", "CSV", "GeoJSON", "IMS2.0", "JSON"):
         assert name in short, name
-    assert len(export_cmd.params[3].type.choices) == 6  # the --format choices the line names
+    # the --format choices the line names (bulletins: 6; the radionuclide reports: rrr, json)
+    assert len(export_cmd.params[3].type.choices) == 8
     res = CliRunner().invoke(cli, ["ingest", "--help"])
     assert "any waveform format obspy reads" in " ".join(res.output.lower().split())
 
