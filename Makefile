@@ -21,10 +21,15 @@ demo: $(STAMP)
 # Test files are spread over one worker process per core (pytest-xdist; a file stays in one worker),
 # except the files marked `forks`: they fork worker processes from the test process, which is not
 # safe from xdist's multi-threaded workers (a child can inherit a lock held by another thread and
-# hang), so they run afterwards in one plain process.
+# hang), so they run in one plain process of their own, beside the xdist run (it fills the cores
+# the xdist workers leave idle); their output follows the xdist run's. Fails if either fails.
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadfile -m "not forks" --durations=15 tests
-	$(PY) -m pytest -q -m forks --durations=5 tests
+	@log=$$(mktemp); \
+	$(PY) -m pytest -q -m forks --durations=5 tests > $$log 2>&1 & pid=$$!; \
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not forks" --durations=15 tests; rc=$$?; \
+	wait $$pid; rc2=$$?; \
+	echo "== the tests marked forks (one plain process, run beside the above) =="; cat $$log; rm -f $$log; \
+	test $$rc -eq 0 && test $$rc2 -eq 0
 
 # Only the fault-injection suite (also part of `make test`): kill -9 at every write point of ingest,
 # process, publish and distribute, database stopped, disk full; prints the recovered/lost table.
