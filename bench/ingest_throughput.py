@@ -223,7 +223,7 @@ def run_scenario(scenario: str, day: dict[str, np.ndarray], workdir: Path) -> di
 
     settings = load_settings(env={"IDC_HOME": str(home)})
     stations = load_stations(settings, [csv])  # also creates the store schema (not timed)
-    import pipeline.ingest.service  # noqa: F401  (import cost not timed)
+    import pipeline.ingest.runner  # noqa: F401  (import cost not timed)
 
     rss_before = (_status_kb("VmRSS") or 0) / 1024
     reset = _reset_peak_rss()

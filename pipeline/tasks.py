@@ -99,8 +99,8 @@ def load_stations(settings: Settings, paths: Iterable[str | Path] = (), strict: 
 def ingest_files(settings: Settings, paths: Iterable[str | Path], progress: bool | None = None,
                  force: bool = False, echo: Callable[[str], None] | None = None,
                  done_dir: Path | None = None) -> dict:
-    """Ingest waveform files/folders into the SDS archive (see :mod:`pipeline.ingest.service`)."""
-    from pipeline.ingest.service import Ingestor
+    """Ingest waveform files/folders into the SDS archive (see :mod:`pipeline.ingest.runner`)."""
+    from pipeline.ingest.runner import Ingestor
 
     return Ingestor(settings, echo=echo).ingest_files(paths, progress=progress, force=force,
                                                       done_dir=done_dir).as_dict()
@@ -108,7 +108,7 @@ def ingest_files(settings: Settings, paths: Iterable[str | Path], progress: bool
 
 def check_archive(settings: Settings, repair: bool = False, echo: Callable[[str], None] | None = None) -> dict:
     """Compare the SDS archive with the store's availability rows (``idc archive check``)."""
-    from pipeline.ingest.service import Ingestor
+    from pipeline.ingest.runner import Ingestor
 
     return Ingestor(settings, echo=echo).check_archive(repair=repair).as_dict()
 
@@ -118,7 +118,7 @@ def ingest_seedlink(settings: Settings, server: str, selectors: list[str], start
     """Fetch a time window from a SeedLink server and ingest it."""
     from obspy import UTCDateTime
 
-    from pipeline.ingest.service import Ingestor
+    from pipeline.ingest.runner import Ingestor
     from pipeline.ingest.sources import fetch_seedlink, parse_selector
 
     start, end = UTCDateTime(start), UTCDateTime(end)
@@ -136,7 +136,7 @@ def ingest_fdsn(settings: Settings, url: str, selectors: list[str] | None = None
     """Fetch waveforms from an FDSN dataselect service and ingest them."""
     from obspy import UTCDateTime
 
-    from pipeline.ingest.service import Ingestor
+    from pipeline.ingest.runner import Ingestor
     from pipeline.ingest.sources import fetch_fdsn, parse_selector
 
     sel = [parse_selector(s) for s in selectors] if selectors else None
@@ -710,7 +710,7 @@ def reb_publish(settings: Settings, day, analyst: str | None = None, runner: str
 
 def screen(settings: Settings, day, reb_version: int | None = None, runner: str = "cli", run_id: str = "") -> dict:
     """``idc screen --day D``: the REB of day D → SEB and SSEB product versions."""
-    from pipeline.screening.service import screen as _screen
+    from pipeline.screening.run import screen as _screen
 
     return _screen(settings, day, reb_version=reb_version, runner=runner, run_id=run_id)
 

@@ -17,7 +17,7 @@ from obspy import Trace, UTCDateTime
 from sqlalchemy import func, select
 
 from pipeline import tasks
-from pipeline.ingest.service import Ingestor
+from pipeline.ingest.runner import Ingestor
 from pipeline.store.db import session_scope
 from pipeline.store.models import IngestError, WfAvail
 from tests.test_ingest import ICELAND, Z7, _assert_roundtrip, _load

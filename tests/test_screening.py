@@ -30,7 +30,7 @@ from scipy.stats import norm
 from pipeline.bulletin.read import read_bulletin
 from pipeline.screening.config import ScreeningConfig
 from pipeline.screening.criteria import characterize, depth, hydroacoustic, ms_mb, screen_event
-from pipeline.screening.service import load_screening, screen
+from pipeline.screening.run import load_screening, screen
 from pipeline.store import db
 from pipeline.store.catalog import store_catalog
 from pipeline.store.models import EventCharacterization, ScreeningResult

@@ -1,7 +1,7 @@
 """The radionuclide path of ``idc ingest``: an IMS2.0 pulse-height-data message (SAMPLEPHD,
 CALIBPHD, SPIKEPHD/QCPHD, BLANKPHD, DETBKPHD, GASBKPHD) is read, kept, analysed and stored.
 
-:func:`ingest_phd` (called by :class:`pipeline.ingest.service.Ingestor` for every input that
+:func:`ingest_phd` (called by :class:`pipeline.ingest.runner.Ingestor` for every input that
 :func:`is_phd_message` recognises — ``BEGIN IMS2.0`` with a PHD ``DATA_TYPE``):
 
 1. the message is parsed (:func:`pipeline.radionuclide.phd.read_phd`); a bad block raises

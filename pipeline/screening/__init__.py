@@ -2,7 +2,7 @@
 configured data, outcome per event and criterion).
 
 :mod:`pipeline.screening.criteria` (pure: ``characterize``, ``screen_event``, one function per
-criterion), :mod:`pipeline.screening.service` (store: ``screen``, ``load_screening``),
+criterion), :mod:`pipeline.screening.run` (store: ``screen``, ``load_screening``),
 :mod:`pipeline.screening.config` (``[screening]``). Names are imported lazily so that
 :mod:`pipeline.settings` can import the config module cheaply.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {"characterize": "criteria", "screen_event": "criteria", "screen": "service",
-            "load_screening": "service"}
+_EXPORTS = {"characterize": "criteria", "screen_event": "criteria", "screen": "run",
+            "load_screening": "run"}
 __all__ = sorted(_EXPORTS)
 
 

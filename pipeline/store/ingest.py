@@ -1,6 +1,6 @@
 """Store side of waveform ingest: accepted inputs, rejections, availability rows, the batch journal.
 
-The ingest stage (:mod:`pipeline.ingest.service`) calls these; no SQL lives there. A batch's rows
+The ingest stage (:mod:`pipeline.ingest.runner`) calls these; no SQL lives there. A batch's rows
 (segments, gaps, overlaps, accepted inputs and its journal row) are written in one transaction by
 :func:`commit_batch`; :func:`finish_batch` deletes the journal row once the batch's staged day
 files are in the archive.

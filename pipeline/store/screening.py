@@ -1,7 +1,7 @@
 """Event screening in the store: the SEB event-characterisation parameters
 (``event_characterization``) and the SSEB screening outcomes per criterion (``screening_result``).
 
-Query functions for :mod:`pipeline.screening.service`; they take the caller's session, so the
+Query functions for :mod:`pipeline.screening.run`; they take the caller's session, so the
 rows are written inside the product version's transaction (:func:`pipeline.store.products.write_product`).
 """
 from __future__ import annotations

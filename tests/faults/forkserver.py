@@ -27,7 +27,7 @@ from tests.faults.harness import child_env
 #: imported once by the server (best effort): what the commands of the chain need
 WARM = ("pipeline.cli.main", "pipeline.tasks", "pipeline.detection", "pipeline.bulletin.build",
         "pipeline.bulletin.export", "pipeline.store.catalog", "pipeline.store.db", "pipeline.store.products",
-        "pipeline.review.queue", "pipeline.screening.service", "pipeline.distribution.deliver",
+        "pipeline.review.queue", "pipeline.screening.run", "pipeline.distribution.deliver",
         "pipeline.alerts.feed", "obspy.io.quakeml.core", "obspy.clients.filesystem.sds", "sqlalchemy.dialects.sqlite",
         "sqlalchemy.dialects.postgresql.psycopg", "alembic.command", "httpx", "smtplib")
 

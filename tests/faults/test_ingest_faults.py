@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import tasks
-from pipeline.ingest.service import Ingestor
+from pipeline.ingest.runner import Ingestor
 from tests.conftest import make_settings
 from tests.faults.forkserver import ForkServer
 from tests.faults.harness import IDC, LEDGER, Outcome, child_env, compare, run_idc, snapshot, was_killed
