@@ -62,6 +62,7 @@ from pipeline.association.config import AssociatorConfig
 from pipeline.association.fused import FusedModels, fused_mask
 from pipeline.association.grid import (VOTE_BLOCK, Grid, SparseTimes, aperture_km, build_grid,  # noqa: F401
                                        fibonacci_sphere, phase_kind, station_corrections)
+from pipeline.geo.coast import unit_vectors
 from pipeline.location.geodesy import KM_PER_DEG, distance_azimuth, great_circle_deg
 from pipeline.magnitude.mb import q_idc
 
@@ -930,14 +931,10 @@ class Associator:
         if self._node_tree is None:
             from scipy.spatial import cKDTree
 
-            la, lo = np.radians(g.lat), np.radians(g.lon)
-            self._node_tree = cKDTree(np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo),
-                                                       np.sin(la)]))
-        la, lo = math.radians(lat), math.radians(lon)
+            self._node_tree = cKDTree(unit_vectors(g.lat, g.lon))
         chord = 2.0 * math.sin(min(math.pi, km / KM_PER_DEG * math.pi / 180.0) / 2.0)
-        return np.asarray(self._node_tree.query_ball_point(
-            [math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)], chord + 1e-12),
-            dtype=np.int64)
+        return np.asarray(self._node_tree.query_ball_point(unit_vectors(lat, lon), chord + 1e-12),
+                          dtype=np.int64)
 
     def _node_h(self, node: int) -> float:
         return float(self.grid.level_spacing_km[self.grid.level[node]])

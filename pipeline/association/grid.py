@@ -34,6 +34,7 @@ import pandas as pd
 
 from pipeline.association.config import AssociatorConfig
 from pipeline.association.network import NetworkGeometry, choose_scale, network_geometry, nice_spacing
+from pipeline.geo.coast import unit_vectors
 from pipeline.location.geodesy import KM_PER_DEG, destination, great_circle_deg
 
 #: rows of the node-block index of :class:`SparseTimes`
@@ -421,18 +422,13 @@ def build_grid(stations: pd.DataFrame, tt, config: AssociatorConfig = Associator
                 sparse=sparse, refine_depth_km=refine_dz)
 
 
-def _unit(lat, lon) -> np.ndarray:
-    la, lo = np.radians(lat), np.radians(lon)
-    return np.column_stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
-
-
 def _nearest_station_distance(lat, lon, lat_s, lon_s, k: int) -> np.ndarray:
     """Distance from each node to its ``k``-th nearest station, deg (a k-d tree on unit
     vectors; nodes of several depths share their epicentre's value)."""
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(_unit(lat_s, lon_s))
-    chord, _ = tree.query(_unit(lat, lon), k=[k])
+    tree = cKDTree(unit_vectors(lat_s, lon_s))
+    chord, _ = tree.query(unit_vectors(lat, lon), k=[k])
     return np.degrees(2.0 * np.arcsin(np.clip(chord[:, 0] / 2.0, 0.0, 1.0)))
 
 

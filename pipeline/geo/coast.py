@@ -159,7 +159,8 @@ def coastlines_in(lon_min: float, lon_max: float, lat_min: float, lat_max: float
     return out
 
 
-def _unit_vectors(lat, lon) -> np.ndarray:
+def unit_vectors(lat, lon) -> np.ndarray:
+    """Unit vectors (x, y, z) of points on the sphere (arrays broadcast; last axis xyz)."""
     la, lo = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
     return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
 
@@ -175,7 +176,7 @@ def _coast_index(resolution: str = "50m"):
     for ring in _rings(resolution)[0]:
         if _is_pole_ring(ring):
             continue
-        v = _unit_vectors(ring[:, 1], ring[:, 0])
+        v = unit_vectors(ring[:, 1], ring[:, 0])
         seg = np.linalg.norm(np.diff(v, axis=0), axis=1)
         nsub = np.maximum(1, np.ceil(seg / max_chord).astype(int))
         pts = [v[:1]]
@@ -206,7 +207,7 @@ def distance_to_coast_km_array(lat, lon, resolution: str = "50m", k: int = 6) ->
     lon = np.asarray(lon, dtype=float)
     _check_latlon(lat, lon)
     verts, nxt, tree = _coast_index(_check_resolution(resolution))
-    p = _unit_vectors(lat, lon).reshape(-1, 3)
+    p = unit_vectors(lat, lon).reshape(-1, 3)
     _, idx = tree.query(p, k=k)
     idx = idx.reshape(len(p), k)
     best = np.full(len(p), np.inf)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.geo.coast import EARTH_RADIUS_KM, is_at_sea_array
+from pipeline.geo.coast import EARTH_RADIUS_KM, is_at_sea_array, unit_vectors
 
 #: km per degree of great circle on the 6371 km sphere
 KM_PER_DEG = EARTH_RADIUS_KM * math.pi / 180.0
@@ -42,24 +42,12 @@ DEFAULT_SOUND_SPEED_KM_S = round(KM_PER_DEG / 74.879, 4)
 PHASES = ("H", "T")
 
 
-def _unit(lat_deg, lon_deg) -> np.ndarray:
-    la, lo = np.radians(np.asarray(lat_deg, dtype=float)), np.radians(np.asarray(lon_deg, dtype=float))
-    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
-
-
-def great_circle_deg(lat1, lon1, lat2, lon2):
-    """Great-circle distance, degrees (arrays broadcast)."""
-    a, b = _unit(lat1, lon1), _unit(lat2, lon2)
-    cross = np.linalg.norm(np.cross(a, b), axis=-1)
-    return np.degrees(np.arctan2(cross, np.einsum("...i,...i", a, b)))
-
-
 def great_circle_points(lat1: float, lon1: float, lat2: float, lon2: float, step_km: float) -> np.ndarray:
     """Points along the shorter great circle from (lat1, lon1) to (lat2, lon2), both ends
     included, at most ``step_km`` apart: array (n, 3) of (lat, lon, km from the first point)."""
     if not step_km > 0:
         raise ValueError(f"step_km must be > 0, got {step_km}")
-    a, b = _unit(lat1, lon1), _unit(lat2, lon2)
+    a, b = unit_vectors(lat1, lon1), unit_vectors(lat2, lon2)
     omega = float(np.arctan2(np.linalg.norm(np.cross(a, b)), np.dot(a, b)))
     length = omega * EARTH_RADIUS_KM
     n = max(2, int(math.ceil(length / step_km)) + 1)
